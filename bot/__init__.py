@@ -1,0 +1,1 @@
+"""The paper-trading engine. Knows nothing of Flask."""

@@ -1,0 +1,164 @@
+"""Command-line plumbing for run_bot.py: arguments, config, verify, progress bar, exit summary.
+
+Exit codes: 0 normal stop, 2 bad config, arguments or a damaged ledger, 1 anything else.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from bot.config import BotConfig, ConfigError, apply_overrides, load_config
+from bot.data_flow import STATE_FILE
+from bot.ledger import TradeLedger
+from bot.portfolio import PortfolioTracker
+from bot.reconcile import compare_books
+from bot.storage import CorruptFileError, read_json
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad arguments or config: exit code 2 with one clear line."""
+
+
+def run_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="run_bot.py",
+        description="Paper-trading crypto bot with a live dashboard. It never places a real order.",
+        epilog="Other command: 'run_bot.py verify --data-dir DIR' rebuilds the portfolio from the "
+               "ledger and compares it with the saved state.",
+    )
+    parser.add_argument("--config", metavar="FILE", help="YAML config file (default: config.yaml if present)")
+    parser.add_argument("--data-dir", metavar="DIR", help="where trades and state are kept (storage.data_dir)")
+    parser.add_argument("--log-dir", metavar="DIR", help="where logs are written (storage.log_dir)")
+    parser.add_argument("--host", help="dashboard address (dashboard.host, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="dashboard port (dashboard.port, default 5000)")
+    parser.add_argument("--seed", type=int, help="simulator seed (market.seed)")
+    parser.add_argument("--market", choices=["simulated", "live"], help="market source (market.source)")
+    parser.add_argument("--no-dashboard", action="store_true", help="run the engine without the web dashboard")
+    parser.add_argument("--max-ticks", type=int, metavar="N", help="stop after N ticks")
+    parser.add_argument("--fast", action="store_true",
+                        help="run ticks back to back (simulated clock as fast as the machine allows)")
+    return parser
+
+
+def verify_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="run_bot.py verify",
+                                     description="Rebuild the portfolio from data/trades.jsonl and compare it with "
+                                                 "data/portfolio_state.json. Exit 0 only if they agree. Changes no file.")
+    parser.add_argument("--data-dir", metavar="DIR", help="the data dir to check (default: storage.data_dir)")
+    parser.add_argument("--config", metavar="FILE", help="config file (for starting balances when the state has none)")
+    return parser
+
+
+def resolve_config(args: argparse.Namespace) -> BotConfig:
+    """The config file (or config.yaml beside the working dir, or defaults) plus argument overrides."""
+    path = getattr(args, "config", None)
+    if path is None and Path("config.yaml").is_file():
+        path = "config.yaml"
+    config = load_config(path)
+    overrides = {
+        "storage.data_dir": getattr(args, "data_dir", None),
+        "storage.log_dir": getattr(args, "log_dir", None),
+        "dashboard.host": getattr(args, "host", None),
+        "dashboard.port": getattr(args, "port", None),
+        "market.seed": getattr(args, "seed", None),
+        "market.source": getattr(args, "market", None),
+    }
+    if getattr(args, "no_dashboard", False):
+        overrides["dashboard.enabled"] = False
+    max_ticks = getattr(args, "max_ticks", None)
+    if max_ticks is not None and max_ticks < 1:
+        raise ConfigError(f"--max-ticks: must be >= 1 (got {max_ticks})")
+    return apply_overrides(config, overrides)
+
+
+def verify(argv: list[str]) -> int:
+    """The 'verify' command."""
+    args = verify_parser().parse_args(argv)
+    try:
+        config = resolve_config(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    data_dir = Path(args.data_dir or config.storage.data_dir)
+    if not data_dir.is_dir():
+        print(f"error: --data-dir: no such directory: {data_dir}", file=sys.stderr)
+        return EXIT_USAGE
+    ledger = TradeLedger(data_dir, fsync=False)
+    try:
+        trades = ledger.load(repair=False)
+        saved = read_json(data_dir / STATE_FILE)
+    except CorruptFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if saved is None:
+        print(f"{data_dir / STATE_FILE}: missing; {len(trades)} trades in the ledger, nothing to compare with")
+        return EXIT_ERROR
+    starting = saved.get("starting_balances") or {ex: dict(config.portfolio.starting_balances)
+                                                   for ex in config.market.exchanges}
+    rebuilt = PortfolioTracker.from_ledger(starting, trades)
+    differences = compare_books(rebuilt.to_state(), saved)
+    print(f"ledger: {len(trades)} trades (last seq {rebuilt.last_seq}); state: last seq {saved.get('last_seq')}")
+    if differences:
+        print(f"MISMATCH: {len(differences)} difference(s) between the ledger replay and {STATE_FILE}:")
+        for line in differences:
+            print(f"  {line}")
+        return EXIT_ERROR
+    print(f"OK: balances, positions and per-strategy P&L rebuilt from the ledger agree with {STATE_FILE}")
+    return EXIT_OK
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal; silent otherwise."""
+
+    def __init__(self, total: int, stream=sys.stderr):
+        self.total = total
+        self.stream = stream
+        self.enabled = bool(total) and hasattr(stream, "isatty") and stream.isatty()
+        self.started = time.monotonic()
+        self._last_draw = 0.0
+
+    def __call__(self, done: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if done < self.total and now - self._last_draw < 0.2:
+            return
+        self._last_draw = now
+        fraction = min(1.0, done / self.total)
+        width = 30
+        filled = int(width * fraction)
+        rate = done / max(now - self.started, 1e-9)
+        eta = (self.total - done) / rate if rate > 0 else 0.0
+        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {fraction * 100:5.1f}% "
+                          f"{done}/{self.total} ticks  {rate:,.0f} ticks/s  eta {eta:4.0f}s ")
+        if done >= self.total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def summary_table(facade) -> str:
+    """The per-strategy table printed at exit."""
+    rows = facade.strategy_performance()
+    portfolio = facade.portfolio_summary()
+    header = f"{'strategy':<10} {'on':>3} {'trades':>7} {'realized':>11} {'unrealized':>11} {'fees':>9} " \
+             f"{'net P&L':>11} {'win rate':>9} {'seen':>7} {'rejected':>9} {'errors':>7}"
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        win = f"{r['win_rate'] * 100:.1f}%" if r["win_rate"] is not None else "-"
+        lines.append(f"{r['strategy']:<10} {'yes' if r['enabled'] else 'no':>3} {r['trades']:>7} "
+                     f"{r['realized_pnl']:>11.2f} {r['unrealized_pnl']:>11.2f} {r['fees_usdt']:>9.2f} "
+                     f"{r['net_pnl']:>11.2f} {win:>9} {r['opportunities']:>7} {r['rejected_total']:>9} "
+                     f"{r['errors']:>7}")
+    lines.append("-" * len(header))
+    lines.append(f"equity {portfolio['equity']:.2f} USDT (start {portfolio['initial_equity']:.2f}); "
+                 f"total P&L {portfolio['total_pnl']:+.2f} = strategies {portfolio['realized_pnl'] + portfolio['unrealized_pnl'] - portfolio['fees_usdt']:+.2f} "
+                 f"+ starting holdings {portfolio['holdings_pnl']:+.2f}")
+    status = facade.status()
+    degraded = {ex: h for ex, h in status["health"].items() if h.get("state") != "live"}
+    lines.append(f"market: {status['market_description']}; last tick {status['tick']} at {status['market_time']}"
+                 + (f"; degraded: {', '.join(f'{ex} ({h.get('reason')})' for ex, h in degraded.items())}" if degraded else ""))
+    return "\n".join(lines)

@@ -1,0 +1,264 @@
+"""Typed configuration: every setting with its default, validated once at start.
+
+A config file names only what it changes. Unknown keys are errors. ConfigError carries one
+line naming the key, the value and what is allowed.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+KNOWN_STRATEGIES = ("arbitrage", "momentum", "news", "stat_arb")
+
+
+class ConfigError(Exception):
+    """A setting is missing, unknown or out of range; the message names the key."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SimulatorConfig(_Model):
+    """Knobs of the deterministic simulated market."""
+
+    volatility_scale: float = Field(1.0, gt=0, le=10)
+    exchange_deviation_bps: float = Field(8.0, ge=0, le=200)
+    news_per_hour: float = Field(6.0, ge=0, le=600)
+    whales_per_hour: float = Field(3.0, ge=0, le=600)
+    book_depth: int = Field(20, ge=10, le=200)
+    warmup_candles: int = Field(600, ge=50, le=10_000)
+
+
+class MarketConfig(_Model):
+    source: Literal["simulated", "live"] = "simulated"
+    seed: int = Field(42, ge=0)
+    exchanges: list[str] = Field(default_factory=lambda: ["binance", "kraken", "coinbase"], min_length=1)
+    symbols: list[str] = Field(
+        default_factory=lambda: ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "ADA/USDT", "ETH/BTC"],
+        min_length=1,
+    )
+    tick_seconds: float = Field(1.0, gt=0, le=3600)
+    start_time: str = "2026-01-01T00:00:00Z"
+    exchange_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    max_quote_age_seconds: float = Field(10.0, gt=0)
+    max_quote_skew_seconds: float = Field(2.0, gt=0)
+    simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
+
+    @field_validator("symbols")
+    @classmethod
+    def _symbols_are_ccxt(cls, value: list[str]) -> list[str]:
+        for symbol in value:
+            base, sep, quote = symbol.partition("/")
+            if not sep or not base or not quote or base != base.upper() or quote != quote.upper():
+                raise ValueError(f"must be ccxt symbols like BTC/USDT (got {symbol!r})")
+        if len(set(value)) != len(value):
+            raise ValueError("must not repeat a symbol")
+        if not any(s.endswith("/USDT") for s in value):
+            raise ValueError("must include at least one USDT market (the portfolio is valued in USDT)")
+        return value
+
+    @field_validator("exchanges")
+    @classmethod
+    def _unique_exchanges(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("must not repeat an exchange")
+        for ex in value:
+            if not ex or not ex.replace("_", "").isalnum() or ex != ex.lower():
+                raise ValueError(f"must be lowercase ccxt exchange ids (got {ex!r})")
+        return value
+
+    @field_validator("start_time")
+    @classmethod
+    def _iso_time(cls, value: str) -> str:
+        from datetime import datetime
+
+        try:
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ValueError(f"must be an ISO 8601 time like 2026-01-01T00:00:00Z (got {value!r})") from exc
+        return value
+
+
+class PortfolioConfig(_Model):
+    # Each exchange's wallet starts with these amounts. Base assets give cross-exchange
+    # arbitrage inventory to sell on the expensive side.
+    starting_balances: dict[str, float] = Field(
+        default_factory=lambda: {"USDT": 10_000.0, "BTC": 0.05, "ETH": 1.0, "SOL": 15.0, "XRP": 2000.0, "ADA": 3000.0}
+    )
+    # Shorts (declared by a strategy) borrow base; the short's notional on an exchange may be
+    # at most that wallet's USDT divided by this ratio.
+    short_margin_ratio: float = Field(1.5, ge=1.0, le=10)
+
+    @field_validator("starting_balances")
+    @classmethod
+    def _non_negative(cls, value: dict[str, float]) -> dict[str, float]:
+        for asset, amount in value.items():
+            if amount < 0:
+                raise ValueError(f"{asset} must be >= 0 (got {amount})")
+        if value.get("USDT", 0) <= 0:
+            raise ValueError("must give each wallet some USDT")
+        return value
+
+
+class ExecutionConfig(_Model):
+    max_slippage_pct: float = Field(0.5, gt=0, le=50)
+    allow_partial_fills: bool = True
+
+
+class RiskConfig(_Model):
+    # Kill switch: trading pauses when equity falls this far below its peak.
+    max_drawdown_pct: float = Field(20.0, gt=0, le=100)
+
+
+class StrategyConfig(_Model):
+    """Settings every strategy has: the manager enforces them."""
+
+    enabled: bool = True
+    max_position_pct: float = Field(20.0, gt=0, le=100)
+    max_open_positions: int = Field(5, ge=1, le=1000)
+    cooldown_seconds: float = Field(300.0, ge=0)
+    min_profit_pct: float = Field(0.0, ge=0, le=100)
+
+
+class MomentumConfig(StrategyConfig):
+    fast: int = Field(12, ge=2, le=500)
+    slow: int = Field(26, ge=3, le=1000)
+    rsi_period: int = Field(14, ge=2, le=500)
+    rsi_overbought: float = Field(70.0, gt=50, lt=100)
+    rsi_oversold: float = Field(30.0, gt=0, lt=50)
+    volatility_period: int = Field(30, ge=5, le=1000)
+    stop_volatility_mult: float = Field(2.0, gt=0, le=20)
+    take_profit_volatility_mult: float = Field(4.0, gt=0, le=50)
+    risk_per_trade_pct: float = Field(1.0, gt=0, le=10)
+    exchange: str | None = None
+
+    @model_validator(mode="after")
+    def _fast_below_slow(self) -> "MomentumConfig":
+        if self.fast >= self.slow:
+            raise ValueError(f"fast: must be < slow (got {self.fast} >= {self.slow})")
+        return self
+
+
+class StrategiesConfig(_Model):
+    momentum: MomentumConfig = Field(default_factory=MomentumConfig)
+
+
+class EngineConfig(_Model):
+    # Wall-clock seconds between ticks in a real-time run (--fast ignores it).
+    tick_interval_seconds: float = Field(1.0, gt=0, le=3600)
+    # Simulated seconds between equity samples kept in the state file.
+    equity_sample_seconds: float = Field(60.0, gt=0)
+
+
+class DashboardConfig(_Model):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(5000, ge=1, le=65535)
+    broadcast_seconds: float = Field(5.0, gt=0, le=3600)
+    async_mode: Literal["eventlet", "threading"] = "eventlet"
+
+
+class StorageConfig(_Model):
+    data_dir: str = "data"
+    log_dir: str = "logs"
+    equity_history_points: int = Field(2000, ge=10, le=1_000_000)
+    # fsync after each trade append and state replace: survives power loss, not just crashes.
+    fsync: bool = True
+    log_max_bytes: int = Field(5_000_000, ge=10_000)
+    log_backups: int = Field(3, ge=0, le=100)
+
+
+class NotificationsConfig(_Model):
+    webhook_url: str | None = None
+
+
+class BotConfig(_Model):
+    """The whole configuration file."""
+
+    market: MarketConfig = Field(default_factory=MarketConfig)
+    portfolio: PortfolioConfig = Field(default_factory=PortfolioConfig)
+    execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
+    risk: RiskConfig = Field(default_factory=RiskConfig)
+    strategies: StrategiesConfig = Field(default_factory=StrategiesConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "BotConfig":
+        momentum = self.strategies.momentum
+        if momentum.exchange is not None and momentum.exchange not in self.market.exchanges:
+            raise ValueError(
+                f"strategies.momentum.exchange: must be one of market.exchanges {self.market.exchanges} "
+                f"(got {momentum.exchange!r})"
+            )
+        return self
+
+
+def _describe(error: dict) -> str:
+    location = ".".join(str(part) for part in error["loc"])
+    message = error["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    if error["type"] == "extra_forbidden":
+        return f"{location}: unknown setting (check the spelling; see config.yaml for every setting)"
+    value = error.get("input")
+    shown = "" if isinstance(value, (dict, list)) or value is None else f" (got {value!r})"
+    # A model-level check already names its key inside the message.
+    if ":" in message.split(" ", 1)[0]:
+        prefix = f"{location}." if location else ""
+        return f"{prefix}{message}"
+    if "(got" in message:
+        shown = ""
+    return f"{location}: {message}{shown}" if location else f"{message}{shown}"
+
+
+def parse_config(data: dict | None) -> BotConfig:
+    """Validate a dict (as read from YAML) into a BotConfig, or raise ConfigError."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError("config: the file must hold a mapping of settings at the top level")
+    try:
+        return BotConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc.errors()[0])) from None
+
+
+def load_config(path: str | Path | None) -> BotConfig:
+    """Read and validate a YAML config file; None gives all defaults."""
+    if path is None:
+        return BotConfig()
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"--config: file not found: {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"--config: cannot read {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}:{where} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    return parse_config(data)
+
+
+def apply_overrides(config: BotConfig, overrides: dict[str, Any]) -> BotConfig:
+    """Apply dotted-key overrides (from the command line) and re-validate the whole config."""
+    data = config.model_dump()
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        node = data
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node[part]
+        node[leaf] = value
+    return parse_config(data)

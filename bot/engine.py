@@ -1,0 +1,291 @@
+"""BotEngine: wires the pieces, recovers state, runs the tick loop, start/pause/stop, kill switch."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+from bot.activity import ActivityLog
+from bot.config import BotConfig
+from bot.data_flow import STATE_FILE, DataFlowManager, LiveCache
+from bot.execution import PaperExecutor
+from bot.ledger import TradeLedger
+from bot.market.base import MarketSource
+from bot.models import Snapshot
+from bot.portfolio import PortfolioTracker
+from bot.reconcile import compare_books
+from bot.storage import CorruptFileError, read_json
+from bot.strategies.base import Strategy
+from bot.strategies.manager import StrategyManager
+
+log = logging.getLogger(__name__)
+
+# Wall-clock seconds between state-file writes when no trade forces one.
+STATE_WRITE_SECONDS = 5.0
+
+
+def build_source(config: BotConfig) -> MarketSource:
+    """The market source the config names."""
+    if config.market.source == "live":
+        from bot.market.live import LiveMarket  # imported only in live mode: the one ccxt module
+
+        return LiveMarket(config.market)
+    from bot.market.simulator import SimulatedMarket
+
+    return SimulatedMarket(config.market)
+
+
+class BotEngine:
+    """The running bot. Every mutation happens under self.lock, so readers see whole ticks."""
+
+    def __init__(self, config: BotConfig, data_dir: str | Path | None = None, log_dir: str | Path | None = None,
+                 source: MarketSource | None = None, strategies: list[Strategy] | None = None,
+                 strategy_configs: dict | None = None):
+        self.config = config
+        self.data_dir = Path(data_dir or config.storage.data_dir)
+        self.log_dir = Path(log_dir or config.storage.log_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.lock = threading.RLock()
+        self.source = source or build_source(config)
+        if strategies is None:
+            from bot.strategies.registry import build_strategies
+
+            strategies, strategy_configs = build_strategies(config, self.source.exchanges, self.source.symbols)
+        self.activity = ActivityLog(self.log_dir)
+        self.ledger = TradeLedger(self.data_dir, fsync=config.storage.fsync)
+        self.portfolio = self._new_tracker(self._default_starting_balances())
+        self.executor = PaperExecutor(config.execution, config.portfolio.short_margin_ratio)
+        self.data_flow = DataFlowManager(self.executor, self.ledger, self.portfolio, self.data_dir,
+                                         fsync=config.storage.fsync, activity=self.activity,
+                                         state_extra=self._engine_state)
+        self._strategies = strategies
+        self._strategy_configs = strategy_configs or {}
+        self.manager: StrategyManager | None = None
+        self.state = "stopped"
+        self.pause_reason = ""
+        self.kill_switch: dict | None = None
+        self.last_snapshot: Snapshot | None = None
+        self.ticks_run = 0
+        self.next_tick = 0
+        self.version = 0
+        self._stop_requested = threading.Event()
+        self._last_state_write = 0.0
+        self._scheduler = None
+        self.cache = None
+
+    # ----- start-up -------------------------------------------------------------------------
+    def _default_starting_balances(self) -> dict[str, dict[str, float]]:
+        return {ex: dict(self.config.portfolio.starting_balances) for ex in self.source.exchanges}
+
+    def _new_tracker(self, starting_balances) -> PortfolioTracker:
+        return PortfolioTracker(starting_balances, self.config.storage.equity_history_points,
+                                self.config.engine.equity_sample_seconds)
+
+    def open(self) -> list[str]:
+        """Load the ledger and state, rebuild the books, position the market; returns warnings.
+
+        Raises CorruptFileError when the ledger is damaged anywhere but its last line (nothing
+        is modified then).
+        """
+        warnings: list[str] = []
+        state_path = self.data_dir / STATE_FILE
+        try:
+            saved = read_json(state_path)
+        except CorruptFileError as exc:
+            saved = None
+            warnings.append(f"{exc}; rebuilding the portfolio from the ledger")
+        trades = self.ledger.load()
+        starting = self._default_starting_balances()
+        if saved and isinstance(saved.get("starting_balances"), dict) and saved["starting_balances"]:
+            if saved["starting_balances"] != starting:
+                warnings.append("portfolio.starting_balances differ from those this data dir started with; "
+                                "keeping the data dir's (start a new --data-dir to use the new ones)")
+            starting = saved["starting_balances"]
+        tracker = self._new_tracker(starting)
+        for trade in trades:
+            tracker.apply(trade)
+        resume_tick = self.ledger.last_tick + 1
+        if saved is not None:
+            try:
+                if saved.get("schema_version") != 1:
+                    raise ValueError(f"schema_version {saved.get('schema_version')!r} is not 1")
+                differences = compare_books(tracker.to_state(), saved)
+                if differences:
+                    shown = "; ".join(differences[:5]) + (" ..." if len(differences) > 5 else "")
+                    warnings.append(f"{state_path} disagrees with the ledger ({len(differences)} differences: "
+                                    f"{shown}); rebuilt from the ledger")
+                tracker.restore_curve(saved)
+                resume_tick = max(resume_tick, int(saved.get("engine", {}).get("next_tick", 0)))
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                warnings.append(f"{state_path} is not a usable state ({exc}); rebuilt from the ledger")
+        self.portfolio = tracker
+        self.data_flow.portfolio = tracker
+        self.manager = StrategyManager(self._strategies, self._strategy_configs, tracker,
+                                       self.data_flow.process_signal, on_error=self._strategy_error)
+        if saved and isinstance(saved.get("engine", {}).get("enabled"), dict):
+            for name, enabled in saved["engine"]["enabled"].items():
+                if name in self.manager.enabled and isinstance(enabled, bool):
+                    self.manager.enabled[name] = enabled
+        self.next_tick = resume_tick
+        self.source.seek(resume_tick)
+        for warning in warnings:
+            log.warning(warning)
+            self.activity.record("errors", kind="state_recovery", message=warning)
+        from bot.facade import BotFacade
+
+        self.facade = BotFacade(self)
+        self.cache = LiveCache({
+            "portfolio_update": self.facade.portfolio_summary,
+            "trades_update": lambda: self.facade.recent_trades(10),
+            "strategies_update": self.facade.strategy_performance,
+            "market_update": self.facade.market_live,
+        }, version=lambda: self.version)
+        self.state = "running"
+        self.activity.record("bot_started", market=self.source.kind, resume_tick=resume_tick,
+                             trades_in_ledger=self.ledger.count, data_dir=str(self.data_dir))
+        self.data_flow.write_state()
+        return warnings
+
+    # ----- the tick -------------------------------------------------------------------------
+    def tick(self) -> Snapshot:
+        """One pass of the data flow: market, marks, kill switch, strategies, fills."""
+        with self.lock:
+            snapshot = self.source.next_snapshot()
+            self.last_snapshot = snapshot
+            self.next_tick = snapshot.tick + 1
+            sampled = self.portfolio.mark(snapshot)
+            if self.state == "running":
+                before = self.ledger.count
+                self.manager.run(snapshot)
+                if self.ledger.count != before or sampled:
+                    self._check_kill_switch()
+            self.ticks_run += 1
+            self.version += 1
+            now = time.monotonic()
+            if now - self._last_state_write >= STATE_WRITE_SECONDS:
+                self._last_state_write = now
+                self.data_flow.write_state()
+        return snapshot
+
+    def _check_kill_switch(self) -> None:
+        drawdown = self.portfolio.drawdown_pct()
+        limit = self.config.risk.max_drawdown_pct
+        if drawdown > limit and self.state == "running":
+            reason = (f"kill switch: drawdown {drawdown:.2f}% from peak equity {self.portfolio.peak_equity:.2f} "
+                      f"exceeds risk.max_drawdown_pct {limit:g}%")
+            self.kill_switch = {"reason": reason, "drawdown_pct": drawdown, "tick": self.next_tick - 1}
+            log.warning(reason)
+            self.activity.record("kill_switch", reason=reason, drawdown_pct=drawdown)
+            self.pause(reason)
+            self.data_flow.emit("notification", {"level": "error", "message": reason, "kind": "kill_switch"})
+
+    def _strategy_error(self, name: str, message: str) -> None:
+        counters = self.manager.counters[name] if self.manager else None
+        if counters is None or counters.errors == 1 or counters.errors % 100 == 0:
+            self.activity.record("errors", kind="strategy", strategy=name, message=message,
+                                 count=counters.errors if counters else 1)
+
+    # ----- controls -------------------------------------------------------------------------
+    def _set_state(self, state: str, reason: str = "") -> None:
+        with self.lock:
+            changed = state != self.state
+            self.state = state
+            self.pause_reason = reason if state == "paused" else ""
+            self.version += 1
+        if changed:
+            self.activity.record(f"bot_{state}" if state != "running" else "bot_resumed", reason=reason)
+            self.data_flow.emit("bot_status", {"state": state, "reason": reason})
+
+    def pause(self, reason: str = "paused by user") -> None:
+        """Stop trading; the market keeps updating and positions keep being marked."""
+        if self.state == "running":
+            self._set_state("paused", reason)
+
+    def resume(self) -> None:
+        """Trade again after a pause (a kill-switch pause included, on the user's word)."""
+        if self.state == "paused":
+            self.kill_switch = None
+            with self.lock:
+                self.portfolio.peak_equity = self.portfolio.equity()
+            self._set_state("running")
+
+    def request_stop(self) -> None:
+        """Ask the loop to stop after the current tick (safe from a signal handler)."""
+        self._stop_requested.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop_requested.is_set()
+
+    def wait_for_stop(self, timeout: float | None = None) -> bool:
+        return self._stop_requested.wait(timeout)
+
+    # ----- loops ----------------------------------------------------------------------------
+    def run_fast(self, max_ticks: int | None, progress: Callable[[int], None] | None = None) -> int:
+        """Run ticks back to back until max_ticks or a stop request; returns ticks run."""
+        done = 0
+        while not self._stop_requested.is_set() and (max_ticks is None or done < max_ticks):
+            self.tick()
+            done += 1
+            if progress is not None and done % 500 == 0:
+                progress(done)
+        if progress is not None:
+            progress(done)
+        return done
+
+    def start_realtime(self, max_ticks: int | None = None) -> None:
+        """Schedule one tick every engine.tick_interval_seconds on APScheduler."""
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        interval = self.config.engine.tick_interval_seconds
+        start = self.ticks_run
+
+        def job() -> None:
+            if self._stop_requested.is_set():
+                return
+            try:
+                self.tick()
+            except Exception as exc:  # noqa: BLE001 - a failed tick is logged; the next one runs
+                log.exception("tick failed")
+                self.activity.record("errors", kind="tick", message=f"{type(exc).__name__}: {exc}")
+            if max_ticks is not None and self.ticks_run - start >= max_ticks:
+                self.request_stop()
+
+        self._scheduler = BackgroundScheduler(timezone="UTC")
+        self._scheduler.add_job(job, "interval", seconds=interval, max_instances=1, coalesce=True,
+                                misfire_grace_time=max(1, int(interval * 5)), id="tick")
+        self._scheduler.start()
+
+    def close(self) -> None:
+        """Stop scheduling, flush the state file, close the logs. Safe to call twice."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+        if self.state == "closed":
+            return
+        with self.lock:
+            if self.manager is not None:
+                self.data_flow.write_state()
+            self.state = "stopped"
+        self.activity.record("bot_stopped", ticks_this_run=self.ticks_run, next_tick=self.next_tick,
+                             trades_in_ledger=self.ledger.count)
+        self.data_flow.emit("bot_status", {"state": "stopped", "reason": ""})
+        self.ledger.close()
+        self.activity.close()
+        self.source.close()
+        self.state = "closed"
+
+    def _engine_state(self) -> dict:
+        return {
+            "engine": {
+                "state": self.state,
+                "pause_reason": self.pause_reason,
+                "kill_switch": self.kill_switch,
+                "next_tick": self.next_tick,
+                "market_source": self.source.kind,
+                "enabled": dict(self.manager.enabled) if self.manager else {},
+            }
+        }

@@ -1,0 +1,1 @@
+"""Market sources: the simulator and the live ccxt source behind one interface."""

@@ -1,0 +1,40 @@
+"""The interface every market source implements, simulated or live."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from bot.models import Market, Snapshot
+
+
+class MarketSource(ABC):
+    """Produces one Snapshot per tick and answers ccxt-style reads.
+
+    kind is "simulated" or "live"; description is the plain-words label the dashboard shows.
+    """
+
+    kind: str = "abstract"
+    description: str = ""
+
+    def __init__(self, exchanges: tuple[str, ...], symbols: tuple[str, ...]):
+        self.exchanges = tuple(exchanges)
+        self.symbols = tuple(symbols)
+
+    @property
+    @abstractmethod
+    def markets(self) -> dict[tuple[str, str], Market]:
+        """Every (exchange, symbol) market that exists, with fees and precision."""
+
+    @abstractmethod
+    def next_snapshot(self) -> Snapshot:
+        """Advance one tick and return what the market looks like now."""
+
+    @abstractmethod
+    def seek(self, tick: int) -> None:
+        """Position the source so the next snapshot is for `tick` (resume after restart)."""
+
+    def health(self) -> dict[str, dict]:
+        """Per exchange: {"state": "live"|"degraded"|"down", "reason": str, "age_seconds": float}."""
+        return {ex: {"state": "live", "reason": "", "age_seconds": 0.0} for ex in self.exchanges}
+
+    def close(self) -> None:
+        """Release connections and background work."""

@@ -1,0 +1,269 @@
+"""Plain value objects shared by the market sources, strategies, executor and portfolio.
+
+Prices are floats in the market's quote asset; quantities are floats in the base asset;
+timestamps are float seconds since the Unix epoch (the simulated clock or the exchange's).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, Literal, Mapping
+
+import numpy as np
+
+Side = Literal["buy", "sell"]
+PORTFOLIO_QUOTE = "USDT"
+
+
+def iso_utc(ts: float) -> str:
+    """Format epoch seconds as ISO 8601 UTC with millisecond precision."""
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def parse_iso(text: str) -> float:
+    """Epoch seconds from an ISO 8601 time ('Z' or an offset)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def round_step(value: float, step: float) -> float:
+    """Round down to a multiple of step (amounts are never rounded up past what was asked)."""
+    if step <= 0:
+        return value
+    # A small epsilon keeps 0.3/0.1 from becoming 2.9999 steps.
+    units = math.floor(value / step + 1e-9)
+    decimals = max(0, -int(math.floor(math.log10(step))) + 1) if step < 1 else 0
+    return round(units * step, decimals + 8)
+
+
+@dataclass(frozen=True, slots=True)
+class Market:
+    """A tradable market on one exchange, with the fee and precision rules fills obey."""
+
+    exchange: str
+    symbol: str
+    base: str
+    quote: str
+    taker_fee: float
+    maker_fee: float
+    amount_step: float
+    price_step: float
+    min_amount: float
+    min_notional: float
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """Top of book for one market at one moment; ts is when the exchange produced it."""
+
+    exchange: str
+    symbol: str
+    bid: float
+    ask: float
+    last: float
+    bid_size: float
+    ask_size: float
+    ts: float
+    change_24h_pct: float = 0.0
+
+    @property
+    def mid(self) -> float:
+        return (self.bid + self.ask) / 2.0
+
+    @property
+    def spread_pct(self) -> float:
+        return (self.ask - self.bid) / self.mid * 100.0 if self.mid > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class OrderBook:
+    """Price levels best first: bids descending, asks ascending, each (price, qty)."""
+
+    exchange: str
+    symbol: str
+    bids: tuple[tuple[float, float], ...]
+    asks: tuple[tuple[float, float], ...]
+    ts: float
+
+    @property
+    def crossed(self) -> bool:
+        return bool(self.bids and self.asks and self.bids[0][0] >= self.asks[0][0])
+
+
+@dataclass(frozen=True, slots=True)
+class Candle:
+    """One OHLCV bar; ts is the bar's open time."""
+
+    ts: float
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+@dataclass(frozen=True, slots=True)
+class NewsItem:
+    """A headline. symbols is the source's own tagging (may be empty); strategies map the rest."""
+
+    id: str
+    ts: float
+    title: str
+    source: str
+    symbols: tuple[str, ...] = ()
+    url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WhaleEvent:
+    """A large on-chain transfer."""
+
+    id: str
+    ts: float
+    asset: str
+    amount: float
+    usd_value: float
+    from_owner: str
+    to_owner: str
+
+
+class CandleHistory:
+    """Read access to closed 1-minute candles per (exchange, symbol), oldest first."""
+
+    def closes(self, exchange: str, symbol: str, count: int) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def candles(self, exchange: str, symbol: str, count: int) -> list[Candle]:  # pragma: no cover
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything a strategy may look at for one tick.
+
+    quotes holds every fresh market; order books are fetched lazily through order_book()
+    because most ticks need none. new_candle is True on the tick a 1-minute bar closed.
+    """
+
+    tick: int
+    ts: float
+    exchanges: tuple[str, ...]
+    symbols: tuple[str, ...]
+    quotes: Mapping[tuple[str, str], Quote]
+    markets: Mapping[tuple[str, str], Market]
+    history: CandleHistory
+    book_reader: Callable[[str, str], OrderBook | None]
+    news: tuple[NewsItem, ...] = ()
+    whales: tuple[WhaleEvent, ...] = ()
+    new_candle: bool = False
+    stale: frozenset = field(default_factory=frozenset)
+
+    def order_book(self, exchange: str, symbol: str) -> OrderBook | None:
+        """The book for a market at this tick, or None when it is not available or stale."""
+        if (exchange, symbol) in self.stale:
+            return None
+        return self.book_reader(exchange, symbol)
+
+    def usdt_rate(self, exchange: str, asset: str) -> float | None:
+        """Value of one unit of asset in USDT at this tick (mid price), or None if unknown."""
+        if asset == PORTFOLIO_QUOTE:
+            return 1.0
+        quote = self.quotes.get((exchange, f"{asset}/{PORTFOLIO_QUOTE}"))
+        if quote is None:
+            for (ex, sym), q in self.quotes.items():
+                if sym == f"{asset}/{PORTFOLIO_QUOTE}":
+                    return q.mid
+            return None
+        return quote.mid
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One order of a signal: take liquidity for qty base units on one market."""
+
+    exchange: str
+    symbol: str
+    side: Side
+    qty: float
+    expected_price: float
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """What a strategy proposes. Multi-leg signals fill all legs or none.
+
+    expected_profit_usdt / expected_profit_pct are the strategy's own estimate net of fees
+    (arbitrage fills them; directional strategies leave them None). reason is the human
+    sentence that goes to the journal and the dashboard. closes_position marks exits, which
+    the risk limits never block.
+    """
+
+    strategy: str
+    kind: str
+    legs: tuple[Leg, ...]
+    reason: str
+    expected_profit_usdt: float | None = None
+    expected_profit_pct: float | None = None
+    confidence: float = 0.5
+    closes_position: bool = False
+    id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """What the paper executor did for one leg. quote_usdt_rate values the quote asset."""
+
+    exchange: str
+    symbol: str
+    side: Side
+    qty: float
+    price: float
+    fee: float
+    fee_asset: str
+    quote_usdt_rate: float
+    requested_qty: float
+    levels_used: int
+    slippage_pct: float
+
+    @property
+    def notional(self) -> float:
+        return self.qty * self.price
+
+    @property
+    def partial(self) -> bool:
+        return self.qty < self.requested_qty - 1e-12
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """A fill as recorded in the ledger (one line of trades.jsonl)."""
+
+    id: str
+    seq: int
+    ts: str
+    tick: int
+    strategy: str
+    signal_id: str
+    kind: str
+    exchange: str
+    symbol: str
+    side: Side
+    qty: float
+    price: float
+    fee: float
+    fee_asset: str
+    quote_usdt_rate: float
+    realized_pnl: float
+    status: str
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+def split_symbol(symbol: str) -> tuple[str, str]:
+    """'ETH/BTC' -> ('ETH', 'BTC')."""
+    base, _, quote = symbol.partition("/")
+    if not base or not quote:
+        raise ValueError(f"not a ccxt symbol: {symbol!r}")
+    return base, quote

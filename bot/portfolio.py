@@ -1,0 +1,277 @@
+"""PortfolioTracker: per-exchange wallets, per-strategy positions, P&L and the equity curve.
+
+Every change comes from a Trade (a ledger line), so replaying the ledger over the starting
+balances rebuilds the portfolio exactly. P&L identity, all in USDT:
+    equity - initial_equity = realized + unrealized + holdings_pnl - fees
+where holdings_pnl is the mark-to-market change of the starting inventory.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import asdict, dataclass
+from typing import Iterable
+
+from bot.models import PORTFOLIO_QUOTE, Snapshot, Trade, parse_iso, split_symbol
+from bot.positions import Position, acquire, dispose
+from bot.strategies.base import PositionView
+
+
+@dataclass(slots=True)
+class StrategyStats:
+    """Running totals for one strategy, all from its trades."""
+
+    realized_pnl: float = 0.0
+    fees_usdt: float = 0.0
+    trades: int = 0
+    wins: int = 0
+    losses: int = 0
+    gross_profit: float = 0.0
+    gross_loss: float = 0.0
+    volume_usdt: float = 0.0
+
+
+class PortfolioTracker:
+    """Balances, positions and P&L; marks come from the latest snapshot."""
+
+    def __init__(self, starting_balances: dict[str, dict[str, float]], equity_history_points: int = 2000,
+                 equity_sample_seconds: float = 60.0):
+        self.starting_balances = {ex: dict(assets) for ex, assets in starting_balances.items()}
+        self.balances: dict[str, dict[str, float]] = {ex: dict(assets) for ex, assets in starting_balances.items()}
+        self.positions: dict[tuple[str, str], Position] = {}
+        self.stats: dict[str, StrategyStats] = {}
+        self.last_seq = 0
+        self.last_tick = -1
+        self.equity_history: deque[tuple[float, float]] = deque(maxlen=equity_history_points)
+        self.equity_sample_seconds = equity_sample_seconds
+        self.initial_marks: dict[str, float] = {}
+        self.peak_equity = 0.0
+        self._snapshot: Snapshot | None = None
+        self._marks: dict[str, float] = {}
+        self._marks_tick = -2
+        self._last_sample_ts = float("-inf")
+
+    # ----- marks and equity -------------------------------------------------------------
+    def mark(self, snapshot: Snapshot) -> bool:
+        """Take the snapshot's prices as marks; returns True when an equity sample was taken."""
+        self._snapshot = snapshot
+        if not self.initial_marks:
+            self.initial_marks = dict(self.marks())
+        if snapshot.ts - self._last_sample_ts >= self.equity_sample_seconds:
+            self.sample_equity()
+            return True
+        return False
+
+    def marks(self) -> dict[str, float]:
+        """USDT value of one unit of each asset: the mean of the exchanges' mid prices."""
+        snapshot = self._snapshot
+        if snapshot is None:
+            return self._marks
+        if self._marks_tick == snapshot.tick:
+            return self._marks
+        sums: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        for (_, symbol), quote in snapshot.quotes.items():
+            base, quote_asset = split_symbol(symbol)
+            if quote_asset == PORTFOLIO_QUOTE:
+                sums[base] = sums.get(base, 0.0) + (quote.bid + quote.ask) * 0.5
+                counts[base] = counts.get(base, 0) + 1
+        marks = dict(self._marks)
+        marks[PORTFOLIO_QUOTE] = 1.0
+        for asset, total in sums.items():
+            marks[asset] = total / counts[asset]
+        self._marks = marks
+        self._marks_tick = snapshot.tick
+        return marks
+
+    def equity(self) -> float:
+        """Sum over every wallet of each asset at its mark, in USDT."""
+        marks = self.marks()
+        total = 0.0
+        for assets in self.balances.values():
+            for asset, amount in assets.items():
+                if amount:
+                    total += amount * marks.get(asset, 0.0)
+        return total
+
+    def sample_equity(self) -> float:
+        equity = self.equity()
+        ts = self._snapshot.ts if self._snapshot is not None else 0.0
+        self.equity_history.append((ts, equity))
+        self._last_sample_ts = ts
+        if equity > self.peak_equity:
+            self.peak_equity = equity
+        return equity
+
+    def drawdown_pct(self) -> float:
+        equity = self.equity()
+        if equity > self.peak_equity:
+            self.peak_equity = equity
+        return (self.peak_equity - equity) / self.peak_equity * 100.0 if self.peak_equity > 0 else 0.0
+
+    def initial_equity(self) -> float:
+        marks = self.initial_marks or self.marks()
+        return sum(amount * marks.get(asset, 0.0) for assets in self.starting_balances.values()
+                   for asset, amount in assets.items())
+
+    def holdings_pnl(self) -> float:
+        """Mark-to-market change of the starting inventory (no strategy's doing)."""
+        marks = self.marks()
+        total = 0.0
+        for assets in self.starting_balances.values():
+            for asset, amount in assets.items():
+                total += amount * (marks.get(asset, 0.0) - self.initial_marks.get(asset, marks.get(asset, 0.0)))
+        return total
+
+    def unrealized_pnl(self, strategy: str | None = None) -> float:
+        marks = self.marks()
+        return sum(p.qty * marks.get(p.asset, 0.0) - p.cost for p in self.positions.values()
+                   if p.qty and (strategy is None or p.strategy == strategy))
+
+    # ----- applying trades -------------------------------------------------------------
+    def realized_for(self, trades: Iterable[Trade]) -> list[float]:
+        """The realized P&L each trade would book, in order, without changing anything."""
+        scratch: dict[tuple[str, str], Position] = {}
+        results = []
+        for trade in trades:
+            results.append(self._book_positions(trade, scratch, copy_from=self.positions))
+        return results
+
+    def apply(self, trade: Trade) -> float:
+        """Book one trade into wallets, positions and stats; returns its realized P&L."""
+        base, quote = split_symbol(trade.symbol)
+        notional = trade.qty * trade.price
+        wallet = self.balances.setdefault(trade.exchange, {})
+        if trade.side == "buy":
+            wallet[base] = wallet.get(base, 0.0) + trade.qty
+            wallet[quote] = wallet.get(quote, 0.0) - notional
+        else:
+            wallet[base] = wallet.get(base, 0.0) - trade.qty
+            wallet[quote] = wallet.get(quote, 0.0) + notional
+        wallet[trade.fee_asset] = wallet.get(trade.fee_asset, 0.0) - trade.fee
+        realized = self._book_positions(trade, self.positions)
+        fee_usdt = trade.fee * (trade.quote_usdt_rate if trade.fee_asset == quote else 1.0)
+        stats = self.stats.setdefault(trade.strategy, StrategyStats())
+        stats.trades += 1
+        stats.realized_pnl += realized
+        stats.fees_usdt += fee_usdt
+        stats.volume_usdt += notional * trade.quote_usdt_rate
+        if realized:
+            net = realized - fee_usdt
+            if net > 0:
+                stats.wins += 1
+                stats.gross_profit += net
+            else:
+                stats.losses += 1
+                stats.gross_loss += -net
+        self.last_seq = trade.seq
+        self.last_tick = max(self.last_tick, trade.tick)
+        return realized
+
+    def _book_positions(self, trade: Trade, book: dict, copy_from: dict | None = None) -> float:
+        base, quote = split_symbol(trade.symbol)
+        rate = trade.quote_usdt_rate
+        notional = trade.qty * trade.price
+        ts = parse_iso(trade.ts)
+        base_position = self._position(book, trade.strategy, base, copy_from)
+        fee_in_quote = trade.fee if trade.fee_asset == quote else 0.0
+        if trade.side == "buy":
+            realized = acquire(base_position, trade.qty, notional * rate, trade.exchange, ts)
+            if quote != PORTFOLIO_QUOTE:
+                spent = notional + fee_in_quote
+                quote_position = self._position(book, trade.strategy, quote, copy_from)
+                realized += dispose(quote_position, spent, spent * rate, trade.exchange, ts)
+        else:
+            realized = dispose(base_position, trade.qty, notional * rate, trade.exchange, ts)
+            if quote != PORTFOLIO_QUOTE:
+                received = notional - fee_in_quote
+                quote_position = self._position(book, trade.strategy, quote, copy_from)
+                if received >= 0:
+                    realized += acquire(quote_position, received, received * rate, trade.exchange, ts)
+        return realized
+
+    @staticmethod
+    def _position(book: dict, strategy: str, asset: str, copy_from: dict | None) -> Position:
+        key = (strategy, asset)
+        position = book.get(key)
+        if position is None:
+            source = copy_from.get(key) if copy_from is not None else None
+            position = source.copy() if source is not None else Position(strategy, asset)
+            book[key] = position
+        return position
+
+    # ----- reading -----------------------------------------------------------------------
+    def balance(self, exchange: str, asset: str) -> float:
+        return self.balances.get(exchange, {}).get(asset, 0.0)
+
+    def open_positions(self, strategy: str | None = None) -> list[Position]:
+        return [p for p in self.positions.values() if p.is_open and (strategy is None or p.strategy == strategy)]
+
+    def position_view(self, strategy: str, asset: str) -> PositionView | None:
+        position = self.positions.get((strategy, asset))
+        if position is None or not position.is_open:
+            return None
+        return PositionView(asset, position.qty, position.avg_cost, dict(position.by_exchange), position.opened_ts)
+
+    def view_for(self, strategy: str) -> "StrategyPortfolioView":
+        return StrategyPortfolioView(self, strategy)
+
+    # ----- persistence -------------------------------------------------------------------
+    def to_state(self) -> dict:
+        """The accounting part of portfolio_state.json."""
+        return {
+            "starting_balances": self.starting_balances,
+            "balances": {ex: dict(sorted(assets.items())) for ex, assets in sorted(self.balances.items())},
+            "positions": [p.to_dict() for _, p in sorted(self.positions.items()) if p.is_open],
+            "strategies": {name: asdict(stats) for name, stats in sorted(self.stats.items())},
+            "initial_marks": dict(sorted(self.initial_marks.items())),
+            "marks": dict(sorted(self.marks().items())),
+            "peak_equity": self.peak_equity,
+            "equity_history": [list(point) for point in self.equity_history],
+            "last_seq": self.last_seq,
+            "last_tick": self.last_tick,
+        }
+
+    def restore_curve(self, state: dict) -> None:
+        """Take the non-accounting history (equity curve, peak, first marks) from a saved state."""
+        history = state.get("equity_history") or []
+        self.equity_history.clear()
+        for ts, equity in history[-self.equity_history.maxlen:]:
+            self.equity_history.append((float(ts), float(equity)))
+        if history:
+            self._last_sample_ts = float(history[-1][0])
+        self.peak_equity = float(state.get("peak_equity") or 0.0)
+        marks = state.get("initial_marks") or {}
+        self.initial_marks = {str(k): float(v) for k, v in marks.items()}
+        saved_marks = state.get("marks") or {}
+        self._marks = {str(k): float(v) for k, v in saved_marks.items()}
+
+    @classmethod
+    def from_ledger(cls, starting_balances: dict[str, dict[str, float]], trades: Iterable[Trade],
+                    **kwargs) -> "PortfolioTracker":
+        """Rebuild the books by replaying every trade over the starting balances."""
+        tracker = cls(starting_balances, **kwargs)
+        for trade in trades:
+            tracker.apply(trade)
+        return tracker
+
+
+class StrategyPortfolioView:
+    """The read-only PortfolioView handed to one strategy."""
+
+    __slots__ = ("_tracker", "_strategy")
+
+    def __init__(self, tracker: PortfolioTracker, strategy: str):
+        self._tracker = tracker
+        self._strategy = strategy
+
+    def position(self, asset: str) -> PositionView | None:
+        return self._tracker.position_view(self._strategy, asset)
+
+    def positions(self) -> list[PositionView]:
+        return [self._tracker.position_view(self._strategy, p.asset) for p in self._tracker.open_positions(self._strategy)]
+
+    def balance(self, exchange: str, asset: str) -> float:
+        return self._tracker.balance(exchange, asset)
+
+    def equity(self) -> float:
+        return self._tracker.equity()

@@ -1,0 +1,1 @@
+"""Strategies: each turns a snapshot and a read-only view of its positions into Signals."""

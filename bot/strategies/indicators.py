@@ -1,0 +1,100 @@
+"""Technical indicators on close prices: small pure functions over 1-D arrays, oldest first.
+
+Too-short input is not an error: ema and rsi return nan where the value is not yet defined,
+log_return_volatility returns None. A period below the minimum is a programming error
+(ValueError).
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+ArrayLike = Sequence[float] | np.ndarray
+
+
+def _as_series(values: ArrayLike) -> np.ndarray:
+    series = np.asarray(values, dtype=float)
+    if series.ndim != 1:
+        raise ValueError(f"expected a 1-D series of prices (got shape {series.shape})")
+    return series
+
+
+def ema(values: ArrayLike, period: int) -> np.ndarray:
+    """Exponential moving average with alpha = 2 / (period + 1), as long as values.
+
+    Seeded with the simple average of the first `period` values (the TA-Lib convention), so
+    entries before index period - 1 are nan, and all are nan when len(values) < period.
+    """
+    if period < 1:
+        raise ValueError(f"ema period must be >= 1 (got {period})")
+    series = _as_series(values)
+    result = np.full(series.shape[0], np.nan)
+    if series.shape[0] < period:
+        return result
+    alpha = 2.0 / (period + 1)
+    keep = 1.0 - alpha
+    previous = float(series[:period].mean())
+    result[period - 1] = previous
+    # A loop over a Python list beats numpy element access at these lengths (tens to hundreds).
+    smoothed = []
+    for value in series[period:].tolist():
+        previous = alpha * value + keep * previous
+        smoothed.append(previous)
+    result[period:] = smoothed
+    return result
+
+
+def _rsi_from_averages(average_gain: float, average_loss: float) -> float:
+    if average_loss == 0.0:
+        # Only gains: 100. No movement at all: neutral 50 rather than a division by zero.
+        return 100.0 if average_gain > 0.0 else 50.0
+    return 100.0 - 100.0 / (1.0 + average_gain / average_loss)
+
+
+def rsi(values: ArrayLike, period: int) -> np.ndarray:
+    """Wilder's relative strength index (0..100), as long as values.
+
+    The first value, at index `period`, uses the simple averages of the first `period` gains
+    and losses; later ones use Wilder's smoothing avg = (avg * (period - 1) + x) / period.
+    Entries before index period are nan (all nan when len(values) <= period). A series with
+    no losses has RSI 100; one that does not move at all has RSI 50.
+    """
+    if period < 1:
+        raise ValueError(f"rsi period must be >= 1 (got {period})")
+    series = _as_series(values)
+    result = np.full(series.shape[0], np.nan)
+    if series.shape[0] <= period:
+        return result
+    changes = np.diff(series)
+    gains = np.where(changes > 0.0, changes, 0.0)
+    losses = np.where(changes < 0.0, -changes, 0.0)
+    average_gain = float(gains[:period].mean())
+    average_loss = float(losses[:period].mean())
+    values_out = [_rsi_from_averages(average_gain, average_loss)]
+    for gain, loss in zip(gains[period:].tolist(), losses[period:].tolist()):
+        average_gain = (average_gain * (period - 1) + gain) / period
+        average_loss = (average_loss * (period - 1) + loss) / period
+        values_out.append(_rsi_from_averages(average_gain, average_loss))
+    result[period:] = values_out
+    return result
+
+
+def log_return_volatility(closes: ArrayLike, period: int) -> float | None:
+    """Sample standard deviation (ddof=1) of the last `period` one-candle log returns.
+
+    A fraction per candle (0.001 = 0.1%), not annualised. None when there are fewer than
+    period + 1 closes or when one of them is not a finite positive price.
+    """
+    if period < 2:
+        raise ValueError(f"volatility period must be >= 2 (got {period})")
+    series = _as_series(closes)
+    if series.shape[0] < period + 1:
+        return None
+    window = series[-(period + 1):]
+    if not np.all(np.isfinite(window)) or np.any(window <= 0.0):
+        return None
+    returns = np.diff(np.log(window))
+    volatility = float(np.std(returns, ddof=1))
+    return volatility if math.isfinite(volatility) else None

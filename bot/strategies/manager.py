@@ -1,0 +1,171 @@
+"""StrategyManager: runs the enabled strategies, filters their signals, hands the rest on.
+
+The filter is where opportunities become trades or are rejected for a reason that is counted
+per strategy: net profit below min_profit_pct, position too large for equity, too many open
+positions, the symbol's cooldown, or the executor's own refusal. Strategy code is called
+through one guard, so a strategy that raises is logged and counted and the others go on.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+from bot.config import StrategyConfig
+from bot.models import Signal, Snapshot, split_symbol
+from bot.strategies.base import Strategy
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class StrategyCounters:
+    """What a strategy proposed and what became of it."""
+
+    opportunities: int = 0
+    executed: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    errors: int = 0
+    last_error: str = ""
+    last_rejection: str = ""
+
+    def reject(self, reason: str, detail: str) -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+        self.last_rejection = detail
+
+    def to_dict(self) -> dict:
+        return {
+            "opportunities": self.opportunities,
+            "executed": self.executed,
+            "rejected": dict(sorted(self.rejected.items())),
+            "rejected_total": sum(self.rejected.values()),
+            "errors": self.errors,
+            "last_error": self.last_error,
+            "last_rejection": self.last_rejection,
+        }
+
+
+# process(strategy, signal, snapshot) -> an object with .status ("filled"|"partial"|"rejected") and .reason
+SignalProcessor = Callable[[Strategy, Signal, Snapshot], object]
+ErrorReporter = Callable[[str, str], None]
+
+
+class StrategyManager:
+    """Owns the strategies, their enabled flags, risk limits and counters."""
+
+    def __init__(self, strategies: list[Strategy], configs: dict[str, StrategyConfig], portfolio,
+                 process: SignalProcessor, on_error: ErrorReporter | None = None):
+        self.strategies = {s.name: s for s in strategies}
+        self.configs = configs
+        self.portfolio = portfolio
+        self.process = process
+        self.on_error = on_error
+        self.enabled = {name: configs[name].enabled for name in self.strategies}
+        self.counters = {name: StrategyCounters() for name in self.strategies}
+        self._views = {name: portfolio.view_for(name) for name in self.strategies}
+        self._last_trade_ts: dict[tuple[str, str], float] = {}
+        self._signal_number = 0
+        self._signal_tick = -1
+
+    def set_enabled(self, name: str, enabled: bool) -> None:
+        if name not in self.strategies:
+            raise KeyError(f"unknown strategy {name!r}; known: {', '.join(sorted(self.strategies))}")
+        self.enabled[name] = enabled
+
+    def run(self, snapshot: Snapshot) -> int:
+        """Run every enabled strategy on the snapshot; returns how many signals were executed."""
+        executed = 0
+        for name, strategy in self.strategies.items():
+            if not self.enabled[name]:
+                continue
+            signals = self._guarded(strategy, snapshot)
+            for signal in signals:
+                if self._consider(strategy, signal, snapshot):
+                    executed += 1
+        return executed
+
+    def _guarded(self, strategy: Strategy, snapshot: Snapshot) -> list[Signal]:
+        try:
+            signals = strategy.on_snapshot(snapshot, self._views[strategy.name])
+            return list(signals or ())
+        except Exception as exc:  # noqa: BLE001 - user-level strategy code must not stop the loop
+            counters = self.counters[strategy.name]
+            counters.errors += 1
+            counters.last_error = f"{type(exc).__name__}: {exc}"
+            # The first error gets a traceback; after that a line now and then, not a flood.
+            if counters.errors == 1:
+                log.exception("strategy %s raised at tick %d", strategy.name, snapshot.tick)
+            elif counters.errors % 100 == 0:
+                log.error("strategy %s has raised %d times; last: %s", strategy.name, counters.errors, counters.last_error)
+            if self.on_error is not None:
+                self.on_error(strategy.name, counters.last_error)
+            return []
+
+    def _consider(self, strategy: Strategy, signal: Signal, snapshot: Snapshot) -> bool:
+        counters = self.counters[strategy.name]
+        counters.opportunities += 1
+        verdict = self.check(strategy, signal, snapshot)
+        if verdict is not None:
+            counters.reject(*verdict)
+            return False
+        signal = replace(signal, strategy=strategy.name, id=self._next_signal_id(strategy.name, snapshot.tick))
+        result = self.process(strategy, signal, snapshot)
+        if result.status == "rejected":
+            counters.reject("execution", result.reason)
+            return False
+        counters.executed += 1
+        for leg in signal.legs:
+            self._last_trade_ts[(strategy.name, leg.symbol)] = snapshot.ts
+        return True
+
+    def _next_signal_id(self, name: str, tick: int) -> str:
+        if tick != self._signal_tick:
+            self._signal_tick = tick
+            self._signal_number = 0
+        self._signal_number += 1
+        return f"{name}-{tick}-{self._signal_number}"
+
+    def check(self, strategy: Strategy, signal: Signal, snapshot: Snapshot) -> tuple[str, str] | None:
+        """Why the signal must not trade, as (reason key, sentence), or None when it may."""
+        params = self.configs[strategy.name]
+        if not signal.legs:
+            return ("invalid", "signal has no legs")
+        if signal.expected_profit_pct is not None and signal.expected_profit_pct < params.min_profit_pct:
+            return ("below_min_profit", f"net {signal.expected_profit_pct:.4f}% < min_profit_pct {params.min_profit_pct:g}%")
+        if signal.closes_position:
+            return None
+        for leg in signal.legs:
+            last = self._last_trade_ts.get((strategy.name, leg.symbol))
+            if last is not None and snapshot.ts - last < params.cooldown_seconds:
+                return ("cooldown", f"{leg.symbol} traded {snapshot.ts - last:.0f}s ago (cooldown {params.cooldown_seconds:g}s)")
+        changes = self._net_base_changes(signal)
+        opening = [asset for asset, qty in changes.items()
+                   if abs(qty) > 0 and self.portfolio.position_view(strategy.name, asset) is None]
+        if opening:
+            open_count = len(self.portfolio.open_positions(strategy.name))
+            if open_count + len(opening) > params.max_open_positions:
+                return ("max_open_positions", f"{open_count} open, limit {params.max_open_positions}")
+        equity = self.portfolio.equity()
+        limit = equity * params.max_position_pct / 100.0
+        marks = self.portfolio.marks()
+        for asset, change in changes.items():
+            held = self.portfolio.position_view(strategy.name, asset)
+            after = (held.qty if held else 0.0) + change
+            value = abs(after) * marks.get(asset, 0.0)
+            if value > limit + 1e-9 and abs(after) > abs(held.qty if held else 0.0):
+                return ("max_position", f"{asset} position would be {value:.2f} USDT, limit "
+                                        f"{params.max_position_pct:g}% of equity = {limit:.2f}")
+        return None
+
+    @staticmethod
+    def _net_base_changes(signal: Signal) -> dict[str, float]:
+        changes: dict[str, float] = {}
+        for leg in signal.legs:
+            base, _ = split_symbol(leg.symbol)
+            sign = 1.0 if leg.side == "buy" else -1.0
+            changes[base] = changes.get(base, 0.0) + sign * leg.qty
+        # Multi-leg arbitrage nets to (almost) nothing per asset: not a position being opened.
+        return {asset: qty for asset, qty in changes.items() if abs(qty) > 1e-9}
+
+    def stats(self) -> dict[str, dict]:
+        return {name: {"enabled": self.enabled[name], **self.counters[name].to_dict()} for name in self.strategies}

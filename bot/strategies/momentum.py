@@ -1,0 +1,332 @@
+"""Momentum: trend following on 1-minute candles, long only.
+
+Entry: on a closed candle the fast EMA crosses above the slow EMA while RSI is below
+rsi_overbought. Size: risk_per_trade_pct of equity is what the stop would lose.
+Exit: price reaches the stop or the take-profit (checked on every tick), or the fast EMA is
+below the slow EMA on a closed candle. RSI does not trigger exits: in a strong trend RSI stays
+overbought for long stretches, and leaving there would cut the very moves the strategy rides
+(the take-profit already books extended moves).
+
+Volatility: the standard deviation of 1-minute log returns over volatility_period, scaled by
+sqrt(slow) to the horizon of the slow EMA, roughly how long a trend trade lives. Stop and
+take-profit are that horizon volatility times stop_volatility_mult / take_profit_volatility_mult
+away from the position's average cost, recomputed from history each minute: a restarted bot
+derives the same levels with no memory of its own.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.config import MomentumConfig
+from bot.models import PORTFOLIO_QUOTE, Leg, Market, Signal, Snapshot, round_step, split_symbol
+from bot.strategies.base import PortfolioView, PositionView, Strategy
+from bot.strategies.indicators import ema, log_return_volatility, rsi
+
+# Leave room in the wallet for the taker fee and for the price moving before the fill.
+WALLET_SPEND_FRACTION = 0.95
+CANDLE_SECONDS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """Indicator values on the last two closed candles of one market."""
+
+    close: float
+    fast_now: float
+    fast_previous: float
+    slow_now: float
+    slow_previous: float
+    rsi: float
+    volatility_1m: float
+    volatility_horizon: float
+
+    @property
+    def crossed_up(self) -> bool:
+        return self.fast_previous <= self.slow_previous and self.fast_now > self.slow_now
+
+    @property
+    def trend_down(self) -> bool:
+        return self.fast_now < self.slow_now
+
+
+class MomentumStrategy(Strategy):
+    """EMA crossover with an RSI filter, volatility stops and risk-based position size."""
+
+    name = "momentum"
+    allows_short = False
+    params: MomentumConfig
+
+    def __init__(self, params: MomentumConfig, exchanges: tuple[str, ...], symbols: tuple[str, ...]):
+        super().__init__(params)
+        self.exchanges = tuple(exchanges)
+        # Only USDT-quoted markets: sizing, equity and P&L are all in USDT.
+        self.symbol_by_asset: dict[str, str] = {}
+        for symbol in symbols:
+            try:
+                base, quote = split_symbol(symbol)
+            except ValueError:
+                continue
+            if quote == PORTFOLIO_QUOTE:
+                self.symbol_by_asset[base] = symbol
+        self._horizon_factor = math.sqrt(params.slow)
+        # (exchange, symbol) -> (candle minute, horizon volatility or None). Pure memoisation of
+        # what history gives, so that ticks between candles cost a dict lookup.
+        self._volatility: dict[tuple[str, str], tuple[int, float | None]] = {}
+
+    @property
+    def warmup_candles(self) -> int:
+        """Closes read per decision: three slow (or RSI) periods so the SMA seed has faded."""
+        p = self.params
+        return max(3 * p.slow, 3 * p.rsi_period, p.volatility_period) + 1
+
+    def on_snapshot(self, snapshot: Snapshot, view: PortfolioView) -> list[Signal]:
+        """Entries and trend exits on a new candle; stop-loss / take-profit on every tick."""
+        if snapshot.new_candle:
+            return self._on_candle(snapshot, view)
+        positions = view.positions()
+        if not positions:
+            return []
+        signals = []
+        for position in positions:
+            symbol = self.symbol_by_asset.get(position.asset)
+            if symbol is None or position.qty <= 0:
+                continue
+            signal = self._exit_signal(snapshot, position, symbol, reading=None)
+            if signal is not None:
+                signals.append(signal)
+        return signals
+
+    # -- per candle -------------------------------------------------------------------------
+
+    def _on_candle(self, snapshot: Snapshot, view: PortfolioView) -> list[Signal]:
+        signals = []
+        for asset, symbol in self.symbol_by_asset.items():
+            position = view.position(asset)
+            if position is not None and position.qty > 0 and not self._is_dust(snapshot, position, symbol):
+                exchange = self._reference_exchange(snapshot, symbol, position)
+                if exchange is None:
+                    continue
+                reading = self._read(snapshot, exchange, symbol)
+                signal = self._exit_signal(snapshot, position, symbol, reading)
+            else:
+                exchange = self._trading_exchange(snapshot, symbol)
+                if exchange is None:
+                    continue
+                reading = self._read(snapshot, exchange, symbol)
+                signal = self._entry_signal(snapshot, view, exchange, symbol, reading)
+            if signal is not None:
+                signals.append(signal)
+        return signals
+
+    def _read(self, snapshot: Snapshot, exchange: str, symbol: str) -> _Reading | None:
+        """Indicators from the last warmup_candles closes; refreshes the volatility memo."""
+        p = self.params
+        closes = self._closes(snapshot, exchange, symbol, self.warmup_candles)
+        volatility_1m = log_return_volatility(closes, p.volatility_period) if closes is not None else None
+        horizon = volatility_1m * self._horizon_factor if volatility_1m is not None else None
+        self._volatility[(exchange, symbol)] = (self._minute(snapshot), horizon)
+        if closes is None or closes.shape[0] < self.warmup_candles or volatility_1m is None:
+            return None
+        fast = ema(closes, p.fast)
+        slow = ema(closes, p.slow)
+        reading = _Reading(
+            close=float(closes[-1]),
+            fast_now=float(fast[-1]),
+            fast_previous=float(fast[-2]),
+            slow_now=float(slow[-1]),
+            slow_previous=float(slow[-2]),
+            rsi=float(rsi(closes, p.rsi_period)[-1]),
+            volatility_1m=volatility_1m,
+            volatility_horizon=horizon,
+        )
+        if not all(math.isfinite(value) for value in (reading.fast_now, reading.fast_previous,
+                                                       reading.slow_now, reading.slow_previous, reading.rsi)):
+            return None
+        return reading
+
+    # -- entries ----------------------------------------------------------------------------
+
+    def _entry_signal(
+        self, snapshot: Snapshot, view: PortfolioView, exchange: str, symbol: str, reading: _Reading | None
+    ) -> Signal | None:
+        p = self.params
+        if reading is None or not reading.crossed_up or reading.rsi >= p.rsi_overbought:
+            return None
+        quote = snapshot.quotes.get((exchange, symbol))
+        market = snapshot.markets.get((exchange, symbol))
+        if quote is None or market is None or quote.ask <= 0 or reading.volatility_horizon <= 0:
+            return None
+        price = quote.ask
+        equity = view.equity()
+        if equity <= 0:
+            return None
+        risk_usdt = equity * p.risk_per_trade_pct / 100.0
+        stop_distance = p.stop_volatility_mult * reading.volatility_horizon * price
+        max_notional = min(
+            equity * p.max_position_pct / 100.0,
+            WALLET_SPEND_FRACTION * view.balance(exchange, PORTFOLIO_QUOTE),
+        )
+        qty = round_step(min(risk_usdt / stop_distance, max_notional / price), market.amount_step)
+        notional = qty * price
+        if qty <= 0 or qty < market.min_amount or notional < market.min_notional:
+            return None
+        stop, target = self._levels(price, reading.volatility_horizon)
+        # How far the fast EMA cleared the slow one, in 1-minute standard deviations:
+        # a bare touch gives 0.5, a decisive break approaches 1.
+        gap_sigmas = (reading.fast_now - reading.slow_now) / (reading.close * reading.volatility_1m)
+        confidence = min(1.0, max(0.0, 0.5 + 0.5 * math.tanh(gap_sigmas)))
+        base = market.base
+        reason = (
+            f"EMA{p.fast} crossed above EMA{p.slow} on {symbol} "
+            f"(RSI {reading.rsi:.1f}, {p.slow}-min vol {reading.volatility_horizon * 100:.2f}%); "
+            f"buy {_format_qty(qty)} {base} on {exchange} at ~{_format_price(price)} "
+            f"({notional:,.2f} USDT, risking {min(risk_usdt, qty * stop_distance):,.2f} USDT); "
+            f"stop {_format_price(stop)}, target {_format_price(target)}"
+        )
+        leg = Leg(exchange=exchange, symbol=symbol, side="buy", qty=qty, expected_price=price)
+        return Signal(
+            strategy=self.name, kind="momentum_entry", legs=(leg,), reason=reason, confidence=round(confidence, 4)
+        )
+
+    # -- exits ------------------------------------------------------------------------------
+
+    def _exit_signal(
+        self, snapshot: Snapshot, position: PositionView, symbol: str, reading: _Reading | None
+    ) -> Signal | None:
+        """Exit on stop, take-profit or (with a candle reading) a down trend; else None."""
+        exchange = self._reference_exchange(snapshot, symbol, position)
+        if exchange is None:
+            return None
+        bid = snapshot.quotes[(exchange, symbol)].bid
+        volatility = self._horizon_volatility(snapshot, exchange, symbol)
+        trigger = None
+        if volatility is not None and position.avg_cost > 0:
+            stop, target = self._levels(position.avg_cost, volatility)
+            if bid <= stop:
+                trigger = f"Stop-loss on {symbol}: bid {_format_price(bid)} <= stop {_format_price(stop)}"
+            elif bid >= target:
+                trigger = f"Take-profit on {symbol}: bid {_format_price(bid)} >= target {_format_price(target)}"
+        if trigger is None and reading is not None and reading.trend_down:
+            p = self.params
+            trigger = f"EMA{p.fast} crossed below EMA{p.slow} on {symbol} (RSI {reading.rsi:.1f})"
+        if trigger is None:
+            return None
+        legs = self._exit_legs(snapshot, position, symbol)
+        if not legs:
+            return None
+        qty = sum(leg.qty for leg in legs)
+        pnl_usdt = sum(
+            (leg.expected_price - position.avg_cost) * leg.qty
+            - leg.expected_price * leg.qty * snapshot.markets[(leg.exchange, symbol)].taker_fee
+            for leg in legs
+        )
+        cost = position.avg_cost * qty
+        pnl_pct = pnl_usdt / cost * 100.0 if cost > 0 else 0.0
+        venues = ", ".join(leg.exchange for leg in legs)
+        reason = (
+            f"{trigger}; sell {_format_qty(qty)} {position.asset} on {venues} "
+            f"(entry {_format_price(position.avg_cost)}), est. P&L {pnl_usdt:+,.2f} USDT ({pnl_pct:+.2f}%) "
+            f"after the sell fee"
+        )
+        return Signal(
+            strategy=self.name, kind="momentum_exit", legs=tuple(legs), reason=reason,
+            confidence=1.0, closes_position=True,
+        )
+
+    def _exit_legs(self, snapshot: Snapshot, position: PositionView, symbol: str) -> list[Leg]:
+        """One sell per exchange holding a sellable amount, at that exchange's bid."""
+        legs = []
+        for exchange, held in position.by_exchange.items():
+            if held <= 0:
+                continue
+            market = snapshot.markets.get((exchange, symbol))
+            quote = snapshot.quotes.get((exchange, symbol))
+            if market is None or quote is None:
+                continue
+            qty = _sellable(held, market)
+            if qty > 0:
+                legs.append(Leg(exchange=exchange, symbol=symbol, side="sell", qty=qty, expected_price=quote.bid))
+        return legs
+
+    def _levels(self, entry_price: float, volatility_horizon: float) -> tuple[float, float]:
+        """(stop, take-profit) around an entry price, never below zero."""
+        p = self.params
+        stop = entry_price * (1.0 - p.stop_volatility_mult * volatility_horizon)
+        target = entry_price * (1.0 + p.take_profit_volatility_mult * volatility_horizon)
+        return max(0.0, stop), target
+
+    # -- market data ------------------------------------------------------------------------
+
+    def _trading_exchange(self, snapshot: Snapshot, symbol: str) -> str | None:
+        """params.exchange if it lists the market, else the first exchange that does."""
+        if self.params.exchange is not None:
+            return self.params.exchange if (self.params.exchange, symbol) in snapshot.markets else None
+        for exchange in self.exchanges:
+            if (exchange, symbol) in snapshot.markets:
+                return exchange
+        return None
+
+    def _reference_exchange(self, snapshot: Snapshot, symbol: str, position: PositionView) -> str | None:
+        """Where an open position is watched: the trading exchange, else where it is held."""
+        exchange = self._trading_exchange(snapshot, symbol)
+        if exchange is not None and (exchange, symbol) in snapshot.quotes:
+            return exchange
+        for exchange, held in position.by_exchange.items():
+            if held > 0 and (exchange, symbol) in snapshot.quotes:
+                return exchange
+        return None
+
+    def _is_dust(self, snapshot: Snapshot, position: PositionView, symbol: str) -> bool:
+        """True when no exchange holds enough to sell (rounding leftovers do not block entries)."""
+        for exchange, held in position.by_exchange.items():
+            if held <= 0:
+                continue
+            market = snapshot.markets.get((exchange, symbol))
+            if market is None or _sellable(held, market) > 0:
+                return False
+        return True
+
+    def _horizon_volatility(self, snapshot: Snapshot, exchange: str, symbol: str) -> float | None:
+        minute = self._minute(snapshot)
+        cached = self._volatility.get((exchange, symbol))
+        if cached is not None and cached[0] == minute:
+            return cached[1]
+        period = self.params.volatility_period
+        closes = self._closes(snapshot, exchange, symbol, period + 1)
+        volatility_1m = log_return_volatility(closes, period) if closes is not None else None
+        horizon = volatility_1m * self._horizon_factor if volatility_1m is not None else None
+        self._volatility[(exchange, symbol)] = (minute, horizon)
+        return horizon
+
+    @staticmethod
+    def _minute(snapshot: Snapshot) -> int:
+        return int(snapshot.ts // CANDLE_SECONDS)
+
+    @staticmethod
+    def _closes(snapshot: Snapshot, exchange: str, symbol: str, count: int) -> np.ndarray | None:
+        """Closes oldest first, or None when the history has nothing usable for the market."""
+        try:
+            closes = snapshot.history.closes(exchange, symbol, count)
+        except (LookupError, ValueError):
+            return None
+        if closes is None:
+            return None
+        closes = np.asarray(closes, dtype=float)
+        return closes if closes.ndim == 1 and closes.shape[0] > 0 else None
+
+
+def _sellable(held: float, market: Market) -> float:
+    qty = round_step(held, market.amount_step)
+    return qty if qty > 0 and qty >= market.min_amount else 0.0
+
+
+def _format_price(price: float) -> str:
+    decimals = 2 if price >= 100 else 4 if price >= 1 else 6
+    return f"{price:,.{decimals}f}"
+
+
+def _format_qty(qty: float) -> str:
+    return f"{qty:.8f}".rstrip("0").rstrip(".") or "0"

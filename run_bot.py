@@ -1,0 +1,119 @@
+"""Start the paper-trading bot (and its dashboard), or verify a data dir. See --help.
+
+eventlet must patch the standard library before anything else is imported, so the decision
+is made here from the arguments and the raw config file, before the bot is imported.
+"""
+import sys
+
+
+def _dashboard_wants_eventlet(argv):
+    if argv[:1] == ["verify"] or "--no-dashboard" in argv or "-h" in argv or "--help" in argv:
+        return False
+    import os
+
+    import yaml
+
+    path = None
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            path = argv[i + 1]
+        elif arg.startswith("--config="):
+            path = arg.split("=", 1)[1]
+    if path is None and os.path.isfile("config.yaml"):
+        path = "config.yaml"
+    dashboard = {}
+    if path is not None:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                dashboard = (yaml.safe_load(handle) or {}).get("dashboard") or {}
+        except (OSError, yaml.YAMLError, AttributeError):
+            return False  # start-up reports the problem with the file
+    if not isinstance(dashboard, dict):
+        return False
+    return dashboard.get("enabled", True) is not False and dashboard.get("async_mode", "eventlet") == "eventlet"
+
+
+if __name__ == "__main__" and _dashboard_wants_eventlet(sys.argv[1:]):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import eventlet
+    eventlet.monkey_patch()
+
+import logging  # noqa: E402
+import signal  # noqa: E402
+
+from bot import cli  # noqa: E402
+from bot.activity import setup_text_log  # noqa: E402
+from bot.config import ConfigError  # noqa: E402
+from bot.engine import BotEngine  # noqa: E402
+from bot.storage import CorruptFileError  # noqa: E402
+
+log = logging.getLogger("bot.run")
+
+
+def main(argv):
+    if argv[:1] == ["verify"]:
+        return cli.verify(argv[1:])
+    args = cli.run_parser().parse_args(argv)
+    try:
+        config = cli.resolve_config(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return cli.EXIT_USAGE
+    setup_text_log(config.storage.log_dir, config.storage.log_max_bytes, config.storage.log_backups)
+    try:
+        engine = BotEngine(config)
+        warnings = engine.open()
+    except CorruptFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        print("The ledger is the record of truth, so the bot will not run on it; nothing was modified. "
+              "Repair or move the file, then start again.", file=sys.stderr)
+        return cli.EXIT_USAGE
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return cli.EXIT_USAGE
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+
+    def on_signal(signum, _frame):
+        engine.request_stop()
+        if server is not None:
+            server.stop()
+
+    server = None
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        if config.dashboard.enabled:
+            from dashboard.server import DashboardServer
+
+            server = DashboardServer(engine, config.dashboard)
+            print(f"Dashboard: http://{config.dashboard.host}:{config.dashboard.port}  "
+                  f"({engine.source.description})", flush=True)
+            if args.fast:
+                server.start_background(lambda: engine.run_fast(args.max_ticks))
+            else:
+                engine.start_realtime(args.max_ticks)
+            server.serve_until(engine.wait_for_stop)
+        elif args.fast:
+            progress = cli.ProgressBar(args.max_ticks or 0)
+            engine.run_fast(args.max_ticks, progress)
+        else:
+            engine.start_realtime(args.max_ticks)
+            print(f"Running on the {engine.source.description} without a dashboard; Ctrl+C stops.", flush=True)
+            while not engine.wait_for_stop(0.5):
+                pass
+    except Exception:  # noqa: BLE001 - whatever happens, flush state before exiting
+        log.exception("the bot stopped on an error")
+        engine.close()
+        print("error: the bot stopped on an unexpected error; see logs/bot.log", file=sys.stderr)
+        return cli.EXIT_ERROR
+    engine.close()
+    print(cli.summary_table(engine.facade))
+    return cli.EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

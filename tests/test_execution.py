@@ -1,0 +1,137 @@
+"""PaperExecutor: book walking, fees, slippage cap, partial fills, rounding, wallet checks."""
+import pytest
+
+from bot.config import ExecutionConfig
+from bot.execution import PaperExecutor
+from bot.models import Leg, Signal
+from bot.portfolio import PortfolioTracker
+from tests.builders import market, snapshot
+
+
+def wallets(**assets):
+    return PortfolioTracker({"ex": dict(assets), "other": dict(assets)})
+
+
+def signal(*legs, kind="test"):
+    return Signal("momentum", kind, tuple(Leg(*leg) for leg in legs), "test")
+
+
+BOOK = {("ex", "BTC/USDT"): ([(99.0, 1.0), (98.0, 2.0), (97.0, 5.0)], [(100.0, 1.0), (101.0, 2.0), (102.0, 5.0)])}
+
+
+def executor(**kwargs):
+    return PaperExecutor(ExecutionConfig(**kwargs), short_margin_ratio=1.5)
+
+
+def test_buy_walks_the_book_level_by_level_and_pays_the_taker_fee():
+    snap = snapshot(BOOK, markets={("ex", "BTC/USDT"): market("ex", "BTC/USDT", taker_fee=0.001, amount_step=0.001)})
+    result = executor(max_slippage_pct=5).execute(signal(("ex", "BTC/USDT", "buy", 2.0, 100.0)), snap, wallets(USDT=1000.0))
+    assert result.status == "filled"
+    (fill,) = result.fills
+    assert fill.qty == 2.0
+    assert fill.price == pytest.approx((100.0 * 1 + 101.0 * 1) / 2)
+    assert fill.fee == pytest.approx(201.0 * 0.001)
+    assert fill.fee_asset == "USDT"
+    assert fill.levels_used == 2
+    assert fill.slippage_pct == pytest.approx(0.5)
+
+
+def test_sell_walks_the_bids():
+    snap = snapshot(BOOK)
+    result = executor(max_slippage_pct=5).execute(signal(("ex", "BTC/USDT", "sell", 3.0, 99.0)), snap, wallets(USDT=0.0, BTC=3.0))
+    (fill,) = result.fills
+    assert fill.price == pytest.approx((99.0 + 98.0 * 2) / 3)
+
+
+def test_slippage_cap_gives_a_partial_fill():
+    snap = snapshot(BOOK)
+    result = executor(max_slippage_pct=1.5).execute(signal(("ex", "BTC/USDT", "buy", 5.0, 100.0)), snap, wallets(USDT=10_000.0))
+    assert result.status == "partial"
+    (fill,) = result.fills
+    assert fill.qty == pytest.approx(3.0)  # 100 and 101 are within 1.5%; 102 is not
+    assert fill.requested_qty == 5.0
+
+
+def test_partial_fills_off_rejects_instead():
+    snap = snapshot(BOOK)
+    result = executor(max_slippage_pct=1.5, allow_partial_fills=False).execute(
+        signal(("ex", "BTC/USDT", "buy", 5.0, 100.0)), snap, wallets(USDT=10_000.0))
+    assert result.status == "rejected"
+    assert "partial fills are off" in result.reason
+
+
+def test_amount_is_rounded_down_to_the_market_step():
+    snap = snapshot(BOOK, markets={("ex", "BTC/USDT"): market("ex", "BTC/USDT", amount_step=0.01)})
+    result = executor().execute(signal(("ex", "BTC/USDT", "buy", 0.456789, 100.0)), snap, wallets(USDT=1000.0))
+    assert result.fills[0].qty == 0.45
+
+
+def test_minimum_notional_is_respected():
+    snap = snapshot(BOOK, markets={("ex", "BTC/USDT"): market("ex", "BTC/USDT", amount_step=0.001, min_notional=10.0)})
+    result = executor().execute(signal(("ex", "BTC/USDT", "buy", 0.05, 100.0)), snap, wallets(USDT=1000.0))
+    assert result.status == "rejected"
+    assert "below the minimum" in result.reason
+
+
+def test_an_order_the_wallet_cannot_pay_for_is_rejected_with_a_reason():
+    snap = snapshot(BOOK)
+    tracker = wallets(USDT=150.0)
+    result = executor(max_slippage_pct=5).execute(signal(("ex", "BTC/USDT", "buy", 2.0, 100.0)), snap, tracker)
+    assert result.status == "rejected"
+    assert "insufficient USDT on ex" in result.reason
+    assert tracker.balance("ex", "USDT") == 150.0
+
+
+def test_selling_what_the_wallet_does_not_hold_is_rejected_unless_short_is_declared():
+    snap = snapshot(BOOK)
+    result = executor().execute(signal(("ex", "BTC/USDT", "sell", 1.0, 99.0)), snap, wallets(USDT=1000.0))
+    assert result.status == "rejected" and "insufficient BTC" in result.reason
+    allowed = executor().execute(signal(("ex", "BTC/USDT", "sell", 1.0, 99.0)), snap, wallets(USDT=1000.0), allows_short=True)
+    assert allowed.status == "filled"
+
+
+def test_a_short_beyond_the_margin_rule_is_rejected():
+    snap = snapshot(BOOK)
+    result = executor(max_slippage_pct=5).execute(signal(("ex", "BTC/USDT", "sell", 3.0, 99.0)), snap,
+                                                  wallets(USDT=100.0), allows_short=True)
+    assert result.status == "rejected"
+    assert "margin rule" in result.reason
+
+
+def test_multi_leg_fills_all_or_nothing():
+    books = dict(BOOK)
+    books[("other", "BTC/USDT")] = ([(103.0, 0.5)], [(104.0, 0.5)])
+    snap = snapshot(books)
+    tracker = wallets(USDT=1000.0, BTC=2.0)
+    result = executor(max_slippage_pct=5).execute(
+        signal(("ex", "BTC/USDT", "buy", 1.0, 100.0), ("other", "BTC/USDT", "sell", 1.0, 103.0)), snap, tracker)
+    assert result.status == "rejected"
+    assert "leg 2" in result.reason and "no leg was filled" in result.reason
+    assert result.fills == ()
+
+
+def test_multi_leg_uses_what_earlier_legs_bought():
+    books = {("ex", "BTC/USDT"): ([(99.0, 5.0)], [(100.0, 5.0)]), ("ex", "ETH/BTC"): ([(0.05, 100.0)], [(0.051, 100.0)])}
+    snap = snapshot(books, markets={("ex", "ETH/BTC"): market("ex", "ETH/BTC", amount_step=0.001, min_notional=0.0001)})
+    tracker = PortfolioTracker({"ex": {"USDT": 200.0}})
+    # Spend USDT on BTC, then that BTC on ETH: the second leg only works with the first leg's BTC.
+    result = executor().execute(signal(("ex", "BTC/USDT", "buy", 1.0, 100.0), ("ex", "ETH/BTC", "buy", 19.0, 0.051)),
+                                snap, tracker)
+    assert result.status == "filled", result.reason
+    assert result.fills[1].fee_asset == "BTC"
+    assert result.fills[1].quote_usdt_rate == pytest.approx(99.5)
+
+
+@pytest.mark.parametrize("books, stale, expected", [
+    ({("ex", "BTC/USDT"): ([(101.0, 1.0)], [(100.0, 1.0)])}, (), "crossed"),
+    (BOOK, (("ex", "BTC/USDT"),), "no fresh order book"),
+])
+def test_crossed_or_stale_books_are_not_traded(books, stale, expected):
+    snap = snapshot(books, stale=stale)
+    result = executor().execute(signal(("ex", "BTC/USDT", "buy", 0.5, 100.0)), snap, wallets(USDT=1000.0))
+    assert result.status == "rejected" and expected in result.reason
+
+
+def test_unknown_market_is_rejected():
+    result = executor().execute(signal(("ex", "DOGE/USDT", "buy", 1.0, 1.0)), snapshot(BOOK), wallets(USDT=1000.0))
+    assert result.status == "rejected" and "not traded" in result.reason
