@@ -79,10 +79,7 @@ def main(argv):
 
     def on_signal(signum, _frame):
         engine.request_stop()
-        if server is not None:
-            server.stop()
 
-    server = None
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
@@ -93,10 +90,14 @@ def main(argv):
             print(f"Dashboard: http://{config.dashboard.host}:{config.dashboard.port}  "
                   f"({engine.source.description})", flush=True)
             if args.fast:
-                server.start_background(lambda: engine.run_fast(args.max_ticks))
+                def fast_run():
+                    engine.run_fast(args.max_ticks, cooperate=server.cooperate)
+                    engine.request_stop()
+
+                server.start_background_task(fast_run)
             else:
                 engine.start_realtime(args.max_ticks)
-            server.serve_until(engine.wait_for_stop)
+            server.serve()  # returns once engine.request_stop() was called
         elif args.fast:
             progress = cli.ProgressBar(args.max_ticks or 0)
             engine.run_fast(args.max_ticks, progress)

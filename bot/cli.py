@@ -159,6 +159,8 @@ def summary_table(facade) -> str:
                  f"+ starting holdings {portfolio['holdings_pnl']:+.2f}")
     status = facade.status()
     degraded = {ex: h for ex, h in status["health"].items() if h.get("state") != "live"}
-    lines.append(f"market: {status['market_description']}; last tick {status['tick']} at {status['market_time']}"
-                 + (f"; degraded: {', '.join(f'{ex} ({h.get('reason')})' for ex, h in degraded.items())}" if degraded else ""))
+    market_line = f"market: {status['market_description']}; last tick {status['tick']} at {status['market_time']}"
+    if degraded:
+        market_line += "; degraded: " + ", ".join(f"{ex} ({h.get('reason')})" for ex, h in degraded.items())
+    lines.append(market_line)
     return "\n".join(lines)

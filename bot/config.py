@@ -143,8 +143,67 @@ class MomentumConfig(StrategyConfig):
         return self
 
 
+class ArbitrageConfig(StrategyConfig):
+    # Arbitrage is flat after every signal, so position limits are about inventory, not risk.
+    max_position_pct: float = Field(100.0, gt=0, le=100)
+    max_open_positions: int = Field(1000, ge=1, le=100_000)
+    cooldown_seconds: float = Field(0.0, ge=0)
+    min_profit_pct: float = Field(0.02, ge=0, le=100)
+    cross_exchange: bool = True
+    triangular: bool = True
+    max_notional_usdt: float = Field(2000.0, gt=0)
+
+
+class NewsConfig(StrategyConfig):
+    max_position_pct: float = Field(10.0, gt=0, le=100)
+    cooldown_seconds: float = Field(600.0, ge=0)
+    entry_score: float = Field(0.5, gt=0, le=10)
+    exit_reversal_score: float = Field(0.1, ge=0, le=10)
+    half_life_minutes: float = Field(30.0, gt=0)
+    holding_minutes: float = Field(60.0, gt=0)
+    position_pct: float = Field(5.0, gt=0, le=100)
+    extra_lexicon: dict[str, float] = Field(default_factory=dict)
+    exchange: str | None = None
+
+    @model_validator(mode="after")
+    def _position_within_limit(self) -> "NewsConfig":
+        if self.position_pct > self.max_position_pct:
+            raise ValueError(f"position_pct: must be <= max_position_pct (got {self.position_pct} > {self.max_position_pct})")
+        return self
+
+
+class StatArbConfig(StrategyConfig):
+    max_position_pct: float = Field(15.0, gt=0, le=100)
+    max_open_positions: int = Field(10, ge=1, le=1000)
+    cooldown_seconds: float = Field(300.0, ge=0)
+    pairs: list[list[str]] = Field(default_factory=list)
+    auto_select: bool = True
+    lookback_candles: int = Field(240, ge=30, le=10_000)
+    retest_minutes: float = Field(60.0, gt=0)
+    p_value_max: float = Field(0.05, gt=0, lt=1)
+    entry_z: float = Field(2.0, gt=0)
+    exit_z: float = Field(0.5, ge=0)
+    stop_z: float = Field(4.0, gt=0)
+    leg_notional_pct: float = Field(5.0, gt=0, le=100)
+    hedge: Literal["dollar", "beta"] = "dollar"
+    exchange: str | None = None
+
+    @model_validator(mode="after")
+    def _z_order(self) -> "StatArbConfig":
+        if not self.exit_z < self.entry_z < self.stop_z:
+            raise ValueError(f"entry_z: must satisfy exit_z < entry_z < stop_z "
+                             f"(got {self.exit_z} < {self.entry_z} < {self.stop_z})")
+        for pair in self.pairs:
+            if len(pair) != 2 or pair[0] == pair[1]:
+                raise ValueError(f"pairs: each pair must name two different symbols (got {pair})")
+        return self
+
+
 class StrategiesConfig(_Model):
+    arbitrage: ArbitrageConfig = Field(default_factory=ArbitrageConfig)
     momentum: MomentumConfig = Field(default_factory=MomentumConfig)
+    news: NewsConfig = Field(default_factory=NewsConfig)
+    stat_arb: StatArbConfig = Field(default_factory=StatArbConfig)
 
 
 class EngineConfig(_Model):
@@ -191,12 +250,20 @@ class BotConfig(_Model):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "BotConfig":
-        momentum = self.strategies.momentum
-        if momentum.exchange is not None and momentum.exchange not in self.market.exchanges:
-            raise ValueError(
-                f"strategies.momentum.exchange: must be one of market.exchanges {self.market.exchanges} "
-                f"(got {momentum.exchange!r})"
-            )
+        for name in ("momentum", "news", "stat_arb"):
+            exchange = getattr(self.strategies, name).exchange
+            if exchange is not None and exchange not in self.market.exchanges:
+                raise ValueError(f"strategies.{name}.exchange: must be one of market.exchanges "
+                                 f"{self.market.exchanges} (got {exchange!r})")
+        for pair in self.strategies.stat_arb.pairs:
+            for symbol in pair:
+                if symbol not in self.market.symbols:
+                    raise ValueError(f"strategies.stat_arb.pairs: {symbol!r} is not in market.symbols")
+        assets = {part for symbol in self.market.symbols for part in symbol.split("/")}
+        for asset in self.portfolio.starting_balances:
+            if asset not in assets:
+                raise ValueError(f"portfolio.starting_balances: {asset} is not traded in any of market.symbols "
+                                 f"(it could not be valued)")
         return self
 
 

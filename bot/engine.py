@@ -16,7 +16,7 @@ from bot.market.base import MarketSource
 from bot.models import Snapshot
 from bot.portfolio import PortfolioTracker
 from bot.reconcile import compare_books
-from bot.storage import CorruptFileError, read_json
+from bot.storage import CorruptFileError, read_json, remove_stale_temp_files
 from bot.strategies.base import Strategy
 from bot.strategies.manager import StrategyManager
 
@@ -98,6 +98,7 @@ class BotEngine:
             saved = None
             warnings.append(f"{exc}; rebuilding the portfolio from the ledger")
         trades = self.ledger.load()
+        remove_stale_temp_files(self.data_dir)
         starting = self._default_starting_balances()
         if saved and isinstance(saved.get("starting_balances"), dict) and saved["starting_balances"]:
             if saved["starting_balances"] != starting:
@@ -150,9 +151,14 @@ class BotEngine:
         return warnings
 
     # ----- the tick -------------------------------------------------------------------------
-    def tick(self) -> Snapshot:
-        """One pass of the data flow: market, marks, kill switch, strategies, fills."""
+    def tick(self) -> Snapshot | None:
+        """One pass of the data flow: market, marks, kill switch, strategies, fills.
+
+        A stopped engine does not advance the market; a paused one marks but does not trade.
+        """
         with self.lock:
+            if self.state == "stopped":
+                return self.last_snapshot
             snapshot = self.source.next_snapshot()
             self.last_snapshot = snapshot
             self.next_tick = snapshot.tick + 1
@@ -193,10 +199,11 @@ class BotEngine:
         with self.lock:
             changed = state != self.state
             self.state = state
-            self.pause_reason = reason if state == "paused" else ""
+            self.pause_reason = reason if state in ("paused", "stopped") else ""
             self.version += 1
         if changed:
-            self.activity.record(f"bot_{state}" if state != "running" else "bot_resumed", reason=reason)
+            event = {"running": "bot_resumed", "paused": "bot_paused", "stopped": "bot_halted"}[state]
+            self.activity.record(event, reason=reason)
             self.data_flow.emit("bot_status", {"state": state, "reason": reason})
 
     def pause(self, reason: str = "paused by user") -> None:
@@ -204,13 +211,22 @@ class BotEngine:
         if self.state == "running":
             self._set_state("paused", reason)
 
-    def resume(self) -> None:
-        """Trade again after a pause (a kill-switch pause included, on the user's word)."""
-        if self.state == "paused":
-            self.kill_switch = None
-            with self.lock:
-                self.portfolio.peak_equity = self.portfolio.equity()
+    def start(self) -> None:
+        """Trade again after a pause or a stop (a kill-switch pause included, on the user's word)."""
+        if self.state in ("paused", "stopped"):
+            if self.kill_switch is not None:
+                # The user chose to go on: measure the next drawdown from here.
+                self.kill_switch = None
+                with self.lock:
+                    self.portfolio.peak_equity = self.portfolio.equity()
             self._set_state("running")
+
+    def stop_trading(self, reason: str = "stopped by user") -> None:
+        """Halt the tick loop (the market stops too) and flush state; start() goes on from here."""
+        if self.state in ("running", "paused"):
+            self._set_state("stopped", reason)
+            with self.lock:
+                self.data_flow.write_state()
 
     def request_stop(self) -> None:
         """Ask the loop to stop after the current tick (safe from a signal handler)."""
@@ -224,12 +240,18 @@ class BotEngine:
         return self._stop_requested.wait(timeout)
 
     # ----- loops ----------------------------------------------------------------------------
-    def run_fast(self, max_ticks: int | None, progress: Callable[[int], None] | None = None) -> int:
-        """Run ticks back to back until max_ticks or a stop request; returns ticks run."""
+    def run_fast(self, max_ticks: int | None, progress: Callable[[int], None] | None = None,
+                 cooperate: Callable[[], None] | None = None) -> int:
+        """Run ticks back to back until max_ticks or a stop request; returns ticks run.
+
+        cooperate() is called every 100 ticks so a green-threaded server can serve meanwhile.
+        """
         done = 0
         while not self._stop_requested.is_set() and (max_ticks is None or done < max_ticks):
             self.tick()
             done += 1
+            if cooperate is not None and done % 100 == 0:
+                cooperate()
             if progress is not None and done % 500 == 0:
                 progress(done)
         if progress is not None:

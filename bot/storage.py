@@ -71,6 +71,18 @@ def atomic_write_json(path: str | Path, document: dict, fsync: bool = True) -> N
         _fsync_dir(path.parent)
 
 
+def remove_stale_temp_files(folder: str | Path) -> int:
+    """Delete temp files an interrupted atomic write left behind; returns how many."""
+    removed = 0
+    for temp in Path(folder).glob(".*.tmp"):
+        try:
+            temp.unlink()
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
 def read_json(path: str | Path) -> dict | None:
     """Read a JSON document; None if it does not exist; CorruptFileError if unreadable."""
     path = Path(path)
