@@ -33,6 +33,22 @@ class SimulatorConfig(_Model):
     warmup_candles: int = Field(600, ge=50, le=10_000)
 
 
+class LiveConfig(_Model):
+    """How the live source reads public data through ccxt."""
+
+    poll_seconds: float = Field(2.0, gt=0, le=3600)
+    order_book_depth: int = Field(20, ge=5, le=500)
+    candle_backfill: int = Field(300, ge=10, le=5000)
+    retry_attempts: int = Field(3, ge=0, le=20)
+    backoff_base_seconds: float = Field(0.5, gt=0, le=60)
+    backoff_max_seconds: float = Field(30.0, gt=0, le=3600)
+    rate_limit_backoff_seconds: float = Field(10.0, gt=0, le=3600)
+    breaker_failures: int = Field(3, ge=1, le=100)
+    breaker_cooldown_seconds: float = Field(60.0, gt=0, le=86_400)
+    news_feeds: list[str] = Field(default_factory=list)
+    news_poll_seconds: float = Field(300.0, ge=5, le=86_400)
+
+
 class MarketConfig(_Model):
     source: Literal["simulated", "live"] = "simulated"
     seed: int = Field(42, ge=0)
@@ -47,6 +63,7 @@ class MarketConfig(_Model):
     max_quote_age_seconds: float = Field(10.0, gt=0)
     max_quote_skew_seconds: float = Field(2.0, gt=0)
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
+    live: LiveConfig = Field(default_factory=LiveConfig)
 
     @field_validator("symbols")
     @classmethod
@@ -165,6 +182,18 @@ class NewsConfig(StrategyConfig):
     extra_lexicon: dict[str, float] = Field(default_factory=dict)
     exchange: str | None = None
 
+    @field_validator("extra_lexicon")
+    @classmethod
+    def _valences(cls, value: dict[str, float]) -> dict[str, float]:
+        import math
+
+        for word, valence in value.items():
+            if not word.strip():
+                raise ValueError("words must not be empty")
+            if not math.isfinite(valence) or not -4.0 <= valence <= 4.0:
+                raise ValueError(f"{word!r} must have a valence from -4 to 4 (got {valence})")
+        return value
+
     @model_validator(mode="after")
     def _position_within_limit(self) -> "NewsConfig":
         if self.position_pct > self.max_position_pct:
@@ -231,8 +260,34 @@ class StorageConfig(_Model):
     log_backups: int = Field(3, ge=0, le=100)
 
 
+NOTIFICATION_KINDS = ("trade_executed", "alert", "kill_switch", "bot_status", "market", "strategy_error", "manual")
+
+
 class NotificationsConfig(_Model):
     webhook_url: str | None = None
+    webhook_timeout_seconds: float = Field(5.0, gt=0, le=120)
+    webhook_retries: int = Field(3, ge=0, le=10)
+    webhook_backoff_seconds: float = Field(1.0, gt=0, le=300)
+    webhook_queue_size: int = Field(1000, ge=1, le=1_000_000)
+    # At most this many notifications of one kind per minute (a flapping price floods nobody).
+    rate_limit_per_minute: int = Field(20, ge=1, le=10_000)
+    kinds: dict[str, bool] = Field(default_factory=lambda: {kind: True for kind in NOTIFICATION_KINDS})
+    history_size: int = Field(200, ge=10, le=100_000)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"must be an http:// or https:// URL (got {value!r})")
+        return value
+
+    @field_validator("kinds")
+    @classmethod
+    def _known_kinds(cls, value: dict[str, bool]) -> dict[str, bool]:
+        unknown = sorted(set(value) - set(NOTIFICATION_KINDS))
+        if unknown:
+            raise ValueError(f"unknown notification kind(s) {unknown}; known: {list(NOTIFICATION_KINDS)}")
+        return {**{kind: True for kind in NOTIFICATION_KINDS}, **value}
 
 
 class BotConfig(_Model):

@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Callable
 
 from bot.activity import ActivityLog
+from bot.alerts import AlertEngine
 from bot.config import BotConfig
 from bot.data_flow import STATE_FILE, DataFlowManager, LiveCache
 from bot.execution import PaperExecutor
 from bot.ledger import TradeLedger
 from bot.market.base import MarketSource
-from bot.models import Snapshot
+from bot.models import Snapshot, Trade
+from bot.notifications import NotificationService
 from bot.portfolio import PortfolioTracker
 from bot.reconcile import compare_books
 from bot.storage import CorruptFileError, read_json, remove_stale_temp_files
@@ -42,7 +44,7 @@ class BotEngine:
 
     def __init__(self, config: BotConfig, data_dir: str | Path | None = None, log_dir: str | Path | None = None,
                  source: MarketSource | None = None, strategies: list[Strategy] | None = None,
-                 strategy_configs: dict | None = None):
+                 strategy_configs: dict | None = None, runner=None):
         self.config = config
         self.data_dir = Path(data_dir or config.storage.data_dir)
         self.log_dir = Path(log_dir or config.storage.log_dir)
@@ -53,7 +55,8 @@ class BotEngine:
         if strategies is None:
             from bot.strategies.registry import build_strategies
 
-            strategies, strategy_configs = build_strategies(config, self.source.exchanges, self.source.symbols)
+            strategies, strategy_configs = build_strategies(config, self.source.exchanges, self.source.symbols,
+                                                            runner=runner)
         self.activity = ActivityLog(self.log_dir)
         self.ledger = TradeLedger(self.data_dir, fsync=config.storage.fsync)
         self.portfolio = self._new_tracker(self._default_starting_balances())
@@ -61,6 +64,10 @@ class BotEngine:
         self.data_flow = DataFlowManager(self.executor, self.ledger, self.portfolio, self.data_dir,
                                          fsync=config.storage.fsync, activity=self.activity,
                                          state_extra=self._engine_state)
+        self.notifications = NotificationService(config.notifications, self.log_dir,
+                                                 emit=lambda note: self.data_flow.emit("notification", note))
+        self.alerts = AlertEngine(self.data_dir, notify=self._alert_fired, fsync=config.storage.fsync)
+        self.data_flow.subscribe(self._on_event)
         self._strategies = strategies
         self._strategy_configs = strategy_configs or {}
         self.manager: StrategyManager | None = None
@@ -99,6 +106,7 @@ class BotEngine:
             warnings.append(f"{exc}; rebuilding the portfolio from the ledger")
         trades = self.ledger.load()
         remove_stale_temp_files(self.data_dir)
+        warnings.extend(self.alerts.load())
         starting = self._default_starting_balances()
         if saved and isinstance(saved.get("starting_balances"), dict) and saved["starting_balances"]:
             if saved["starting_balances"] != starting:
@@ -147,6 +155,8 @@ class BotEngine:
         self.state = "running"
         self.activity.record("bot_started", market=self.source.kind, resume_tick=resume_tick,
                              trades_in_ledger=self.ledger.count, data_dir=str(self.data_dir))
+        self.notifications.notify("bot_status", f"Bot started on the {self.source.description}", level="info",
+                                  state="running")
         self.data_flow.write_state()
         return warnings
 
@@ -163,6 +173,7 @@ class BotEngine:
             self.last_snapshot = snapshot
             self.next_tick = snapshot.tick + 1
             sampled = self.portfolio.mark(snapshot)
+            self.alerts.check(snapshot, self.portfolio.drawdown_pct, self.portfolio.marks)
             if self.state == "running":
                 before = self.ledger.count
                 self.manager.run(snapshot)
@@ -185,14 +196,39 @@ class BotEngine:
             self.kill_switch = {"reason": reason, "drawdown_pct": drawdown, "tick": self.next_tick - 1}
             log.warning(reason)
             self.activity.record("kill_switch", reason=reason, drawdown_pct=drawdown)
+            self.notifications.notify("kill_switch", reason, level="error", drawdown_pct=drawdown)
             self.pause(reason)
-            self.data_flow.emit("notification", {"level": "error", "message": reason, "kind": "kill_switch"})
 
     def _strategy_error(self, name: str, message: str) -> None:
         counters = self.manager.counters[name] if self.manager else None
         if counters is None or counters.errors == 1 or counters.errors % 100 == 0:
-            self.activity.record("errors", kind="strategy", strategy=name, message=message,
-                                 count=counters.errors if counters else 1)
+            count = counters.errors if counters else 1
+            self.activity.record("errors", kind="strategy", strategy=name, message=message, count=count)
+            self.notifications.notify("strategy_error", f"Strategy {name} raised ({count} so far): {message}",
+                                      level="error", strategy=name)
+
+    def _alert_fired(self, rule, message: str, event: dict) -> None:
+        self.activity.record("alert_triggered", rule_id=rule.id, message=message)
+        self.notifications.notify("alert", message, level="warning", rule_id=rule.id, condition=rule.condition)
+
+    def _on_event(self, event: str, payload) -> None:
+        """The engine's own listener: trade confirmations, loss streaks, bot status notifications."""
+        if event == "trade_executed":
+            trades = [Trade(**t) for t in payload]
+            for trade in trades:
+                self.alerts.on_trade(trade)
+            first = trades[0]
+            legs = "; ".join(f"{t.side} {t.qty:g} {t.symbol} on {t.exchange} at {t.price:.6g}" for t in trades)
+            realized = sum(t.realized_pnl for t in trades)
+            suffix = f" (realized {realized:+.2f} USDT)" if realized else ""
+            self.notifications.notify("trade_executed", f"{first.strategy}: {legs}{suffix}", level="success",
+                                      strategy=first.strategy, signal_id=first.signal_id,
+                                      trade_ids=[t.id for t in trades])
+        elif event == "bot_status":
+            state, reason = payload.get("state"), payload.get("reason") or ""
+            level = "warning" if state in ("paused", "stopped") else "info"
+            self.notifications.notify("bot_status", f"Bot {state}" + (f": {reason}" if reason else ""),
+                                      level=level, state=state)
 
     # ----- controls -------------------------------------------------------------------------
     def _set_state(self, state: str, reason: str = "") -> None:
@@ -297,6 +333,11 @@ class BotEngine:
         self.data_flow.emit("bot_status", {"state": "stopped", "reason": ""})
         self.ledger.close()
         self.activity.close()
+        self.notifications.close()
+        for strategy in self._strategies:
+            closer = getattr(strategy, "close", None)
+            if callable(closer):
+                closer()
         self.source.close()
         self.state = "closed"
 

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from bot.config import ExecutionConfig
-from bot.models import Fill, Leg, Market, Signal, Snapshot, round_step, split_symbol
+from bot.fills import WALLET_TOLERANCE, leg_amounts, wallet_changes
+from bot.models import Fill, Leg, Market, Signal, Snapshot, split_symbol
 
 
 class WalletReader(Protocol):
-    def balance(self, exchange: str, asset: str) -> float: ...
+    def available(self, exchange: str, asset: str, strategy: str) -> float:
+        """What strategy may spend: the wallet less other strategies' reserved holdings."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,25 +30,6 @@ class ExecutionResult:
 
 class _Rejected(Exception):
     pass
-
-
-def walk_book(levels, qty: float, limit_price: float, is_buy: bool) -> tuple[float, float, int]:
-    """Take up to qty from levels (best first) not past limit_price: (filled, cost, levels used)."""
-    filled = 0.0
-    cost = 0.0
-    used = 0
-    for price, size in levels:
-        if (price > limit_price) if is_buy else (price < limit_price):
-            break
-        take = min(size, qty - filled)
-        if take <= 0:
-            break
-        filled += take
-        cost += take * price
-        used += 1
-        if filled >= qty:
-            break
-    return filled, cost, used
 
 
 class PaperExecutor:
@@ -67,7 +50,7 @@ class PaperExecutor:
         fills = []
         try:
             for number, leg in enumerate(signal.legs, start=1):
-                fill = self._fill_leg(leg, snapshot, wallets, deltas, allows_short, atomic)
+                fill = self._fill_leg(leg, snapshot, wallets, deltas, allows_short, atomic, signal.strategy)
                 label = f"leg {number} ({leg.side} {leg.symbol} on {leg.exchange})" if atomic else ""
                 if atomic and fill.partial:
                     raise _Rejected(f"{label} could fill only {fill.qty:g} of {fill.requested_qty:g} "
@@ -79,71 +62,51 @@ class PaperExecutor:
         return ExecutionResult("partial" if partial else "filled", tuple(fills))
 
     def _fill_leg(self, leg: Leg, snapshot: Snapshot, wallets: WalletReader,
-                  deltas: dict[tuple[str, str], float], allows_short: bool, atomic: bool) -> Fill:
+                  deltas: dict[tuple[str, str], float], allows_short: bool, atomic: bool, strategy: str) -> Fill:
         market: Market | None = snapshot.markets.get((leg.exchange, leg.symbol))
         if market is None:
             raise _Rejected(f"{leg.symbol} is not traded on {leg.exchange}")
         if leg.side not in ("buy", "sell"):
             raise _Rejected(f"unknown side {leg.side!r}")
-        requested = round_step(leg.qty, market.amount_step)
-        if requested < market.min_amount or requested <= 0:
-            raise _Rejected(f"{leg.qty:g} {market.base} is below the minimum amount {market.min_amount:g} on {leg.exchange}")
         book = snapshot.order_book(leg.exchange, leg.symbol)
         if book is None:
             raise _Rejected(f"no fresh order book for {leg.symbol} on {leg.exchange}")
         if book.crossed:
             raise _Rejected(f"order book for {leg.symbol} on {leg.exchange} is crossed; not trading on it")
-        is_buy = leg.side == "buy"
-        levels = book.asks if is_buy else book.bids
-        if not levels:
-            raise _Rejected(f"no {'asks' if is_buy else 'bids'} in the {leg.symbol} book on {leg.exchange}")
-        best = levels[0][0]
-        factor = self.max_slippage_pct / 100.0
-        limit = best * (1 + factor) if is_buy else best * (1 - factor)
-        filled, cost, used = walk_book(levels, requested, limit, is_buy)
-        qty = round_step(filled, market.amount_step)
-        if qty < filled and used:
-            # Rounding down trims the worst level taken.
-            cost -= (filled - qty) * levels[used - 1][0]
-        if qty <= 0 or qty < market.min_amount:
-            raise _Rejected(f"the {leg.symbol} book on {leg.exchange} has no liquidity within "
-                            f"{self.max_slippage_pct:g}% of the best price")
-        if qty < requested and not self.allow_partial and not atomic:
-            raise _Rejected(f"only {qty:g} of {requested:g} {market.base} available within "
+        amounts = leg_amounts(market, book.asks if leg.side == "buy" else book.bids, leg.side, leg.qty,
+                              self.max_slippage_pct)
+        if isinstance(amounts, str):
+            raise _Rejected(amounts)
+        if amounts.partial and not self.allow_partial and not atomic:
+            raise _Rejected(f"only {amounts.qty:g} of {amounts.requested:g} {market.base} available within "
                             f"{self.max_slippage_pct:g}% slippage and partial fills are off")
-        price = cost / qty
-        notional = qty * price
-        if notional < market.min_notional:
-            raise _Rejected(f"notional {notional:.8g} {market.quote} is below the minimum "
-                            f"{market.min_notional:g} on {leg.exchange}")
-        fee = notional * market.taker_fee
         rate = snapshot.usdt_rate(leg.exchange, market.quote)
         if rate is None:
             raise _Rejected(f"cannot value {market.quote} in USDT on {leg.exchange}")
-        self._check_wallet(leg, market, qty, notional, fee, rate, wallets, deltas, allows_short)
-        slippage_pct = abs(price - best) / best * 100.0
-        return Fill(leg.exchange, leg.symbol, leg.side, qty, price, fee, market.quote, rate,
-                    requested, used, slippage_pct)
+        self._check_wallet(leg, amounts.qty, amounts.notional, amounts.fee, rate, wallets, deltas, allows_short,
+                           strategy)
+        slippage_pct = abs(amounts.price - amounts.best) / amounts.best * 100.0
+        return Fill(leg.exchange, leg.symbol, leg.side, amounts.qty, amounts.price, amounts.fee, market.quote, rate,
+                    amounts.requested, amounts.levels_used, slippage_pct)
 
-    def _check_wallet(self, leg: Leg, market: Market, qty: float, notional: float, fee: float, rate: float,
-                      wallets: WalletReader, deltas: dict, allows_short: bool) -> None:
+    def _check_wallet(self, leg: Leg, qty: float, notional: float, fee: float, rate: float,
+                      wallets: WalletReader, deltas: dict, allows_short: bool, strategy: str) -> None:
         base, quote = split_symbol(leg.symbol)
         ex = leg.exchange
 
         def have(asset: str) -> float:
-            return wallets.balance(ex, asset) + deltas.get((ex, asset), 0.0)
+            return wallets.available(ex, asset, strategy) + deltas.get((ex, asset), 0.0)
 
         if leg.side == "buy":
             need = notional + fee
             available = have(quote)
-            if need > available + 1e-12:
+            if need > available + WALLET_TOLERANCE:
                 raise _Rejected(f"insufficient {quote} on {ex}: need {need:.8g}, have {available:.8g}")
-            deltas[(ex, quote)] = deltas.get((ex, quote), 0.0) - need
-            deltas[(ex, base)] = deltas.get((ex, base), 0.0) + qty
+            _record(deltas, ex, wallet_changes(leg.side, base, quote, qty, notional, fee))
             return
         available = have(base)
         after = available - qty
-        if after < -1e-12:
+        if after < -WALLET_TOLERANCE:
             if not allows_short:
                 raise _Rejected(f"insufficient {base} on {ex}: need {qty:.8g}, have {available:.8g}")
             short_usdt = -after * (notional / qty) * rate
@@ -152,5 +115,9 @@ class PaperExecutor:
                 raise _Rejected(f"short of {-after:.8g} {base} on {ex} exceeds the margin rule "
                                 f"(needs {short_usdt * self.short_margin_ratio:.2f} USDT collateral, "
                                 f"{collateral_usdt:.2f} available)")
-        deltas[(ex, base)] = deltas.get((ex, base), 0.0) - qty
-        deltas[(ex, quote)] = deltas.get((ex, quote), 0.0) + notional - fee
+        _record(deltas, ex, wallet_changes(leg.side, base, quote, qty, notional, fee))
+
+
+def _record(deltas: dict[tuple[str, str], float], exchange: str, changes) -> None:
+    for asset, change in changes:
+        deltas[(exchange, asset)] = deltas.get((exchange, asset), 0.0) + change

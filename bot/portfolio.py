@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Iterable
 
 from bot.models import PORTFOLIO_QUOTE, Snapshot, Trade, parse_iso, split_symbol
-from bot.positions import Position, acquire, dispose
+from bot.positions import Position, book_fill
 from bot.strategies.base import PositionView
 
 
@@ -169,25 +169,10 @@ class PortfolioTracker:
 
     def _book_positions(self, trade: Trade, book: dict, copy_from: dict | None = None) -> float:
         base, quote = split_symbol(trade.symbol)
-        rate = trade.quote_usdt_rate
-        notional = trade.qty * trade.price
-        ts = parse_iso(trade.ts)
-        base_position = self._position(book, trade.strategy, base, copy_from)
         fee_in_quote = trade.fee if trade.fee_asset == quote else 0.0
-        if trade.side == "buy":
-            realized = acquire(base_position, trade.qty, notional * rate, trade.exchange, ts)
-            if quote != PORTFOLIO_QUOTE:
-                spent = notional + fee_in_quote
-                quote_position = self._position(book, trade.strategy, quote, copy_from)
-                realized += dispose(quote_position, spent, spent * rate, trade.exchange, ts)
-        else:
-            realized = dispose(base_position, trade.qty, notional * rate, trade.exchange, ts)
-            if quote != PORTFOLIO_QUOTE:
-                received = notional - fee_in_quote
-                quote_position = self._position(book, trade.strategy, quote, copy_from)
-                if received >= 0:
-                    realized += acquire(quote_position, received, received * rate, trade.exchange, ts)
-        return realized
+        return book_fill(trade.side, base, quote, trade.qty, trade.price, fee_in_quote, trade.quote_usdt_rate,
+                         trade.exchange, parse_iso(trade.ts),
+                         lambda asset: self._position(book, trade.strategy, asset, copy_from))
 
     @staticmethod
     def _position(book: dict, strategy: str, asset: str, copy_from: dict | None) -> Position:
@@ -202,6 +187,18 @@ class PortfolioTracker:
     # ----- reading -----------------------------------------------------------------------
     def balance(self, exchange: str, asset: str) -> float:
         return self.balances.get(exchange, {}).get(asset, 0.0)
+
+    def available(self, exchange: str, asset: str, strategy: str) -> float:
+        """What strategy may spend of asset on exchange: the wallet less what the other
+        strategies' long positions hold there (cash is shared; holdings are not)."""
+        held_by_others = 0.0
+        for (owner, position_asset), position in self.positions.items():
+            if position_asset == asset and owner != strategy and position.qty > 0:
+                held_by_others += max(0.0, position.by_exchange.get(exchange, 0.0))
+        balance = self.balance(exchange, asset)
+        if not held_by_others:
+            return balance
+        return max(0.0, balance - held_by_others) if balance >= 0 else balance
 
     def open_positions(self, strategy: str | None = None) -> list[Position]:
         return [p for p in self.positions.values() if p.is_open and (strategy is None or p.strategy == strategy)]
@@ -271,7 +268,7 @@ class StrategyPortfolioView:
         return [self._tracker.position_view(self._strategy, p.asset) for p in self._tracker.open_positions(self._strategy)]
 
     def balance(self, exchange: str, asset: str) -> float:
-        return self._tracker.balance(exchange, asset)
+        return self._tracker.available(exchange, asset, self._strategy)
 
     def equity(self) -> float:
         return self._tracker.equity()

@@ -8,6 +8,7 @@ makes ledger replay and P&L attribution exact.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 # Below this a position is flat: float residue of a round trip, not a holding.
 DUST_QTY = 1e-10
@@ -118,3 +119,26 @@ def _tidy(position: Position, exchange: str) -> None:
         position.by_exchange.pop(exchange, None)
     if not position.is_open:
         position.by_exchange.clear()
+
+
+def book_fill(side: str, base: str, quote: str, qty: float, price: float, fee_in_quote: float, rate: float,
+              exchange: str, ts: float, position_for: Callable[[str], Position], portfolio_quote: str = "USDT") -> float:
+    """Book one fill into a strategy's positions; returns the realized P&L in USDT.
+
+    The base position acquires or disposes qty valued at qty * price * rate (rate values the
+    quote asset in USDT). When the quote is not USDT (ETH/BTC), the quote asset held is itself
+    a position: a buy disposes of notional + fee of it, a sell acquires notional - fee.
+    """
+    notional = qty * price
+    if side == "buy":
+        realized = acquire(position_for(base), qty, notional * rate, exchange, ts)
+        if quote != portfolio_quote:
+            spent = notional + fee_in_quote
+            realized += dispose(position_for(quote), spent, spent * rate, exchange, ts)
+        return realized
+    realized = dispose(position_for(base), qty, notional * rate, exchange, ts)
+    if quote != portfolio_quote:
+        received = notional - fee_in_quote
+        if received >= 0:
+            realized += acquire(position_for(quote), received, received * rate, exchange, ts)
+    return realized

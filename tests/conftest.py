@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
+
+# Same BLAS setting as run_bot.py, before anything imports numpy.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest
 

@@ -1,6 +1,5 @@
 """run_bot.py as a user runs it: determinism, verify, crashes, damaged files, bad input, signals."""
 import json
-import os
 import signal
 import subprocess
 import sys

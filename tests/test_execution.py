@@ -135,3 +135,21 @@ def test_crossed_or_stale_books_are_not_traded(books, stale, expected):
 def test_unknown_market_is_rejected():
     result = executor().execute(signal(("ex", "DOGE/USDT", "buy", 1.0, 1.0)), snapshot(BOOK), wallets(USDT=1000.0))
     assert result.status == "rejected" and "not traded" in result.reason
+
+
+def test_another_strategys_holdings_are_reserved_cash_is_shared():
+    from tests.test_portfolio import trade
+
+    tracker = PortfolioTracker({"ex": {"USDT": 1000.0, "BTC": 0.5}})
+    tracker.apply(trade(1, "buy", 1.0, 100.0, exchange="ex", strategy="momentum"))  # momentum now holds 1 BTC
+    assert tracker.balance("ex", "BTC") == 1.5
+    assert tracker.available("ex", "BTC", "arbitrage") == 0.5   # only the unowned inventory
+    assert tracker.available("ex", "BTC", "momentum") == 1.5
+    assert tracker.available("ex", "USDT", "arbitrage") == tracker.balance("ex", "USDT")
+    assert tracker.view_for("arbitrage").balance("ex", "BTC") == 0.5
+    snap = snapshot(BOOK)
+    other = Signal("arbitrage", "test", (Leg("ex", "BTC/USDT", "sell", 1.0, 99.0),), "test")
+    result = executor(max_slippage_pct=5).execute(other, snap, tracker)
+    assert result.status == "rejected" and "insufficient BTC on ex: need 1, have 0.5" in result.reason
+    own = Signal("momentum", "test", (Leg("ex", "BTC/USDT", "sell", 1.0, 99.0),), "test")
+    assert executor(max_slippage_pct=5).execute(own, snap, tracker).status == "filled"

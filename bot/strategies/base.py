@@ -30,7 +30,8 @@ class PortfolioView(Protocol):
         """This strategy's open positions."""
 
     def balance(self, exchange: str, asset: str) -> float:
-        """What the wallet on exchange holds of asset (shared by all strategies)."""
+        """What this strategy may spend of asset on exchange: the wallet, less what other
+        strategies' open positions hold there (USDT is shared; holdings are reserved)."""
 
     def equity(self) -> float:
         """Total portfolio equity in USDT at the current marks."""

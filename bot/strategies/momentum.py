@@ -18,11 +18,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from bot.config import MomentumConfig
-from bot.models import PORTFOLIO_QUOTE, Leg, Market, Signal, Snapshot, round_step, split_symbol
+from bot.models import PORTFOLIO_QUOTE, Leg, Signal, Snapshot, round_step
 from bot.strategies.base import PortfolioView, PositionView, Strategy
+from bot.strategies.common import (exit_legs, format_price, format_qty, is_dust, recent_closes,
+                                    trading_exchange, usdt_symbols)
 from bot.strategies.indicators import ema, log_return_volatility, rsi
 
 # Leave room in the wallet for the taker fee and for the price moving before the fill.
@@ -63,14 +63,7 @@ class MomentumStrategy(Strategy):
         super().__init__(params)
         self.exchanges = tuple(exchanges)
         # Only USDT-quoted markets: sizing, equity and P&L are all in USDT.
-        self.symbol_by_asset: dict[str, str] = {}
-        for symbol in symbols:
-            try:
-                base, quote = split_symbol(symbol)
-            except ValueError:
-                continue
-            if quote == PORTFOLIO_QUOTE:
-                self.symbol_by_asset[base] = symbol
+        self.symbol_by_asset: dict[str, str] = usdt_symbols(symbols)
         self._horizon_factor = math.sqrt(params.slow)
         # (exchange, symbol) -> (candle minute, horizon volatility or None). Pure memoisation of
         # what history gives, so that ticks between candles cost a dict lookup.
@@ -105,14 +98,14 @@ class MomentumStrategy(Strategy):
         signals = []
         for asset, symbol in self.symbol_by_asset.items():
             position = view.position(asset)
-            if position is not None and position.qty > 0 and not self._is_dust(snapshot, position, symbol):
+            if position is not None and position.qty > 0 and not is_dust(snapshot, position, symbol):
                 exchange = self._reference_exchange(snapshot, symbol, position)
                 if exchange is None:
                     continue
                 reading = self._read(snapshot, exchange, symbol)
                 signal = self._exit_signal(snapshot, position, symbol, reading)
             else:
-                exchange = self._trading_exchange(snapshot, symbol)
+                exchange = trading_exchange(snapshot, symbol, self.params.exchange, self.exchanges)
                 if exchange is None:
                     continue
                 reading = self._read(snapshot, exchange, symbol)
@@ -124,7 +117,7 @@ class MomentumStrategy(Strategy):
     def _read(self, snapshot: Snapshot, exchange: str, symbol: str) -> _Reading | None:
         """Indicators from the last warmup_candles closes; refreshes the volatility memo."""
         p = self.params
-        closes = self._closes(snapshot, exchange, symbol, self.warmup_candles)
+        closes = recent_closes(snapshot, exchange, symbol, self.warmup_candles)
         volatility_1m = log_return_volatility(closes, p.volatility_period) if closes is not None else None
         horizon = volatility_1m * self._horizon_factor if volatility_1m is not None else None
         self._volatility[(exchange, symbol)] = (self._minute(snapshot), horizon)
@@ -182,9 +175,9 @@ class MomentumStrategy(Strategy):
         reason = (
             f"EMA{p.fast} crossed above EMA{p.slow} on {symbol} "
             f"(RSI {reading.rsi:.1f}, {p.slow}-min vol {reading.volatility_horizon * 100:.2f}%); "
-            f"buy {_format_qty(qty)} {base} on {exchange} at ~{_format_price(price)} "
+            f"buy {format_qty(qty)} {base} on {exchange} at ~{format_price(price)} "
             f"({notional:,.2f} USDT, risking {min(risk_usdt, qty * stop_distance):,.2f} USDT); "
-            f"stop {_format_price(stop)}, target {_format_price(target)}"
+            f"stop {format_price(stop)}, target {format_price(target)}"
         )
         leg = Leg(exchange=exchange, symbol=symbol, side="buy", qty=qty, expected_price=price)
         return Signal(
@@ -206,15 +199,15 @@ class MomentumStrategy(Strategy):
         if volatility is not None and position.avg_cost > 0:
             stop, target = self._levels(position.avg_cost, volatility)
             if bid <= stop:
-                trigger = f"Stop-loss on {symbol}: bid {_format_price(bid)} <= stop {_format_price(stop)}"
+                trigger = f"Stop-loss on {symbol}: bid {format_price(bid)} <= stop {format_price(stop)}"
             elif bid >= target:
-                trigger = f"Take-profit on {symbol}: bid {_format_price(bid)} >= target {_format_price(target)}"
+                trigger = f"Take-profit on {symbol}: bid {format_price(bid)} >= target {format_price(target)}"
         if trigger is None and reading is not None and reading.trend_down:
             p = self.params
             trigger = f"EMA{p.fast} crossed below EMA{p.slow} on {symbol} (RSI {reading.rsi:.1f})"
         if trigger is None:
             return None
-        legs = self._exit_legs(snapshot, position, symbol)
+        legs = exit_legs(snapshot, position, symbol)
         if not legs:
             return None
         qty = sum(leg.qty for leg in legs)
@@ -227,29 +220,14 @@ class MomentumStrategy(Strategy):
         pnl_pct = pnl_usdt / cost * 100.0 if cost > 0 else 0.0
         venues = ", ".join(leg.exchange for leg in legs)
         reason = (
-            f"{trigger}; sell {_format_qty(qty)} {position.asset} on {venues} "
-            f"(entry {_format_price(position.avg_cost)}), est. P&L {pnl_usdt:+,.2f} USDT ({pnl_pct:+.2f}%) "
+            f"{trigger}; sell {format_qty(qty)} {position.asset} on {venues} "
+            f"(entry {format_price(position.avg_cost)}), est. P&L {pnl_usdt:+,.2f} USDT ({pnl_pct:+.2f}%) "
             f"after the sell fee"
         )
         return Signal(
             strategy=self.name, kind="momentum_exit", legs=tuple(legs), reason=reason,
             confidence=1.0, closes_position=True,
         )
-
-    def _exit_legs(self, snapshot: Snapshot, position: PositionView, symbol: str) -> list[Leg]:
-        """One sell per exchange holding a sellable amount, at that exchange's bid."""
-        legs = []
-        for exchange, held in position.by_exchange.items():
-            if held <= 0:
-                continue
-            market = snapshot.markets.get((exchange, symbol))
-            quote = snapshot.quotes.get((exchange, symbol))
-            if market is None or quote is None:
-                continue
-            qty = _sellable(held, market)
-            if qty > 0:
-                legs.append(Leg(exchange=exchange, symbol=symbol, side="sell", qty=qty, expected_price=quote.bid))
-        return legs
 
     def _levels(self, entry_price: float, volatility_horizon: float) -> tuple[float, float]:
         """(stop, take-profit) around an entry price, never below zero."""
@@ -260,18 +238,9 @@ class MomentumStrategy(Strategy):
 
     # -- market data ------------------------------------------------------------------------
 
-    def _trading_exchange(self, snapshot: Snapshot, symbol: str) -> str | None:
-        """params.exchange if it lists the market, else the first exchange that does."""
-        if self.params.exchange is not None:
-            return self.params.exchange if (self.params.exchange, symbol) in snapshot.markets else None
-        for exchange in self.exchanges:
-            if (exchange, symbol) in snapshot.markets:
-                return exchange
-        return None
-
     def _reference_exchange(self, snapshot: Snapshot, symbol: str, position: PositionView) -> str | None:
         """Where an open position is watched: the trading exchange, else where it is held."""
-        exchange = self._trading_exchange(snapshot, symbol)
+        exchange = trading_exchange(snapshot, symbol, self.params.exchange, self.exchanges)
         if exchange is not None and (exchange, symbol) in snapshot.quotes:
             return exchange
         for exchange, held in position.by_exchange.items():
@@ -279,23 +248,13 @@ class MomentumStrategy(Strategy):
                 return exchange
         return None
 
-    def _is_dust(self, snapshot: Snapshot, position: PositionView, symbol: str) -> bool:
-        """True when no exchange holds enough to sell (rounding leftovers do not block entries)."""
-        for exchange, held in position.by_exchange.items():
-            if held <= 0:
-                continue
-            market = snapshot.markets.get((exchange, symbol))
-            if market is None or _sellable(held, market) > 0:
-                return False
-        return True
-
     def _horizon_volatility(self, snapshot: Snapshot, exchange: str, symbol: str) -> float | None:
         minute = self._minute(snapshot)
         cached = self._volatility.get((exchange, symbol))
         if cached is not None and cached[0] == minute:
             return cached[1]
         period = self.params.volatility_period
-        closes = self._closes(snapshot, exchange, symbol, period + 1)
+        closes = recent_closes(snapshot, exchange, symbol, period + 1)
         volatility_1m = log_return_volatility(closes, period) if closes is not None else None
         horizon = volatility_1m * self._horizon_factor if volatility_1m is not None else None
         self._volatility[(exchange, symbol)] = (minute, horizon)
@@ -304,29 +263,3 @@ class MomentumStrategy(Strategy):
     @staticmethod
     def _minute(snapshot: Snapshot) -> int:
         return int(snapshot.ts // CANDLE_SECONDS)
-
-    @staticmethod
-    def _closes(snapshot: Snapshot, exchange: str, symbol: str, count: int) -> np.ndarray | None:
-        """Closes oldest first, or None when the history has nothing usable for the market."""
-        try:
-            closes = snapshot.history.closes(exchange, symbol, count)
-        except (LookupError, ValueError):
-            return None
-        if closes is None:
-            return None
-        closes = np.asarray(closes, dtype=float)
-        return closes if closes.ndim == 1 and closes.shape[0] > 0 else None
-
-
-def _sellable(held: float, market: Market) -> float:
-    qty = round_step(held, market.amount_step)
-    return qty if qty > 0 and qty >= market.min_amount else 0.0
-
-
-def _format_price(price: float) -> str:
-    decimals = 2 if price >= 100 else 4 if price >= 1 else 6
-    return f"{price:,.{decimals}f}"
-
-
-def _format_qty(qty: float) -> str:
-    return f"{qty:.8f}".rstrip("0").rstrip(".") or "0"

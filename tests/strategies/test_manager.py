@@ -6,7 +6,7 @@ from bot.models import Leg, Signal
 from bot.portfolio import PortfolioTracker
 from bot.strategies.base import Strategy
 from bot.strategies.manager import StrategyManager
-from tests.builders import T0, flat_book, snapshot
+from tests.builders import flat_book, snapshot
 
 
 class Scripted(Strategy):

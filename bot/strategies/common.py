@@ -1,0 +1,89 @@
+"""Small helpers several strategies share: USDT symbols, candle closes, exits, formatting."""
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+
+from bot.models import PORTFOLIO_QUOTE, Leg, Market, Snapshot, round_step, split_symbol
+from bot.strategies.base import PositionView
+
+
+def usdt_symbols(symbols: Iterable[str]) -> dict[str, str]:
+    """Base asset -> its USDT symbol, in config order (cross pairs such as ETH/BTC are left out)."""
+    by_asset: dict[str, str] = {}
+    for symbol in symbols:
+        try:
+            base, quote = split_symbol(symbol)
+        except ValueError:
+            continue
+        if quote == PORTFOLIO_QUOTE:
+            by_asset[base] = symbol
+    return by_asset
+
+
+def recent_closes(snapshot: Snapshot, exchange: str, symbol: str, count: int, copy: bool = False) -> np.ndarray | None:
+    """The last count closes, oldest first, or None when history has nothing usable.
+
+    copy=True gives a private array (for work handed to another thread).
+    """
+    try:
+        values = snapshot.history.closes(exchange, symbol, count)
+    except (LookupError, ValueError):
+        return None
+    if values is None:
+        return None
+    values = np.array(values, dtype=float) if copy else np.asarray(values, dtype=float)
+    return values if values.ndim == 1 and values.shape[0] > 0 else None
+
+
+def trading_exchange(snapshot: Snapshot, symbol: str, preferred: str | None, exchanges: Iterable[str]) -> str | None:
+    """preferred if it lists the market, else (no preference) the first exchange that does."""
+    if preferred is not None:
+        return preferred if (preferred, symbol) in snapshot.markets else None
+    for exchange in exchanges:
+        if (exchange, symbol) in snapshot.markets:
+            return exchange
+    return None
+
+
+def sellable(held: float, market: Market) -> float:
+    """What of a holding can be sold: rounded down to the step, zero below the minimum amount."""
+    qty = round_step(held, market.amount_step)
+    return qty if qty > 0 and qty >= market.min_amount else 0.0
+
+
+def exit_legs(snapshot: Snapshot, position: PositionView, symbol: str) -> list[Leg]:
+    """One sell per exchange holding a sellable amount of a long position, at that exchange's bid."""
+    legs = []
+    for exchange, held in position.by_exchange.items():
+        if held <= 0:
+            continue
+        market = snapshot.markets.get((exchange, symbol))
+        quote = snapshot.quotes.get((exchange, symbol))
+        if market is None or quote is None or not quote.bid > 0:
+            continue
+        qty = sellable(held, market)
+        if qty > 0:
+            legs.append(Leg(exchange=exchange, symbol=symbol, side="sell", qty=qty, expected_price=quote.bid))
+    return legs
+
+
+def is_dust(snapshot: Snapshot, position: PositionView, symbol: str) -> bool:
+    """True when no exchange holds enough to sell (rounding leftovers do not block entries)."""
+    for exchange, held in position.by_exchange.items():
+        if held <= 0:
+            continue
+        market = snapshot.markets.get((exchange, symbol))
+        if market is None or sellable(held, market) > 0:
+            return False
+    return True
+
+
+def format_price(price: float) -> str:
+    decimals = 2 if price >= 100 else 4 if price >= 1 else 6
+    return f"{price:,.{decimals}f}"
+
+
+def format_qty(qty: float) -> str:
+    return f"{qty:.8f}".rstrip("0").rstrip(".") or "0"
