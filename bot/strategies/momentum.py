@@ -27,6 +27,8 @@ from bot.strategies.indicators import ema, log_return_volatility, rsi
 
 # Leave room in the wallet for the taker fee and for the price moving before the fill.
 WALLET_SPEND_FRACTION = 0.95
+# The manager values a position at the mark (the mean over exchanges), not at this ask.
+POSITION_LIMIT_HEADROOM = 0.99
 CANDLE_SECONDS = 60
 
 
@@ -96,6 +98,7 @@ class MomentumStrategy(Strategy):
 
     def _on_candle(self, snapshot: Snapshot, view: PortfolioView) -> list[Signal]:
         signals = []
+        committed: dict[str, float] = {}  # USDT this candle's entries already spend, per exchange
         for asset, symbol in self.symbol_by_asset.items():
             position = view.position(asset)
             if position is not None and position.qty > 0 and not is_dust(snapshot, position, symbol):
@@ -109,7 +112,7 @@ class MomentumStrategy(Strategy):
                 if exchange is None:
                     continue
                 reading = self._read(snapshot, exchange, symbol)
-                signal = self._entry_signal(snapshot, view, exchange, symbol, reading)
+                signal = self._entry_signal(snapshot, view, exchange, symbol, reading, committed)
             if signal is not None:
                 signals.append(signal)
         return signals
@@ -143,7 +146,8 @@ class MomentumStrategy(Strategy):
     # -- entries ----------------------------------------------------------------------------
 
     def _entry_signal(
-        self, snapshot: Snapshot, view: PortfolioView, exchange: str, symbol: str, reading: _Reading | None
+        self, snapshot: Snapshot, view: PortfolioView, exchange: str, symbol: str, reading: _Reading | None,
+        committed: dict[str, float] | None = None,
     ) -> Signal | None:
         p = self.params
         if reading is None or not reading.crossed_up or reading.rsi >= p.rsi_overbought:
@@ -158,9 +162,10 @@ class MomentumStrategy(Strategy):
             return None
         risk_usdt = equity * p.risk_per_trade_pct / 100.0
         stop_distance = p.stop_volatility_mult * reading.volatility_horizon * price
+        committed = {} if committed is None else committed
         max_notional = min(
-            equity * p.max_position_pct / 100.0,
-            WALLET_SPEND_FRACTION * view.balance(exchange, PORTFOLIO_QUOTE),
+            POSITION_LIMIT_HEADROOM * equity * p.max_position_pct / 100.0,
+            WALLET_SPEND_FRACTION * view.balance(exchange, PORTFOLIO_QUOTE) - committed.get(exchange, 0.0),
         )
         qty = round_step(min(risk_usdt / stop_distance, max_notional / price), market.amount_step)
         notional = qty * price
@@ -179,6 +184,7 @@ class MomentumStrategy(Strategy):
             f"({notional:,.2f} USDT, risking {min(risk_usdt, qty * stop_distance):,.2f} USDT); "
             f"stop {format_price(stop)}, target {format_price(target)}"
         )
+        committed[exchange] = committed.get(exchange, 0.0) + notional * (1 + market.taker_fee)
         leg = Leg(exchange=exchange, symbol=symbol, side="buy", qty=qty, expected_price=price)
         return Signal(
             strategy=self.name, kind="momentum_entry", legs=(leg,), reason=reason, confidence=round(confidence, 4)

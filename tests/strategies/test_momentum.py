@@ -178,7 +178,8 @@ def test_leftover_dust_does_not_block_an_entry():
 
 def test_size_capped_by_max_position_pct():
     (signal,) = strategy(max_position_pct=10.0).on_snapshot(entry_snapshot(), FakeView())
-    assert signal.legs[0].qty == pytest.approx(round_step(1_000 / 95.05, 0.001), abs=1e-12)
+    # 1% headroom: the manager values the position at the cross-exchange mark, not this ask
+    assert signal.legs[0].qty == pytest.approx(round_step(0.99 * 1_000 / 95.05, 0.001), abs=1e-12)
 
 
 def test_size_capped_by_the_wallet_on_that_exchange():
@@ -342,3 +343,17 @@ def test_dust_position_gives_no_exit():
     held = FakeView(positions=[position(qty=0.0004, avg_cost=100.0)])
     assert strategy().on_snapshot(exit_snapshot(CROSS_UP, bid=10.0, new_candle=False), held) == []
     assert strategy().on_snapshot(exit_snapshot(CROSS_DOWN, bid=10.0, new_candle=True), held) == []
+
+
+def test_entries_on_the_same_candle_share_the_wallet():
+    eth = "ETH/USDT"
+    history = FakeHistory({("binance", SYMBOL): CROSS_UP, ("binance", eth): CROSS_UP})
+    snap = snapshot(history, quotes=[quote(), quote(symbol=eth)], markets=[market(), market(symbol=eth)],
+                    symbols=(SYMBOL, eth))
+    view = FakeView(equity=10_000.0, balances={"binance": {"USDT": 5_000.0}})
+    first, second = strategy(symbols=(SYMBOL, eth), max_position_pct=100.0).on_snapshot(snap, view)
+    notionals = [signal.legs[0].qty * signal.legs[0].expected_price for signal in (first, second)]
+    # the first takes its risk-based size (plus fee); the second the rest of 95% of the wallet
+    left = 0.95 * 5_000.0 - notionals[0] * 1.001
+    assert left - 0.001 * 95.05 <= notionals[1] <= left
+    assert sum(n * 1.001 for n in notionals) <= 5_000.0
