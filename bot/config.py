@@ -207,7 +207,7 @@ class StatArbConfig(StrategyConfig):
     cooldown_seconds: float = Field(300.0, ge=0)
     pairs: list[list[str]] = Field(default_factory=list)
     auto_select: bool = True
-    lookback_candles: int = Field(240, ge=30, le=10_000)
+    lookback_candles: int = Field(600, ge=30, le=10_000)
     retest_minutes: float = Field(60.0, gt=0)
     p_value_max: float = Field(0.05, gt=0, lt=1)
     entry_z: float = Field(2.0, gt=0)

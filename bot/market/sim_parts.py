@@ -1,0 +1,408 @@
+"""The simulated market's catalogue and what it derives from its price paths.
+
+simulator.py owns the clock and the price process. This module holds the rest: the catalogue
+of assets and exchanges (start prices, volatility, steps, fees, names), order books, 1-minute
+candles, news headlines and whale transfers.
+
+Order books are a tick's quote (the top level) plus one of BOOK_VARIANTS precomputed shapes of
+the market, picked per tick, so any book can be rebuilt from a handful of numbers.
+
+News and whale transfers arrive as Poisson processes drawn from the generator of the chunk
+being built, so they are as deterministic as the prices. A non-neutral headline also schedules
+extra drift on its asset's true price for 10-60 minutes: in the headline's direction with
+probability NEWS_HIT_RATE and against it otherwise, so sentiment carries a real but noisy edge.
+Candles are folded from each chunk's mid prices into one bounded store, so memory does not
+grow with the number of ticks.
+"""
+from __future__ import annotations
+
+import math
+import zlib
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.models import NewsItem, OrderBook, WhaleEvent, split_symbol
+
+# asset: (start price in USDT, 1-minute volatility in %, loading on the market factor, amount step)
+ASSETS = {
+    "BTC": (60000.0, 0.08, 0.85, 1e-5), "ETH": (3000.0, 0.10, 0.80, 1e-4),
+    "SOL": (150.0, 0.12, 0.70, 1e-3), "XRP": (0.6, 0.10, 0.60, 0.1), "ADA": (0.45, 0.13, 0.60, 1.0),
+    "BNB": (580.0, 0.09, 0.75, 1e-3), "DOGE": (0.15, 0.16, 0.60, 1.0), "LTC": (80.0, 0.11, 0.70, 1e-3),
+    "DOT": (7.0, 0.13, 0.65, 0.01), "LINK": (15.0, 0.13, 0.65, 0.01), "AVAX": (35.0, 0.14, 0.65, 0.01),
+}
+PEGGED = frozenset({"USDC", "DAI", "FDUSD", "TUSD", "USDP", "BUSD"})
+PRICE_STEPS = {"BTC/USDT": 0.01, "ETH/USDT": 0.01, "SOL/USDT": 0.01, "XRP/USDT": 1e-4, "ADA/USDT": 1e-4,
+               "ETH/BTC": 1e-6}
+FEES = {"binance": (0.0010, 0.0008), "kraken": (0.0016, 0.0010), "coinbase": (0.0012, 0.0006)}  # taker, maker
+
+NEWS_HIT_RATE = 0.65
+NEWS_MOVE_PCT = (0.5, 1.5)  # total extra move, for an asset of 0.10 %/min volatility
+NEWS_MINUTES = (10.0, 60.0)
+NEWS_TAGGED_SHARE = 0.8  # the rest leave symbols empty: strategies map names themselves
+WHALE_MIN_USD = 1_001_000.0  # a hair above 1M so rounding the amount never drops below 1M
+WHALE_MAX_USD = 2e9
+LABELS_KEPT = 10_000  # ground-truth tones remembered for tests and analysis
+BOOK_VARIANTS = 64
+
+NAMES = {
+    "BTC": ("Bitcoin", "BTC"),
+    "ETH": ("Ethereum", "ETH", "Ether"),
+    "SOL": ("Solana", "SOL"),
+    "XRP": ("Ripple", "XRP"),
+    "ADA": ("Cardano", "ADA"),
+    "BNB": ("BNB", "BNB Chain"),
+    "DOGE": ("Dogecoin", "DOGE"),
+    "LTC": ("Litecoin", "LTC"),
+    "DOT": ("Polkadot", "DOT"),
+    "LINK": ("Chainlink", "LINK"),
+    "AVAX": ("Avalanche", "AVAX"),
+}
+# Weights for which asset a story or a transfer is about; others weigh 1.
+NEWS_WEIGHTS = {"BTC": 2.0, "ETH": 1.5}
+WHALE_WEIGHTS = {"BTC": 3.0, "ETH": 2.0, "USDT": 1.5}
+
+POSITIVE = (
+    "SEC approves spot {name} ETF in landmark decision",
+    "{name} ETFs post record inflows as institutions pile in",
+    "{venue} announces strategic partnership to expand {name} payments",
+    "{name} network upgrade goes live, boosting throughput and cutting fees",
+    "Major bank launches {name} custody for institutional clients",
+    "{name} rallies as whales accumulate; analysts eye breakout",
+    "Court rules in favor of {name} developers, ending long lawsuit",
+    "{name} halving hype fuels bullish outlook among traders",
+    "{venue} lists new {name} products as trading volume surges",
+    "{name} adoption soars after payments giant integration",
+)
+NEGATIVE = (
+    "{name} bridge hit by exploit, millions drained",
+    "Hackers steal {name} from {venue} hot wallet in major hack",
+    "SEC sues over {name} sales in new lawsuit",
+    "{venue} announces delisting of {name} trading pairs",
+    "{name} network outage halts block production for hours",
+    "Regulators crack down on {name}; outflows accelerate",
+    "{name} plunges as whales dump and liquidations pile up",
+    "Spot {name} ETF application rejected by regulators",
+    "{name} developers warn of critical bug, urge node operators to patch",
+    "Fraud probe into {name} market makers spooks investors",
+)
+NEUTRAL = (
+    "{name} developers publish quarterly roadmap update",
+    "What's next for {name}? Analysts weigh in",
+    "{name} trading volume steady as market awaits macro data",
+    "{name} foundation schedules community call for next week",
+    "{venue} updates {name} deposit confirmation times",
+)
+SOURCES = (
+    "CoinDesk (simulated)",
+    "Cointelegraph (simulated)",
+    "The Block (simulated)",
+    "Decrypt (simulated)",
+    "Bloomberg Crypto (simulated)",
+)
+VENUES = ("Binance", "Coinbase", "Kraken", "OKX", "Bitfinex")
+UNKNOWN_WALLET = "unknown wallet"
+
+
+def stable_unit(*parts: object) -> float:
+    """A stable number in [0, 1) from text (str hash() is salted per process, crc32 is not)."""
+    return zlib.crc32("|".join(map(str, parts)).encode()) / 2.0**32
+
+
+def asset_params(asset: str) -> tuple[float, float, float, float]:
+    """(start price in USDT, 1-minute volatility in %, market-factor loading, amount step)."""
+    if asset in ASSETS:
+        return ASSETS[asset]
+    if asset in PEGGED:
+        return (1.0, 0.0, 0.0, 0.1)
+    price = float(f"{10.0 ** (-1.0 + 4.0 * stable_unit(asset, 'price')):.3g}")
+    step = 10.0 ** math.floor(math.log10(0.99 / price))  # one step is worth less than 1 USDT
+    return (price, 0.08 + 0.07 * stable_unit(asset, "vol"), 0.5 + 0.2 * stable_unit(asset, "loading"), step)
+
+
+def price_step_for(symbol: str, price: float) -> float:
+    """Tick size: a power of ten at most 0.01 and about 1e-4 of the price."""
+    return PRICE_STEPS.get(symbol) or min(0.01, 10.0 ** (math.floor(math.log10(price)) - 4))
+
+
+def fee_rates(exchange: str) -> tuple[float, float]:
+    """(taker, maker) fee rates; exchanges not in FEES get a stable 0.10-0.20 % taker fee."""
+    if exchange in FEES:
+        return FEES[exchange]
+    taker = round(0.0010 + 0.0001 * math.floor(11 * stable_unit(exchange, "fee")), 4)
+    return taker, round(taker * 0.75, 6)
+
+
+@dataclass(slots=True)
+class _Effect:
+    asset: int
+    start: int  # first tick with the extra drift
+    end: int  # first tick without it
+    log_drift_per_tick: float
+
+
+class MarketEvents:
+    """Draws news and whale transfers chunk by chunk and keeps the news drift that is still running.
+
+    assets are the simulator's assets (USDT excluded) in its own order; news_assets and
+    whale_assets are the indices eligible for each (len(assets) stands for USDT in whale_assets).
+    move_scale[i] converts the nominal news move into asset i's log-price units.
+    """
+
+    def __init__(
+        self,
+        assets: list[str],
+        news_assets: list[int],
+        whale_assets: list[int],
+        symbols: tuple[str, ...],
+        move_scale: np.ndarray,
+        news_per_hour: float,
+        whales_per_hour: float,
+        tick_seconds: float,
+        start_epoch: float,
+    ):
+        self._assets = list(assets) + ["USDT"]
+        self._news_assets = np.asarray(news_assets, dtype=np.int64)
+        self._whale_assets = np.asarray(whale_assets, dtype=np.int64)
+        self._news_cdf = _cdf([NEWS_WEIGHTS.get(self._assets[i], 1.0) for i in news_assets])
+        self._whale_cdf = _cdf([WHALE_WEIGHTS.get(self._assets[i], 1.0) for i in whale_assets])
+        self._tags = {
+            asset: tuple(s for s in symbols if split_symbol(s)[0] == asset) for asset in self._assets
+        }
+        self._move_scale = np.asarray(move_scale, dtype=float)
+        self._news_per_tick = news_per_hour / 3600.0 * tick_seconds
+        self._whales_per_tick = whales_per_hour / 3600.0 * tick_seconds
+        self._dt = tick_seconds
+        self._start_epoch = start_epoch
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything: back to the state before the first chunk."""
+        self._effects: list[_Effect] = []
+        self._news_count = 0
+        self._whale_count = 0
+        self._labels: OrderedDict[str, int] = OrderedDict()
+
+    def sentiment(self, news_id: str) -> int | None:
+        """The built-in tone (+1, -1, 0) of a recent headline, for tests and analysis."""
+        return self._labels.get(news_id)
+
+    def news_for_chunk(
+        self, rng: np.random.Generator, first_tick: int, ticks: int
+    ) -> tuple[np.ndarray, dict[int, tuple[NewsItem, ...]]]:
+        """Draw this chunk's headlines; return the extra log drift per (tick, asset) and the items by tick."""
+        drift = np.zeros((ticks, len(self._assets) - 1))
+        items: dict[int, list[NewsItem]] = {}
+        count = int(rng.poisson(self._news_per_tick * ticks)) if self._news_assets.size else 0
+        if count:
+            offsets = np.sort(rng.integers(0, ticks, count))
+            draws = rng.random((count, 9))
+            for offset, u in zip(offsets.tolist(), draws.tolist()):
+                self._one_headline(first_tick + offset, u, items)
+        end_of_chunk = first_tick + ticks
+        running = []
+        for effect in self._effects:
+            lo, hi = max(effect.start, first_tick), min(effect.end, end_of_chunk)
+            if lo < hi:
+                drift[lo - first_tick : hi - first_tick, effect.asset] += effect.log_drift_per_tick
+            if effect.end > end_of_chunk:
+                running.append(effect)
+        self._effects = running
+        return drift, {tick: tuple(found) for tick, found in items.items()}
+
+    def _one_headline(self, tick: int, u: list[float], items: dict[int, list[NewsItem]]) -> None:
+        asset = int(self._news_assets[_pick(self._news_cdf, u[0])])
+        name = self._asset_names(asset)
+        tone = 1 if u[1] < 0.4 else (-1 if u[1] < 0.8 else 0)
+        templates = POSITIVE if tone > 0 else NEGATIVE if tone < 0 else NEUTRAL
+        title = templates[int(u[2] * len(templates))].format(
+            name=name[int(u[3] * len(name))], venue=VENUES[int(u[4] * len(VENUES))]
+        )
+        if tone:
+            direction = tone if u[5] < NEWS_HIT_RATE else -tone
+            move_pct = NEWS_MOVE_PCT[0] + (NEWS_MOVE_PCT[1] - NEWS_MOVE_PCT[0]) * u[6]
+            minutes = NEWS_MINUTES[0] + (NEWS_MINUTES[1] - NEWS_MINUTES[0]) * u[7]
+            length = max(1, round(minutes * 60.0 / self._dt))
+            per_tick = direction * move_pct / 100.0 * self._move_scale[asset] / length
+            # The move starts after the headline, so a reader of this tick can still act on it.
+            self._effects.append(_Effect(asset, tick + 1, tick + 1 + length, per_tick))
+        if tick < 0:  # warm-up history: the effect happened, nobody reads the headline
+            return
+        news_id = f"sim-news-{self._news_count:06d}"
+        self._news_count += 1
+        self._labels[news_id] = tone
+        if len(self._labels) > LABELS_KEPT:
+            self._labels.popitem(last=False)
+        tagged = self._tags[self._assets[asset]] if u[8] < NEWS_TAGGED_SHARE else ()
+        source = SOURCES[int((u[8] * 7919.0) % 1.0 * len(SOURCES))]
+        item = NewsItem(news_id, self._start_epoch + tick * self._dt, title, source, tagged, "")
+        items.setdefault(tick, []).append(item)
+
+    def _asset_names(self, asset: int) -> tuple[str, ...]:
+        ticker = self._assets[asset]
+        return NAMES.get(ticker, (ticker,))
+
+    def whales_for_chunk(
+        self, rng: np.random.Generator, first_tick: int, ticks: int, log_prices: np.ndarray
+    ) -> dict[int, tuple[WhaleEvent, ...]]:
+        """Draw this chunk's large transfers, valued at the true USDT price of their tick."""
+        count = int(rng.poisson(self._whales_per_tick * ticks)) if self._whale_assets.size else 0
+        if not count:
+            return {}
+        offsets = np.sort(rng.integers(0, ticks, count))
+        draws = rng.random((count, 4))
+        found: dict[int, list[WhaleEvent]] = {}
+        for offset, u in zip(offsets.tolist(), draws.tolist()):
+            tick = first_tick + offset
+            if tick < 0:
+                continue
+            asset = int(self._whale_assets[_pick(self._whale_cdf, u[0])])
+            price = math.exp(float(log_prices[offset, asset]))
+            # Pareto tail: most transfers are a few million, a few are hundreds of millions.
+            target_usd = min(WHALE_MIN_USD * (1.0 - u[1]) ** (-1.0 / 1.2), WHALE_MAX_USD)
+            raw = target_usd / price
+            decimals = 5 - math.floor(math.log10(raw))
+            amount = math.ceil(raw * 10.0**decimals) / 10.0**decimals
+            sender, receiver = _owners(u[2], u[3])
+            whale = WhaleEvent(
+                f"sim-whale-{self._whale_count:06d}",
+                self._start_epoch + tick * self._dt,
+                self._assets[asset],
+                amount,
+                round(amount * price, 2),
+                sender,
+                receiver,
+            )
+            self._whale_count += 1
+            found.setdefault(tick, []).append(whale)
+        return {tick: tuple(events) for tick, events in found.items()}
+
+
+def _owners(u_kind: float, u_venue: float) -> tuple[str, str]:
+    """Deposits to exchanges, withdrawals from them, and wallet-to-wallet moves."""
+    venue = VENUES[int(u_venue * len(VENUES))]
+    if u_kind < 0.45:
+        return UNKNOWN_WALLET, venue
+    if u_kind < 0.8:
+        return venue, UNKNOWN_WALLET
+    if u_kind < 0.9:
+        other = VENUES[(int(u_venue * len(VENUES)) + 1) % len(VENUES)]
+        return venue, other
+    return UNKNOWN_WALLET, UNKNOWN_WALLET
+
+
+def _cdf(weights: list[float]) -> np.ndarray:
+    total = float(sum(weights)) or 1.0
+    return np.cumsum(np.asarray(weights, dtype=float) / total)
+
+
+def _pick(cdf: np.ndarray, u: float) -> int:
+    return min(int(np.searchsorted(cdf, u, side="right")), len(cdf) - 1)
+
+
+class CandleStore:
+    """Closed 1-minute bars of every market, oldest first, at most `keep` of them readable.
+
+    Bars are folded a chunk of ticks at a time; each stored bar remembers the tick on which it
+    closed (the first tick of the next minute), so readers see only what has closed by now.
+    """
+
+    def __init__(self, markets: int, keep: int, bars_per_chunk: int):
+        self.keep = keep
+        size = keep + max(keep // 2, bars_per_chunk) + bars_per_chunk
+        self.ts = np.zeros(size)
+        self.ohlcv = np.zeros((5, markets, size))
+        self.length = 0
+        self._forming: tuple | None = None  # (minute, open, high, low, close, volume) of the open bar
+
+    def fold(self, first_tick: int, minutes: np.ndarray, mid: np.ndarray, volume: np.ndarray):
+        """Add a chunk's ticks (mid and volume per tick and market); return, per tick, how many
+        stored bars are closed by then (an end index into the store) and whether a bar closed on it."""
+        starts = np.flatnonzero(minutes[1:] != minutes[:-1]) + 1
+        bounds = np.concatenate(([0], starts))
+        bars = [minutes[bounds], mid[bounds], np.maximum.reduceat(mid, bounds, axis=0),
+                np.minimum.reduceat(mid, bounds, axis=0), mid[np.concatenate((starts - 1, [len(mid) - 1]))],
+                np.add.reduceat(volume, bounds, axis=0)]
+        close_ticks = first_tick + starts
+        if self._forming is not None:
+            minute, o, h, low, c, v = self._forming
+            if minute == bars[0][0]:  # the bar began in the previous chunk
+                bars[1][0], bars[5][0] = o, bars[5][0] + v
+                bars[2][0], bars[3][0] = np.maximum(bars[2][0], h), np.minimum(bars[3][0], low)
+            else:  # it closed on this chunk's first tick
+                bars = [np.concatenate(([old], new)) for old, new in zip(self._forming, bars)]
+                close_ticks = np.concatenate(([first_tick], close_ticks))
+        self._forming = tuple(column[-1] for column in bars)
+        self._append(bars[0][:-1] * 60.0, np.stack([column[:-1] for column in bars[1:]]).transpose(0, 2, 1))
+        base = self.length - len(close_ticks)
+        visible_end = base + np.searchsorted(close_ticks, np.arange(first_tick, first_tick + len(mid)), "right")
+        return visible_end, (np.diff(visible_end, prepend=base) > 0).tolist()
+
+    def _append(self, ts: np.ndarray, ohlcv: np.ndarray) -> None:
+        count = len(ts)
+        if self.length + count > len(self.ts):  # keep the last `keep`: no read looks further back
+            lo = self.length - self.keep
+            self.ts[: self.keep] = self.ts[lo : self.length]
+            self.ohlcv[:, :, : self.keep] = self.ohlcv[:, :, lo : self.length]
+            self.length = self.keep
+        end = self.length + count
+        self.ts[self.length : end] = ts
+        self.ohlcv[:, :, self.length : end] = ohlcv
+        self.length = end
+
+    def window(self, visible_end: int, count: int) -> tuple[int, int]:
+        """Store indices [lo, hi) of the last `count` bars closed at visible_end."""
+        return max(visible_end - max(count, 0), visible_end - self.keep, 0), visible_end
+
+
+class BookShapes:
+    """Per market: price offsets of the levels (in price steps) and notional per level and variant.
+
+    Notional grows 6-22 % per level for the first 25 levels, so the top holds a few thousand
+    USDT and twenty levels some hundreds of thousands. Quantities are rounded down to the
+    amount step, never below one step.
+    """
+
+    def __init__(self, rng: np.random.Generator, depth: int, price_inv: np.ndarray, amount_step: np.ndarray,
+                 top_notional: np.ndarray, spacing_scale: np.ndarray, price: np.ndarray):
+        markets, levels = len(price_inv), np.arange(1, depth)
+        growth = np.empty((markets, BOOK_VARIANTS, 2, depth))
+        growth[..., 0] = rng.uniform(0.6, 1.4, (markets, BOOK_VARIANTS, 2))
+        steep = rng.uniform(1.06, 1.22, (markets, BOOK_VARIANTS, 2, depth - 1))
+        growth[..., 1:] = np.where(levels < 25, steep, 1.0 + (steep - 1.06) / 4.0)
+        self._notional = top_notional[:, None, None, None] * np.cumprod(growth, axis=3)
+        spacing_bps = (0.5 + 0.25 * levels)[None, :] * spacing_scale[:, None]
+        steps = np.maximum(1.0, np.round(spacing_bps * 1e-4 * (price * price_inv)[:, None]))
+        self._signed_offsets = np.cumsum(steps, axis=1)[:, None, :] * np.array([-1.0, 1.0])[None, :, None]
+        self._price_inv = price_inv.tolist()
+        self._top = np.ascontiguousarray(self._notional[..., 0])  # (market, variant, side)
+        self._small = amount_step < 1.0
+        # Steps are powers of ten: below 1 divide by an exact integer, from 1 up multiply by the step.
+        self._scale = np.where(self._small, np.round(1.0 / amount_step), amount_step)
+        self._multiplier = np.where(self._small, self._scale, 1.0 / self._scale)
+
+    def top_sizes(self, variant: np.ndarray, bid: np.ndarray, ask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Top-of-book quantities for arrays of (tick, market) quotes and their drawn variants."""
+        top = self._top[np.arange(len(self._price_inv)), variant]
+        return self._round(top[..., 0] / bid), self._round(top[..., 1] / ask)
+
+    def _round(self, raw: np.ndarray) -> np.ndarray:
+        units = np.floor(raw * self._multiplier)
+        np.maximum(units, 1.0, out=units)
+        if self._small.all():
+            return np.divide(units, self._scale, out=units)
+        return np.where(self._small, units / self._scale, units * self._scale)
+
+    def build(self, m: int, exchange: str, symbol: str, ts: float, top: tuple) -> OrderBook:
+        """The book of market m from its quote: top = (bid, ask, bid_size, ask_size, variant)."""
+        bid, ask, bid_size, ask_size, variant = top
+        inv = self._price_inv[m]
+        units = np.array([[round(bid * inv)], [round(ask * inv)]], dtype=float) + self._signed_offsets[m]
+        prices = units / inv  # rows: bid levels below the top, ask levels above it
+        raw = self._notional[m, int(variant), :, 1:] / np.maximum(prices, 1.0 / inv)
+        qty = np.maximum(np.floor(raw * self._multiplier[m]), 1.0)
+        qty = qty / self._scale[m] if self._small[m] else qty * self._scale[m]
+        (bid_prices, ask_prices), (bid_qty, ask_qty) = prices.tolist(), qty.tolist()
+        bids = ((bid, bid_size), *((p, q) for p, q in zip(bid_prices, bid_qty) if p > 0))
+        return OrderBook(exchange, symbol, bids, ((ask, ask_size), *zip(ask_prices, ask_qty)), ts)
