@@ -1,5 +1,6 @@
 """run_bot.py as a user runs it: determinism, verify, crashes, damaged files, bad input, signals."""
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -166,3 +167,29 @@ def test_sigterm_stops_a_real_time_run_cleanly_with_state_flushed(tmp_path):
     events = [json.loads(line)["event"] for line in (logs / "activity.jsonl").read_text().splitlines()]
     assert events[0] == "bot_started" and events[-1] == "bot_stopped"
     assert bot("verify", "--data-dir", data).returncode == 0
+
+
+def test_progress_bar_on_a_terminal_and_none_in_a_pipe(tmp_path):
+    import pty
+
+    main, follower = pty.openpty()
+    process = subprocess.Popen([sys.executable, "run_bot.py", "--no-dashboard", "--fast", "--max-ticks", "3000",
+                                "--data-dir", tmp_path / "data", "--log-dir", tmp_path / "logs"], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the terminal closes when the process exits
+            break
+        if not chunk:
+            break
+        output += chunk
+    process.wait(timeout=60)
+    os.close(main)
+    text = output.decode(errors="replace")
+    assert process.returncode == 0
+    assert "3000/3000 ticks" in text and "100.0%" in text and "ticks/s" in text
+    piped = headless(tmp_path / "data2", "--max-ticks", 1000)
+    assert "ticks/s" not in piped.stderr
