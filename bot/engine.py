@@ -264,6 +264,14 @@ class BotEngine:
             with self.lock:
                 self.data_flow.write_state()
 
+    def set_strategy_enabled(self, name: str, enabled: bool) -> None:
+        """Switch a strategy on or off and record it in the state file at once."""
+        with self.lock:
+            self.manager.set_enabled(name, enabled)
+            self.version += 1
+            self.data_flow.write_state()
+        self.activity.record("strategy_toggled", strategy=name, enabled=enabled)
+
     def request_stop(self) -> None:
         """Ask the loop to stop after the current tick (safe from a signal handler)."""
         self._stop_requested.set()
@@ -313,8 +321,11 @@ class BotEngine:
                 self.request_stop()
 
         self._scheduler = BackgroundScheduler(timezone="UTC")
+        from datetime import datetime, timezone
+
         self._scheduler.add_job(job, "interval", seconds=interval, max_instances=1, coalesce=True,
-                                misfire_grace_time=max(1, int(interval * 5)), id="tick")
+                                misfire_grace_time=max(1, int(interval * 5)), id="tick",
+                                next_run_time=datetime.now(timezone.utc))
         self._scheduler.start()
 
     def close(self) -> None:

@@ -105,6 +105,7 @@ class BotFacade:
                     "profit_factor": (s.gross_profit / s.gross_loss) if s and s.gross_loss > 0 else None,
                     "volume_usdt": s.volume_usdt if s else 0.0,
                     "open_positions": len(p.open_positions(name)),
+                    **_counter_defaults(),
                     **{k: v for k, v in counters.get(name, {}).items() if k != "enabled"},
                 })
             return rows
@@ -132,6 +133,122 @@ class BotFacade:
                           "gap_pct": (high.bid - low.ask) / low.ask * 100.0})
         return {"as_of": iso_utc(snapshot.ts), "tick": snapshot.tick, "quotes": quotes, "cross_exchange": cross}
 
+    # ----- dashboard questions: analytics, charts, trade lookups, journal -----------------
+    def _trade_analytics_synced(self, cooperate=None):
+        """The facade's TradeAnalytics (made on first use), brought up to date with the ledger."""
+        analytics = self.__dict__.get("_trade_analytics")
+        if analytics is None:
+            from bot.analytics import TradeAnalytics
+
+            analytics = self.__dict__.setdefault("_trade_analytics", TradeAnalytics())
+        analytics.sync(self.engine.ledger, self.engine.lock, cooperate)
+        return analytics
+
+    def strategy_names(self) -> list[str]:
+        """Every strategy name a trade or a filter may use: the known ones and any in the books."""
+        from bot.config import KNOWN_STRATEGIES
+
+        with self.engine.lock:
+            names = set(KNOWN_STRATEGIES) | set(self._portfolio.stats)
+            if self.engine.manager is not None:
+                names |= set(self.engine.manager.strategies)
+        return sorted(names)
+
+    def trades(self, limit: int, strategy: str | None = None, cooperate=None) -> list[dict]:
+        """The newest `limit` trades (newest first), from memory, or streamed from the ledger file
+        when memory holds fewer matching trades than asked for and the file has more."""
+        ledger = self.engine.ledger
+        with self.engine.lock:
+            found = ledger.recent(limit, strategy)
+            count = ledger.count
+            held = ledger.held
+        if len(found) >= limit or held >= count:
+            return [t.to_dict() for t in found]
+        from collections import deque
+
+        newest: deque = deque(maxlen=limit)
+        for number, trade in enumerate(ledger.iter_all(), start=1):
+            if trade.seq > count:
+                break
+            if strategy is None or trade.strategy == strategy:
+                newest.append(trade)
+            if cooperate is not None and number % 2000 == 0:
+                cooperate()
+        return [t.to_dict() for t in reversed(newest)]
+
+    def find_trade(self, trade_id: str, cooperate=None) -> dict | None:
+        """The ledger's trade with this id, or None (recent trades from memory, older from the file)."""
+        ledger = self.engine.ledger
+        with self.engine.lock:
+            for trade in ledger.recent(ledger.count):
+                if trade.id == trade_id:
+                    return trade.to_dict()
+        for number, trade in enumerate(ledger.iter_all(), start=1):
+            if trade.id == trade_id:
+                return trade.to_dict()
+            if cooperate is not None and number % 2000 == 0:
+                cooperate()
+        return None
+
+    def analytics(self, cooperate=None) -> dict:
+        """Risk metrics overall and per strategy (see bot/analytics.py for the definitions)."""
+        analytics = self._trade_analytics_synced(cooperate)
+        performance = {row["strategy"]: row for row in self.strategy_performance()}
+        with self.engine.lock:
+            curve = list(self._portfolio.equity_history)
+            initial = self._portfolio.initial_equity()
+        names = sorted(set(performance) | set(analytics.series))
+        strategies = {name: analytics.strategy_metrics(name, initial, performance.get(name, {}).get("net_pnl"))
+                      for name in names}
+        overall = analytics.overall_metrics(curve, sum(row["net_pnl"] for row in performance.values()))
+        return {"overall": overall, "strategies": strategies}
+
+    def allocation(self) -> dict:
+        """Value in USDT of each asset over all wallets, largest first."""
+        with self.engine.lock:
+            marks = self._portfolio.marks()
+            totals: dict[str, float] = {}
+            for wallet in self._portfolio.balances.values():
+                for asset, amount in wallet.items():
+                    if amount:
+                        totals[asset] = totals.get(asset, 0.0) + amount * marks.get(asset, 0.0)
+        rows = sorted(((asset, value) for asset, value in totals.items() if value), key=lambda r: (-r[1], r[0]))
+        return {"labels": [asset for asset, _ in rows], "values": [value for _, value in rows]}
+
+    def pnl_distribution(self, bins: int = 20, cooperate=None) -> dict:
+        analytics = self._trade_analytics_synced(cooperate)
+        return {"strategies": analytics.distribution(bins)}
+
+    def cumulative_pnl(self, max_points: int = 2000, cooperate=None) -> dict:
+        """Equity curve and each strategy's cumulative net P&L, downsampled to max_points each."""
+        from bot.analytics import downsample
+
+        analytics = self._trade_analytics_synced(cooperate)
+        with self.engine.lock:
+            curve = list(self._portfolio.equity_history)
+        equity = [[iso_utc(ts), value] for ts, value in downsample(curve, max_points)]
+        return {"equity": equity, "strategies": analytics.cumulative(max_points)}
+
+    @property
+    def journal(self):
+        """The TradeJournal on data/trade_journal.json (opened on first use)."""
+        journal = self.__dict__.get("_trade_journal")
+        if journal is None:
+            from bot.journal import TradeJournal
+
+            journal = self.__dict__.setdefault(
+                "_trade_journal", TradeJournal(self.engine.data_dir, fsync=self.engine.config.storage.fsync))
+        return journal
+
+    def journal_entries(self, trade_id=None, strategy=None, query=None) -> list[dict]:
+        return self.journal.entries(trade_id, strategy, query)
+
+    def add_journal_entry(self, fields: dict, cooperate=None) -> dict:
+        return self.journal.add(fields, lambda trade_id: self.find_trade(trade_id, cooperate))
+
+    def update_journal_entry(self, entry_id: str, fields: dict, cooperate=None) -> dict:
+        return self.journal.update(entry_id, fields, lambda trade_id: self.find_trade(trade_id, cooperate))
+
 
 def _day_open_equity(history: list[tuple[float, float]], now: float | None, fallback: float) -> float:
     """Equity at the first sample of the current UTC day (the start of 'today' on the market clock)."""
@@ -143,3 +260,8 @@ def _day_open_equity(history: list[tuple[float, float]], now: float | None, fall
             return equity
     return history[-1][1]
 
+
+def _counter_defaults() -> dict:
+    """Counters for a strategy in the books but not running now (e.g. removed from config)."""
+    return {"opportunities": 0, "executed": 0, "rejected": {}, "rejected_total": 0, "errors": 0,
+            "last_error": "", "last_rejection": ""}

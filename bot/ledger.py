@@ -76,6 +76,11 @@ class TradeLedger:
         self.last_seq = trades[-1].seq
         self.last_tick = trades[-1].tick
 
+    @property
+    def held(self) -> int:
+        """How many of the newest trades are kept in memory."""
+        return len(self._recent)
+
     def next_seq(self) -> int:
         return self.last_seq + 1
 
@@ -90,9 +95,7 @@ class TradeLedger:
         return result
 
     def iter_all(self) -> Iterator[Trade]:
-        """Every trade on disk, oldest first, streamed."""
-        if self._writer is not None:
-            self._writer.flush()
+        """Every trade on disk, oldest first, streamed (appends are flushed as they are written)."""
         for record in iter_jsonl(self.path):
             yield trade_from_record(record, self.path)
 

@@ -1,0 +1,103 @@
+"""CSV exports of trades, portfolio and journal, streamed row by row.
+
+The trades export walks ledger.iter_all(), so memory stays flat whatever the ledger's size.
+Text cells that a spreadsheet would run as a formula (starting with = + - @, a tab or a CR)
+are prefixed with an apostrophe; numbers are written as numbers.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, timezone
+from typing import Iterable, Iterator
+
+from flask import Blueprint, Response, current_app, stream_with_context
+
+from bot.models import Trade
+
+TRADE_COLUMNS = tuple(Trade.__slots__)
+PORTFOLIO_COLUMNS = ("kind", "exchange", "strategy", "asset", "qty", "avg_cost", "mark", "value_usdt",
+                     "unrealized_pnl")
+JOURNAL_COLUMNS = ("id", "trade_id", "strategy", "symbol", "entry_reason", "confidence_level", "exit_reason",
+                   "lessons_learned", "rating", "created_at", "updated_at")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+ROWS_PER_CHUNK = 500
+
+exports = Blueprint("exports", __name__, url_prefix="/api/export")
+
+
+def neutralise(value):
+    """A cell value safe to open in a spreadsheet."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_chunks(columns: Iterable[str], rows: Iterable[Iterable], cooperate=None) -> Iterator[str]:
+    """The header line, then the rows in chunks of ROWS_PER_CHUNK lines."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(columns)
+    for number, row in enumerate(rows, start=1):
+        writer.writerow([neutralise(v) for v in row])
+        if number % ROWS_PER_CHUNK == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            if cooperate is not None:
+                cooperate()
+    yield buffer.getvalue()
+
+
+def csv_response(name: str, chunks: Iterator[str]) -> Response:
+    filename = f"{name}-{datetime.now(timezone.utc).strftime('%Y-%m-%d')}.csv"
+    response = Response(stream_with_context(chunks), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _ctx():
+    return current_app.extensions["dashboard"]
+
+
+@exports.get("/trades")
+def export_trades():
+    ctx = _ctx()
+    ledger = ctx.engine.ledger
+    with ctx.engine.lock:
+        count = ledger.count
+
+    def rows():
+        for trade in ledger.iter_all():
+            if trade.seq > count:
+                return
+            yield [getattr(trade, column) for column in TRADE_COLUMNS]
+
+    return csv_response("trades", csv_chunks(TRADE_COLUMNS, rows(), ctx.cooperate))
+
+
+@exports.get("/portfolio")
+def export_portfolio():
+    summary = _ctx().facade.portfolio_summary()
+    marks = summary["marks"]
+    rows = []
+    for exchange, wallet in summary["balances"].items():
+        for asset, qty in wallet.items():
+            mark = marks.get(asset)
+            rows.append(["balance", exchange, None, asset, qty, None, mark,
+                         qty * mark if mark is not None else None, None])
+    for p in summary["positions"]:
+        rows.append(["position", None, p["strategy"], p["asset"], p["qty"], p["avg_cost"], p["mark"],
+                     p["value_usdt"], p["unrealized_pnl"]])
+    rows.append(["equity", None, None, "USDT", None, None, None, summary["equity"], summary["unrealized_pnl"]])
+    return csv_response("portfolio", csv_chunks(PORTFOLIO_COLUMNS, rows))
+
+
+@exports.get("/journal")
+def export_journal():
+    entries = _ctx().facade.journal_entries()
+    rows = ([entry.get(column) for column in JOURNAL_COLUMNS] for entry in reversed(entries))
+    return csv_response("journal", csv_chunks(JOURNAL_COLUMNS, rows))

@@ -1,0 +1,104 @@
+"""Response headers, JSON errors, and the checks every state-changing API request must pass.
+
+A POST/PUT/DELETE under /api must carry the X-CSRF-Token header with the token rendered into
+each page, must come from this server's own pages when the browser says where it comes from
+(Origin or Referer), and must send its body as JSON. Pages never take form posts.
+"""
+from __future__ import annotations
+
+import hmac
+import secrets
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self' ws: wss:; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; "
+       "form-action 'self'")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CSRF_HEADER = "X-CSRF-Token"
+CROSS_SITE = "cross-site request refused"
+# Endpoints whose POST carries no body (start/pause/stop, toggle): an empty body is fine there.
+BODYLESS_ENDPOINTS = frozenset({"api.bot_start", "api.bot_pause", "api.bot_stop", "api.toggle_strategy"})
+
+
+def json_error(message: str, status: int, field: str | None = None):
+    """The API's error shape: {"error": message, "field": name-or-null} with a 4xx/5xx status."""
+    response = jsonify({"error": message, "field": field})
+    response.status_code = status
+    return response
+
+
+def csrf_token() -> str:
+    return current_app.config["DASHBOARD_CSRF_TOKEN"]
+
+
+def _same_host(url: str) -> bool:
+    parts = urlsplit(url)
+    return bool(parts.scheme in ("http", "https") and parts.netloc) and \
+        parts.netloc.lower() == request.host.lower()
+
+
+def refusal():
+    """None when the request may go on, else the error response to send."""
+    if request.method not in MUTATING_METHODS or not request.path.startswith("/api/"):
+        return None
+    if request.routing_exception is not None:
+        return None  # let the 404/405 through unchanged
+    origin = request.headers.get("Origin")
+    referer = request.headers.get("Referer")
+    if origin is not None and not _same_host(origin):
+        return json_error(CROSS_SITE, 403)
+    if origin is None and referer is not None and not _same_host(referer):
+        return json_error(CROSS_SITE, 403)
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not sent or not hmac.compare_digest(sent.encode(), csrf_token().encode()):
+        return json_error(CROSS_SITE, 403)
+    has_body = bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if has_body or request.endpoint not in BODYLESS_ENDPOINTS:
+        if not request.is_json:
+            return json_error("the request body must be JSON (Content-Type: application/json)", 415)
+    return None
+
+
+def init_security(app: Flask, token: str | None = None) -> None:
+    """Install the CSRF token, the request checks, the headers and the JSON error pages."""
+    app.config["DASHBOARD_CSRF_TOKEN"] = token or secrets.token_urlsafe(32)
+    app.before_request(refusal)
+
+    @app.after_request
+    def _headers(response):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        if not request.path.startswith("/api/") and request.path != "/api":
+            return exc
+        messages = {
+            404: f"no such API endpoint: {request.path}",
+            405: f"{request.method} is not allowed on {request.path}",
+            413: f"request body too large (limit {app.config.get('MAX_CONTENT_LENGTH')} bytes)",
+            415: "the request body must be JSON (Content-Type: application/json)",
+        }
+        response = json_error(messages.get(exc.code, exc.description or exc.name), exc.code or 500)
+        if exc.code == 405 and getattr(exc, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        if request.path.startswith("/api/"):
+            return json_error(f"internal error: {type(exc).__name__}", 500)
+        return "Internal error; see logs/bot.log", 500

@@ -1,0 +1,1 @@
+"""Tests of the dashboard server: API, pages, security, exports, Socket.IO."""
