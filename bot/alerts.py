@@ -249,3 +249,83 @@ class AlertEngine:
             streak = self._loss_streaks.get(rule.strategy, 0)
             return streak >= rule.count, f"{streak} losing trades in a row"
         return None
+
+
+class AlertRuleError(Exception):
+    """A rule request that cannot be accepted; names the field."""
+
+    def __init__(self, message: str, field: str | None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+# Which fields each condition needs, and which it may carry.
+_NEEDS = {"above": ("symbol", "price"), "below": ("symbol", "price"), "pct_move": ("symbol", "pct", "window_minutes"),
+          "drawdown": ("pct",), "whale": ("min_usd",), "loss_streak": ("strategy", "count")}
+_COMMON = ("condition", "repeat", "cooldown_minutes", "note")
+_ALLOWED = {"above": ("symbol", "exchange", "price"), "below": ("symbol", "exchange", "price"),
+            "pct_move": ("symbol", "exchange", "pct", "window_minutes"), "drawdown": ("pct",),
+            "whale": ("symbol", "min_usd"), "loss_streak": ("strategy", "count")}
+MAX_NOTE_CHARS = 200
+
+
+def validate_rule(body: dict, symbols, exchanges, strategies) -> dict:
+    """Check a rule request; returns the fields for AlertEngine.add or raises AlertRuleError."""
+    if not isinstance(body, dict):
+        raise AlertRuleError("the body must be a JSON object", None)
+    condition = body.get("condition")
+    if condition not in CONDITIONS:
+        raise AlertRuleError(f"condition must be one of {', '.join(CONDITIONS)}", "condition")
+    allowed = set(_COMMON) | set(_ALLOWED[condition])
+    for key in body:
+        if key not in allowed:
+            raise AlertRuleError(f"{key} is not a setting of a {condition} alert", key)
+    for key in _NEEDS[condition]:
+        if body.get(key) is None:
+            raise AlertRuleError(f"{key} is required for a {condition} alert", key)
+    spec: dict = {"condition": condition}
+    symbol = body.get("symbol")
+    if symbol is not None:
+        if not isinstance(symbol, str) or symbol not in symbols:
+            raise AlertRuleError(f"symbol must be one of the traded symbols: {', '.join(symbols)}", "symbol")
+        spec["symbol"] = symbol
+    exchange = body.get("exchange")
+    if exchange not in (None, ""):
+        if not isinstance(exchange, str) or exchange not in exchanges:
+            raise AlertRuleError(f"exchange must be one of {', '.join(exchanges)}", "exchange")
+        spec["exchange"] = exchange
+    for key in ("price", "pct", "window_minutes", "min_usd"):
+        if body.get(key) is not None:
+            spec[key] = _positive(body[key], key)
+    if condition == "pct_move" and spec["window_minutes"] > 7 * 24 * 60:
+        raise AlertRuleError("window_minutes must be at most a week (10080)", "window_minutes")
+    if condition == "drawdown" and spec["pct"] >= 100:
+        raise AlertRuleError("pct must be below 100 for a drawdown alert", "pct")
+    if condition == "loss_streak":
+        if body["strategy"] not in strategies:
+            raise AlertRuleError(f"strategy must be one of {', '.join(strategies)}", "strategy")
+        count = body["count"]
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1000:
+            raise AlertRuleError("count must be a whole number from 1 to 1000", "count")
+        spec.update(strategy=body["strategy"], count=count)
+    repeat = body.get("repeat", False)
+    if not isinstance(repeat, bool):
+        raise AlertRuleError("repeat must be true or false", "repeat")
+    spec["repeat"] = repeat
+    cooldown = body.get("cooldown_minutes", 0.0)
+    if isinstance(cooldown, bool) or not isinstance(cooldown, (int, float)) or not 0 <= cooldown <= 10_080:
+        raise AlertRuleError("cooldown_minutes must be a number from 0 to 10080", "cooldown_minutes")
+    spec["cooldown_minutes"] = float(cooldown)
+    note = body.get("note", "")
+    if not isinstance(note, str) or len(note) > MAX_NOTE_CHARS:
+        raise AlertRuleError(f"note must be text of at most {MAX_NOTE_CHARS} characters", "note")
+    spec["note"] = note
+    return spec
+
+
+def _positive(value, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value != value \
+            or value == float("inf"):
+        raise AlertRuleError(f"{field} must be a positive number", field)
+    return float(value)

@@ -150,6 +150,7 @@ class BotEngine:
             "portfolio_update": self.facade.portfolio_summary,
             "trades_update": lambda: self.facade.recent_trades(10),
             "strategies_update": self.facade.strategy_performance,
+            "alerts_update": self.facade.alerts,
             "market_update": self.facade.market_live,
         }, version=lambda: self.version)
         self.state = "running"

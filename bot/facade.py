@@ -110,6 +110,12 @@ class BotFacade:
                 })
             return rows
 
+    def alerts(self) -> dict:
+        """Alert rules, their trigger history, the whale feed and recent notifications (newest first)."""
+        state = self.engine.alerts.snapshot_state()
+        state["notifications"] = list(reversed(self.engine.notifications.history))[:50]
+        return state
+
     def market_live(self) -> dict:
         """Every quote of the last snapshot plus the widest cross-exchange gap per symbol."""
         snapshot = self.engine.last_snapshot

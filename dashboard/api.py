@@ -9,7 +9,6 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
-from dashboard.events import alerts_placeholder
 from dashboard.security import json_error
 
 MAX_TRADES_LIMIT = 1000
@@ -100,11 +99,6 @@ def chart_distribution():
 def chart_cumulative():
     ctx = _ctx()
     return jsonify(ctx.facade.cumulative_pnl(cooperate=ctx.cooperate))
-
-
-@api.get("/alerts")
-def alerts():
-    return jsonify(alerts_placeholder())
 
 
 # ----- controls ---------------------------------------------------------------------------

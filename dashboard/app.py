@@ -48,6 +48,7 @@ class DashboardContext:
 def create_app(engine, dashboard_config, testing: bool = False) -> tuple[Flask, SocketIO]:
     """Build the dashboard for an opened engine; returns (app, socketio)."""
     from dashboard.api import api
+    from dashboard.api_alerts import alerts_api
     from dashboard.api_journal import journal_api
     from dashboard.exports import exports
     from dashboard.pages import pages
@@ -60,6 +61,7 @@ def create_app(engine, dashboard_config, testing: bool = False) -> tuple[Flask, 
     app.register_blueprint(pages)
     app.register_blueprint(api)
     app.register_blueprint(journal_api)
+    app.register_blueprint(alerts_api)
     app.register_blueprint(exports)
     warn_if_vendor_missing()
 

@@ -24,11 +24,6 @@ IMMEDIATE_EVENTS = ("trade_executed", "notification", "bot_status")
 NAMESPACE = "/"
 
 
-def alerts_placeholder() -> dict:
-    """Alert rules and history belong to a later issue; the event already exists."""
-    return {"rules": [], "history": []}
-
-
 class Broadcaster:
     """Sends the cached engine updates to every connected dashboard."""
 
@@ -46,10 +41,7 @@ class Broadcaster:
 
     # ----- payloads ---------------------------------------------------------------------
     def payload(self, event: str, seq: int, sent_at: float | None = None):
-        if event == "alerts_update":
-            data = alerts_placeholder()
-        else:
-            data = self.engine.cache.get(event)
+        data = self.engine.cache.get(event)
         if isinstance(data, dict):
             data = {**data, "sent_at": sent_at if sent_at is not None else time.time(), "broadcast_seq": seq}
         return data

@@ -104,8 +104,11 @@ def test_allocation_sums_to_equity(client):
     assert allocation["values"] == sorted(allocation["values"], reverse=True)
 
 
-def test_alerts_placeholder(client):
-    assert client.get("/api/alerts").get_json() == {"rules": [], "history": []}
+def test_alerts_lists_rules_history_whales_and_notifications(client):
+    body = client.get("/api/alerts").get_json()
+    assert body["rules"] == [] and body["history"] == []
+    assert isinstance(body["whales"], list)
+    assert body["notifications"][0]["message"].startswith("Bot started")
 
 
 def test_unknown_api_path_and_wrong_method_answer_json(client, csrf):
