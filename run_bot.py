@@ -52,6 +52,7 @@ from bot import cli  # noqa: E402
 from bot.activity import setup_text_log  # noqa: E402
 from bot.config import ConfigError  # noqa: E402
 from bot.engine import BotEngine  # noqa: E402
+from bot.market.resilience import MarketError  # noqa: E402
 from bot.storage import CorruptFileError  # noqa: E402
 
 log = logging.getLogger("bot.run")
@@ -108,6 +109,9 @@ def main(argv):
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return cli.EXIT_USAGE
+    except MarketError as exc:
+        print(f"error: the market cannot be read: {exc}", file=sys.stderr)
+        return cli.EXIT_ERROR
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
 

@@ -61,6 +61,8 @@ class MarketConfig(_Model):
     start_time: str = "2026-01-01T00:00:00Z"
     exchange_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     max_quote_age_seconds: float = Field(10.0, gt=0)
+    # Books are polled one symbol at a time within the rate limit, so they age faster than tickers.
+    max_book_age_seconds: float = Field(15.0, gt=0)
     max_quote_skew_seconds: float = Field(2.0, gt=0)
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
     live: LiveConfig = Field(default_factory=LiveConfig)

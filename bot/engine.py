@@ -171,6 +171,8 @@ class BotEngine:
             if self.state == "stopped":
                 return self.last_snapshot
             snapshot = self.source.next_snapshot()
+            for event in self.source.drain_events():
+                self._market_event(event)
             self.last_snapshot = snapshot
             self.next_tick = snapshot.tick + 1
             sampled = self.portfolio.mark(snapshot)
@@ -207,6 +209,18 @@ class BotEngine:
             self.activity.record("errors", kind="strategy", strategy=name, message=message, count=count)
             self.notifications.notify("strategy_error", f"Strategy {name} raised ({count} so far): {message}",
                                       level="error", strategy=name)
+
+    def _market_event(self, event: dict) -> None:
+        """An exchange went degraded/down/live, or a symbol went missing: log it; tell the user when it matters."""
+        fields = {k: v for k, v in event.items() if k not in ("ts", "kind", "health")}
+        self.activity.record(event["kind"], **fields)
+        state, previous = event.get("state"), event.get("previous")
+        # down <-> recovering repeats once per breaker cooldown in a long outage: notify the edges only
+        worth_telling = event["kind"] == "market_warning" or state == "down" and previous != "recovering" \
+            or state == "live" and previous in ("down", "recovering", "degraded")
+        if worth_telling:
+            self.notifications.notify("market", event.get("message") or f"{event.get('exchange')}: {state}",
+                                      level=event.get("level") or "warning", exchange=event.get("exchange"))
 
     def _alert_fired(self, rule, message: str, event: dict) -> None:
         self.activity.record("alert_triggered", rule_id=rule.id, message=message)

@@ -157,3 +157,36 @@ def test_pause_marks_but_does_not_trade_and_stop_halts_the_market(tmp_path):
     engine.run_fast(10)
     assert engine.next_tick == 3010 and engine.state == "running"
     engine.close()
+
+
+def test_market_source_events_are_logged_and_the_edges_notified(tmp_path):
+    from bot.market.simulator import SimulatedMarket
+
+    script = [
+        {"ts": "t", "kind": "market_status", "exchange": "kraken", "state": "degraded", "previous": "live",
+         "reason": "HTTP 429", "level": "warning", "message": "kraken degraded: HTTP 429"},
+        {"ts": "t", "kind": "market_status", "exchange": "kraken", "state": "down", "previous": "degraded",
+         "reason": "breaker open", "level": "error", "message": "kraken down: breaker open"},
+        {"ts": "t", "kind": "market_status", "exchange": "kraken", "state": "recovering", "previous": "down",
+         "reason": "probe", "level": "info", "message": "kraken recovering"},
+        {"ts": "t", "kind": "market_status", "exchange": "kraken", "state": "down", "previous": "recovering",
+         "reason": "probe failed", "level": "error", "message": "kraken down again"},
+        {"ts": "t", "kind": "market_status", "exchange": "kraken", "state": "live", "previous": "recovering",
+         "reason": "", "level": "success", "message": "kraken live again"},
+    ]
+
+    class Scripted(SimulatedMarket):
+        def drain_events(self):
+            events, script[:] = list(script), []
+            return events
+
+    config = make_config(tmp_path)
+    engine = BotEngine(config, source=Scripted(config.market))
+    engine.open()
+    engine.run_fast(3)
+    engine.close()
+    logged = [e for e in activity(tmp_path) if e["event"] == "market_status"]
+    assert [e["state"] for e in logged] == ["degraded", "down", "recovering", "down", "live"]
+    notes = [json.loads(line) for line in (tmp_path / "logs" / "notifications.jsonl").read_text().splitlines()]
+    market_notes = [n["message"] for n in notes if n["kind"] == "market"]
+    assert market_notes == ["kraken down: breaker open", "kraken live again"]

@@ -36,5 +36,9 @@ class MarketSource(ABC):
         """Per exchange: {"state": "live"|"degraded"|"down", "reason": str, "age_seconds": float}."""
         return {ex: {"state": "live", "reason": "", "age_seconds": 0.0} for ex in self.exchanges}
 
+    def drain_events(self) -> list[dict]:
+        """What happened to the source since the last call (exchange state changes, warnings)."""
+        return []
+
     def close(self) -> None:
         """Release connections and background work."""

@@ -1,0 +1,679 @@
+"""Live public market data through ccxt: the one module of the project that imports ccxt.
+
+One worker thread per exchange polls tickers, order books and closed 1-minute candles
+(backfilled at start) at most every market.live.poll_seconds, within ccxt's rate limiter, so a
+slow exchange never stalls the others. next_snapshot() only assembles what the workers hold:
+it never waits on the network. Every ccxt failure is translated into a TemporaryMarketError
+(retried with backoff) or a PermanentMarketError; a per-exchange circuit breaker stops
+hammering an exchange that keeps failing. Data that is old, crossed, or from an exchange whose
+breaker is open is marked stale and left out of the snapshot's quotes, never guessed at.
+
+Status changes (live -> degraded -> down -> recovering -> live) and warnings (a symbol missing
+or dropped) go to `on_event(kind, payload)` and to the `events` deque. They are reported by
+whichever thread notices (a worker, or next_snapshot()/health() when data ages out while a
+worker waits on the network), never while this module holds its data lock; the tick path
+never waits for another thread's report.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import random
+import threading
+import time
+from collections import deque
+from typing import Callable, Mapping
+
+import ccxt
+import numpy as np
+
+from bot.config import ConfigError, MarketConfig
+from bot.market.base import MarketSource
+from bot.market.live_parsing import (CANDLE_CLOSE_GRACE_MS, CANDLE_MS, DECIMAL_PLACES, SIGNIFICANT_DIGITS, TICK_SIZE,
+                                     BookReader, CandleSeries, LiveHistory, book_from_ccxt, closed_candles,
+                                     market_from_ccxt, quote_from_ticker)
+from bot.market.news_feed import NewsFeedReader
+from bot.market.resilience import (CLOSED, HALF_OPEN, OPEN, CircuitBreaker, MarketError, MarketUnavailableError,
+                                   PermanentMarketError, RetryPolicy, TemporaryMarketError, UnknownSymbolError,
+                                   call_with_retry)
+from bot.models import Candle, Market, OrderBook, Quote, Snapshot, iso_utc
+
+log = logging.getLogger(__name__)
+
+if (ccxt.DECIMAL_PLACES, ccxt.SIGNIFICANT_DIGITS, ccxt.TICK_SIZE) != (DECIMAL_PLACES, SIGNIFICANT_DIGITS, TICK_SIZE):
+    raise ImportError("this ccxt version numbers its precision modes differently; see bot/market/live_parsing.py")
+
+CANDLE_UPDATE_LIMIT = 100
+CANDLES_KEPT_MIN = 1_500
+LOAD_WAIT_SECONDS = 120.0
+FIRST_DATA_WAIT_SECONDS = 20.0
+EVENTS_KEPT = 1_000
+HEALTH_OF = {"live": "live", "degraded": "degraded", "down": "down", "recovering": "down"}
+LEVEL_OF = {"live": "success", "degraded": "warning", "down": "error", "recovering": "info"}
+
+
+class MarketConfigError(PermanentMarketError, ConfigError):
+    """A permanent problem at start that only the config can fix (the CLI exits with code 2)."""
+
+
+# ---- ccxt translation --------------------------------------------------------------------------
+def translate_error(exc: BaseException, exchange: str, what: str, symbol: str = "") -> MarketError:
+    """The project's error for a ccxt (or parsing) exception raised while reading `what`."""
+    detail = f"{type(exc).__name__}: {' '.join(str(exc).split())[:240]}"
+
+    def message(reason: str) -> str:
+        return f"{exchange} {what}: {reason} ({detail})"
+
+    def temporary(reason: str, rate_limited: bool = False) -> TemporaryMarketError:
+        return TemporaryMarketError(message(reason), exchange=exchange, reason=f"{what}: {reason}",
+                                    rate_limited=rate_limited)
+
+    def permanent(reason: str) -> PermanentMarketError:
+        return PermanentMarketError(message(reason), exchange=exchange, reason=f"{what}: {reason}")
+
+    if isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded)):
+        return temporary("rate limited", rate_limited=True)
+    if isinstance(exc, ccxt.OnMaintenance):
+        return temporary("under maintenance")
+    if isinstance(exc, ccxt.RequestTimeout):
+        return temporary("timed out")
+    if isinstance(exc, ccxt.ExchangeNotAvailable):
+        return temporary("exchange not available")
+    if isinstance(exc, ccxt.InvalidNonce):
+        return temporary("invalid nonce")
+    if isinstance(exc, ccxt.NetworkError):
+        return temporary("network error")
+    if isinstance(exc, ccxt.BadResponse):
+        return temporary("malformed answer")
+    if isinstance(exc, ccxt.OperationFailed):
+        return temporary("operation failed")
+    if isinstance(exc, ccxt.BadSymbol):
+        return UnknownSymbolError(message("unknown symbol"), exchange=exchange, symbol=symbol,
+                                  reason=f"{what}: unknown symbol")
+    if isinstance(exc, ccxt.AuthenticationError):
+        return permanent("access refused")
+    if isinstance(exc, ccxt.NotSupported):
+        return permanent("not supported")
+    if isinstance(exc, ccxt.BaseError):
+        return permanent("exchange error")
+    if isinstance(exc, (TypeError, KeyError, ValueError, IndexError, AttributeError, ZeroDivisionError)):
+        return temporary("malformed answer")
+    return temporary("unexpected error")
+
+
+def make_client(exchange_id: str, options: Mapping) -> ccxt.Exchange:
+    """A ccxt exchange built from market.exchange_options.<id>, spot markets only, checked for what we read."""
+    cls = getattr(ccxt, exchange_id, None) if exchange_id in ccxt.exchanges else None
+    if cls is None:
+        raise MarketConfigError(f"market.exchanges: unknown ccxt exchange id {exchange_id!r} "
+                                f"(ids are lowercase, e.g. binance, kraken, coinbase; see ccxt.exchanges)",
+                                exchange=exchange_id)
+    try:
+        client = cls({"enableRateLimit": True, **dict(options)})
+    except Exception as exc:  # noqa: BLE001 - ccxt validates options in many ways
+        raise MarketConfigError(f"market.exchange_options.{exchange_id}: ccxt refused these options ({exc})",
+                                exchange=exchange_id) from None
+    user_options = options.get("options") if isinstance(options.get("options"), dict) else {}
+    if "fetchMarkets" not in user_options:
+        # Many ccxt classes also load futures and options; only spot markets are traded here.
+        current = client.options.get("fetchMarkets")
+        if isinstance(current, dict) and isinstance(current.get("types"), list) and "spot" in current["types"]:
+            client.options["fetchMarkets"] = {**current, "types": ["spot"]}
+        elif isinstance(current, list) and "spot" in current:
+            client.options["fetchMarkets"] = ["spot"]
+    missing = [name for name in ("fetchOrderBook", "fetchOHLCV") if not client.has.get(name)]
+    if not (client.has.get("fetchTickers") or client.has.get("fetchTicker")):
+        missing.append("fetchTicker")
+    if missing:
+        raise MarketConfigError(f"market.exchanges: {exchange_id} does not offer {', '.join(missing)} through "
+                                f"ccxt, which the live market needs; choose another exchange", exchange=exchange_id)
+    return client
+
+
+# ---- one exchange ------------------------------------------------------------------------------
+class _Feed:
+    """One exchange: its ccxt client, its worker thread, and the latest data it fetched.
+
+    The data fields are written under the owner's lock and read by next_snapshot().
+    """
+
+    def __init__(self, owner: "LiveMarket", exchange: str, client: ccxt.Exchange):
+        live = owner.config.live
+        self.owner, self.id, self.client = owner, exchange, client
+        self.policy = RetryPolicy(live.retry_attempts, live.backoff_base_seconds, live.backoff_max_seconds,
+                                  live.rate_limit_backoff_seconds)
+        self.breaker = CircuitBreaker(live.breaker_failures, live.breaker_cooldown_seconds,
+                                      on_transition=self._on_breaker)
+        self.symbols: tuple[str, ...] = ()
+        self.loaded = False
+        self.load_error: MarketError | None = None
+        self.last_error = ""
+        self.quotes: dict[str, Quote] = {}
+        self.books: dict[str, OrderBook] = {}
+        self.state: str | None = None
+        self.status_lock = threading.Lock()
+        self.loaded_event = threading.Event()
+        self.first_data = threading.Event()
+        self._ccxt_markets: dict = {}
+        self._priced_steps = False
+        self._tickers_at = -math.inf
+        self._last_closed_ms: dict[str, int] = {}
+        self._rng = random.Random()
+        self.thread = threading.Thread(target=self._run, name=f"live-{exchange}", daemon=True)
+
+    # ---- the worker ----------------------------------------------------------------------
+    def _run(self) -> None:
+        stop = self.owner._stop
+        try:
+            while not stop.is_set() and not self.loaded:
+                if self.breaker.allow():
+                    self._try_load()
+                if isinstance(self.load_error, PermanentMarketError) and not self.loaded:
+                    return
+                if not self.loaded:
+                    stop.wait(max(self.owner.config.live.poll_seconds, self.breaker.seconds_until_probe()))
+            while not stop.is_set():
+                if not self.breaker.allow():
+                    stop.wait(max(0.02, self.breaker.seconds_until_probe()))
+                    continue
+                started = time.monotonic()
+                self._cycle()
+                if stop.is_set():
+                    break
+                self.first_data.set()
+                self.owner._refresh_status(self)
+                stop.wait(max(0.0, self.owner.config.live.poll_seconds - (time.monotonic() - started)))
+        finally:
+            self.loaded_event.set()
+            self.first_data.set()
+
+    def _cycle(self) -> None:
+        """One poll, its outcome told to the breaker."""
+        try:
+            self._poll_cycle()
+        except MarketError as exc:
+            if self.owner._stop.is_set():
+                return
+            self.last_error = exc.reason
+            log.info("%s poll failed: %s", self.id, exc)
+            self.breaker.record_failure(exc.reason)
+        except Exception as exc:  # noqa: BLE001 - a bug here must not stop the exchange's data for good
+            log.exception("%s poll failed unexpectedly", self.id)
+            self.last_error = f"unexpected error: {type(exc).__name__}: {exc}"
+            self.breaker.record_failure(self.last_error)
+        else:
+            self.last_error = ""
+            self.breaker.record_success()
+
+    def _try_load(self) -> None:
+        try:
+            markets = self._read("load markets", lambda: self.client.load_markets())
+            self._use_markets(markets)
+        except MarketError as exc:
+            self.load_error = exc
+            log.warning("%s: cannot load markets: %s", self.id, exc)
+            self.breaker.record_failure(f"cannot load markets: {exc.reason}")
+        else:
+            self.load_error = None
+            self.breaker.record_success()
+        self.loaded_event.set()
+        if self.load_error is not None:
+            self.first_data.set()
+        self.owner._refresh_status(self)
+
+    def _use_markets(self, markets: Mapping) -> None:
+        listed = []
+        for symbol in self.owner.symbols:
+            market = markets.get(symbol) if isinstance(markets, Mapping) else None
+            if market is None or market.get("spot") is False:
+                self.owner._warn(self.id, symbol,
+                                 f"{symbol} is not listed on {self.id}; trading it on the other exchanges")
+            elif market.get("active") is False:
+                self.owner._warn(self.id, symbol, f"{symbol} is listed on {self.id} but not active (trading halted)")
+            else:
+                listed.append(symbol)
+        self._ccxt_markets = {symbol: markets[symbol] for symbol in listed}
+        built = self._build_markets({})
+        with self.owner._lock:
+            self.symbols = tuple(listed)
+            self.loaded = True
+            self.owner._set_markets(self.id, built)
+
+    def _build_markets(self, prices: Mapping[str, float]) -> dict:
+        fees = (getattr(self.client, "fees", None) or {}).get("trading") or {}
+        try:
+            return {(self.id, symbol): market_from_ccxt(
+                        self.id, market, self.client.precisionMode, reference_price=prices.get(symbol),
+                        default_taker=fees.get("taker"), default_maker=fees.get("maker"))
+                    for symbol, market in self._ccxt_markets.items()}
+        except (TypeError, ValueError, KeyError) as exc:
+            raise translate_error(exc, self.id, "load markets") from exc
+
+    def _poll_cycle(self) -> None:
+        self._refresh_tickers()
+        for symbol in self.symbols:
+            self._check_stop()
+            self._refresh_tickers_if_due()
+            self._per_symbol(symbol, self._refresh_book)
+        self.first_data.set()
+        now_ms = time.time() * 1000.0
+        for symbol in self.symbols:
+            last = self._last_closed_ms.get(symbol)
+            if last is None or now_ms >= last + 2 * CANDLE_MS + CANDLE_CLOSE_GRACE_MS:
+                self._check_stop()
+                self._refresh_tickers_if_due()
+                self._per_symbol(symbol, self._refresh_candles)
+
+    def _per_symbol(self, symbol: str, read: Callable[[str], None]) -> None:
+        if symbol not in self.symbols:
+            return
+        try:
+            read(symbol)
+        except UnknownSymbolError as exc:
+            self._drop(symbol, exc)
+
+    def _check_stop(self) -> None:
+        if self.owner._stop.is_set():
+            raise TemporaryMarketError("stopping", exchange=self.id, reason="stopping")
+
+    def _read(self, what: str, call: Callable[[], object], symbol: str = "") -> object:
+        """call() (a ccxt read plus its parsing) with errors translated and temporary ones retried."""
+        def attempt():
+            try:
+                return call()
+            except MarketError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - ccxt and parsers raise many kinds
+                raise translate_error(exc, self.id, what, symbol) from exc
+
+        def on_retry(exc: TemporaryMarketError, number: int, delay: float) -> None:
+            log.info("%s; retry %d/%d in %.2fs", exc, number, self.policy.retries, delay)
+
+        return call_with_retry(attempt, self.policy, sleep=self.owner._stop.wait, random=self._rng.random,
+                               on_retry=on_retry)
+
+    def _refresh_tickers_if_due(self) -> None:
+        if time.monotonic() - self._tickers_at >= self.owner.config.live.poll_seconds:
+            self._refresh_tickers()
+
+    def _refresh_tickers(self) -> None:
+        symbols = list(self.symbols)
+        if not symbols:
+            return
+        self._tickers_at = time.monotonic()
+        if self.client.has.get("fetchTickers"):
+            try:
+                quotes = self._read("tickers", lambda: self._parse_tickers(self.client.fetch_tickers(symbols),
+                                                                           symbols))
+            except UnknownSymbolError:
+                quotes = self._tickers_one_by_one(symbols)  # find out which symbol it was
+        else:
+            quotes = self._tickers_one_by_one(symbols)
+        with self.owner._lock:
+            self.quotes.update(quotes)
+        if self.client.precisionMode == ccxt.SIGNIFICANT_DIGITS and not self._priced_steps and quotes:
+            # Significant-digit precision needs a price to become a step size.
+            self._priced_steps = True
+            built = self._build_markets({symbol: quote.mid for symbol, quote in quotes.items()})
+            with self.owner._lock:
+                self.owner._set_markets(self.id, {k: v for k, v in built.items() if k[1] in self.symbols})
+
+    def _tickers_one_by_one(self, symbols: list[str]) -> dict[str, Quote]:
+        quotes = {}
+        for symbol in symbols:
+            try:
+                quotes.update(self._read(f"ticker {symbol}", lambda s=symbol: self._parse_tickers(
+                    {s: self.client.fetch_ticker(s)}, [s]), symbol))
+            except UnknownSymbolError as exc:
+                self._drop(symbol, exc)
+        return quotes
+
+    def _parse_tickers(self, tickers, symbols: list[str]) -> dict[str, Quote]:
+        if not isinstance(tickers, Mapping):
+            raise ValueError(f"tickers are a {type(tickers).__name__}")
+        received = time.time()
+        quotes = {}
+        for symbol in symbols:
+            if symbol in tickers:
+                quote = quote_from_ticker(self.id, symbol, tickers[symbol], received)
+                if quote is not None:
+                    quotes[symbol] = quote
+        if not quotes:
+            raise ValueError("no usable ticker in the answer")
+        return quotes
+
+    def _refresh_book(self, symbol: str) -> None:
+        depth = self.owner.config.live.order_book_depth
+        book = self._read(f"order book {symbol}", lambda: book_from_ccxt(
+            self.id, symbol, self.client.fetch_order_book(symbol, depth), time.time(), depth), symbol)
+        with self.owner._lock:
+            self.books[symbol] = book
+
+    def _refresh_candles(self, symbol: str) -> None:
+        last = self._last_closed_ms.get(symbol)
+        if last is None:
+            def call():
+                rows = self.client.fetch_ohlcv(symbol, "1m", None, self.owner.config.live.candle_backfill)
+                return closed_candles(rows, time.time() * 1000.0, None)
+        else:
+            def call():
+                rows = self.client.fetch_ohlcv(symbol, "1m", last + CANDLE_MS, CANDLE_UPDATE_LIMIT)
+                return closed_candles(rows, time.time() * 1000.0, last)
+        candles = self._read(f"candles {symbol}", call, symbol)
+        if candles:
+            self._last_closed_ms[symbol] = int(round(candles[-1].ts * 1000))
+            self.owner._store_candles(self.id, symbol, candles)
+        elif last is None:  # no closed candle yet: look again next minute
+            self._last_closed_ms[symbol] = int(time.time() * 1000) - 2 * CANDLE_MS
+
+    def _drop(self, symbol: str, exc: MarketError) -> None:
+        with self.owner._lock:
+            self.symbols = tuple(s for s in self.symbols if s != symbol)
+            self.quotes.pop(symbol, None)
+            self.books.pop(symbol, None)
+            self._ccxt_markets.pop(symbol, None)
+            self.owner._set_markets(self.id, {k: v for k, v in self.owner._markets.items()
+                                              if k[0] == self.id and k[1] != symbol})
+        self.owner._warn(self.id, symbol, f"{self.id} no longer knows {symbol}; dropped it ({exc.reason})")
+
+    def _on_breaker(self, old: str, new: str, reason: str) -> None:
+        log.log(logging.WARNING if new == OPEN else logging.INFO, "%s circuit breaker %s -> %s: %s",
+                self.id, old, new, reason)
+        self.owner._refresh_status(self)
+
+    # ---- status --------------------------------------------------------------------------
+    def status(self, now: float, max_age: float) -> tuple[str, str]:
+        """(live|degraded|down|recovering, reason). Call with the owner's lock held."""
+        if not self.loaded:
+            if self.load_error is not None:
+                return "down", f"cannot load markets: {self.load_error.reason}"
+            return "degraded", "loading markets"
+        breaker = self.breaker
+        if breaker.state == OPEN:
+            return "down", (f"circuit open after {breaker.failure_threshold} failed polls ({breaker.last_failure}); "
+                            f"next probe in {breaker.seconds_until_probe():.1f}s")
+        if breaker.state == HALF_OPEN:
+            return "recovering", f"probing after {breaker.cooldown_seconds:g}s cooldown ({breaker.last_failure})"
+        if self.last_error:
+            failures = breaker.consecutive_failures
+            return "degraded", f"{self.last_error} ({failures} failed poll{'s' if failures != 1 else ''}, retrying)"
+        if not self.quotes or not self.books:
+            return "degraded", "waiting for first data"
+        problems = []
+        for symbol in self.symbols:
+            quote, book = self.quotes.get(symbol), self.books.get(symbol)
+            if quote is not None and now - quote.ts > max_age:
+                problems.append(f"{symbol} quote {now - quote.ts:.1f}s old")
+            elif (quote is not None and quote.bid >= quote.ask) or (book is not None and book.crossed):
+                problems.append(f"{symbol} crossed book")
+        if problems:
+            return "degraded", "stale: " + "; ".join(problems)
+        return "live", ""
+
+    def age_seconds(self, now: float) -> float:
+        newest = max((quote.ts for quote in self.quotes.values()), default=self.owner._started_at)
+        return max(0.0, now - newest)
+
+
+# ---- the source --------------------------------------------------------------------------------
+class LiveMarket(MarketSource):
+    """Public market data of real exchanges through ccxt; paper trading only (no keys, no orders).
+
+    on_event(kind, payload) receives "market_status" (an exchange changed state) and
+    "market_warning" (a symbol missing or dropped); payloads carry level and message for
+    notifications. The same events are appended to self.events for whoever prefers to drain.
+    """
+
+    kind = "live"
+
+    def __init__(self, config: MarketConfig, on_event: Callable[[str, dict], None] | None = None):
+        super().__init__(tuple(config.exchanges), tuple(config.symbols))
+        self.config = config
+        self.on_event = on_event
+        self.events: deque[dict] = deque(maxlen=EVENTS_KEPT)
+        self.description = f"Live market data ({', '.join(self.exchanges)}) - paper trading"
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._announce = False
+        self._started_at = time.time()
+        self._tick = 0
+        self._markets: dict[tuple[str, str], Market] = {}
+        self._series: dict[tuple[str, str], CandleSeries] = {}
+        self._candles_kept = max(config.live.candle_backfill, CANDLES_KEPT_MIN)
+        self._candle_version = 0
+        self._seen_candle_version = 0
+        self._history: LiveHistory | None = None
+        self._feeds: dict[str, _Feed] = {}
+        self._news: NewsFeedReader | None = None
+        for exchange in config.exchange_options:
+            if exchange not in self.exchanges:
+                log.warning("market.exchange_options.%s: %s is not in market.exchanges; ignored", exchange, exchange)
+        try:
+            for exchange in self.exchanges:  # every client first: a config error starts no thread
+                client = make_client(exchange, config.exchange_options.get(exchange, {}))
+                self._feeds[exchange] = _Feed(self, exchange, client)
+            for feed in self._feeds.values():
+                feed.thread.start()
+            self._wait_all("loaded_event", LOAD_WAIT_SECONDS)
+            self._check_start()
+            self._wait_all("first_data", FIRST_DATA_WAIT_SECONDS)
+            if config.live.news_feeds:
+                self._news = NewsFeedReader(config.live.news_feeds, config.live.news_poll_seconds)
+        except BaseException:
+            self.close()
+            raise
+        self._announce = True
+        for feed in self._feeds.values():
+            self._refresh_status(feed, force=True)
+
+    # ---- start-up ------------------------------------------------------------------------
+    def _wait_all(self, event: str, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        for feed in self._feeds.values():
+            getattr(feed, event).wait(max(0.0, deadline - time.monotonic()))
+
+    def _check_start(self) -> None:
+        feeds = list(self._feeds.values())
+        for feed in feeds:
+            if not feed.loaded and isinstance(feed.load_error, PermanentMarketError):
+                raise MarketConfigError(f"market.exchanges: {feed.id}: cannot load its markets "
+                                        f"({feed.load_error.reason}); check market.exchange_options.{feed.id}",
+                                        exchange=feed.id)
+        loaded = [feed for feed in feeds if feed.loaded]
+        if not loaded:
+            reasons = "; ".join(f"{f.id}: {f.load_error.reason if f.load_error else 'no answer'}" for f in feeds)
+            raise MarketUnavailableError(f"market.exchanges: could not load markets from any exchange ({reasons})")
+        if len(loaded) == len(feeds):
+            nowhere = [s for s in self.symbols if not any(s in feed.symbols for feed in loaded)]
+            if nowhere:
+                raise MarketConfigError(f"market.symbols: {', '.join(nowhere)} not listed as an active spot market on "
+                                        f"any of market.exchanges ({', '.join(self.exchanges)})")
+
+    # ---- called by the workers -----------------------------------------------------------
+    def _set_markets(self, exchange: str, markets: dict) -> None:
+        """Replace one exchange's markets (lock held); a new dict tells strategies to re-index."""
+        merged = {k: v for k, v in self._markets.items() if k[0] != exchange}
+        merged.update(markets)
+        self._markets = {(ex, sym): merged[(ex, sym)] for ex in self.exchanges for sym in self.symbols
+                         if (ex, sym) in merged}
+        self._history = None
+
+    def _store_candles(self, exchange: str, symbol: str, candles: list[Candle]) -> None:
+        key = (exchange, symbol)
+        with self._lock:
+            old = self._series.get(key)
+            merged = (old.candles if old else ()) + tuple(candles)
+            merged = merged[-self._candles_kept:]
+            closes = np.fromiter((c.close for c in merged), dtype=float, count=len(merged))
+            closes.setflags(write=False)
+            self._series[key] = CandleSeries(merged, closes)
+            self._candle_version += 1
+            self._history = None
+
+    def _warn(self, exchange: str, symbol: str, message: str) -> None:
+        log.warning(message)
+        self._emit("market_warning", {"exchange": exchange, "symbol": symbol, "reason": message,
+                                      "level": "warning", "message": message})
+
+    def _refresh_status(self, feed: _Feed, force: bool = False, wait: bool = True) -> None:
+        """Record the exchange's state and report a change, with no data lock held.
+
+        The tick path and health() pass wait=False: if a worker is reporting right now they
+        skip (it will), so a listener that takes the engine's lock can never deadlock them.
+        """
+        if not feed.status_lock.acquire(blocking=wait):
+            return
+        try:
+            with self._lock:
+                state, reason = feed.status(time.time(), self.config.max_quote_age_seconds)
+            previous, feed.state = (None if force else feed.state), state
+            if not self._announce or (state == previous and not force):
+                return
+            if state == "live":
+                message = f"{feed.id}: live" + (" again" if previous not in (None, "live") else "")
+            else:
+                message = f"{feed.id}: {state} - {reason}"
+            log.log(logging.INFO if state in ("live", "recovering") else logging.WARNING, "market %s (was %s)",
+                    message, previous or "starting")
+            self._emit("market_status", {"exchange": feed.id, "state": state, "previous": previous,
+                                         "health": HEALTH_OF[state], "reason": reason, "level": LEVEL_OF[state],
+                                         "message": message})
+        finally:
+            feed.status_lock.release()
+
+    def _emit(self, kind: str, payload: dict) -> None:
+        self.events.append({"ts": iso_utc(time.time()), "kind": kind, **payload})
+        if self.on_event is not None:
+            try:
+                self.on_event(kind, payload)
+            except Exception:  # noqa: BLE001 - a listener's bug must not kill a market worker
+                log.exception("market event listener failed")
+
+    # ---- MarketSource --------------------------------------------------------------------
+    @property
+    def markets(self) -> dict[tuple[str, str], Market]:
+        """Every (exchange, symbol) market listed and polled, with fees and steps (shared: do not modify)."""
+        return self._markets
+
+    def next_snapshot(self) -> Snapshot:
+        """The latest data every worker holds; stale pairs are left out of quotes and books."""
+        now = time.time()
+        max_age = self.config.max_quote_age_seconds
+        max_book_age = self.config.max_book_age_seconds
+        quotes: dict[tuple[str, str], Quote] = {}
+        books: dict[tuple[str, str], OrderBook] = {}
+        stale = set()
+        with self._lock:
+            for feed in self._feeds.values():
+                down = feed.breaker.state != CLOSED
+                for symbol in feed.symbols:
+                    key = (feed.id, symbol)
+                    quote, book = feed.quotes.get(symbol), feed.books.get(symbol)
+                    if (down or quote is None or book is None or now - quote.ts > max_age or now - book.ts > max_book_age
+                            or quote.bid >= quote.ask or book.crossed):
+                        stale.add(key)
+                    else:
+                        quotes[key] = quote
+                        books[key] = book
+            new_candle = self._candle_version != self._seen_candle_version
+            self._seen_candle_version = self._candle_version
+            if self._history is None:
+                self._history = LiveHistory(dict(self._series), self._markets)
+            history, markets = self._history, self._markets
+            tick, self._tick = self._tick, self._tick + 1
+        for feed in self._feeds.values():
+            self._refresh_status(feed, wait=False)  # catches data going stale while a worker waits on I/O
+        news = self._news.drain() if self._news is not None else ()
+        return Snapshot(tick, now, self.exchanges, self.symbols, quotes, markets, history, BookReader(books),
+                        news, (), new_candle, frozenset(stale))
+
+    def seek(self, tick: int) -> None:
+        """The next snapshot is numbered `tick` (live data cannot be replayed; only the counter moves)."""
+        if tick < 0:
+            raise ValueError(f"tick must be >= 0 (got {tick})")
+        with self._lock:
+            self._tick = tick
+
+    def health(self) -> dict[str, dict]:
+        """Per exchange: state live|degraded|down (recovering counts as down), reason, age of its newest quote."""
+        now = time.time()
+        out = {}
+        with self._lock:
+            for exchange, feed in self._feeds.items():
+                state, reason = feed.status(now, self.config.max_quote_age_seconds)
+                out[exchange] = {"state": HEALTH_OF[state], "reason": reason if state != "recovering"
+                                 else f"recovering: {reason}", "age_seconds": round(feed.age_seconds(now), 3)}
+        for feed in self._feeds.values():
+            self._refresh_status(feed, wait=False)
+        return out
+
+    # ---- ccxt-shaped reads of the held data (the simulator offers the same; no network) -------
+    def _held(self, exchange: str, symbol: str) -> _Feed:
+        if (exchange, symbol) not in self._markets:
+            raise KeyError(f"no live market {symbol!r} on {exchange!r}")
+        return self._feeds[exchange]
+
+    def fetch_ticker(self, exchange: str, symbol: str) -> dict:
+        """The latest ticker held for a market, ccxt-shaped (its timestamp tells its age)."""
+        with self._lock:
+            quote = self._held(exchange, symbol).quotes.get(symbol)
+        if quote is None:
+            raise LookupError(f"no ticker yet for {symbol} on {exchange}")
+        return {"symbol": symbol, "timestamp": int(round(quote.ts * 1000)), "datetime": iso_utc(quote.ts),
+                "bid": quote.bid, "ask": quote.ask, "last": quote.last, "close": quote.last,
+                "bidVolume": quote.bid_size, "askVolume": quote.ask_size, "percentage": quote.change_24h_pct,
+                "info": {}}
+
+    def fetch_order_book(self, exchange: str, symbol: str, limit: int | None = None) -> dict:
+        """The latest order book held for a market, ccxt-shaped, best levels first."""
+        with self._lock:
+            book = self._held(exchange, symbol).books.get(symbol)
+        if book is None:
+            raise LookupError(f"no order book yet for {symbol} on {exchange}")
+        return {"symbol": symbol, "bids": [list(level) for level in book.bids[:limit]],
+                "asks": [list(level) for level in book.asks[:limit]], "timestamp": int(round(book.ts * 1000)),
+                "datetime": iso_utc(book.ts), "nonce": None}
+
+    def fetch_ohlcv(self, exchange: str, symbol: str, timeframe: str = "1m", since: int | None = None,
+                    limit: int | None = None) -> list[list]:
+        """Closed 1-minute candles held for a market, ccxt-shaped, oldest first."""
+        if timeframe != "1m":
+            raise ValueError(f"the live market keeps 1m candles only (got timeframe {timeframe!r})")
+        with self._lock:
+            self._held(exchange, symbol)
+            series = self._series.get((exchange, symbol))
+        bars = [[int(round(c.ts * 1000)), c.open, c.high, c.low, c.close, c.volume]
+                for c in (series.candles if series else ())]
+        if since is not None:
+            bars = [bar for bar in bars if bar[0] >= since]
+            return bars if limit is None else bars[:limit]
+        return bars if limit is None else bars[-limit:] if limit > 0 else []
+
+    def load_markets(self, exchange: str) -> dict[str, dict]:
+        """ccxt's markets (as loaded at start) of one exchange's polled symbols, keyed by symbol."""
+        feed = self._feeds[exchange]
+        with self._lock:
+            return {symbol: feed._ccxt_markets[symbol] for symbol in feed.symbols}
+
+    def drain_events(self) -> list[dict]:
+        """Events recorded since the last drain, oldest first."""
+        out = []
+        while True:
+            try:
+                out.append(self.events.popleft())
+            except IndexError:
+                return out
+
+    def close(self) -> None:
+        """Stop the workers (they wait on an Event, so this is prompt) and release connections."""
+        self._stop.set()
+        # A worker may be inside one request: wait at most one ccxt time-out for all of them together.
+        longest_ms = max((feed.client.timeout for feed in self._feeds.values()), default=0)
+        deadline = time.monotonic() + min(15.0, longest_ms / 1000.0 + 1.0)
+        for feed in self._feeds.values():
+            if feed.thread.is_alive() and feed.thread is not threading.current_thread():
+                feed.thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        for feed in self._feeds.values():
+            feed.client.close()
+        if self._news is not None:
+            self._news.close()
