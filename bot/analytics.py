@@ -8,7 +8,10 @@ only on the first call (or when more trades arrived than the ledger keeps in mem
 Definitions (the same as PortfolioTracker's, so wins and losses agree with the books):
 - a closing trade is one that booked realized P&L (realized_pnl != 0);
 - its net P&L is realized_pnl minus that trade's own fee in USDT;
-- cumulative net P&L is realized P&L minus every fee, trade after trade.
+- cumulative net P&L is realized P&L minus every fee, trade after trade; the facade ends each
+  series with a point at the current market time that adds the open positions' unrealized
+  P&L, so the line ends at the strategy's net P&L as the tables show it.
+Sharpe and Sortino need at least MIN_RATIO_SAMPLES returns; before that they are None.
 Annualisation (crypto trades every day): the portfolio's Sharpe and Sortino come from the
 returns between consecutive equity-curve samples, scaled by sqrt(samples per year) with the
 median sample interval; a strategy's come from its closing trades' net P&L, scaled by
@@ -27,6 +30,9 @@ import numpy as np
 from bot.models import Trade, iso_utc, parse_iso, split_symbol
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
+# Fewer returns than this make an annualised ratio noise (a Sharpe of 30 from ten minutes of
+# data): below it Sharpe and Sortino are reported as undefined.
+MIN_RATIO_SAMPLES = 30
 COOPERATE_EVERY = 2000
 
 
@@ -156,7 +162,7 @@ def trade_metrics(nets: Iterable[float], span_seconds: float | None) -> dict:
         "profit_factor": gross_profit / gross_loss if gross_loss > 0 else None,
         "closing_trades": int(len(values)),
     }
-    if span_seconds and len(values) >= 2:
+    if span_seconds and len(values) >= MIN_RATIO_SAMPLES:
         per_year = len(values) / (span_seconds / SECONDS_PER_YEAR)
         metrics["sharpe"], metrics["sortino"] = _ratios(values, per_year)
     return metrics
@@ -173,7 +179,7 @@ def curve_metrics(equity_curve: Sequence[tuple[float, float]]) -> dict:
     valid = equity[:-1] > 0
     returns = (equity[1:][valid] / equity[:-1][valid]) - 1.0
     interval = float(np.median(np.diff(times)))
-    if interval > 0 and len(returns) >= 2:
+    if interval > 0 and len(returns) >= MIN_RATIO_SAMPLES:
         result["sharpe"], result["sortino"] = _ratios(returns, SECONDS_PER_YEAR / interval)
     return result
 

@@ -233,7 +233,16 @@ class BotFacade:
         with self.engine.lock:
             curve = list(self._portfolio.equity_history)
         equity = [[iso_utc(ts), value] for ts, value in downsample(curve, max_points)]
-        return {"equity": equity, "strategies": analytics.cumulative(max_points)}
+        series = analytics.cumulative(max_points)
+        snapshot = self.engine.last_snapshot
+        if snapshot is not None:
+            now = iso_utc(snapshot.ts)
+            for row in self.strategy_performance():
+                points = series.get(row["strategy"])
+                if points and points[-1][0] <= now:
+                    # The last point is now, open positions included: the line ends at net_pnl.
+                    series[row["strategy"]] = [*points, [now, row["net_pnl"]]]
+        return {"equity": equity, "strategies": series}
 
     @property
     def journal(self):

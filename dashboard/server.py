@@ -60,10 +60,18 @@ class DashboardServer:
             pass
 
     def _disconnect_clients(self) -> None:
-        try:
-            self.socketio.server.eio.disconnect()
-        except Exception:  # noqa: BLE001 - shutting down anyway
-            log.debug("disconnecting clients failed", exc_info=True)
+        """Tell every connected client the server is going, without waiting for any of them.
+
+        engineio's disconnect() waits for each session's send queue to drain, which never
+        happens for a browser that vanished a moment earlier: shutdown hung on SIGTERM.
+        """
+        eio = self.socketio.server.eio
+        for sid, sock in list(eio.sockets.items()):
+            try:
+                sock.close(wait=False)
+            except Exception:  # noqa: BLE001 - shutting down anyway
+                log.debug("closing session %s failed", sid, exc_info=True)
+        eio.sockets.clear()
 
     def _serve_eventlet(self) -> None:
         import eventlet  # only here: run_bot.py has monkey-patched before importing us

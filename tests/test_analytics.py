@@ -39,14 +39,23 @@ def round_trips(prices, strategy="momentum", start=1):
 
 
 def test_trade_metrics_by_hand():
-    metrics = trade_metrics([10.0, -5.0, 20.0, -5.0], span_seconds=365 * 86400.0)
+    nets = [10.0, -5.0, 20.0, -5.0] * 8  # 32 closing trades in a year
+    metrics = trade_metrics(nets, span_seconds=365 * 86400.0)
     assert metrics["win_rate"] == 0.5
     assert metrics["avg_win"] == 15.0 and metrics["avg_loss"] == -5.0
     assert metrics["profit_factor"] == 3.0
-    values = np.array([10.0, -5.0, 20.0, -5.0])
-    assert metrics["sharpe"] == pytest.approx(values.mean() / values.std(ddof=1) * 2.0)  # 4 trades a year
+    values = np.array(nets)
+    per_year = math.sqrt(32)
+    assert metrics["sharpe"] == pytest.approx(values.mean() / values.std(ddof=1) * per_year)
     downside = math.sqrt((25 + 25) / 4)
-    assert metrics["sortino"] == pytest.approx(values.mean() / downside * 2.0)
+    assert metrics["sortino"] == pytest.approx(values.mean() / downside * per_year)
+
+
+def test_ratios_wait_for_enough_samples():
+    assert trade_metrics([10.0, -5.0] * 14, 86400.0)["sharpe"] is None       # 28 trades
+    assert trade_metrics([10.0, -5.0] * 15, 86400.0)["sharpe"] is not None   # 30 trades
+    short_curve = [(T0 + i * 60, 100.0 + (i % 3)) for i in range(30)]       # 29 returns
+    assert curve_metrics(short_curve)["sharpe"] is None
 
 
 def test_undefined_metrics_are_none():
@@ -58,10 +67,11 @@ def test_undefined_metrics_are_none():
 
 
 def test_curve_metrics():
-    curve = [(T0 + i * 60, eq) for i, eq in enumerate([100.0, 110.0, 99.0, 120.0, 90.0, 95.0])]
+    levels = [100.0, 110.0, 99.0, 120.0, 90.0, 95.0] * 6
+    curve = [(T0 + i * 60, eq) for i, eq in enumerate(levels)]
     metrics = curve_metrics(curve)
     assert metrics["max_drawdown_pct"] == pytest.approx(25.0)
-    returns = np.diff([100.0, 110.0, 99.0, 120.0, 90.0, 95.0]) / np.array([100.0, 110.0, 99.0, 120.0, 90.0])
+    returns = np.diff(levels) / np.array(levels[:-1])
     per_year = 365 * 86400 / 60
     assert metrics["sharpe"] == pytest.approx(returns.mean() / returns.std(ddof=1) * math.sqrt(per_year))
 

@@ -79,9 +79,14 @@ def test_cumulative_ends_at_the_ledger_totals(client, engine):
     body = client.get("/api/chart/cumulative").get_json()
     lines = [t for t in ledger_lines(engine) if t["strategy"] == "momentum"]
     series = body["strategies"]["momentum"]
-    assert len(series) == len(lines)
-    assert series[-1][0] == lines[-1]["ts"]
-    assert series[-1][1] == pytest.approx(sum(t["realized_pnl"] - fee_usdt(t) for t in lines))
+    # one point per trade, then "now" with the open positions: the line ends at net_pnl
+    assert len(series) == len(lines) + 1
+    assert series[-2][0] == lines[-1]["ts"]
+    assert series[-2][1] == pytest.approx(sum(t["realized_pnl"] - fee_usdt(t) for t in lines))
+    performance = client.get("/api/strategies/performance").get_json()["strategies"]
+    net = next(row["net_pnl"] for row in performance if row["strategy"] == "momentum")
+    assert series[-1][1] == pytest.approx(net)
+    assert series[-1][0] == client.get("/api/status").get_json()["market_time"]
     saved = state_file(engine)["equity_history"]
     assert len(body["equity"]) == len(saved)
     assert body["equity"][-1][1] == pytest.approx(saved[-1][1])
@@ -94,7 +99,7 @@ def test_cumulative_is_downsampled(client, engine):
     assert len(body["strategies"]["momentum"]) <= 2000 and len(body["equity"]) <= 2000
     small = engine.facade.cumulative_pnl(max_points=50)
     series = small["strategies"]["momentum"]
-    assert len(series) == 50
+    assert len(series) == 50 + 1  # downsampled trade points, then "now"
     assert series[0] == body["strategies"]["momentum"][0]
-    assert series[-1] == body["strategies"]["momentum"][-1]
-    assert series[-1][0] == ledger_lines(engine)[-1]["ts"]
+    assert series[-2] == body["strategies"]["momentum"][-2]
+    assert series[-2][0] == ledger_lines(engine)[-1]["ts"]

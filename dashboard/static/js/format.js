@@ -1,0 +1,109 @@
+// Number and time formatting shared by every page. Missing values show as an en dash.
+
+const DASH = "–";
+
+function missing(value) {
+  return value === null || value === undefined || (typeof value === "number" && !Number.isFinite(value));
+}
+
+function fixed(value, digits) {
+  return Number(value).toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+/** 12,345.67 USDT-style amount (no currency sign: the portfolio's quote asset is USDT). */
+export function money(value, digits = 2) {
+  return missing(value) ? DASH : fixed(value, digits);
+}
+
+/** +12.34 / −5.00 with an explicit sign, for P&L. */
+export function signedMoney(value, digits = 2) {
+  if (missing(value)) return DASH;
+  if (Math.abs(value) < 0.5 * 10 ** -digits) value = 0; // no "−0.00"
+  const sign = value > 0 ? "+" : value < 0 ? "−" : "";
+  return sign + fixed(Math.abs(value), digits);
+}
+
+/** Percentage from a value already in percent (1.5 -> "1.50%"). */
+export function pct(value, digits = 2, signed = false) {
+  if (missing(value)) return DASH;
+  if (Math.abs(value) < 0.5 * 10 ** -digits) value = 0;
+  const sign = signed && value > 0 ? "+" : value < 0 ? "−" : "";
+  return sign + fixed(Math.abs(value), digits) + "%";
+}
+
+/** Percentage from a ratio (0.5 -> "50.0%"), e.g. win rate. */
+export function ratioPct(value, digits = 1) {
+  return missing(value) ? DASH : pct(value * 100, digits);
+}
+
+/** A plain number with the given decimals (Sharpe, profit factor). */
+export function num(value, digits = 2) {
+  return missing(value) ? DASH : fixed(value, digits);
+}
+
+/** A price with precision that suits its size (60,000.12 / 2.4531 / 0.052341). */
+export function price(value) {
+  if (missing(value)) return DASH;
+  const abs = Math.abs(value);
+  const digits = abs >= 1000 ? 2 : abs >= 1 ? 4 : 6;
+  return fixed(value, digits);
+}
+
+/** An axis label for a price: fewer decimals than price(), enough to tell ticks apart. */
+export function axisPrice(value) {
+  if (missing(value)) return "";
+  const abs = Math.abs(value);
+  return fixed(value, abs >= 1000 ? 0 : abs >= 1 ? 2 : 4);
+}
+
+/** A quantity without trailing zeros, at most 8 decimals. */
+export function qty(value) {
+  if (missing(value)) return DASH;
+  return Number(value).toLocaleString("en-US", { maximumFractionDigits: 8 });
+}
+
+/** A fee or other small amount: 2 decimals from 1 up, else up to 6 significant digits. */
+export function amount(value) {
+  if (missing(value)) return DASH;
+  if (Math.abs(value) >= 1) return fixed(value, 2);
+  return Number(value).toLocaleString("en-US", { maximumSignificantDigits: 6 });
+}
+
+/** CSS class for a signed figure: pos, neg or zero. */
+export function signClass(value) {
+  // Below half a cent (or 0.005 %) a figure shows as 0.00, so it is coloured as zero too.
+  if (missing(value) || Math.abs(value) < 0.005) return "zero";
+  return value > 0 ? "pos" : "neg";
+}
+
+function toDate(value) {
+  if (missing(value) || value === "") return null;
+  const date = value instanceof Date ? value : new Date(value);
+  return Number.isNaN(date.getTime()) ? null : date;
+}
+
+/** HH:MM:SS in UTC (market times are UTC, and on the simulator they are not wall-clock). */
+export function time(value) {
+  const date = toDate(value);
+  return date ? date.toISOString().slice(11, 19) : DASH;
+}
+
+/** YYYY-MM-DD HH:MM:SS UTC. */
+export function dateTime(value) {
+  const date = toDate(value);
+  return date ? date.toISOString().slice(0, 19).replace("T", " ") + " UTC" : DASH;
+}
+
+/** Local wall-clock HH:MM:SS (when the browser last heard from the bot). */
+export function localTime(date = new Date()) {
+  return date.toLocaleTimeString("en-GB", { hour12: false });
+}
+
+/** "momentum" -> "Momentum", "stat_arb" -> "Stat arb". */
+export function label(name) {
+  if (!name) return DASH;
+  const text = String(name).replace(/_/g, " ");
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+export { DASH };

@@ -1,0 +1,126 @@
+"""The real server: run_bot.py (eventlet) as a subprocess, driven over HTTP and Socket.IO.
+
+No browser here: a python-socketio client receives the broadcasts, then SIGTERM must stop
+the bot cleanly (exit 0) with a data dir that `run_bot.py verify` accepts.
+"""
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import socketio
+import yaml
+
+pytestmark = pytest.mark.e2e
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+START_SECONDS = 90.0
+STOP_SECONDS = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(condition, timeout: float, what: str, process: subprocess.Popen | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"run_bot.py exited with {process.returncode} while waiting for {what}")
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def health(base: str):
+    try:
+        response = requests.get(base + "/api/health", timeout=2)
+    except requests.RequestException:
+        return None
+    return response.json() if response.status_code == 200 else None
+
+
+@pytest.fixture
+def bot(tmp_path):
+    config = {
+        "market": {"tick_seconds": 10.0},
+        "strategies": {"momentum": {"fast": 3, "slow": 8, "cooldown_seconds": 0.0}},
+        "engine": {"tick_interval_seconds": 0.05},
+        "dashboard": {"broadcast_seconds": 0.5},
+        "storage": {"data_dir": str(tmp_path / "data"), "log_dir": str(tmp_path / "logs"), "fsync": False},
+    }
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    port = free_port()
+    output = open(tmp_path / "output.txt", "wb")
+    process = subprocess.Popen([sys.executable, "run_bot.py", "--config", str(config_path), "--port", str(port)],
+                               cwd=REPO_ROOT, stdout=output, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: health(base), START_SECONDS, "/api/health", process)
+        yield process, base, tmp_path
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        output.close()
+
+
+def test_broadcasts_then_clean_stop(bot):
+    process, base, tmp_path = bot
+    first = health(base)
+    assert first["status"] == "ok" and first["state"] == "running" and first["market_source"] == "simulated"
+
+    received: dict[str, list] = {}
+    lock = threading.Lock()
+
+    def record(event, data):
+        with lock:
+            received.setdefault(event, []).append((time.time(), data))
+
+    def count(event):
+        with lock:
+            return len(received.get(event, []))
+
+    client = socketio.Client(reconnection=False)
+    client.on("*", record)
+    client.connect(base, transports=["websocket"], wait_timeout=10)
+    try:
+        # The greeting: every update and the status at once, then the periodic broadcasts.
+        wait_until(lambda: count("portfolio_update") >= 4, 20, "three broadcasts after the greeting", process)
+        with lock:
+            events = set(received)
+            portfolio = [data for _, data in received["portfolio_update"]]
+            trades = received["trades_update"][-1][1]
+        assert {"portfolio_update", "trades_update", "strategies_update", "alerts_update", "market_update",
+                "bot_status"} <= events
+        assert portfolio[0]["broadcast_seq"] == 0
+        seqs = [p["broadcast_seq"] for p in portfolio[1:]]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # none missed
+        assert isinstance(trades, list) and len(trades) <= 10
+        assert portfolio[-1]["equity"] > 0 and portfolio[-1]["as_of"] is not None
+        # HTTP answers beside the websocket.
+        api_trades = requests.get(base + "/api/trades?limit=10", timeout=5).json()
+        assert api_trades["total"] >= len(api_trades["trades"])
+        assert "bot_ticks_total" in requests.get(base + "/metrics", timeout=5).text
+
+        process.send_signal(signal.SIGTERM)  # with the client still connected
+        assert process.wait(STOP_SECONDS) == 0, (tmp_path / "output.txt").read_text(errors="replace")
+    finally:
+        client.disconnect()
+
+    verify = subprocess.run([sys.executable, "run_bot.py", "verify", "--data-dir", str(tmp_path / "data")],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert "OK" in verify.stdout
