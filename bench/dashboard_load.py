@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import multiprocessing
 import os
 import random
 import resource
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -344,6 +342,15 @@ def broadcast_metrics(base: str) -> tuple[float, float]:
 
 
 def report(records, window_start, window_end, cpu, latencies, args) -> None:
+    if not records:
+        print("no Socket.IO clients: API latency alone")
+    else:
+        report_broadcasts(records, window_start, window_end, args)
+    print(f"server CPU while broadcasting and serving the API: {cpu:.0f}% of one core")
+    report_api(latencies)
+
+
+def report_broadcasts(records, window_start, window_end, args) -> None:
     expected: dict[str, set] = {e: set() for e in DICT_EVENTS}
     for record in records:
         for event in DICT_EVENTS:
@@ -372,7 +379,9 @@ def report(records, window_start, window_end, cpu, latencies, args) -> None:
     ms = [d * 1000.0 for d in delays]
     print(f"delivery delay (emit -> receipt, {len(ms)} deliveries): p50 {percentile(ms, 0.5):.1f} ms, "
           f"p99 {percentile(ms, 0.99):.1f} ms, max {max(ms) if ms else float('nan'):.1f} ms")
-    print(f"server CPU while broadcasting and serving the API: {cpu:.0f}% of one core")
+
+
+def report_api(latencies) -> None:
     for path, values in latencies.items():
         print(f"API {path:<24} {len(values)} requests: p50 {percentile(values, 0.5):.1f} ms, "
               f"p99 {percentile(values, 0.99):.1f} ms, max {max(values):.1f} ms")
