@@ -5,7 +5,7 @@ from typing import Iterable
 
 import numpy as np
 
-from bot.models import PORTFOLIO_QUOTE, Leg, Market, Snapshot, round_step, split_symbol
+from bot.models import PORTFOLIO_QUOTE, Leg, Market, Signal, Snapshot, round_step, split_symbol
 from bot.strategies.base import PositionView
 
 
@@ -67,6 +67,26 @@ def exit_legs(snapshot: Snapshot, position: PositionView, symbol: str) -> list[L
         if qty > 0:
             legs.append(Leg(exchange=exchange, symbol=symbol, side="sell", qty=qty, expected_price=quote.bid))
     return legs
+
+
+def exit_signal(strategy: str, kind: str, snapshot: Snapshot, position: PositionView, symbol: str,
+                trigger: str) -> Signal | None:
+    """Sell a long position on every exchange holding it, with the trigger and the P&L estimate as reason."""
+    legs = exit_legs(snapshot, position, symbol)
+    if not legs:
+        return None
+    qty = sum(leg.qty for leg in legs)
+    pnl_usdt = sum((leg.expected_price - position.avg_cost) * leg.qty
+                   - leg.expected_price * leg.qty * snapshot.markets[(leg.exchange, symbol)].taker_fee
+                   for leg in legs)
+    cost = position.avg_cost * qty
+    pnl_pct = pnl_usdt / cost * 100.0 if cost > 0 else 0.0
+    venues = ", ".join(leg.exchange for leg in legs)
+    reason = (f"{trigger}; sell {format_qty(qty)} {position.asset} on {venues} "
+              f"(entry {format_price(position.avg_cost)}), est. P&L {pnl_usdt:+,.2f} USDT ({pnl_pct:+.2f}%) "
+              f"after the sell fee")
+    return Signal(strategy=strategy, kind=kind, legs=tuple(legs), reason=reason, confidence=1.0,
+                  closes_position=True)
 
 
 def is_dust(snapshot: Snapshot, position: PositionView, symbol: str) -> bool:

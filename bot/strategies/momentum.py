@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from bot.config import MomentumConfig
 from bot.models import PORTFOLIO_QUOTE, Leg, Signal, Snapshot, round_step
 from bot.strategies.base import PortfolioView, PositionView, Strategy
-from bot.strategies.common import (exit_legs, format_price, format_qty, is_dust, recent_closes,
+from bot.strategies.common import (exit_signal, format_price, format_qty, is_dust, recent_closes,
                                     trading_exchange, usdt_symbols)
 from bot.strategies.indicators import ema, log_return_volatility, rsi
 
@@ -213,27 +213,7 @@ class MomentumStrategy(Strategy):
             trigger = f"EMA{p.fast} crossed below EMA{p.slow} on {symbol} (RSI {reading.rsi:.1f})"
         if trigger is None:
             return None
-        legs = exit_legs(snapshot, position, symbol)
-        if not legs:
-            return None
-        qty = sum(leg.qty for leg in legs)
-        pnl_usdt = sum(
-            (leg.expected_price - position.avg_cost) * leg.qty
-            - leg.expected_price * leg.qty * snapshot.markets[(leg.exchange, symbol)].taker_fee
-            for leg in legs
-        )
-        cost = position.avg_cost * qty
-        pnl_pct = pnl_usdt / cost * 100.0 if cost > 0 else 0.0
-        venues = ", ".join(leg.exchange for leg in legs)
-        reason = (
-            f"{trigger}; sell {format_qty(qty)} {position.asset} on {venues} "
-            f"(entry {format_price(position.avg_cost)}), est. P&L {pnl_usdt:+,.2f} USDT ({pnl_pct:+.2f}%) "
-            f"after the sell fee"
-        )
-        return Signal(
-            strategy=self.name, kind="momentum_exit", legs=tuple(legs), reason=reason,
-            confidence=1.0, closes_position=True,
-        )
+        return exit_signal(self.name, "momentum_exit", snapshot, position, symbol, trigger)
 
     def _levels(self, entry_price: float, volatility_horizon: float) -> tuple[float, float]:
         """(stop, take-profit) around an entry price, never below zero."""

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from bot.config import NewsConfig
 from bot.models import PORTFOLIO_QUOTE, Leg, NewsItem, Signal, Snapshot, round_step, split_symbol
 from bot.strategies.base import PortfolioView, PositionView, Strategy
-from bot.strategies.common import exit_legs, format_price, format_qty, is_dust, trading_exchange
+from bot.strategies.common import exit_signal, format_price, format_qty, is_dust, trading_exchange
 from bot.strategies.sentiment import SentimentScorer, SymbolMapper
 
 # Leave room in the wallet for the taker fee and for the price moving before the fill.
@@ -220,26 +220,10 @@ class NewsStrategy(Strategy):
                        f"(score {score:+.2f})")
         else:
             return None
-        legs = exit_legs(snapshot, position, symbol)
-        if not legs:
-            return None
-        self._exit_ts[symbol] = snapshot.ts
-        qty = sum(leg.qty for leg in legs)
-        pnl_usdt = sum(
-            (leg.expected_price - position.avg_cost) * leg.qty
-            - leg.expected_price * leg.qty * snapshot.markets[(leg.exchange, symbol)].taker_fee
-            for leg in legs
-        )
-        cost = position.avg_cost * qty
-        pnl_pct = pnl_usdt / cost * 100.0 if cost > 0 else 0.0
-        venues = ", ".join(leg.exchange for leg in legs)
-        reason = (
-            f"{trigger}; sell {format_qty(qty)} {position.asset} on {venues} "
-            f"(entry {format_price(position.avg_cost)}), est. P&L {pnl_usdt:+,.2f} USDT ({pnl_pct:+.2f}%) "
-            f"after the sell fee"
-        )
-        return Signal(strategy=self.name, kind="news_exit", legs=tuple(legs), reason=reason,
-                      confidence=1.0, closes_position=True)
+        signal = exit_signal(self.name, "news_exit", snapshot, position, symbol, trigger)
+        if signal is not None:
+            self._exit_ts[symbol] = snapshot.ts
+        return signal
 
     # -- market data --------------------------------------------------------------------------
 

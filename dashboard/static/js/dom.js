@@ -1,4 +1,4 @@
-// DOM helpers. Text from data only ever goes in through textContent, never innerHTML,
+// DOM helpers. Text from data only ever goes in through textContent, never parsed as HTML,
 // so a headline or reason containing markup shows up as text.
 
 /**
