@@ -4,10 +4,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from tests.polling import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,15 +19,6 @@ def bot(*args, timeout=180, **kwargs):
 
 def headless(data, *extra):
     return bot("--no-dashboard", "--fast", "--data-dir", data, "--log-dir", Path(data).parent / "logs", *extra)
-
-
-def wait_for(condition, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.slow

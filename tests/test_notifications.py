@@ -1,13 +1,13 @@
 """NotificationService: dashboards, log file, webhook delivery with retries, rate limit, switches."""
 import json
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from bot.config import NotificationsConfig
 from bot.notifications import NotificationService
+from tests.polling import wait_for
 
 
 class Hook:
@@ -44,15 +44,6 @@ class Hook:
         self.release.set()
         self.server.shutdown()
         self.server.server_close()
-
-
-def wait_for(condition, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    raise AssertionError("condition not met in time")
 
 
 def service(tmp_path, **settings):

@@ -99,13 +99,3 @@ def force_trade(engine, side: str = "buy", symbol: str = "BTC/USDT", qty: float 
     return result
 
 
-def wait_for(condition, timeout: float = 10.0, interval: float = 0.01):
-    """Poll condition() until it is truthy (returned) or the deadline passes (AssertionError)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)

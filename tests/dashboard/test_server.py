@@ -8,7 +8,7 @@ import requests
 import socketio
 
 from dashboard.server import DashboardServer
-from tests.dashboard.conftest import wait_for
+from tests.polling import wait_for
 
 
 def free_port() -> int:

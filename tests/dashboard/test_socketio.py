@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from dashboard.events import UPDATE_EVENTS
-from tests.dashboard.conftest import force_trade, ledger_lines, wait_for
+from tests.dashboard.conftest import force_trade, ledger_lines
+from tests.polling import wait_for
 
 
 @pytest.fixture

@@ -176,7 +176,7 @@ def test_page_loads_cleanly(bot_server, watched, shots, name):
     page = w.open(bot_server.base_url, PAGES[name])
     status = bot_server.get_json("/api/status")
     assert page.locator("#status-market").inner_text() == status["market_description"]
-    assert page.locator(f'.nav a[aria-current="page"]').get_attribute("href") == PAGES[name]
+    assert page.locator('.nav a[aria-current="page"]').get_attribute("href") == PAGES[name]
     # Chart.js sizes its canvases through the CSSOM (allowed by the CSP); nothing else has a style.
     assert page.evaluate("document.querySelectorAll('[style]:not(canvas)').length") == 0, "inline style attributes"
     if name in ("analytics", "market"):

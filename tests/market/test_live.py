@@ -16,22 +16,11 @@ from bot.market.live import LiveMarket, make_client, translate_error
 from bot.market.live_parsing import market_from_ccxt
 from bot.market.resilience import MarketUnavailableError, PermanentMarketError, TemporaryMarketError, UnknownSymbolError
 from tests.market.fake_exchange import FakeExchangeServer
+from tests.polling import wait_for
 
 EXCHANGES = ("binance", "kraken")
 DATA = Path(__file__).parent / "data"
 MAX_AGE = 1.5  # market.max_quote_age_seconds in these tests
-
-
-def wait_for(condition, timeout: float = 5.0, what: str = "condition"):
-    """condition()'s first truthy value, polled until the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
 
 
 def market_config(fake: FakeExchangeServer, symbols=("BTC/USDT", "ETH/USDT", "BNB/USDT"),

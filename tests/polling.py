@@ -1,0 +1,16 @@
+"""Waiting for a condition in tests: poll with a deadline, never a bare sleep standing in for it."""
+from __future__ import annotations
+
+import time
+
+
+def wait_for(condition, timeout: float = 10.0, what: str = "condition", interval: float = 0.02):
+    """condition()'s first truthy value, polled every interval; AssertionError at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
