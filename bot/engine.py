@@ -31,7 +31,7 @@ STATE_WRITE_SECONDS = 5.0
 def build_source(config: BotConfig) -> MarketSource:
     """The market source the config names."""
     if config.market.source == "live":
-        from bot.market.live import LiveMarket  # imported only in live mode: the one ccxt module
+        from bot.market.live_source import LiveMarket  # imported only in live mode: ccxt comes with it
 
         return LiveMarket(config.market)
     from bot.market.simulator import SimulatedMarket

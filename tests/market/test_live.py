@@ -12,7 +12,8 @@ import ccxt
 import pytest
 
 from bot.config import BotConfig, ConfigError, LiveConfig, MarketConfig
-from bot.market.live import LiveMarket, make_client, translate_error
+from bot.market.live import make_client, translate_error
+from bot.market.live_source import LiveMarket
 from bot.market.live_parsing import market_from_ccxt
 from bot.market.resilience import MarketUnavailableError, PermanentMarketError, TemporaryMarketError, UnknownSymbolError
 from tests.market.fake_exchange import FakeExchangeServer
