@@ -158,9 +158,12 @@ def summary_table(facade) -> str:
                  f"total P&L {portfolio['total_pnl']:+.2f} = strategies {portfolio['realized_pnl'] + portfolio['unrealized_pnl'] - portfolio['fees_usdt']:+.2f} "
                  f"+ starting holdings {portfolio['holdings_pnl']:+.2f}")
     status = facade.status()
-    degraded = {ex: h for ex, h in status["health"].items() if h.get("state") != "live"}
     market_line = f"market: {status['market_description']}; last tick {status['tick']} at {status['market_time']}"
-    if degraded:
-        market_line += "; degraded: " + ", ".join(f"{ex} ({h.get('reason')})" for ex, h in degraded.items())
+    if status["market_source"] == "live":
+        feeds = []
+        for exchange, health in sorted(status["health"].items()):
+            why = f" ({health['reason']})" if health.get("reason") else ""
+            feeds.append(f"{exchange} {health['state']}{why}, data {health.get('age_seconds', 0.0):.1f}s old")
+        market_line += "\nexchanges: " + "; ".join(feeds)
     lines.append(market_line)
     return "\n".join(lines)

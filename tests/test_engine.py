@@ -190,3 +190,23 @@ def test_market_source_events_are_logged_and_the_edges_notified(tmp_path):
     notes = [json.loads(line) for line in (tmp_path / "logs" / "notifications.jsonl").read_text().splitlines()]
     market_notes = [n["message"] for n in notes if n["kind"] == "market"]
     assert market_notes == ["kraken down: breaker open", "kraken live again"]
+
+
+def test_a_webhook_that_never_answers_does_not_hold_up_the_ticks(tmp_path):
+    from tests.test_notifications import Hook
+
+    hook = Hook([None] * 1000)  # accepts the connection, never answers
+    try:
+        config = make_config(tmp_path, notifications={"webhook_url": hook.url, "webhook_timeout_seconds": 5.0,
+                                                      "webhook_retries": 0, "rate_limit_per_minute": 10_000})
+        engine = BotEngine(config)
+        engine.open()
+        engine.run_fast(6000)
+        assert engine.next_tick == 6000
+        trades_notified = [n for n in engine.notifications.history if n["kind"] == "trade_executed"]
+        assert trades_notified, "trades were confirmed to the dashboards while the webhook hung"
+        assert engine.notifications.pending() > 0, "deliveries are still queued behind the hung webhook"
+        assert engine.notifications.stats["webhook_sent"] == 0
+        engine.close()
+    finally:
+        hook.close()

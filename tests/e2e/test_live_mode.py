@@ -6,6 +6,7 @@ dashboard runs as configured by default (eventlet), so the live workers run as g
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -72,6 +73,8 @@ def test_live_mode_serves_both_exchanges_reports_a_fault_and_stops_cleanly(tmp_p
     finally:
         code = bot.stop()
     assert code == 0, f"run_bot.py exited with {code} after SIGTERM\n{bot.output()}"
+    summary = bot.stdout_path.read_text(encoding="utf-8")
+    assert re.search(r"exchanges: binance live, data [\d.]+s old; kraken live, data [\d.]+s old", summary), summary
 
     state = json.loads((bot.data_dir / "portfolio_state.json").read_text(encoding="utf-8"))
     assert state["engine"]["market_source"] == "live"
