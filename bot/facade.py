@@ -119,8 +119,9 @@ class BotFacade:
     def market_live(self) -> dict:
         """Every quote of the last snapshot plus the widest cross-exchange gap per symbol."""
         snapshot = self.engine.last_snapshot
+        health = self.engine.source.health()
         if snapshot is None:
-            return {"as_of": None, "quotes": [], "cross_exchange": []}
+            return {"as_of": None, "quotes": [], "cross_exchange": [], "health": health}
         quotes = []
         by_symbol: dict[str, list] = {}
         for (exchange, symbol), q in sorted(snapshot.quotes.items()):
@@ -137,7 +138,8 @@ class BotFacade:
             cross.append({"symbol": symbol, "buy_exchange": low.exchange, "ask": low.ask,
                           "sell_exchange": high.exchange, "bid": high.bid,
                           "gap_pct": (high.bid - low.ask) / low.ask * 100.0})
-        return {"as_of": iso_utc(snapshot.ts), "tick": snapshot.tick, "quotes": quotes, "cross_exchange": cross}
+        return {"as_of": iso_utc(snapshot.ts), "tick": snapshot.tick, "quotes": quotes, "cross_exchange": cross,
+                "health": health}
 
     # ----- dashboard questions: analytics, charts, trade lookups, journal -----------------
     def _trade_analytics_synced(self, cooperate=None):

@@ -94,6 +94,9 @@ def test_market_live_lists_every_quote(client, engine):
     body = client.get("/api/market/live").get_json()
     assert body["tick"] == engine.last_snapshot.tick
     assert len(body["quotes"]) == len(engine.last_snapshot.quotes)
+    # every broadcast carries each exchange's state and data age for the status bar
+    assert set(body["health"]) == set(engine.source.exchanges)
+    assert all(h["state"] == "live" and "age_seconds" in h for h in body["health"].values())
 
 
 def test_allocation_sums_to_equity(client):
