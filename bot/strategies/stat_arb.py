@@ -186,8 +186,8 @@ class StatArbStrategy(Strategy):
     def _on_candle(self, snapshot: Snapshot, view: PortfolioView) -> None:
         minute = int(snapshot.ts // CANDLE_SECONDS)
         if self._pending is not None and minute > self._pending.minute:
-            self._apply(self._pending, snapshot, view)
-            self._pending = None
+            pending, self._pending = self._pending, None
+            self._apply(pending, snapshot, view)
         if self._pending is None and (self._next_test_ts is None or snapshot.ts >= self._next_test_ts):
             self._submit(snapshot, minute)
         for state in self.pairs.values():
@@ -226,9 +226,10 @@ class StatArbStrategy(Strategy):
         try:
             outcomes = pending.future.result()
         except Exception as exc:  # noqa: BLE001 - a lost round keeps the previous models
-            log.warning("stat_arb: cointegration round failed (%s: %s); keeping the previous models",
-                        type(exc).__name__, exc)
-            return
+            # Raised on, so the manager counts, logs and notifies it like any strategy error:
+            # quietly never trading again would hide a broken worker. The next candle tests anew.
+            raise RuntimeError(f"cointegration round failed ({type(exc).__name__}: {exc}); "
+                               f"keeping the previous models") from exc
         self.rounds_applied += 1
         p_max = self.params.p_value_max
         for outcome in outcomes:

@@ -114,6 +114,12 @@ def test_broadcasts_then_clean_stop(bot):
         api_trades = requests.get(base + "/api/trades?limit=10", timeout=5).json()
         assert api_trades["total"] >= len(api_trades["trades"])
         assert "bot_ticks_total" in requests.get(base + "/metrics", timeout=5).text
+        # Several candles in: stat_arb's cointegration round ran in a real OS thread (eventlet's
+        # pool) and was applied; any failure there would be a counted strategy error.
+        wait_until(lambda: requests.get(base + "/api/status", timeout=5).json()["tick"] >= 30, 30, "30 ticks")
+        performance = requests.get(base + "/api/strategies/performance", timeout=5).json()["strategies"]
+        assert {row["strategy"]: row["errors"] for row in performance} == \
+            {"arbitrage": 0, "momentum": 0, "news": 0, "stat_arb": 0}
 
         process.send_signal(signal.SIGTERM)  # with the client still connected
         assert process.wait(STOP_SECONDS) == 0, (tmp_path / "output.txt").read_text(errors="replace")

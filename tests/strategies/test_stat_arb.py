@@ -447,11 +447,15 @@ def test_a_failed_round_keeps_the_previous_models():
     s._runner = FailingRunner()
     prices = {Y: price_for_z(0.0), X: 20.0}
     s.on_snapshot(snap(prices, T0 + 120, new_candle=True), FakeView())
-    s.on_snapshot(snap(prices, T0 + 180, new_candle=True), FakeView())
-    # rounds 1 and 2 (submitted before the runner broke) applied; round 3 failed and changed
-    # nothing; round 4 is already on its way
-    assert s.rounds_submitted == 4 and s.rounds_applied == 2
+    # round 3 (the first on the broken runner) fails when applied: raised, so the manager counts
+    # and reports it, and nothing about the pairs changes
+    with pytest.raises(RuntimeError, match="cointegration round failed .RuntimeError: worker died."):
+        s.on_snapshot(snap(prices, T0 + 180, new_candle=True), FakeView())
+    assert s.rounds_applied == 2
     assert list(s.pairs) == [PairCandidate(Y, X)] and s.pairs[PairCandidate(Y, X)].closing_reason == ""
+    # the next candle tests anew rather than re-raising the same lost round
+    s.on_snapshot(snap(prices, T0 + 240, new_candle=True), FakeView())
+    assert s.rounds_submitted == 4
 
 
 # -- restarts -----------------------------------------------------------------------------------
