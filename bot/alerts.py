@@ -58,7 +58,8 @@ class AlertRule:
         if self.condition == "drawdown":
             return f"portfolio drawdown beyond {self.pct:g}%"
         if self.condition == "whale":
-            return f"whale transfer of {self.symbol or 'any asset'} above {self.min_usd:,.0f} USD"
+            asset = split_symbol(self.symbol)[0] if self.symbol else "any asset"
+            return f"whale transfer of {asset} above {self.min_usd:,.0f} USD"
         return f"{self.strategy} loses {self.count} trades in a row"
 
 

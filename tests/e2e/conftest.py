@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -165,3 +166,124 @@ def bot_server(tmp_path_factory):
     finally:
         code = bot.stop()
     assert code == 0, f"run_bot.py exited with {code} after SIGTERM\n{bot.output()}"
+
+
+# ----- the browser (Debian Chromium through Playwright) -------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SHOTS_COPY_DIR = Path("/tmp/dashboard-shots")
+WAIT_MS = 30_000
+
+# Page functions are always arrow functions: a bare expression would need eval, which the CSP forbids.
+# The socket is connected, a live update has arrived, and every panel has left its loading state.
+PAGE_SETTLED = """() => document.documentElement.dataset.connection === 'connected'
+    && document.querySelector('#status-updated').textContent !== '–'
+    && ![...document.querySelectorAll('.panel[data-state]')].some(p => p.dataset.state === 'loading')"""
+# Collect CSP violations from the first script on (an init script is not subject to the page's CSP).
+CSP_WATCH = """window.__csp = [];
+document.addEventListener('securitypolicyviolation',
+    e => window.__csp.push(e.violatedDirective + ' ' + (e.blockedURI || '') + ' ' + (e.sourceFile || '')));"""
+
+
+def _ensure_chromium() -> None:
+    if os.path.exists(CHROMIUM):
+        return
+    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
+        try:
+            subprocess.run(["apt-get", "update"], check=True, capture_output=True, timeout=600)
+            subprocess.run(["apt-get", "install", "-y", "chromium"], check=True, capture_output=True, timeout=900)
+        except (subprocess.SubprocessError, OSError):
+            pass
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing and could not be installed (apt-get install chromium); "
+                    "the browser tests need Debian's Chromium")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _ensure_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory):
+    """Save a page's screenshot in the tmp dir and copy it to /tmp/dashboard-shots/."""
+    directory = tmp_path_factory.mktemp("screenshots")
+    SHOTS_COPY_DIR.mkdir(parents=True, exist_ok=True)
+
+    def save(page, name: str) -> Path:
+        # Toasts (one per trade on a busy bot) would cover the panels in the picture.
+        page.evaluate("() => { document.getElementById('toasts').hidden = true; }")
+        path = directory / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        page.evaluate("() => { document.getElementById('toasts').hidden = false; }")
+        shutil.copy(path, SHOTS_COPY_DIR / path.name)
+        return path
+
+    return save
+
+
+class Watched:
+    """A page with its console errors, uncaught exceptions and CSP violations collected."""
+
+    def __init__(self, context):
+        self.context = context
+        self.page = context.new_page()
+        self.errors: list[str] = []
+        self.page.add_init_script(CSP_WATCH)
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+
+    def _console(self, message) -> None:
+        if message.type == "error":
+            self.errors.append(f"console.error: {message.text}")
+
+    def open(self, base_url: str, path: str):
+        self.page.goto(base_url + path)
+        self.page.wait_for_function(PAGE_SETTLED, timeout=WAIT_MS)
+        return self.page
+
+    def csp_violations(self) -> list[str]:
+        return self.page.evaluate("window.__csp || []")
+
+    def assert_clean(self, expected: tuple[str, ...] = ()) -> None:
+        """No console error (but those containing one of the expected texts), no CSP violation."""
+        errors = [e for e in self.errors if not any(text in e for text in expected)]
+        assert errors == [], f"console errors: {errors}"
+        assert self.csp_violations() == [], f"CSP violations: {self.csp_violations()}"
+
+
+@pytest.fixture
+def watched(browser):
+    contexts = []
+
+    def make(width: int = 1280, height: int = 900) -> Watched:
+        context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+        contexts.append(context)
+        return Watched(context)
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def api_call(page, method: str, path: str, body: dict | None = None) -> dict:
+    """A same-origin API call from inside the page, with its CSRF token; returns {status, data}."""
+    return page.evaluate(
+        """async ([method, path, body]) => {
+            const token = document.querySelector('meta[name="csrf-token"]').content;
+            const r = await fetch(path, {method, headers: {'Content-Type': 'application/json', 'X-CSRF-Token': token},
+                                         body: JSON.stringify(body || {})});
+            return {status: r.status, data: await r.json()};
+        }""",
+        [method, path, body],
+    )

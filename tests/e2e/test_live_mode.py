@@ -13,7 +13,7 @@ import sys
 import pytest
 import yaml
 
-from tests.e2e.conftest import REPO_ROOT, start_bot
+from tests.e2e.conftest import REPO_ROOT, WAIT_MS, start_bot
 from tests.market.fake_exchange import FakeExchangeServer
 
 EXCHANGES = ("binance", "kraken")
@@ -42,7 +42,7 @@ def live_settings(fake: FakeExchangeServer) -> dict:
     }
 
 
-def test_live_mode_serves_both_exchanges_reports_a_fault_and_stops_cleanly(tmp_path, fake):
+def test_live_mode_serves_both_exchanges_reports_a_fault_and_stops_cleanly(tmp_path, fake, watched):
     bot = start_bot(tmp_path, live_settings(fake), ("--market", "live"))
     try:
         status = bot.wait_until(lambda: (s := bot.get_json("/api/status")) and s["tick"] is not None
@@ -58,7 +58,18 @@ def test_live_mode_serves_both_exchanges_reports_a_fault_and_stops_cleanly(tmp_p
         assert all(0 < q["bid"] < q["ask"] for q in market["quotes"])
         assert [row["symbol"] for row in market["cross_exchange"]] == ["BTC/USDT", "ETH/USDT"]
 
+        browser = watched()
+        page = browser.open(bot.base_url, "/")
+        feeds = page.locator("#status-feeds")
+        assert page.locator("#status-market").text_content().startswith("Live market data (binance, kraken)")
+        page.wait_for_function("() => document.querySelector('#status-feeds').textContent.startsWith('All exchanges live')",
+                               timeout=WAIT_MS)
+
         fake.set_fault("kraken", "http_500")
+        # Within a broadcast the status bar names the exchange, its state, why, and the data's age.
+        page.wait_for_function("() => /^kraken (degraded|down) \\(.*exchange not available.*\\) · data [0-9.]+s old/"
+                               ".test(document.querySelector('#status-feeds').textContent)", timeout=WAIT_MS)
+        assert feeds.get_attribute("data-state") == "degraded"
         health = bot.wait_until(lambda: (h := bot.get_json("/api/status")["health"])["kraken"]["state"] != "live"
                                 and h, timeout=30, what="kraken degraded in /api/status")
         assert health["kraken"]["state"] in ("degraded", "down")
@@ -70,6 +81,9 @@ def test_live_mode_serves_both_exchanges_reports_a_fault_and_stops_cleanly(tmp_p
         fake.set_fault("kraken", None)
         bot.wait_until(lambda: bot.get_json("/api/status")["health"]["kraken"]["state"] == "live",
                        timeout=30, what="kraken live again")
+        page.wait_for_function("() => document.querySelector('#status-feeds').dataset.state === 'live'",
+                               timeout=WAIT_MS)
+        browser.assert_clean()
     finally:
         code = bot.stop()
     assert code == 0, f"run_bot.py exited with {code} after SIGTERM\n{bot.output()}"
