@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from bot.models import Snapshot, iso_utc, split_symbol
-from bot.storage import SCHEMA_VERSION, CorruptFileError, atomic_write_json, read_json
+from bot.storage import SCHEMA_VERSION, CorruptFileError, atomic_write_json, read_json, set_aside
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +89,7 @@ class AlertEngine:
         try:
             document = read_json(self.path)
         except CorruptFileError as exc:
-            aside = self.path.with_name(self.path.name + ".corrupt")
-            self.path.replace(aside)
+            aside = set_aside(self.path)
             return [f"{exc}; moved to {aside.name}, starting with no alert rules"]
         if document is None:
             return []

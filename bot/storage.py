@@ -71,6 +71,18 @@ def atomic_write_json(path: str | Path, document: dict, fsync: bool = True) -> N
         _fsync_dir(path.parent)
 
 
+def set_aside(path: str | Path, suffix: str = ".corrupt") -> Path:
+    """Move an unreadable document out of the way (kept, never deleted); returns where it went."""
+    path = Path(path)
+    aside = path.with_name(path.name + suffix)
+    number = 1
+    while aside.exists():
+        number += 1
+        aside = path.with_name(f"{path.name}{suffix}.{number}")
+    path.replace(aside)
+    return aside
+
+
 def remove_stale_temp_files(folder: str | Path) -> int:
     """Delete temp files an interrupted atomic write left behind; returns how many."""
     removed = 0

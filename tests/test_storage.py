@@ -58,3 +58,16 @@ def test_complete_last_record_without_newline_is_kept_and_next_append_starts_fre
     repair_torn_tail(path, contents)
     JsonlWriter(path).append({"n": 3})
     assert [json.loads(line)["n"] for line in path.read_text().splitlines()] == [1, 2, 3]
+
+
+def test_set_aside_keeps_every_damaged_copy(tmp_path):
+    from bot.storage import set_aside
+
+    path = tmp_path / "alerts.json"
+    path.write_text("{broken 1")
+    first = set_aside(path)
+    path.write_text("{broken 2")
+    second = set_aside(path)
+    assert (first.name, second.name) == ("alerts.json.corrupt", "alerts.json.corrupt.2")
+    assert first.read_text() == "{broken 1" and second.read_text() == "{broken 2"
+    assert not path.exists()
