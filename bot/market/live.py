@@ -56,6 +56,25 @@ class MarketConfigError(PermanentMarketError, ConfigError):
 
 
 # ---- ccxt translation --------------------------------------------------------------------------
+# What each ccxt exception means here, checked in order (subclasses before their parents).
+# Parsing errors from a malformed answer are temporary: the next answer may be fine.
+_ERROR_KINDS = (
+    ((ccxt.DDoSProtection, ccxt.RateLimitExceeded), "rate limited", "rate_limited"),
+    (ccxt.OnMaintenance, "under maintenance", "temporary"),
+    (ccxt.RequestTimeout, "timed out", "temporary"),
+    (ccxt.ExchangeNotAvailable, "exchange not available", "temporary"),
+    (ccxt.InvalidNonce, "invalid nonce", "temporary"),
+    (ccxt.NetworkError, "network error", "temporary"),
+    (ccxt.BadResponse, "malformed answer", "temporary"),
+    (ccxt.OperationFailed, "operation failed", "temporary"),
+    (ccxt.BadSymbol, "unknown symbol", "symbol"),
+    (ccxt.AuthenticationError, "access refused", "permanent"),
+    (ccxt.NotSupported, "not supported", "permanent"),
+    (ccxt.BaseError, "exchange error", "permanent"),
+    ((TypeError, KeyError, ValueError, IndexError, AttributeError, ZeroDivisionError), "malformed answer", "temporary"),
+)
+
+
 def translate_error(exc: BaseException, exchange: str, what: str, symbol: str = "") -> MarketError:
     """The project's error for a ccxt (or parsing) exception raised while reading `what`."""
     detail = f"{type(exc).__name__}: {' '.join(str(exc).split())[:240]}"
@@ -70,33 +89,13 @@ def translate_error(exc: BaseException, exchange: str, what: str, symbol: str = 
     def permanent(reason: str) -> PermanentMarketError:
         return PermanentMarketError(message(reason), exchange=exchange, reason=f"{what}: {reason}")
 
-    if isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded)):
-        return temporary("rate limited", rate_limited=True)
-    if isinstance(exc, ccxt.OnMaintenance):
-        return temporary("under maintenance")
-    if isinstance(exc, ccxt.RequestTimeout):
-        return temporary("timed out")
-    if isinstance(exc, ccxt.ExchangeNotAvailable):
-        return temporary("exchange not available")
-    if isinstance(exc, ccxt.InvalidNonce):
-        return temporary("invalid nonce")
-    if isinstance(exc, ccxt.NetworkError):
-        return temporary("network error")
-    if isinstance(exc, ccxt.BadResponse):
-        return temporary("malformed answer")
-    if isinstance(exc, ccxt.OperationFailed):
-        return temporary("operation failed")
-    if isinstance(exc, ccxt.BadSymbol):
-        return UnknownSymbolError(message("unknown symbol"), exchange=exchange, symbol=symbol,
-                                  reason=f"{what}: unknown symbol")
-    if isinstance(exc, ccxt.AuthenticationError):
-        return permanent("access refused")
-    if isinstance(exc, ccxt.NotSupported):
-        return permanent("not supported")
-    if isinstance(exc, ccxt.BaseError):
-        return permanent("exchange error")
-    if isinstance(exc, (TypeError, KeyError, ValueError, IndexError, AttributeError, ZeroDivisionError)):
-        return temporary("malformed answer")
+    for classes, reason, kind in _ERROR_KINDS:
+        if isinstance(exc, classes):
+            if kind == "symbol":
+                return UnknownSymbolError(message(reason), exchange=exchange, symbol=symbol, reason=f"{what}: {reason}")
+            if kind == "permanent":
+                return permanent(reason)
+            return temporary(reason, rate_limited=kind == "rate_limited")
     return temporary("unexpected error")
 
 
