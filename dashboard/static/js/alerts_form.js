@@ -4,7 +4,7 @@
 // test-notification form sends a message through every channel. The page (alerts.js) loads the
 // symbols, exchanges and strategies and shows the rule once it is added.
 import { api, ApiError } from "./api.js";
-import { byId, el, replaceChildren } from "./dom.js";
+import { byId, el, fieldError, replaceChildren } from "./dom.js";
 import * as fmt from "./format.js";
 import { showError } from "./notify.js";
 import { last, on } from "./socket.js";
@@ -181,14 +181,7 @@ export function initAlertForms({ getSymbols, onRuleCreated }) {
   }
 
   function setFieldError(name, message, prefix = "error-", fields = inputs) {
-    const box = document.getElementById(`${prefix}${name}`);
-    const input = fields[name];
-    if (!box || !input) return false;
-    box.textContent = message;
-    box.hidden = !message;
-    if (message) input.setAttribute("aria-invalid", "true");
-    else input.removeAttribute("aria-invalid");
-    return true;
+    return fieldError(fields, name, message, prefix);
   }
 
   function clearErrors() {

@@ -117,3 +117,18 @@ export function panelShow(panel, hasData, emptyMessage = null) {
 export function td(text, cls = null, title = null) {
   return el("td", { class: cls, title }, text);
 }
+
+/**
+ * Show (or, with an empty message, clear) a form field's error in its #<prefix><name> box and
+ * mark the input invalid; returns false when the form has no such field.
+ */
+export function fieldError(fields, name, message, prefix = "error-") {
+  const box = document.getElementById(`${prefix}${name}`);
+  const input = fields[name];
+  if (!box || !input) return false;
+  box.textContent = message;
+  box.hidden = !message;
+  if (message) input.setAttribute("aria-invalid", "true");
+  else input.removeAttribute("aria-invalid");
+  return true;
+}

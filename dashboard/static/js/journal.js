@@ -2,7 +2,7 @@
 // errors shown beside the field, and the filterable list of entries.
 import "./layout.js";
 import { api, ApiError, query } from "./api.js";
-import { byId, el, panelError, panelLoading, panelShow, replaceChildren } from "./dom.js";
+import { byId, el, fieldError, panelError, panelLoading, panelShow, replaceChildren } from "./dom.js";
 import * as fmt from "./format.js";
 import { showError, showSuccess } from "./notify.js";
 import { asList } from "./socket.js";
@@ -81,14 +81,7 @@ function clearErrors() {
 }
 
 function setFieldError(name, message) {
-  const box = document.getElementById(`error-${name}`);
-  const input = inputs[name];
-  if (!box || !input) return false;
-  box.textContent = message;
-  box.hidden = !message;
-  if (message) input.setAttribute("aria-invalid", "true");
-  else input.removeAttribute("aria-invalid");
-  return true;
+  return fieldError(inputs, name, message);
 }
 
 function showFormError(message) {
