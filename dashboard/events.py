@@ -12,16 +12,15 @@ import logging
 import threading
 import time
 
-from engineio import packet as eio_packet
 from flask import request
 from flask_socketio import SocketIO
-from socketio import packet as sio_packet
+
+from dashboard.socket_transport import SocketTransport
 
 log = logging.getLogger(__name__)
 
 UPDATE_EVENTS = ("portfolio_update", "trades_update", "strategies_update", "alerts_update", "market_update")
 IMMEDIATE_EVENTS = ("trade_executed", "notification", "bot_status")
-NAMESPACE = "/"
 
 
 class Broadcaster:
@@ -29,6 +28,7 @@ class Broadcaster:
 
     def __init__(self, socketio: SocketIO, engine, interval_seconds: float, metrics=None):
         self.socketio = socketio
+        self.transport = SocketTransport(socketio)
         self.engine = engine
         self.interval_seconds = interval_seconds
         self.metrics = metrics
@@ -54,23 +54,12 @@ class Broadcaster:
         (each has its own writer), so this does not yield midway: measured with
         bench/dashboard_load.py, yielding every 50-100 clients made rounds ten times longer.
         """
-        server = self.socketio.server
         try:
-            encoded = server.packet_class(sio_packet.EVENT, namespace=NAMESPACE, data=[event, data]).encode()
+            packets = self.transport.encode(event, data)
         except Exception:  # noqa: BLE001 - an unencodable payload is a bug; log it, keep serving
             log.exception("cannot encode %s", event)
             return 0
-        if not isinstance(encoded, list):
-            encoded = [encoded]
-        packets = [eio_packet.Packet(eio_packet.MESSAGE, part) for part in encoded]
-        failures = 0
-        for sid, eio_sid in list(server.manager.get_participants(NAMESPACE, to)):
-            try:
-                for pkt in packets:
-                    server._send_eio_packet(eio_sid, pkt)
-            except Exception:  # noqa: BLE001 - a dropped client must not stop the others
-                failures += 1
-                log.debug("sending %s to %s failed", event, sid, exc_info=True)
+        failures = self.transport.send_packets(packets, to)
         if failures:
             self.send_failures += failures
             if self.metrics is not None:
