@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Literal, Mapping
+from typing import Callable, Literal, Mapping, Protocol
 
 import numpy as np
 
@@ -259,6 +259,36 @@ class Trade:
 
     def to_dict(self) -> dict:
         return {name: getattr(self, name) for name in self.__slots__}
+
+
+# The two views below are what a strategy reads of the portfolio. They live with the models
+# (not in bot/strategies) so the portfolio can build them without importing a strategy module.
+@dataclass(frozen=True, slots=True)
+class PositionView:
+    """A strategy's holding of one asset, aggregated over exchanges, valued in USDT."""
+
+    asset: str
+    qty: float
+    avg_cost: float
+    by_exchange: Mapping[str, float]
+    opened_ts: float
+
+
+class PortfolioView(Protocol):
+    """What a strategy may read of the portfolio; it cannot change anything through it."""
+
+    def position(self, asset: str) -> PositionView | None:
+        """This strategy's position in asset, or None when flat."""
+
+    def positions(self) -> list[PositionView]:
+        """This strategy's open positions."""
+
+    def balance(self, exchange: str, asset: str) -> float:
+        """What this strategy may spend of asset on exchange: the wallet, less what other
+        strategies' open positions hold there (USDT is shared; holdings are reserved)."""
+
+    def equity(self) -> float:
+        """Total portfolio equity in USDT at the current marks."""
 
 
 def split_symbol(symbol: str) -> tuple[str, str]:

@@ -11,9 +11,8 @@ from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Iterable
 
-from bot.models import PORTFOLIO_QUOTE, Snapshot, Trade, parse_iso, split_symbol
+from bot.models import PORTFOLIO_QUOTE, PositionView, Snapshot, Trade, parse_iso, split_symbol
 from bot.positions import Position, book_fill
-from bot.strategies.base import PositionView
 
 
 @dataclass(slots=True)

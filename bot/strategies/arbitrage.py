@@ -30,10 +30,11 @@ from typing import Mapping, Sequence
 
 from bot.config import ArbitrageConfig, MarketConfig
 from bot.fills import slippage_limit
-from bot.models import PORTFOLIO_QUOTE, Leg, Market, OrderBook, Signal, Snapshot, round_step, split_symbol
+from bot.models import (PORTFOLIO_QUOTE, Leg, Market, OrderBook, PortfolioView, Signal, Snapshot, round_step,
+                        split_symbol)
 from bot.strategies.arbitrage_math import (BookSide, Plan, TickState, ceil_step, fill_leg,
                                            walk_together)
-from bot.strategies.base import PortfolioView, Strategy
+from bot.strategies.base import Strategy
 
 USDT = PORTFOLIO_QUOTE
 # Keep sizing a hair inside the wallet: the executor sees balances summed in another order.

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from bot.fills import WALLET_TOLERANCE, Levels, leg_amounts, wallet_changes
-from bot.models import PORTFOLIO_QUOTE, Market, OrderBook, Snapshot, round_step
+from bot.models import PORTFOLIO_QUOTE, Market, OrderBook, PortfolioView, Snapshot, round_step
 from bot.positions import Position, book_fill
-from bot.strategies.base import PortfolioView
 
 
 # ----- sizing ---------------------------------------------------------------------------------

@@ -5,8 +5,7 @@ from typing import Iterable
 
 import numpy as np
 
-from bot.models import PORTFOLIO_QUOTE, Leg, Market, Signal, Snapshot, round_step, split_symbol
-from bot.strategies.base import PositionView
+from bot.models import PORTFOLIO_QUOTE, Leg, Market, PositionView, Signal, Snapshot, round_step, split_symbol
 
 
 def usdt_symbols(symbols: Iterable[str]) -> dict[str, str]:
