@@ -68,10 +68,12 @@ class Quote:
 
     @property
     def mid(self) -> float:
+        """Halfway between bid and ask."""
         return (self.bid + self.ask) / 2.0
 
     @property
     def spread_pct(self) -> float:
+        """Ask less bid, in % of the mid (0 when the mid is not positive)."""
         return (self.ask - self.bid) / self.mid * 100.0 if self.mid > 0 else 0.0
 
 
@@ -87,6 +89,7 @@ class OrderBook:
 
     @property
     def crossed(self) -> bool:
+        """True when the best bid reaches the best ask (a broken or stale book)."""
         return bool(self.bids and self.asks and self.bids[0][0] >= self.asks[0][0])
 
 
@@ -131,9 +134,11 @@ class CandleHistory:
     """Read access to closed 1-minute candles per (exchange, symbol), oldest first."""
 
     def closes(self, exchange: str, symbol: str, count: int) -> np.ndarray:  # pragma: no cover
+        """The last count closing prices, oldest first."""
         raise NotImplementedError
 
     def candles(self, exchange: str, symbol: str, count: int) -> list[Candle]:  # pragma: no cover
+        """The last count candles, oldest first."""
         raise NotImplementedError
 
 
@@ -227,10 +232,12 @@ class Fill:
 
     @property
     def notional(self) -> float:
+        """Quantity times price, in the quote asset."""
         return self.qty * self.price
 
     @property
     def partial(self) -> bool:
+        """True when less than the requested quantity filled."""
         return self.qty < self.requested_qty - 1e-12
 
 
@@ -258,6 +265,7 @@ class Trade:
     reason: str
 
     def to_dict(self) -> dict:
+        """Every field by name, as one line of trades.jsonl holds it."""
         return {name: getattr(self, name) for name in self.__slots__}
 
 

@@ -63,14 +63,17 @@ class PairCandidate:
 
     @property
     def y_asset(self) -> str:
+        """The dependent leg's base asset."""
         return split_symbol(self.y)[0]
 
     @property
     def x_asset(self) -> str:
+        """The independent leg's base asset."""
         return split_symbol(self.x)[0]
 
     @property
     def label(self) -> str:
+        """'Y/USDT vs X/USDT', as reasons and the dashboard name the pair."""
         return f"{self.y} vs {self.x}"
 
 
@@ -138,6 +141,7 @@ class StatArbStrategy(Strategy):
 
     @property
     def warmup_candles(self) -> int:
+        """The cointegration test's lookback: no decision before a full window."""
         return self.params.lookback_candles
 
     def close(self) -> None:
