@@ -56,6 +56,7 @@ class StrategySeries:
     cumulative_net: array = field(default_factory=lambda: array("d"))
 
     def add(self, trade: Trade) -> None:
+        """Take in one trade: counts, realized P&L, fees and the cumulative net series."""
         ts = parse_iso(trade.ts)
         fee = trade_fee_usdt(trade)
         self.trades += 1
@@ -79,6 +80,7 @@ class TradeAnalytics:
         self.series: dict[str, StrategySeries] = {}
 
     def add(self, trade: Trade) -> None:
+        """Take in one trade (in ledger order) for its strategy's series."""
         self.series.setdefault(trade.strategy, StrategySeries()).add(trade)
         self.seen = trade.seq
 
@@ -110,6 +112,7 @@ class TradeAnalytics:
 
     # ----- answers ------------------------------------------------------------------------
     def strategy_metrics(self, name: str, initial_equity: float, net_pnl: float | None = None) -> dict:
+        """One strategy's trade metrics and drawdown; net_pnl overrides realized less fees."""
         series = self.series.get(name) or StrategySeries()
         metrics = trade_metrics(series.closing_net, _span(series.first_ts, series.last_ts))
         metrics["max_drawdown_pct"] = pnl_drawdown_pct(series.cumulative_net, initial_equity)
@@ -118,6 +121,7 @@ class TradeAnalytics:
         return metrics
 
     def overall_metrics(self, equity_curve: Sequence[tuple[float, float]], net_pnl: float) -> dict:
+        """Trade metrics over every strategy plus the equity curve's risk metrics."""
         closing = np.concatenate([_as_array(s.closing_net) for s in self.series.values()] or [np.empty(0)])
         metrics = trade_metrics(closing, None)
         metrics.update(curve_metrics(equity_curve))
@@ -219,6 +223,7 @@ def pnl_drawdown_pct(cumulative: Sequence[float], capital: float) -> float | Non
 
 
 def histogram(nets: Sequence[float], bins: int = 20) -> dict:
+    """Wins, losses and a bins-wide histogram of net P&L values (bin edges and counts)."""
     values = _as_array(nets)
     wins = int((values > 0).sum())
     if len(values) == 0:

@@ -15,6 +15,8 @@ from bot.models import Fill, Leg, Market, Signal, Snapshot, split_symbol
 
 
 class WalletReader(Protocol):
+    """What the executor reads of the portfolio: spendable amounts per strategy."""
+
     def available(self, exchange: str, asset: str, strategy: str) -> float:
         """What strategy may spend: the wallet less other strategies' reserved holdings."""
 

@@ -55,6 +55,7 @@ class LegAmounts:
 
     @property
     def partial(self) -> bool:
+        """True when the book could not fill the whole requested quantity."""
         return self.qty < self.requested - 1e-12
 
 

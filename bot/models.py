@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Literal, Mapping
+from typing import Callable, Literal, Mapping, Protocol
 
 import numpy as np
 
@@ -68,10 +68,12 @@ class Quote:
 
     @property
     def mid(self) -> float:
+        """Halfway between bid and ask."""
         return (self.bid + self.ask) / 2.0
 
     @property
     def spread_pct(self) -> float:
+        """Ask less bid, in % of the mid (0 when the mid is not positive)."""
         return (self.ask - self.bid) / self.mid * 100.0 if self.mid > 0 else 0.0
 
 
@@ -87,6 +89,7 @@ class OrderBook:
 
     @property
     def crossed(self) -> bool:
+        """True when the best bid reaches the best ask (a broken or stale book)."""
         return bool(self.bids and self.asks and self.bids[0][0] >= self.asks[0][0])
 
 
@@ -131,9 +134,11 @@ class CandleHistory:
     """Read access to closed 1-minute candles per (exchange, symbol), oldest first."""
 
     def closes(self, exchange: str, symbol: str, count: int) -> np.ndarray:  # pragma: no cover
+        """The last count closing prices, oldest first."""
         raise NotImplementedError
 
     def candles(self, exchange: str, symbol: str, count: int) -> list[Candle]:  # pragma: no cover
+        """The last count candles, oldest first."""
         raise NotImplementedError
 
 
@@ -227,10 +232,12 @@ class Fill:
 
     @property
     def notional(self) -> float:
+        """Quantity times price, in the quote asset."""
         return self.qty * self.price
 
     @property
     def partial(self) -> bool:
+        """True when less than the requested quantity filled."""
         return self.qty < self.requested_qty - 1e-12
 
 
@@ -258,7 +265,38 @@ class Trade:
     reason: str
 
     def to_dict(self) -> dict:
+        """Every field by name, as one line of trades.jsonl holds it."""
         return {name: getattr(self, name) for name in self.__slots__}
+
+
+# The two views below are what a strategy reads of the portfolio. They live with the models
+# (not in bot/strategies) so the portfolio can build them without importing a strategy module.
+@dataclass(frozen=True, slots=True)
+class PositionView:
+    """A strategy's holding of one asset, aggregated over exchanges, valued in USDT."""
+
+    asset: str
+    qty: float
+    avg_cost: float
+    by_exchange: Mapping[str, float]
+    opened_ts: float
+
+
+class PortfolioView(Protocol):
+    """What a strategy may read of the portfolio; it cannot change anything through it."""
+
+    def position(self, asset: str) -> PositionView | None:
+        """This strategy's position in asset, or None when flat."""
+
+    def positions(self) -> list[PositionView]:
+        """This strategy's open positions."""
+
+    def balance(self, exchange: str, asset: str) -> float:
+        """What this strategy may spend of asset on exchange: the wallet, less what other
+        strategies' open positions hold there (USDT is shared; holdings are reserved)."""
+
+    def equity(self) -> float:
+        """Total portfolio equity in USDT at the current marks."""
 
 
 def split_symbol(symbol: str) -> tuple[str, str]:

@@ -11,9 +11,8 @@ from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Iterable
 
-from bot.models import PORTFOLIO_QUOTE, Snapshot, Trade, parse_iso, split_symbol
+from bot.models import PORTFOLIO_QUOTE, PositionView, Snapshot, Trade, parse_iso, split_symbol
 from bot.positions import Position, book_fill
-from bot.strategies.base import PositionView
 
 
 @dataclass(slots=True)
@@ -94,6 +93,7 @@ class PortfolioTracker:
         return total
 
     def sample_equity(self) -> float:
+        """Record an equity sample at the current snapshot's time, raising the peak; returns the equity."""
         equity = self.equity()
         ts = self._snapshot.ts if self._snapshot is not None else 0.0
         self.equity_history.append((ts, equity))
@@ -103,12 +103,14 @@ class PortfolioTracker:
         return equity
 
     def drawdown_pct(self) -> float:
+        """Fall of equity from its peak, in %; raises peak_equity first when equity is above it."""
         equity = self.equity()
         if equity > self.peak_equity:
             self.peak_equity = equity
         return (self.peak_equity - equity) / self.peak_equity * 100.0 if self.peak_equity > 0 else 0.0
 
     def initial_equity(self) -> float:
+        """The starting balances at the initial marks (the current marks before any), in USDT."""
         marks = self.initial_marks or self.marks()
         return sum(amount * marks.get(asset, 0.0) for assets in self.starting_balances.values()
                    for asset, amount in assets.items())
@@ -123,6 +125,7 @@ class PortfolioTracker:
         return total
 
     def unrealized_pnl(self, strategy: str | None = None) -> float:
+        """Open positions' value at the marks less their cost, for one strategy or all."""
         marks = self.marks()
         return sum(p.qty * marks.get(p.asset, 0.0) - p.cost for p in self.positions.values()
                    if p.qty and (strategy is None or p.strategy == strategy))
@@ -186,6 +189,7 @@ class PortfolioTracker:
 
     # ----- reading -----------------------------------------------------------------------
     def balance(self, exchange: str, asset: str) -> float:
+        """The wallet's amount of asset on exchange, whoever's holdings it includes."""
         return self.balances.get(exchange, {}).get(asset, 0.0)
 
     def available(self, exchange: str, asset: str, strategy: str) -> float:
@@ -201,15 +205,18 @@ class PortfolioTracker:
         return max(0.0, balance - held_by_others) if balance >= 0 else balance
 
     def open_positions(self, strategy: str | None = None) -> list[Position]:
+        """The positions that are not flat, for one strategy or all."""
         return [p for p in self.positions.values() if p.is_open and (strategy is None or p.strategy == strategy)]
 
     def position_view(self, strategy: str, asset: str) -> PositionView | None:
+        """A strategy's open position in asset as a read-only view, or None when flat."""
         position = self.positions.get((strategy, asset))
         if position is None or not position.is_open:
             return None
         return PositionView(asset, position.qty, position.avg_cost, dict(position.by_exchange), position.opened_ts)
 
     def view_for(self, strategy: str) -> "StrategyPortfolioView":
+        """The read-only PortfolioView handed to one strategy."""
         return StrategyPortfolioView(self, strategy)
 
     # ----- persistence -------------------------------------------------------------------
@@ -262,13 +269,17 @@ class StrategyPortfolioView:
         self._strategy = strategy
 
     def position(self, asset: str) -> PositionView | None:
+        """This strategy's open position in asset, or None when flat."""
         return self._tracker.position_view(self._strategy, asset)
 
     def positions(self) -> list[PositionView]:
+        """This strategy's open positions."""
         return [self._tracker.position_view(self._strategy, p.asset) for p in self._tracker.open_positions(self._strategy)]
 
     def balance(self, exchange: str, asset: str) -> float:
+        """What this strategy may spend of asset on exchange (other strategies' holdings reserved)."""
         return self._tracker.available(exchange, asset, self._strategy)
 
     def equity(self) -> float:
+        """Total portfolio equity in USDT at the current marks."""
         return self._tracker.equity()

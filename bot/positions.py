@@ -27,16 +27,20 @@ class Position:
 
     @property
     def avg_cost(self) -> float:
+        """Cost per unit (signed cost over signed quantity); 0 when flat."""
         return self.cost / self.qty if self.qty else 0.0
 
     @property
     def is_open(self) -> bool:
+        """True when the quantity is more than float residue."""
         return abs(self.qty) > DUST_QTY
 
     def copy(self) -> "Position":
+        """An independent copy (its per-exchange breakdown is not shared)."""
         return Position(self.strategy, self.asset, self.qty, self.cost, dict(self.by_exchange), self.opened_ts)
 
     def to_dict(self) -> dict:
+        """The position as portfolio_state.json stores it."""
         return {
             "strategy": self.strategy,
             "asset": self.asset,

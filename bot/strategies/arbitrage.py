@@ -30,10 +30,12 @@ from typing import Mapping, Sequence
 
 from bot.config import ArbitrageConfig, MarketConfig
 from bot.fills import slippage_limit
-from bot.models import PORTFOLIO_QUOTE, Leg, Market, OrderBook, Signal, Snapshot, round_step, split_symbol
+from bot.models import (PORTFOLIO_QUOTE, Leg, Market, OrderBook, PortfolioView, Signal, Snapshot, round_step,
+                        split_symbol)
 from bot.strategies.arbitrage_math import (BookSide, Plan, TickState, ceil_step, fill_leg,
                                            walk_together)
-from bot.strategies.base import PortfolioView, Strategy
+from bot.strategies.base import Strategy
+from bot.strategies.common import format_price, format_qty
 
 USDT = PORTFOLIO_QUOTE
 # Keep sizing a hair inside the wallet: the executor sees balances summed in another order.
@@ -210,8 +212,8 @@ class ArbitrageStrategy(Strategy):
             return None
         self._accept(state, best)
         bought, sold = best.fills
-        reason = (f"{symbol}: buy {_qty(bought.qty)} on {bought.exchange} at {_price(bought.price)}, "
-                  f"sell on {sold.exchange} at {_price(sold.price)}; net {_money(best.net_usdt)} USDT "
+        reason = (f"{symbol}: buy {format_qty(bought.qty)} on {bought.exchange} at {format_price(bought.price)}, "
+                  f"sell on {sold.exchange} at {format_price(sold.price)}; net {_money(best.net_usdt)} USDT "
                   f"({best.net_pct:.3f}%) after fees")
         return self._signal("cross_exchange", best, reason)
 
@@ -269,8 +271,8 @@ class ArbitrageStrategy(Strategy):
         self._accept(state, plan)
         cycle = triangle.cycle
         path = (USDT, cycle.middle, cycle.far, USDT) if forward else (USDT, cycle.far, cycle.middle, USDT)
-        legs = ", ".join(f"{f.side} {_qty(f.qty)} {f.symbol} at {_price(f.price)}" for f in plan.fills)
-        tail = f"; {_qty(plan.leftover)} {cycle.middle} left over, kept at cost" if plan.leftover > 0 else ""
+        legs = ", ".join(f"{f.side} {format_qty(f.qty)} {f.symbol} at {format_price(f.price)}" for f in plan.fills)
+        tail = f"; {format_qty(plan.leftover)} {cycle.middle} left over, kept at cost" if plan.leftover > 0 else ""
         reason = (f"{triangle.exchange} {'->'.join(path)}: {legs}; net {_money(plan.net_usdt)} USDT "
                   f"({plan.net_pct:.3f}%) after fees{tail}")
         return self._signal("triangular", plan, reason)
@@ -358,15 +360,6 @@ class ArbitrageStrategy(Strategy):
         # The estimate replays the fills on the very books the executor will use: near certain.
         return Signal(strategy=self.name, kind=kind, legs=legs, reason=reason, expected_profit_usdt=plan.net_usdt,
                       expected_profit_pct=plan.net_pct, confidence=1.0)
-
-
-def _qty(qty: float) -> str:
-    return f"{qty:.8f}".rstrip("0").rstrip(".") or "0"
-
-
-def _price(price: float) -> str:
-    decimals = 2 if price >= 100 else 4 if price >= 1 else 8
-    return f"{price:,.{decimals}f}"
 
 
 def _money(value: float) -> str:

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from bot.fills import WALLET_TOLERANCE, Levels, leg_amounts, wallet_changes
-from bot.models import PORTFOLIO_QUOTE, Market, OrderBook, Snapshot, round_step
+from bot.models import PORTFOLIO_QUOTE, Market, OrderBook, PortfolioView, Snapshot, round_step
 from bot.positions import Position, book_fill
-from bot.strategies.base import PortfolioView
 
 
 # ----- sizing ---------------------------------------------------------------------------------
@@ -151,6 +150,7 @@ class WalletScratch:
 
     @property
     def deltas(self) -> dict[tuple[str, str], float]:
+        """The wallet changes of the legs applied so far, per (exchange, asset)."""
         return self._deltas
 
 
@@ -182,6 +182,7 @@ class Plan:
 
     @property
     def net_pct(self) -> float:
+        """Net profit in % of the notional (0 without notional)."""
         return self.net_usdt / self.notional_usdt * 100.0 if self.notional_usdt > 0 else 0.0
 
 

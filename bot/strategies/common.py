@@ -5,8 +5,7 @@ from typing import Iterable
 
 import numpy as np
 
-from bot.models import PORTFOLIO_QUOTE, Leg, Market, Signal, Snapshot, round_step, split_symbol
-from bot.strategies.base import PositionView
+from bot.models import PORTFOLIO_QUOTE, Leg, Market, PositionView, Signal, Snapshot, round_step, split_symbol
 
 
 def usdt_symbols(symbols: Iterable[str]) -> dict[str, str]:
@@ -101,9 +100,15 @@ def is_dust(snapshot: Snapshot, position: PositionView, symbol: str) -> bool:
 
 
 def format_price(price: float) -> str:
-    decimals = 2 if price >= 100 else 4 if price >= 1 else 6
+    """A price for a reason sentence: 2 decimals from 100, 4 from 1, 8 below 1.
+
+    8 decimals is the finest tick exchanges quote (a satoshi), so no price below 1 loses a digit:
+    6, as this used to be, showed SHIB at 0.00001234 as 0.000012.
+    """
+    decimals = 2 if price >= 100 else 4 if price >= 1 else 8
     return f"{price:,.{decimals}f}"
 
 
 def format_qty(qty: float) -> str:
+    """A quantity to at most 8 decimals, without trailing zeros."""
     return f"{qty:.8f}".rstrip("0").rstrip(".") or "0"

@@ -30,10 +30,12 @@ class StrategyCounters:
     last_rejection: str = ""
 
     def reject(self, reason: str, detail: str) -> None:
+        """Count one rejection under reason and keep detail as the latest."""
         self.rejected[reason] = self.rejected.get(reason, 0) + 1
         self.last_rejection = detail
 
     def to_dict(self) -> dict:
+        """The counters as the dashboard and API show them."""
         return {
             "opportunities": self.opportunities,
             "executed": self.executed,
@@ -68,6 +70,7 @@ class StrategyManager:
         self._signal_tick = -1
 
     def set_enabled(self, name: str, enabled: bool) -> None:
+        """Switch a strategy on or off; KeyError naming the known ones for an unknown name."""
         if name not in self.strategies:
             raise KeyError(f"unknown strategy {name!r}; known: {', '.join(sorted(self.strategies))}")
         self.enabled[name] = enabled
@@ -168,4 +171,5 @@ class StrategyManager:
         return {asset: qty for asset, qty in changes.items() if abs(qty) > 1e-9}
 
     def stats(self) -> dict[str, dict]:
+        """Per strategy: enabled and its counters."""
         return {name: {"enabled": self.enabled[name], **self.counters[name].to_dict()} for name in self.strategies}

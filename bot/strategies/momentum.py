@@ -19,8 +19,8 @@ import math
 from dataclasses import dataclass
 
 from bot.config import MomentumConfig
-from bot.models import PORTFOLIO_QUOTE, Leg, Signal, Snapshot, round_step
-from bot.strategies.base import PortfolioView, PositionView, Strategy
+from bot.models import PORTFOLIO_QUOTE, Leg, PortfolioView, PositionView, Signal, Snapshot, round_step
+from bot.strategies.base import Strategy
 from bot.strategies.common import (exit_signal, format_price, format_qty, is_dust, recent_closes,
                                     trading_exchange, usdt_symbols)
 from bot.strategies.indicators import ema, log_return_volatility, rsi

@@ -41,8 +41,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.config import StatArbConfig
-from bot.models import PORTFOLIO_QUOTE, Leg, Signal, Snapshot, round_step, split_symbol
-from bot.strategies.base import PortfolioView, PositionView, Strategy
+from bot.models import PORTFOLIO_QUOTE, Leg, PortfolioView, PositionView, Signal, Snapshot, round_step, split_symbol
+from bot.strategies.base import Strategy
 from bot.strategies.common import format_price, format_qty, recent_closes
 from bot.strategies.cointegration import EngleGrangerResult, engle_granger, spread_stats, spread_zscore
 
@@ -63,14 +63,17 @@ class PairCandidate:
 
     @property
     def y_asset(self) -> str:
+        """The dependent leg's base asset."""
         return split_symbol(self.y)[0]
 
     @property
     def x_asset(self) -> str:
+        """The independent leg's base asset."""
         return split_symbol(self.x)[0]
 
     @property
     def label(self) -> str:
+        """'Y/USDT vs X/USDT', as reasons and the dashboard name the pair."""
         return f"{self.y} vs {self.x}"
 
 
@@ -138,6 +141,7 @@ class StatArbStrategy(Strategy):
 
     @property
     def warmup_candles(self) -> int:
+        """The cointegration test's lookback: no decision before a full window."""
         return self.params.lookback_candles
 
     def close(self) -> None:

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from bot.config import MomentumConfig
-from bot.models import CandleHistory, Market, Quote, Snapshot, round_step
-from bot.strategies.base import PositionView
+from bot.models import CandleHistory, Market, PositionView, Quote, Snapshot, round_step
 from bot.strategies.indicators import ema, rsi
 from bot.strategies.momentum import MomentumStrategy
 

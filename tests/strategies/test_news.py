@@ -7,9 +7,8 @@ from bot.config import ExecutionConfig, NewsConfig
 from bot.data_flow import DataFlowManager
 from bot.execution import PaperExecutor
 from bot.ledger import TradeLedger
-from bot.models import NewsItem, round_step
+from bot.models import NewsItem, PositionView, round_step
 from bot.portfolio import PortfolioTracker
-from bot.strategies.base import PositionView
 from bot.strategies import news as news_module
 from bot.strategies.manager import StrategyManager
 from bot.strategies.news import MIN_WEIGHT, NewsStrategy

@@ -12,9 +12,8 @@ from bot.config import ExecutionConfig, StatArbConfig
 from bot.data_flow import DataFlowManager
 from bot.execution import PaperExecutor
 from bot.ledger import TradeLedger
-from bot.models import CandleHistory, round_step
+from bot.models import CandleHistory, PositionView, round_step
 from bot.portfolio import PortfolioTracker
-from bot.strategies.base import PositionView
 from bot.strategies.stat_arb import ORPHAN_REASON, PairCandidate, StatArbStrategy, run_tests
 from tests.builders import T0, flat_book, market, snapshot
 
