@@ -1,20 +1,15 @@
 """Talking to exchanges through ccxt: the one module of the project that imports ccxt.
 
 Here: building ccxt clients, translating ccxt's exceptions, and ExchangeFeed, the worker thread
-per exchange; bot/market/live_source.py assembles their data into snapshots (LiveMarket).
+per exchange, which hands what it reads to a FeedSink; bot/market/live_source.py is that sink
+(LiveMarket) and assembles the data into snapshots. This module does not know it.
 One worker thread per exchange polls tickers, order books and closed 1-minute candles
 (backfilled at start) at most every market.live.poll_seconds, within ccxt's rate limiter, so a
-slow exchange never stalls the others. next_snapshot() only assembles what the workers hold:
-it never waits on the network. Every ccxt failure is translated into a TemporaryMarketError
-(retried with backoff) or a PermanentMarketError; a per-exchange circuit breaker stops
-hammering an exchange that keeps failing. Data that is old, crossed, or from an exchange whose
-breaker is open is marked stale and left out of the snapshot's quotes, never guessed at.
-
-Status changes (live -> degraded -> down -> recovering -> live) and warnings (a symbol missing
-or dropped) go to `on_event(kind, payload)` and to the `events` deque. They are reported by
-whichever thread notices (a worker, or next_snapshot()/health() when data ages out while a
-worker waits on the network), never while this module holds its data lock; the tick path
-never waits for another thread's report.
+slow exchange never stalls the others. Every ccxt failure is translated into a
+TemporaryMarketError (retried with backoff) or a PermanentMarketError; a per-exchange circuit
+breaker stops hammering an exchange that keeps failing. The feed tells its sink whenever its
+link may have changed state (feed_changed) and reports its link's state on request
+(link_status); what is stale is the sink's judgement.
 """
 from __future__ import annotations
 
@@ -23,32 +18,24 @@ import math
 import random
 import threading
 import time
-from typing import TYPE_CHECKING, Callable, Mapping
+from typing import Callable, Mapping
 
 import ccxt
 
-from bot.config import ConfigError
+from bot.config import ConfigError, LiveConfig
 from bot.market.live_parsing import (CANDLE_CLOSE_GRACE_MS, CANDLE_MS, DECIMAL_PLACES, SIGNIFICANT_DIGITS, TICK_SIZE,
                                      book_from_ccxt, closed_candles, market_from_ccxt, quote_from_ticker)
-from bot.market.resilience import (HALF_OPEN, OPEN, CircuitBreaker, MarketError, PermanentMarketError, RetryPolicy,
-                                   TemporaryMarketError, UnknownSymbolError, call_with_retry)
-from bot.models import OrderBook, Quote
-
-if TYPE_CHECKING:
-    from bot.market.live_source import LiveMarket
+from bot.market.live_sink import FeedSink
+from bot.market.resilience import (CLOSED, HALF_OPEN, OPEN, CircuitBreaker, MarketError, PermanentMarketError,
+                                   RetryPolicy, TemporaryMarketError, UnknownSymbolError, call_with_retry)
+from bot.models import Market, Quote
 
 log = logging.getLogger(__name__)
 
 if (ccxt.DECIMAL_PLACES, ccxt.SIGNIFICANT_DIGITS, ccxt.TICK_SIZE) != (DECIMAL_PLACES, SIGNIFICANT_DIGITS, TICK_SIZE):
     raise ImportError("this ccxt version numbers its precision modes differently; see bot/market/live_parsing.py")
 
-CANDLE_UPDATE_LIMIT = 100
-CANDLES_KEPT_MIN = 1_500
-LOAD_WAIT_SECONDS = 120.0
-FIRST_DATA_WAIT_SECONDS = 20.0
-EVENTS_KEPT = 1_000
-HEALTH_OF = {"live": "live", "degraded": "degraded", "down": "down", "recovering": "down"}
-LEVEL_OF = {"live": "success", "degraded": "warning", "down": "error", "recovering": "info"}
+CANDLE_UPDATE_LIMIT = 100  # closed candles asked for per update read
 
 
 class MarketConfigError(PermanentMarketError, ConfigError):
@@ -130,28 +117,27 @@ def make_client(exchange_id: str, options: Mapping) -> ccxt.Exchange:
 
 # ---- one exchange ------------------------------------------------------------------------------
 class ExchangeFeed:
-    """One exchange: its ccxt client, its worker thread, and the latest data it fetched.
+    """One exchange: its ccxt client and the worker thread that polls it into a FeedSink.
 
-    The data fields are written under the owner's lock and read by next_snapshot().
+    The feed keeps only what polling needs; the data it reads goes to the sink. It owns its
+    stop event, so stop() ends its waits and backoffs at once.
     """
 
-    def __init__(self, owner: "LiveMarket", exchange: str, client: ccxt.Exchange):
-        live = owner.config.live
-        self.owner, self.id, self.client = owner, exchange, client
-        self.policy = RetryPolicy(live.retry_attempts, live.backoff_base_seconds, live.backoff_max_seconds,
-                                  live.rate_limit_backoff_seconds)
-        self.breaker = CircuitBreaker(live.breaker_failures, live.breaker_cooldown_seconds,
+    def __init__(self, exchange: str, client: ccxt.Exchange, symbols: tuple[str, ...], settings: LiveConfig,
+                 sink: FeedSink):
+        self.id, self.client, self.sink, self.settings = exchange, client, sink, settings
+        self.policy = RetryPolicy(settings.retry_attempts, settings.backoff_base_seconds, settings.backoff_max_seconds,
+                                  settings.rate_limit_backoff_seconds)
+        self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown_seconds,
                                       on_transition=self._on_breaker)
-        self.symbols: tuple[str, ...] = ()
         self.loaded = False
         self.load_error: MarketError | None = None
         self.last_error = ""
-        self.quotes: dict[str, Quote] = {}
-        self.books: dict[str, OrderBook] = {}
-        self.state: str | None = None
-        self.status_lock = threading.Lock()
         self.loaded_event = threading.Event()
         self.first_data = threading.Event()
+        self._wanted = symbols
+        self._symbols: tuple[str, ...] = ()
+        self._stop = threading.Event()
         self._ccxt_markets: dict = {}
         self._priced_steps = False
         self._tickers_at = -math.inf
@@ -159,9 +145,37 @@ class ExchangeFeed:
         self._rng = random.Random()
         self.thread = threading.Thread(target=self._run, name=f"live-{exchange}", daemon=True)
 
+    # ---- life ----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the worker thread: load markets, then poll until stop()."""
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Ask the worker to stop; it waits on this feed's event, so even a backoff ends at once."""
+        self._stop.set()
+
+    def join(self, timeout: float) -> None:
+        """Wait at most `timeout` seconds for the worker to end (it may be inside one request)."""
+        if self.thread.is_alive() and self.thread is not threading.current_thread():
+            self.thread.join(timeout=max(0.0, timeout))
+
+    def close(self) -> None:
+        """Release the client's connections (after stop and join)."""
+        self.client.close()
+
+    @property
+    def request_timeout_seconds(self) -> float:
+        """The longest one ccxt request of this feed may take."""
+        return self.client.timeout / 1000.0
+
+    @property
+    def connected(self) -> bool:
+        """False while the breaker is open or probing: such an exchange's data is not served."""
+        return self.breaker.state == CLOSED
+
     # ---- the worker ----------------------------------------------------------------------
     def _run(self) -> None:
-        stop = self.owner._stop
+        stop = self._stop
         try:
             while not stop.is_set() and not self.loaded:
                 if self.breaker.allow():
@@ -169,7 +183,7 @@ class ExchangeFeed:
                 if isinstance(self.load_error, PermanentMarketError) and not self.loaded:
                     return
                 if not self.loaded:
-                    stop.wait(max(self.owner.config.live.poll_seconds, self.breaker.seconds_until_probe()))
+                    stop.wait(max(self.settings.poll_seconds, self.breaker.seconds_until_probe()))
             while not stop.is_set():
                 if not self.breaker.allow():
                     stop.wait(max(0.02, self.breaker.seconds_until_probe()))
@@ -179,8 +193,8 @@ class ExchangeFeed:
                 if stop.is_set():
                     break
                 self.first_data.set()
-                self.owner._refresh_status(self)
-                stop.wait(max(0.0, self.owner.config.live.poll_seconds - (time.monotonic() - started)))
+                self.sink.feed_changed(self.id)
+                stop.wait(max(0.0, self.settings.poll_seconds - (time.monotonic() - started)))
         finally:
             self.loaded_event.set()
             self.first_data.set()
@@ -190,7 +204,7 @@ class ExchangeFeed:
         try:
             self._poll_cycle()
         except MarketError as exc:
-            if self.owner._stop.is_set():
+            if self._stop.is_set():
                 return
             self.last_error = exc.reason
             log.info("%s poll failed: %s", self.id, exc)
@@ -217,30 +231,30 @@ class ExchangeFeed:
         self.loaded_event.set()
         if self.load_error is not None:
             self.first_data.set()
-        self.owner._refresh_status(self)
+        self.sink.feed_changed(self.id)
 
     def _use_markets(self, markets: Mapping) -> None:
         listed = []
-        for symbol in self.owner.symbols:
+        for symbol in self._wanted:
             market = markets.get(symbol) if isinstance(markets, Mapping) else None
             if market is None or market.get("spot") is False:
-                self.owner._warn(self.id, symbol,
-                                 f"{symbol} is not listed on {self.id}; trading it on the other exchanges")
+                self.sink.symbol_warning(self.id, symbol,
+                                         f"{symbol} is not listed on {self.id}; trading it on the other exchanges")
             elif market.get("active") is False:
-                self.owner._warn(self.id, symbol, f"{symbol} is listed on {self.id} but not active (trading halted)")
+                self.sink.symbol_warning(self.id, symbol,
+                                         f"{symbol} is listed on {self.id} but not active (trading halted)")
             else:
                 listed.append(symbol)
         self._ccxt_markets = {symbol: markets[symbol] for symbol in listed}
         built = self._build_markets({})
-        with self.owner._lock:
-            self.symbols = tuple(listed)
-            self.loaded = True
-            self.owner._set_markets(self.id, built)
+        self._symbols = tuple(listed)
+        self.sink.markets_changed(self.id, built, dict(self._ccxt_markets))
+        self.loaded = True
 
-    def _build_markets(self, prices: Mapping[str, float]) -> dict:
+    def _build_markets(self, prices: Mapping[str, float]) -> dict[str, Market]:
         fees = (getattr(self.client, "fees", None) or {}).get("trading") or {}
         try:
-            return {(self.id, symbol): market_from_ccxt(
+            return {symbol: market_from_ccxt(
                         self.id, market, self.client.precisionMode, reference_price=prices.get(symbol),
                         default_taker=fees.get("taker"), default_maker=fees.get("maker"))
                     for symbol, market in self._ccxt_markets.items()}
@@ -249,13 +263,13 @@ class ExchangeFeed:
 
     def _poll_cycle(self) -> None:
         self._refresh_tickers()
-        for symbol in self.symbols:
+        for symbol in self._symbols:
             self._check_stop()
             self._refresh_tickers_if_due()
             self._per_symbol(symbol, self._refresh_book)
         self.first_data.set()
         now_ms = time.time() * 1000.0
-        for symbol in self.symbols:
+        for symbol in self._symbols:
             last = self._last_closed_ms.get(symbol)
             if last is None or now_ms >= last + 2 * CANDLE_MS + CANDLE_CLOSE_GRACE_MS:
                 self._check_stop()
@@ -263,7 +277,7 @@ class ExchangeFeed:
                 self._per_symbol(symbol, self._refresh_candles)
 
     def _per_symbol(self, symbol: str, read: Callable[[str], None]) -> None:
-        if symbol not in self.symbols:
+        if symbol not in self._symbols:
             return
         try:
             read(symbol)
@@ -271,7 +285,7 @@ class ExchangeFeed:
             self._drop(symbol, exc)
 
     def _check_stop(self) -> None:
-        if self.owner._stop.is_set():
+        if self._stop.is_set():
             raise TemporaryMarketError("stopping", exchange=self.id, reason="stopping")
 
     def _read(self, what: str, call: Callable[[], object], symbol: str = "") -> object:
@@ -287,15 +301,15 @@ class ExchangeFeed:
         def on_retry(exc: TemporaryMarketError, number: int, delay: float) -> None:
             log.info("%s; retry %d/%d in %.2fs", exc, number, self.policy.retries, delay)
 
-        return call_with_retry(attempt, self.policy, sleep=self.owner._stop.wait, random=self._rng.random,
+        return call_with_retry(attempt, self.policy, sleep=self._stop.wait, random=self._rng.random,
                                on_retry=on_retry)
 
     def _refresh_tickers_if_due(self) -> None:
-        if time.monotonic() - self._tickers_at >= self.owner.config.live.poll_seconds:
+        if time.monotonic() - self._tickers_at >= self.settings.poll_seconds:
             self._refresh_tickers()
 
     def _refresh_tickers(self) -> None:
-        symbols = list(self.symbols)
+        symbols = list(self._symbols)
         if not symbols:
             return
         self._tickers_at = time.monotonic()
@@ -307,14 +321,12 @@ class ExchangeFeed:
                 quotes = self._tickers_one_by_one(symbols)  # find out which symbol it was
         else:
             quotes = self._tickers_one_by_one(symbols)
-        with self.owner._lock:
-            self.quotes.update(quotes)
+        self.sink.quotes_received(self.id, quotes)
         if self.client.precisionMode == ccxt.SIGNIFICANT_DIGITS and not self._priced_steps and quotes:
             # Significant-digit precision needs a price to become a step size.
             self._priced_steps = True
             built = self._build_markets({symbol: quote.mid for symbol, quote in quotes.items()})
-            with self.owner._lock:
-                self.owner._set_markets(self.id, {k: v for k, v in built.items() if k[1] in self.symbols})
+            self.sink.markets_changed(self.id, built, dict(self._ccxt_markets))
 
     def _tickers_one_by_one(self, symbols: list[str]) -> dict[str, Quote]:
         quotes = {}
@@ -341,17 +353,16 @@ class ExchangeFeed:
         return quotes
 
     def _refresh_book(self, symbol: str) -> None:
-        depth = self.owner.config.live.order_book_depth
+        depth = self.settings.order_book_depth
         book = self._read(f"order book {symbol}", lambda: book_from_ccxt(
             self.id, symbol, self.client.fetch_order_book(symbol, depth), time.time(), depth), symbol)
-        with self.owner._lock:
-            self.books[symbol] = book
+        self.sink.book_received(self.id, symbol, book)
 
     def _refresh_candles(self, symbol: str) -> None:
         last = self._last_closed_ms.get(symbol)
         if last is None:
             def call():
-                rows = self.client.fetch_ohlcv(symbol, "1m", None, self.owner.config.live.candle_backfill)
+                rows = self.client.fetch_ohlcv(symbol, "1m", None, self.settings.candle_backfill)
                 return closed_candles(rows, time.time() * 1000.0, None)
         else:
             def call():
@@ -360,28 +371,23 @@ class ExchangeFeed:
         candles = self._read(f"candles {symbol}", call, symbol)
         if candles:
             self._last_closed_ms[symbol] = int(round(candles[-1].ts * 1000))
-            self.owner._store_candles(self.id, symbol, candles)
+            self.sink.candles_closed(self.id, symbol, candles)
         elif last is None:  # no closed candle yet: look again next minute
             self._last_closed_ms[symbol] = int(time.time() * 1000) - 2 * CANDLE_MS
 
     def _drop(self, symbol: str, exc: MarketError) -> None:
-        with self.owner._lock:
-            self.symbols = tuple(s for s in self.symbols if s != symbol)
-            self.quotes.pop(symbol, None)
-            self.books.pop(symbol, None)
-            self._ccxt_markets.pop(symbol, None)
-            self.owner._set_markets(self.id, {k: v for k, v in self.owner._markets.items()
-                                              if k[0] == self.id and k[1] != symbol})
-        self.owner._warn(self.id, symbol, f"{self.id} no longer knows {symbol}; dropped it ({exc.reason})")
+        self._symbols = tuple(s for s in self._symbols if s != symbol)
+        self._ccxt_markets.pop(symbol, None)
+        self.sink.symbol_dropped(self.id, symbol, f"{self.id} no longer knows {symbol}; dropped it ({exc.reason})")
 
     def _on_breaker(self, old: str, new: str, reason: str) -> None:
         log.log(logging.WARNING if new == OPEN else logging.INFO, "%s circuit breaker %s -> %s: %s",
                 self.id, old, new, reason)
-        self.owner._refresh_status(self)
+        self.sink.feed_changed(self.id)
 
     # ---- status --------------------------------------------------------------------------
-    def status(self, now: float, max_age: float) -> tuple[str, str]:
-        """(live|degraded|down|recovering, reason). Call with the owner's lock held."""
+    def link_status(self) -> tuple[str, str] | None:
+        """(degraded|down|recovering, reason) while loading or polling is failing; None while polls succeed."""
         if not self.loaded:
             if self.load_error is not None:
                 return "down", f"cannot load markets: {self.load_error.reason}"
@@ -395,19 +401,4 @@ class ExchangeFeed:
         if self.last_error:
             failures = breaker.consecutive_failures
             return "degraded", f"{self.last_error} ({failures} failed poll{'s' if failures != 1 else ''}, retrying)"
-        if not self.quotes or not self.books:
-            return "degraded", "waiting for first data"
-        problems = []
-        for symbol in self.symbols:
-            quote, book = self.quotes.get(symbol), self.books.get(symbol)
-            if quote is not None and now - quote.ts > max_age:
-                problems.append(f"{symbol} quote {now - quote.ts:.1f}s old")
-            elif (quote is not None and quote.bid >= quote.ask) or (book is not None and book.crossed):
-                problems.append(f"{symbol} crossed book")
-        if problems:
-            return "degraded", "stale: " + "; ".join(problems)
-        return "live", ""
-
-    def age_seconds(self, now: float) -> float:
-        newest = max((quote.ts for quote in self.quotes.values()), default=self.owner._started_at)
-        return max(0.0, now - newest)
+        return None

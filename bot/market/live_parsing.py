@@ -115,6 +115,8 @@ def closed_candles(rows, now_ms: float, after_ms: int | None) -> list[Candle]:
 # ---- candles -----------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class CandleSeries:
+    """One market's closed candles, oldest first, with their closes as a read-only array."""
+
     candles: tuple[Candle, ...]
     closes: np.ndarray
 

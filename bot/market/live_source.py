@@ -1,7 +1,17 @@
 """LiveMarket: the live MarketSource, assembling snapshots from one ExchangeFeed per exchange.
 
 No ccxt here (bot/market/live.py holds everything that talks to it): this module starts the
-feeds, decides what is stale, reports exchange state changes and answers the read API.
+feeds, holds what they hand over (it is their FeedSink, bot/market/live_sink.py), decides what
+is stale, reports exchange state changes and answers the read API. next_snapshot() only
+assembles what the feeds delivered: it never waits on the network. Data that is old, crossed,
+or from an exchange whose breaker is open is marked stale and left out of the snapshot's
+quotes, never guessed at.
+
+Status changes (live -> degraded -> down -> recovering -> live) and warnings (a symbol missing
+or dropped) go to the `events` deque, which the engine drains every tick. They are recorded by
+whichever thread notices (a worker, or next_snapshot()/health() when data ages out while a
+worker waits on the network), never while the data lock is held; the tick path never waits
+for another thread's report.
 """
 from __future__ import annotations
 
@@ -9,50 +19,60 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 
 from bot.config import MarketConfig
 from bot.market.base import MarketSource
-from bot.market.live import (CANDLES_KEPT_MIN, EVENTS_KEPT, FIRST_DATA_WAIT_SECONDS, HEALTH_OF, LEVEL_OF,
-                             LOAD_WAIT_SECONDS, ExchangeFeed, MarketConfigError, make_client)
+from bot.market.live import ExchangeFeed, MarketConfigError, make_client
 from bot.market.live_parsing import BookReader, CandleSeries, LiveHistory
 from bot.market.news_feed import NewsFeedReader
-from bot.market.resilience import CLOSED, MarketUnavailableError, PermanentMarketError
+from bot.market.resilience import MarketUnavailableError, PermanentMarketError
 from bot.models import Candle, Market, OrderBook, Quote, Snapshot, iso_utc
 
 log = logging.getLogger(__name__)
+
+CANDLES_KEPT_MIN = 1_500  # closed candles kept per market, at least (more if candle_backfill asks)
+LOAD_WAIT_SECONDS = 120.0  # at start, for every exchange to load its markets or fail
+FIRST_DATA_WAIT_SECONDS = 20.0  # then for every exchange's first poll
+EVENTS_KEPT = 1_000  # undrained events kept; older ones are dropped
+# An exchange's state as health() reports it, and the notification level of a change to it.
+HEALTH_OF = {"live": "live", "degraded": "degraded", "down": "down", "recovering": "down"}
+LEVEL_OF = {"live": "success", "degraded": "warning", "down": "error", "recovering": "info"}
 
 
 # ---- the source --------------------------------------------------------------------------------
 class LiveMarket(MarketSource):
     """Public market data of real exchanges through ccxt; paper trading only (no keys, no orders).
 
-    on_event(kind, payload) receives "market_status" (an exchange changed state) and
-    "market_warning" (a symbol missing or dropped); payloads carry level and message for
-    notifications. The same events are appended to self.events for whoever prefers to drain.
+    Events are dicts appended to self.events (drain them with drain_events()): "market_status"
+    (an exchange changed state) and "market_warning" (a symbol missing or dropped), with level
+    and message for notifications.
     """
 
     kind = "live"
 
-    def __init__(self, config: MarketConfig, on_event: Callable[[str, dict], None] | None = None):
+    def __init__(self, config: MarketConfig):
         super().__init__(tuple(config.exchanges), tuple(config.symbols))
         self.config = config
-        self.on_event = on_event
         self.events: deque[dict] = deque(maxlen=EVENTS_KEPT)
         self.description = f"Live market data ({', '.join(self.exchanges)}) - paper trading"
         self._lock = threading.RLock()
-        self._stop = threading.Event()
         self._announce = False
         self._started_at = time.time()
         self._tick = 0
         self._markets: dict[tuple[str, str], Market] = {}
+        self._listings: dict[str, dict[str, Mapping]] = {exchange: {} for exchange in self.exchanges}
+        self._quotes: dict[str, dict[str, Quote]] = {exchange: {} for exchange in self.exchanges}
+        self._books: dict[str, dict[str, OrderBook]] = {exchange: {} for exchange in self.exchanges}
         self._series: dict[tuple[str, str], CandleSeries] = {}
         self._candles_kept = max(config.live.candle_backfill, CANDLES_KEPT_MIN)
         self._candle_version = 0
         self._seen_candle_version = 0
         self._history: LiveHistory | None = None
+        self._reported: dict[str, str | None] = {exchange: None for exchange in self.exchanges}
+        self._report_locks = {exchange: threading.Lock() for exchange in self.exchanges}
         self._feeds: dict[str, ExchangeFeed] = {}
         self._news: NewsFeedReader | None = None
         for exchange in config.exchange_options:
@@ -61,26 +81,26 @@ class LiveMarket(MarketSource):
         try:
             for exchange in self.exchanges:  # every client first: a config error starts no thread
                 client = make_client(exchange, config.exchange_options.get(exchange, {}))
-                self._feeds[exchange] = ExchangeFeed(self, exchange, client)
+                self._feeds[exchange] = ExchangeFeed(exchange, client, self.symbols, config.live, self)
             for feed in self._feeds.values():
-                feed.thread.start()
-            self._wait_all("loaded_event", LOAD_WAIT_SECONDS)
+                feed.start()
+            self._wait_all(lambda feed: feed.loaded_event, LOAD_WAIT_SECONDS)
             self._check_start()
-            self._wait_all("first_data", FIRST_DATA_WAIT_SECONDS)
+            self._wait_all(lambda feed: feed.first_data, FIRST_DATA_WAIT_SECONDS)
             if config.live.news_feeds:
                 self._news = NewsFeedReader(config.live.news_feeds, config.live.news_poll_seconds)
         except BaseException:
             self.close()
             raise
         self._announce = True
-        for feed in self._feeds.values():
-            self._refresh_status(feed, force=True)
+        for exchange in self.exchanges:
+            self._refresh_status(exchange, force=True)
 
     # ---- start-up ------------------------------------------------------------------------
-    def _wait_all(self, event: str, seconds: float) -> None:
+    def _wait_all(self, event_of: Callable[[ExchangeFeed], threading.Event], seconds: float) -> None:
         deadline = time.monotonic() + seconds
         for feed in self._feeds.values():
-            getattr(feed, event).wait(max(0.0, deadline - time.monotonic()))
+            event_of(feed).wait(max(0.0, deadline - time.monotonic()))
 
     def _check_start(self) -> None:
         feeds = list(self._feeds.values())
@@ -94,21 +114,38 @@ class LiveMarket(MarketSource):
             reasons = "; ".join(f"{f.id}: {f.load_error.reason if f.load_error else 'no answer'}" for f in feeds)
             raise MarketUnavailableError(f"market.exchanges: could not load markets from any exchange ({reasons})")
         if len(loaded) == len(feeds):
-            nowhere = [s for s in self.symbols if not any(s in feed.symbols for feed in loaded)]
+            with self._lock:
+                nowhere = [s for s in self.symbols if not any((ex, s) in self._markets for ex in self.exchanges)]
             if nowhere:
                 raise MarketConfigError(f"market.symbols: {', '.join(nowhere)} not listed as an active spot market on "
                                         f"any of market.exchanges ({', '.join(self.exchanges)})")
 
-    # ---- called by the workers -----------------------------------------------------------
-    def _set_markets(self, exchange: str, markets: dict) -> None:
-        """Replace one exchange's markets (lock held); a new dict tells strategies to re-index."""
+    # ---- the feeds' sink (called by their worker threads) ---------------------------------
+    def markets_changed(self, exchange: str, markets: Mapping[str, Market], listings: Mapping[str, Mapping]) -> None:
+        """Replace one exchange's markets; a new dict tells strategies to re-index."""
+        with self._lock:
+            self._listings[exchange] = dict(listings)
+            self._replace_markets(exchange, {(exchange, symbol): market for symbol, market in markets.items()})
+
+    def _replace_markets(self, exchange: str, markets: dict[tuple[str, str], Market]) -> None:
         merged = {k: v for k, v in self._markets.items() if k[0] != exchange}
         merged.update(markets)
         self._markets = {(ex, sym): merged[(ex, sym)] for ex in self.exchanges for sym in self.symbols
                          if (ex, sym) in merged}
         self._history = None
 
-    def _store_candles(self, exchange: str, symbol: str, candles: list[Candle]) -> None:
+    def quotes_received(self, exchange: str, quotes: Mapping[str, Quote]) -> None:
+        """Keep the newest tickers of an exchange."""
+        with self._lock:
+            self._quotes[exchange].update(quotes)
+
+    def book_received(self, exchange: str, symbol: str, book: OrderBook) -> None:
+        """Keep the newest order book of a market."""
+        with self._lock:
+            self._books[exchange][symbol] = book
+
+    def candles_closed(self, exchange: str, symbol: str, candles: list[Candle]) -> None:
+        """Append closed candles to a market's series, keeping the newest ones."""
         key = (exchange, symbol)
         with self._lock:
             old = self._series.get(key)
@@ -120,44 +157,83 @@ class LiveMarket(MarketSource):
             self._candle_version += 1
             self._history = None
 
-    def _warn(self, exchange: str, symbol: str, message: str) -> None:
+    def symbol_warning(self, exchange: str, symbol: str, message: str) -> None:
+        """Log and record a "market_warning" event."""
         log.warning(message)
         self._emit("market_warning", {"exchange": exchange, "symbol": symbol, "reason": message,
                                       "level": "warning", "message": message})
 
-    def _refresh_status(self, feed: ExchangeFeed, force: bool = False, wait: bool = True) -> None:
+    def symbol_dropped(self, exchange: str, symbol: str, message: str) -> None:
+        """Forget a market the exchange no longer knows, then warn."""
+        with self._lock:
+            self._quotes[exchange].pop(symbol, None)
+            self._books[exchange].pop(symbol, None)
+            self._listings[exchange].pop(symbol, None)
+            self._replace_markets(exchange, {k: v for k, v in self._markets.items()
+                                             if k[0] == exchange and k[1] != symbol})
+        self.symbol_warning(exchange, symbol, message)
+
+    def feed_changed(self, exchange: str) -> None:
+        """Record the exchange's state now and report a change (a worker may wait for another's report)."""
+        self._refresh_status(exchange)
+
+    # ---- exchange state ------------------------------------------------------------------
+    def _status(self, exchange: str, now: float) -> tuple[str, str]:
+        """(live|degraded|down|recovering, reason): the feed's link first, then its data. Lock held."""
+        link = self._feeds[exchange].link_status()
+        if link is not None:
+            return link
+        quotes, books = self._quotes[exchange], self._books[exchange]
+        if not quotes or not books:
+            return "degraded", "waiting for first data"
+        max_age = self.config.max_quote_age_seconds
+        problems = []
+        for ex, symbol in self._markets:
+            if ex != exchange:
+                continue
+            quote, book = quotes.get(symbol), books.get(symbol)
+            if quote is not None and now - quote.ts > max_age:
+                problems.append(f"{symbol} quote {now - quote.ts:.1f}s old")
+            elif (quote is not None and quote.bid >= quote.ask) or (book is not None and book.crossed):
+                problems.append(f"{symbol} crossed book")
+        if problems:
+            return "degraded", "stale: " + "; ".join(problems)
+        return "live", ""
+
+    def _age_seconds(self, exchange: str, now: float) -> float:
+        newest = max((quote.ts for quote in self._quotes[exchange].values()), default=self._started_at)
+        return max(0.0, now - newest)
+
+    def _refresh_status(self, exchange: str, force: bool = False, wait: bool = True) -> None:
         """Record the exchange's state and report a change, with no data lock held.
 
         The tick path and health() pass wait=False: if a worker is reporting right now they
         skip (it will), so a listener that takes the engine's lock can never deadlock them.
         """
-        if not feed.status_lock.acquire(blocking=wait):
+        report_lock = self._report_locks[exchange]
+        if not report_lock.acquire(blocking=wait):
             return
         try:
             with self._lock:
-                state, reason = feed.status(time.time(), self.config.max_quote_age_seconds)
-            previous, feed.state = (None if force else feed.state), state
+                state, reason = self._status(exchange, time.time())
+            previous = None if force else self._reported[exchange]
+            self._reported[exchange] = state
             if not self._announce or (state == previous and not force):
                 return
             if state == "live":
-                message = f"{feed.id}: live" + (" again" if previous not in (None, "live") else "")
+                message = f"{exchange}: live" + (" again" if previous not in (None, "live") else "")
             else:
-                message = f"{feed.id}: {state} - {reason}"
+                message = f"{exchange}: {state} - {reason}"
             log.log(logging.INFO if state in ("live", "recovering") else logging.WARNING, "market %s (was %s)",
                     message, previous or "starting")
-            self._emit("market_status", {"exchange": feed.id, "state": state, "previous": previous,
+            self._emit("market_status", {"exchange": exchange, "state": state, "previous": previous,
                                          "health": HEALTH_OF[state], "reason": reason, "level": LEVEL_OF[state],
                                          "message": message})
         finally:
-            feed.status_lock.release()
+            report_lock.release()
 
     def _emit(self, kind: str, payload: dict) -> None:
         self.events.append({"ts": iso_utc(time.time()), "kind": kind, **payload})
-        if self.on_event is not None:
-            try:
-                self.on_event(kind, payload)
-            except Exception:  # noqa: BLE001 - a listener's bug must not kill a market worker
-                log.exception("market event listener failed")
 
     # ---- MarketSource --------------------------------------------------------------------
     @property
@@ -173,26 +249,25 @@ class LiveMarket(MarketSource):
         quotes: dict[tuple[str, str], Quote] = {}
         books: dict[tuple[str, str], OrderBook] = {}
         stale = set()
+        connected = {exchange: feed.connected for exchange, feed in self._feeds.items()}
         with self._lock:
-            for feed in self._feeds.values():
-                down = feed.breaker.state != CLOSED
-                for symbol in feed.symbols:
-                    key = (feed.id, symbol)
-                    quote, book = feed.quotes.get(symbol), feed.books.get(symbol)
-                    if (down or quote is None or book is None or now - quote.ts > max_age or now - book.ts > max_book_age
-                            or quote.bid >= quote.ask or book.crossed):
-                        stale.add(key)
-                    else:
-                        quotes[key] = quote
-                        books[key] = book
+            for key in self._markets:
+                exchange, symbol = key
+                quote, book = self._quotes[exchange].get(symbol), self._books[exchange].get(symbol)
+                if (not connected[exchange] or quote is None or book is None or now - quote.ts > max_age
+                        or now - book.ts > max_book_age or quote.bid >= quote.ask or book.crossed):
+                    stale.add(key)
+                else:
+                    quotes[key] = quote
+                    books[key] = book
             new_candle = self._candle_version != self._seen_candle_version
             self._seen_candle_version = self._candle_version
             if self._history is None:
                 self._history = LiveHistory(dict(self._series), self._markets)
             history, markets = self._history, self._markets
             tick, self._tick = self._tick, self._tick + 1
-        for feed in self._feeds.values():
-            self._refresh_status(feed, wait=False)  # catches data going stale while a worker waits on I/O
+        for exchange in self.exchanges:
+            self._refresh_status(exchange, wait=False)  # catches data going stale while a worker waits on I/O
         news = self._news.drain() if self._news is not None else ()
         return Snapshot(tick, now, self.exchanges, self.symbols, quotes, markets, history, BookReader(books),
                         news, (), new_candle, frozenset(stale))
@@ -209,24 +284,25 @@ class LiveMarket(MarketSource):
         now = time.time()
         out = {}
         with self._lock:
-            for exchange, feed in self._feeds.items():
-                state, reason = feed.status(now, self.config.max_quote_age_seconds)
-                out[exchange] = {"state": HEALTH_OF[state], "reason": reason if state != "recovering"
-                                 else f"recovering: {reason}", "age_seconds": round(feed.age_seconds(now), 3)}
-        for feed in self._feeds.values():
-            self._refresh_status(feed, wait=False)
+            for exchange in self.exchanges:
+                state, reason = self._status(exchange, now)
+                out[exchange] = {"state": HEALTH_OF[state],
+                                 "reason": reason if state != "recovering" else f"recovering: {reason}",
+                                 "age_seconds": round(self._age_seconds(exchange, now), 3)}
+        for exchange in self.exchanges:
+            self._refresh_status(exchange, wait=False)
         return out
 
     # ---- ccxt-shaped reads of the held data (the simulator offers the same; no network) -------
-    def _held(self, exchange: str, symbol: str) -> ExchangeFeed:
+    def _check_held(self, exchange: str, symbol: str) -> None:
         if (exchange, symbol) not in self._markets:
             raise KeyError(f"no live market {symbol!r} on {exchange!r}")
-        return self._feeds[exchange]
 
     def fetch_ticker(self, exchange: str, symbol: str) -> dict:
         """The latest ticker held for a market, ccxt-shaped (its timestamp tells its age)."""
         with self._lock:
-            quote = self._held(exchange, symbol).quotes.get(symbol)
+            self._check_held(exchange, symbol)
+            quote = self._quotes[exchange].get(symbol)
         if quote is None:
             raise LookupError(f"no ticker yet for {symbol} on {exchange}")
         return {"symbol": symbol, "timestamp": int(round(quote.ts * 1000)), "datetime": iso_utc(quote.ts),
@@ -237,7 +313,8 @@ class LiveMarket(MarketSource):
     def fetch_order_book(self, exchange: str, symbol: str, limit: int | None = None) -> dict:
         """The latest order book held for a market, ccxt-shaped, best levels first."""
         with self._lock:
-            book = self._held(exchange, symbol).books.get(symbol)
+            self._check_held(exchange, symbol)
+            book = self._books[exchange].get(symbol)
         if book is None:
             raise LookupError(f"no order book yet for {symbol} on {exchange}")
         return {"symbol": symbol, "bids": [list(level) for level in book.bids[:limit]],
@@ -250,7 +327,7 @@ class LiveMarket(MarketSource):
         if timeframe != "1m":
             raise ValueError(f"the live market keeps 1m candles only (got timeframe {timeframe!r})")
         with self._lock:
-            self._held(exchange, symbol)
+            self._check_held(exchange, symbol)
             series = self._series.get((exchange, symbol))
         bars = [[int(round(c.ts * 1000)), c.open, c.high, c.low, c.close, c.volume]
                 for c in (series.candles if series else ())]
@@ -261,9 +338,8 @@ class LiveMarket(MarketSource):
 
     def load_markets(self, exchange: str) -> dict[str, dict]:
         """ccxt's markets (as loaded at start) of one exchange's polled symbols, keyed by symbol."""
-        feed = self._feeds[exchange]
         with self._lock:
-            return {symbol: feed._ccxt_markets[symbol] for symbol in feed.symbols}
+            return dict(self._listings[exchange])
 
     def drain_events(self) -> list[dict]:
         """Events recorded since the last drain, oldest first."""
@@ -276,14 +352,14 @@ class LiveMarket(MarketSource):
 
     def close(self) -> None:
         """Stop the workers (they wait on an Event, so this is prompt) and release connections."""
-        self._stop.set()
+        for feed in self._feeds.values():
+            feed.stop()
         # A worker may be inside one request: wait at most one ccxt time-out for all of them together.
-        longest_ms = max((feed.client.timeout for feed in self._feeds.values()), default=0)
-        deadline = time.monotonic() + min(15.0, longest_ms / 1000.0 + 1.0)
+        longest = max((feed.request_timeout_seconds for feed in self._feeds.values()), default=0.0)
+        deadline = time.monotonic() + min(15.0, longest + 1.0)
         for feed in self._feeds.values():
-            if feed.thread.is_alive() and feed.thread is not threading.current_thread():
-                feed.thread.join(timeout=max(0.0, deadline - time.monotonic()))
+            feed.join(deadline - time.monotonic())
         for feed in self._feeds.values():
-            feed.client.close()
+            feed.close()
         if self._news is not None:
             self._news.close()

@@ -122,10 +122,12 @@ class CircuitBreaker:
 
     @property
     def state(self) -> str:
+        """closed, open or half_open."""
         return self._state
 
     @property
     def consecutive_failures(self) -> int:
+        """Failures since the last success."""
         return self._failures
 
     def seconds_until_probe(self) -> float:
@@ -152,6 +154,7 @@ class CircuitBreaker:
         return allowed
 
     def record_success(self) -> None:
+        """A call succeeded: the failure count restarts and a probing breaker closes."""
         changes = []
         with self._lock:
             self._failures = 0
@@ -161,6 +164,7 @@ class CircuitBreaker:
         self._notify(changes)
 
     def record_failure(self, reason: str) -> None:
+        """A call failed: enough in a row (or a failed probe) open the breaker."""
         changes = []
         with self._lock:
             self._failures += 1

@@ -38,20 +38,14 @@ def market_config(fake: FakeExchangeServer, symbols=("BTC/USDT", "ETH/USDT", "BN
                         max_quote_age_seconds=MAX_AGE, live=LiveConfig(**settings))
 
 
-class Recorder:
-    """The on_event listener: keeps (kind, payload) pairs."""
+def events(market: LiveMarket, kind: str) -> list[dict]:
+    """The market's recorded events of one kind, oldest first, read without draining them."""
+    return [event for event in tuple(market.events) if event["kind"] == kind]
 
-    def __init__(self):
-        self.events: list[tuple[str, dict]] = []
 
-    def __call__(self, kind: str, payload: dict) -> None:
-        self.events.append((kind, payload))
-
-    def states(self, exchange: str) -> list[str]:
-        return [p["state"] for k, p in self.events if k == "market_status" and p["exchange"] == exchange]
-
-    def warnings(self) -> list[dict]:
-        return [p for k, p in self.events if k == "market_warning"]
+def states(market: LiveMarket, exchange: str) -> list[str]:
+    """The states one exchange was reported in, oldest first."""
+    return [event["state"] for event in events(market, "market_status") if event["exchange"] == exchange]
 
 
 @pytest.fixture
@@ -63,13 +57,8 @@ def fake():
 
 
 @pytest.fixture
-def recorder():
-    return Recorder()
-
-
-@pytest.fixture
-def market(fake, recorder):
-    source = LiveMarket(market_config(fake), on_event=recorder)
+def market(fake):
+    source = LiveMarket(market_config(fake))
     yield source
     source.close()
 
@@ -144,12 +133,12 @@ def test_precision_modes_become_step_sizes(mode, precision, expected):
     assert market.min_amount == pytest.approx(expected[1])
 
 
-def test_a_symbol_missing_on_one_exchange_is_a_warning(market, recorder):
+def test_a_symbol_missing_on_one_exchange_is_a_warning(market):
     assert ("binance", "BNB/USDT") in market.markets and ("kraken", "BNB/USDT") not in market.markets
-    (warning,) = recorder.warnings()
+    (warning,) = events(market, "market_warning")
     assert warning["exchange"] == "kraken" and warning["symbol"] == "BNB/USDT"
     assert "BNB/USDT" in warning["message"] and "kraken" in warning["message"]
-    assert any(e["kind"] == "market_warning" for e in market.events)
+    assert warning["level"] == "warning" and warning["ts"].endswith("Z")
     assert set(market.health()) == set(EXCHANGES)
 
 
@@ -165,9 +154,9 @@ def test_start_up_errors_name_the_setting(fake):
         LiveMarket(config)
 
 
-def test_start_with_one_exchange_unreachable_then_it_joins(fake, recorder):
+def test_start_with_one_exchange_unreachable_then_it_joins(fake):
     fake.set_fault("kraken", "http_500")
-    source = LiveMarket(market_config(fake), on_event=recorder)
+    source = LiveMarket(market_config(fake))
     try:
         assert state_of(source, "binance") == "live"
         health = source.health()["kraken"]
@@ -178,7 +167,7 @@ def test_start_with_one_exchange_unreachable_then_it_joins(fake, recorder):
         wait_for(lambda: ("kraken", "BTC/USDT") in source.next_snapshot().quotes, what="kraken quotes")
         assert ("kraken", "BTC/USDT") in source.markets
         wait_for(lambda: state_of(source, "kraken") == "live", what="kraken to go live")
-        assert recorder.states("kraken")[-1] == "live"
+        assert states(source, "kraken")[-1] == "live"
     finally:
         source.close()
 
@@ -257,10 +246,10 @@ REQUEST_FAULTS = [("binance", "timeout"), ("kraken", "timeout"), ("binance", "ht
 
 @pytest.mark.parametrize("exchange, fault", REQUEST_FAULTS)
 def test_a_failing_exchange_degrades_goes_down_and_recovers_while_the_other_keeps_updating(
-        fake, recorder, exchange, fault):
+        fake, exchange, fault):
     other = "kraken" if exchange == "binance" else "binance"
     # The faulted exchange times out quickly; the other gets room for a slow machine.
-    market = LiveMarket(market_config(fake, timeouts_ms={exchange: 300, other: 3000}), on_event=recorder)
+    market = LiveMarket(market_config(fake, timeouts_ms={exchange: 300, other: 3000}))
     try:
         other_ts = market.next_snapshot().quotes[(other, "BTC/USDT")].ts
         fake.set_fault(exchange, fault)
@@ -281,16 +270,16 @@ def test_a_failing_exchange_degrades_goes_down_and_recovers_while_the_other_keep
         assert (exchange, "BTC/USDT") in market.next_snapshot().quotes
     finally:
         market.close()
-    states = recorder.states(exchange)
-    assert states[0] == "live"  # at start
-    assert states.index("degraded") < states.index("down") < states.index("recovering") < len(states) - 1
-    assert states[-1] == "live"
-    down = next(p for k, p in recorder.events if k == "market_status" and p["state"] == "down")
+    seen = states(market, exchange)
+    assert seen[0] == "live"  # at start
+    assert seen.index("degraded") < seen.index("down") < seen.index("recovering") < len(seen) - 1
+    assert seen[-1] == "live"
+    down = next(e for e in events(market, "market_status") if e["state"] == "down")
     assert down["level"] == "error" and down["health"] == "down" and down["reason"] in down["message"]
-    assert recorder.states(other) == ["live"]
+    assert states(market, other) == ["live"]
 
 
-def test_a_crossed_book_is_stale_and_never_served(market, fake, recorder):
+def test_a_crossed_book_is_stale_and_never_served(market, fake):
     fake.set_fault("kraken", "crossed")
     kraken = {("kraken", "BTC/USDT"), ("kraken", "ETH/USDT")}
     deadline = time.monotonic() + 5
@@ -309,11 +298,11 @@ def test_a_crossed_book_is_stale_and_never_served(market, fake, recorder):
     fake.set_fault("kraken", None)
     wait_for(lambda: ("kraken", "BTC/USDT") in market.next_snapshot().quotes, what="kraken quotes back")
     assert not market.next_snapshot().order_book("kraken", "BTC/USDT").crossed
-    wait_for(lambda: recorder.states("kraken")[-1:] == ["live"], what="live event")
-    assert recorder.states("kraken") == ["live", "degraded", "live"]
+    wait_for(lambda: states(market, "kraken")[-1:] == ["live"], what="live event")
+    assert states(market, "kraken") == ["live", "degraded", "live"]
 
 
-def test_a_frozen_quote_goes_stale_after_max_quote_age(market, fake, recorder):
+def test_a_frozen_quote_goes_stale_after_max_quote_age(market, fake):
     fake.set_fault("binance", "frozen")
     snapshot = wait_for(lambda: ("binance", "BTC/USDT") in (s := market.next_snapshot()).stale and s,
                         what="frozen quote stale")
@@ -324,18 +313,19 @@ def test_a_frozen_quote_goes_stale_after_max_quote_age(market, fake, recorder):
     assert not any(ex == "binance" for ex, _ in market.next_snapshot().quotes)
     fake.set_fault("binance", None)
     wait_for(lambda: ("binance", "BTC/USDT") in market.next_snapshot().quotes, what="binance fresh again")
-    wait_for(lambda: recorder.states("binance")[-1:] == ["live"], what="live event")
-    assert recorder.states("binance") == ["live", "degraded", "live"]
+    wait_for(lambda: states(market, "binance")[-1:] == ["live"], what="live event")
+    assert states(market, "binance") == ["live", "degraded", "live"]
 
 
-def test_a_delisted_symbol_is_dropped_with_a_warning_not_a_failure(market, fake, recorder):
+def test_a_delisted_symbol_is_dropped_with_a_warning_not_a_failure(market, fake):
     fake.delist("binance", "ETH/USDT")
     wait_for(lambda: ("binance", "ETH/USDT") not in market.markets, what="ETH/USDT dropped on binance")
-    assert any(w["symbol"] == "ETH/USDT" and w["exchange"] == "binance" for w in recorder.warnings())
+    wait_for(lambda: any(w["symbol"] == "ETH/USDT" and w["exchange"] == "binance"
+                         for w in events(market, "market_warning")), what="the drop's warning")
     snapshot = market.next_snapshot()
     assert ("binance", "ETH/USDT") not in snapshot.quotes and ("kraken", "ETH/USDT") in snapshot.quotes
     assert ("binance", "BTC/USDT") in snapshot.quotes
-    assert state_of(market, "binance") == "live" and "down" not in recorder.states("binance")
+    assert state_of(market, "binance") == "live" and "down" not in states(market, "binance")
 
 
 def test_next_snapshot_never_waits_for_a_hung_exchange(fake):
