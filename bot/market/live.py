@@ -18,6 +18,7 @@ never waits for another thread's report.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import random
@@ -97,6 +98,12 @@ def translate_error(exc: BaseException, exchange: str, what: str, symbol: str = 
                 return permanent(reason)
             return temporary(reason, rate_limited=kind == "rate_limited")
     return temporary("unexpected error")
+
+
+@functools.cache
+def known_exchange_ids() -> frozenset[str]:
+    """Every exchange id this ccxt version knows (ccxt.exchanges: a list in the package, no network)."""
+    return frozenset(ccxt.exchanges)
 
 
 def make_client(exchange_id: str, options: Mapping) -> ccxt.Exchange:
