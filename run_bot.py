@@ -50,7 +50,7 @@ import signal  # noqa: E402
 
 from bot import cli  # noqa: E402
 from bot.activity import setup_text_log  # noqa: E402
-from bot.config import ConfigError  # noqa: E402
+from bot.config import ConfigError, config_warnings  # noqa: E402
 from bot.engine import BotEngine  # noqa: E402
 from bot.market.resilience import MarketError  # noqa: E402
 from bot.storage import CorruptFileError  # noqa: E402
@@ -97,6 +97,8 @@ def main(argv):
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return cli.EXIT_USAGE
+    for warning in config_warnings(config):
+        print(f"warning: {warning}", file=sys.stderr)
     setup_text_log(config.storage.log_dir, config.storage.log_max_bytes, config.storage.log_backups)
     try:
         engine = BotEngine(config, runner=_background_runner())

@@ -27,7 +27,7 @@ from bot.models import Trade  # noqa: E402
 from bot.portfolio import PortfolioTracker  # noqa: E402
 from bot.storage import atomic_write_json  # noqa: E402
 
-EXTRA_EXCHANGES = ["okx", "bybit", "kucoin", "gate", "bitstamp", "bitfinex", "huobi", "mexc"]
+EXTRA_EXCHANGES = ["okx", "bybit", "kucoin", "gate", "bitstamp", "bitfinex", "htx", "mexc"]
 EXTRA_BASES = ["DOGE", "AVAX", "DOT", "LINK", "LTC", "BCH", "UNI", "ATOM", "NEAR", "APT", "ARB", "OP", "FIL", "ETC"]
 
 

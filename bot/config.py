@@ -11,7 +11,16 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.config_rules import (MAX_ASSET_AMOUNT, MIN_TICK_INTERVAL_SECONDS, MIN_TICK_SECONDS, balances_for_symbols,
+                              check_exchange_ids, check_start_time, did_you_mean, valued_assets)
+
 KNOWN_STRATEGIES = ("arbitrage", "momentum", "news", "stat_arb")
+DEFAULT_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "ADA/USDT", "ETH/BTC")
+# Without portfolio.starting_balances, each wallet starts with these, less the assets that no
+# market.symbols trades (config_rules.balances_for_symbols).
+DEFAULT_STARTING_BALANCES = {"USDT": 10_000.0, "BTC": 0.05, "ETH": 1.0, "SOL": 15.0, "XRP": 2000.0, "ADA": 3000.0}
+A_WEEK_SECONDS = 7 * 86_400.0
+A_WEEK_MINUTES = 7 * 1_440.0
 
 
 class ConfigError(Exception):
@@ -19,7 +28,8 @@ class ConfigError(Exception):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # No NaN or infinity anywhere: they pass every range check and crash the first state write.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class SimulatorConfig(_Model):
@@ -53,17 +63,14 @@ class MarketConfig(_Model):
     source: Literal["simulated", "live"] = "simulated"
     seed: int = Field(42, ge=0)
     exchanges: list[str] = Field(default_factory=lambda: ["binance", "kraken", "coinbase"], min_length=1)
-    symbols: list[str] = Field(
-        default_factory=lambda: ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "ADA/USDT", "ETH/BTC"],
-        min_length=1,
-    )
-    tick_seconds: float = Field(1.0, gt=0, le=3600)
+    symbols: list[str] = Field(default_factory=lambda: list(DEFAULT_SYMBOLS), min_length=1)
+    tick_seconds: float = Field(1.0, le=3600)
     start_time: str = "2026-01-01T00:00:00Z"
     exchange_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    max_quote_age_seconds: float = Field(10.0, gt=0)
+    max_quote_age_seconds: float = Field(10.0, gt=0, le=3600)
     # Books are polled one symbol at a time within the rate limit, so they age faster than tickers.
-    max_book_age_seconds: float = Field(15.0, gt=0)
-    max_quote_skew_seconds: float = Field(2.0, gt=0)
+    max_book_age_seconds: float = Field(15.0, gt=0, le=3600)
+    max_quote_skew_seconds: float = Field(2.0, gt=0, le=3600)
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
     live: LiveConfig = Field(default_factory=LiveConfig)
 
@@ -88,26 +95,36 @@ class MarketConfig(_Model):
         for ex in value:
             if not ex or not ex.replace("_", "").isalnum() or ex != ex.lower():
                 raise ValueError(f"must be lowercase ccxt exchange ids (got {ex!r})")
+        check_exchange_ids(value)
+        return value
+
+    @field_validator("tick_seconds")
+    @classmethod
+    def _tick_floor(cls, value: float) -> float:
+        if value < MIN_TICK_SECONDS:
+            raise ValueError(f"must be >= {MIN_TICK_SECONDS} (got {value}): the simulator pre-generates its "
+                             f"warm-up candles tick by tick, and shorter ticks take minutes and gigabytes to start")
         return value
 
     @field_validator("start_time")
     @classmethod
     def _iso_time(cls, value: str) -> str:
-        from datetime import datetime
+        return check_start_time(value)
 
-        try:
-            datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise ValueError(f"must be an ISO 8601 time like 2026-01-01T00:00:00Z (got {value!r})") from exc
-        return value
+    @model_validator(mode="after")
+    def _options_name_our_exchanges(self) -> "MarketConfig":
+        for exchange in self.exchange_options:
+            if exchange not in self.exchanges:
+                raise ValueError(f"exchange_options.{exchange}: not one of market.exchanges {self.exchanges}"
+                                 f"{did_you_mean(exchange, self.exchanges)}")
+        return self
 
 
 class PortfolioConfig(_Model):
     # Each exchange's wallet starts with these amounts. Base assets give cross-exchange
     # arbitrage inventory to sell on the expensive side.
-    starting_balances: dict[str, float] = Field(
-        default_factory=lambda: {"USDT": 10_000.0, "BTC": 0.05, "ETH": 1.0, "SOL": 15.0, "XRP": 2000.0, "ADA": 3000.0}
-    )
+    # Unset, it follows market.symbols (see BotConfig._balances_follow_symbols).
+    starting_balances: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_STARTING_BALANCES))
     # Shorts (declared by a strategy) borrow base; the short's notional on an exchange may be
     # at most that wallet's USDT divided by this ratio.
     short_margin_ratio: float = Field(1.5, ge=1.0, le=10)
@@ -117,7 +134,9 @@ class PortfolioConfig(_Model):
     def _non_negative(cls, value: dict[str, float]) -> dict[str, float]:
         for asset, amount in value.items():
             if amount < 0:
-                raise ValueError(f"{asset} must be >= 0 (got {amount})")
+                raise ValueError(f"{asset}: must be >= 0 (got {amount})")
+            if amount > MAX_ASSET_AMOUNT:
+                raise ValueError(f"{asset}: must be <= {MAX_ASSET_AMOUNT:g} (got {amount:g})")
         if value.get("USDT", 0) <= 0:
             raise ValueError("must give each wallet some USDT")
         return value
@@ -139,7 +158,7 @@ class StrategyConfig(_Model):
     enabled: bool = True
     max_position_pct: float = Field(20.0, gt=0, le=100)
     max_open_positions: int = Field(5, ge=1, le=1000)
-    cooldown_seconds: float = Field(300.0, ge=0)
+    cooldown_seconds: float = Field(300.0, ge=0, le=A_WEEK_SECONDS)
     min_profit_pct: float = Field(0.0, ge=0, le=100)
 
 
@@ -166,20 +185,20 @@ class ArbitrageConfig(StrategyConfig):
     # Arbitrage is flat after every signal, so position limits are about inventory, not risk.
     max_position_pct: float = Field(100.0, gt=0, le=100)
     max_open_positions: int = Field(1000, ge=1, le=100_000)
-    cooldown_seconds: float = Field(0.0, ge=0)
+    cooldown_seconds: float = Field(0.0, ge=0, le=A_WEEK_SECONDS)
     min_profit_pct: float = Field(0.02, ge=0, le=100)
     cross_exchange: bool = True
     triangular: bool = True
-    max_notional_usdt: float = Field(2000.0, gt=0)
+    max_notional_usdt: float = Field(2000.0, gt=0, le=MAX_ASSET_AMOUNT)
 
 
 class NewsConfig(StrategyConfig):
     max_position_pct: float = Field(10.0, gt=0, le=100)
-    cooldown_seconds: float = Field(600.0, ge=0)
+    cooldown_seconds: float = Field(600.0, ge=0, le=A_WEEK_SECONDS)
     entry_score: float = Field(0.5, gt=0, le=10)
     exit_reversal_score: float = Field(0.1, ge=0, le=10)
-    half_life_minutes: float = Field(30.0, gt=0)
-    holding_minutes: float = Field(60.0, gt=0)
+    half_life_minutes: float = Field(30.0, gt=0, le=A_WEEK_MINUTES)
+    holding_minutes: float = Field(60.0, gt=0, le=A_WEEK_MINUTES)
     position_pct: float = Field(5.0, gt=0, le=100)
     extra_lexicon: dict[str, float] = Field(default_factory=dict)
     exchange: str | None = None
@@ -206,15 +225,16 @@ class NewsConfig(StrategyConfig):
 class StatArbConfig(StrategyConfig):
     max_position_pct: float = Field(15.0, gt=0, le=100)
     max_open_positions: int = Field(10, ge=1, le=1000)
-    cooldown_seconds: float = Field(300.0, ge=0)
+    cooldown_seconds: float = Field(300.0, ge=0, le=A_WEEK_SECONDS)
     pairs: list[list[str]] = Field(default_factory=list)
     auto_select: bool = True
     lookback_candles: int = Field(600, ge=30, le=10_000)
-    retest_minutes: float = Field(60.0, gt=0)
+    retest_minutes: float = Field(60.0, gt=0, le=A_WEEK_MINUTES)
     p_value_max: float = Field(0.05, gt=0, lt=1)
-    entry_z: float = Field(2.0, gt=0)
-    exit_z: float = Field(0.5, ge=0)
-    stop_z: float = Field(4.0, gt=0)
+    # A spread's |z| beyond 20 is a broken pair, not a signal; the stop may sit a little wider.
+    entry_z: float = Field(2.0, gt=0, le=20)
+    exit_z: float = Field(0.5, ge=0, le=20)
+    stop_z: float = Field(4.0, gt=0, le=50)
     leg_notional_pct: float = Field(5.0, gt=0, le=100)
     hedge: Literal["dollar", "beta"] = "dollar"
     exchange: str | None = None
@@ -239,9 +259,17 @@ class StrategiesConfig(_Model):
 
 class EngineConfig(_Model):
     # Wall-clock seconds between ticks in a real-time run (--fast ignores it).
-    tick_interval_seconds: float = Field(1.0, gt=0, le=3600)
+    tick_interval_seconds: float = Field(1.0, le=3600)
     # Simulated seconds between equity samples kept in the state file.
-    equity_sample_seconds: float = Field(60.0, gt=0)
+    equity_sample_seconds: float = Field(60.0, gt=0, le=86_400)
+
+    @field_validator("tick_interval_seconds")
+    @classmethod
+    def _schedulable(cls, value: float) -> float:
+        if value < MIN_TICK_INTERVAL_SECONDS:
+            raise ValueError(f"must be >= {MIN_TICK_INTERVAL_SECONDS} (got {value}): the scheduler cannot keep a "
+                             f"shorter interval; --fast runs ticks back to back")
+        return value
 
 
 class DashboardConfig(_Model):
@@ -306,22 +334,41 @@ class BotConfig(_Model):
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
 
     @model_validator(mode="after")
+    def _balances_follow_symbols(self) -> "BotConfig":
+        # Narrowing market.symbols must not send anyone to a setting they never touched: unset,
+        # the starting balances keep only what the symbols can value. Set, they are checked below.
+        if "starting_balances" not in self.portfolio.model_fields_set:
+            balances = balances_for_symbols(DEFAULT_STARTING_BALANCES, self.market.symbols)
+            # A copy, not an assignment into the given section; this re-runs the checks once.
+            self.portfolio = self.portfolio.model_copy(update={"starting_balances": balances})
+        return self
+
+    @model_validator(mode="after")
     def _cross_checks(self) -> "BotConfig":
         for name in ("momentum", "news", "stat_arb"):
             exchange = getattr(self.strategies, name).exchange
             if exchange is not None and exchange not in self.market.exchanges:
                 raise ValueError(f"strategies.{name}.exchange: must be one of market.exchanges "
-                                 f"{self.market.exchanges} (got {exchange!r})")
+                                 f"{self.market.exchanges} (got {exchange!r}){did_you_mean(exchange, self.market.exchanges)}")
         for pair in self.strategies.stat_arb.pairs:
             for symbol in pair:
                 if symbol not in self.market.symbols:
                     raise ValueError(f"strategies.stat_arb.pairs: {symbol!r} is not in market.symbols")
-        assets = {part for symbol in self.market.symbols for part in symbol.split("/")}
+        assets = valued_assets(self.market.symbols)
         for asset in self.portfolio.starting_balances:
             if asset not in assets:
-                raise ValueError(f"portfolio.starting_balances: {asset} is not traded in any of market.symbols "
-                                 f"(it could not be valued)")
+                raise ValueError(f"portfolio.starting_balances.{asset}: not traded in any of market.symbols, so it "
+                                 f"could not be valued (add a market for it or remove the balance)")
         return self
+
+
+def config_warnings(config: BotConfig) -> list[str]:
+    """Settings that are valid but probably not meant; run_bot.py prints each at start."""
+    warnings = []
+    if not any(getattr(config.strategies, name).enabled for name in KNOWN_STRATEGIES):
+        warnings.append(f"every strategy is disabled (strategies.<name>.enabled: false for {', '.join(KNOWN_STRATEGIES)}): "
+                        f"the bot will follow the market but never trade; enable one in the config or on the dashboard")
+    return warnings
 
 
 def _describe(error: dict) -> str:
@@ -331,6 +378,8 @@ def _describe(error: dict) -> str:
         message = message[len("Value error, ") :]
     if error["type"] == "extra_forbidden":
         return f"{location}: unknown setting (check the spelling; see config.yaml for every setting)"
+    if error["type"] == "finite_number":
+        message = "must be finite"
     value = error.get("input")
     shown = "" if isinstance(value, (dict, list)) or value is None else f" (got {value!r})"
     # A model-level check already names its key inside the message.

@@ -13,6 +13,7 @@ link may have changed state (feed_changed) and reports its link's state on reque
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import random
@@ -84,6 +85,12 @@ def translate_error(exc: BaseException, exchange: str, what: str, symbol: str = 
                 return permanent(reason)
             return temporary(reason, rate_limited=kind == "rate_limited")
     return temporary("unexpected error")
+
+
+@functools.cache
+def known_exchange_ids() -> frozenset[str]:
+    """Every exchange id this ccxt version knows (ccxt.exchanges: a list in the package, no network)."""
+    return frozenset(ccxt.exchanges)
 
 
 def make_client(exchange_id: str, options: Mapping) -> ccxt.Exchange:
