@@ -41,9 +41,12 @@ class CommandError(Exception):
         self.status = status
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def printable(text: str) -> str:
-    """text with lone surrogates replaced, so an error message can always be encoded."""
-    return text.encode("utf-8", "replace").decode("utf-8")
+    """text with each lone surrogate replaced by U+FFFD, so an error message can always be encoded."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 # ----- raw JSON -----------------------------------------------------------------------------

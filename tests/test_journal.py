@@ -94,6 +94,7 @@ def test_a_failed_write_changes_neither_file_nor_memory(tmp_path, monkeypatch):
     def full_disk(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
+    real_write = bot.journal.atomic_write_json
     monkeypatch.setattr(bot.journal, "atomic_write_json", full_disk)
     with pytest.raises(OSError):
         journal.add({**checked(entry_reason="lost"), **GENERAL})
@@ -101,7 +102,7 @@ def test_a_failed_write_changes_neither_file_nor_memory(tmp_path, monkeypatch):
         journal.update(kept["id"], checked(True, rating=2))
     assert journal.entries() == [kept]
     assert (tmp_path / JOURNAL_FILE).read_bytes() == before
-    monkeypatch.undo()
+    monkeypatch.setattr(bot.journal, "atomic_write_json", real_write)
     assert journal.add({**checked(entry_reason="next"), **GENERAL})["id"] == "J000002"  # no number was used up
 
 
