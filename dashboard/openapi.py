@@ -8,6 +8,7 @@ validate with them too), and ~150 lines cost less than a dependency that wants t
 """
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -56,7 +57,7 @@ class NotificationAnswer(BaseModel):
     webhook: bool
 
 
-ERROR_TEXT = {400: "refused: the field named is wrong", 403: "cross-site request refused (CSRF token, Origin)",
+ERROR_TEXT = {400: "refused: the field named is wrong", 405: "method not allowed (Allow lists the methods)", 403: "cross-site request refused (CSRF token, Origin)",
               404: "no such thing (field names which)", 409: "switched off in the config",
               413: "body too large", 415: "the body must be JSON", 429: "rate-limited",
               503: "storage failing (`storage: <cause>`); nothing was changed"}
@@ -116,7 +117,14 @@ OPERATIONS: dict[str, Operation] = {
 
 @openapi.get("/openapi.json")
 def document():
-    return jsonify(build_document(current_app))
+    return jsonify(build_document(current_app, _live_examples(current_app.extensions["dashboard"].engine)))
+
+
+def _live_examples(engine) -> dict[str, list[str]]:
+    """Values the running bot accepts for the fields whose valid values are not fixed (symbols...)."""
+    strategies = sorted(engine.manager.strategies) if engine.manager is not None else []
+    return {"symbol": list(engine.source.symbols), "exchange": list(engine.source.exchanges),
+            "strategy": strategies, "name": strategies}
 
 
 def api_rules(app) -> list:
@@ -125,19 +133,33 @@ def api_rules(app) -> list:
                   key=lambda rule: rule.rule)
 
 
-def build_document(app) -> dict:
-    """The OpenAPI document for app's /api endpoints."""
+def build_document(app, examples: dict[str, list] | None = None) -> dict:
+    """The OpenAPI document for app's /api endpoints; examples are the running bot's valid values by field name."""
     components: dict[str, dict] = {}
     paths: dict[str, dict] = {}
     for rule in api_rules(app):
         path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             paths.setdefault(path, {})[method.lower()] = _operation(rule, components)
+    _add_examples(components, paths, examples or {})
     return {"openapi": "3.1.0",
             "info": {"title": "Paper-trading bot dashboard API", "version": "1",
                      "description": "Errors are {\"error\": sentence, \"field\": name or null}. Writes need the "
                                     "page's X-CSRF-Token header and a JSON body (the controls take none)."},
             "paths": paths, "components": {"schemas": components}}
+
+
+def _add_examples(components: dict, paths: dict, examples: dict) -> None:
+    """Put the live valid values beside the properties and path parameters of those names."""
+    for schema in components.values():
+        for name, prop in schema.get("properties", {}).items():
+            if examples.get(name):
+                prop["examples"] = list(examples[name])
+    for operations in paths.values():
+        for operation in operations.values():
+            for parameter in operation["parameters"]:
+                if examples.get(parameter["name"]):
+                    parameter["schema"] = {**parameter["schema"], "examples": list(examples[parameter["name"]])}
 
 
 def _operation(rule, components: dict) -> dict:
@@ -164,6 +186,7 @@ def _operation(rule, components: dict) -> dict:
 def _schema(schema, components: dict) -> dict:
     """A $ref to schema's JSON schema, adding it and what it refers to into components."""
     name, generated = _generated(schema)
+    generated = copy.deepcopy(generated)  # the cached original stays clean of live examples
     for key, value in generated.get("$defs", {}).items():
         components.setdefault(key, value)
     components.setdefault(name, {k: v for k, v in generated.items() if k != "$defs"})
