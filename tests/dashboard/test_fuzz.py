@@ -63,8 +63,9 @@ def from_schema(schema: dict, components: dict, depth: int = 0) -> st.SearchStra
     """Valid values for the subset of JSON Schema pydantic writes (refs, unions, objects, scalars)."""
     if "$ref" in schema:
         return from_schema(components[schema["$ref"].rsplit("/", 1)[1]], components, depth)
-    if "examples" in schema:
-        return st.sampled_from(schema["examples"])
+    if "examples" in schema:  # mostly the live valid values, sometimes any value of the right shape
+        others = from_schema({k: v for k, v in schema.items() if k != "examples"}, components, depth)
+        return st.one_of(st.sampled_from(schema["examples"]), others)
     for key in ("oneOf", "anyOf"):
         if key in schema:
             return st.one_of([from_schema(branch, components, depth) for branch in schema[key]])
