@@ -113,6 +113,7 @@ class RequestModel(BaseModel):
 
     @classmethod
     def extra_refusal(cls, field: str) -> str:
+        """The sentence refusing an unknown field."""
         return cls.extra_message.format(field=field)
 
 
