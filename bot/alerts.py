@@ -12,7 +12,7 @@ import logging
 import threading
 import uuid
 from collections import deque
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Callable
 
@@ -22,7 +22,6 @@ from bot.storage import SCHEMA_VERSION, CorruptFileError, atomic_write_json, rea
 log = logging.getLogger(__name__)
 
 ALERTS_FILE = "alerts.json"
-CONDITIONS = ("above", "below", "pct_move", "drawdown", "whale", "loss_streak")
 
 
 @dataclass(slots=True)
@@ -105,37 +104,47 @@ class AlertEngine:
         return warnings
 
     def save(self) -> None:
+        """Write the rules as they are in memory (the tick's trigger bookkeeping)."""
         with self._lock:
-            document = {"schema_version": SCHEMA_VERSION, "rules": [asdict(r) for r in self.rules.values()],
-                        "history": list(self.history)}
-            atomic_write_json(self.path, document, fsync=self.fsync)
+            self._write(self.rules)
             self._dirty = False
 
-    # ----- rule management ----------------------------------------------------------------------
+    def _write(self, rules: dict[str, AlertRule]) -> None:
+        document = {"schema_version": SCHEMA_VERSION, "rules": [asdict(r) for r in rules.values()],
+                    "history": list(self.history)}
+        atomic_write_json(self.path, document, fsync=self.fsync)
+
+    def _commit(self, rules: dict[str, AlertRule]) -> None:
+        """Save rules, and only then make them the rules in memory: a failed write changes nothing."""
+        self._write(rules)
+        self.rules = rules
+        self._dirty = False
+
+    # ----- rule management: each builds the new rules, saves them, then swaps them in -----------
     def add(self, now_ts: float, **spec) -> AlertRule:
-        """Add a rule from validated fields (the API validates user input)."""
+        """Add a rule from validated fields (bot/requests.py checks them); raises if it cannot be saved."""
         with self._lock:
             rule = AlertRule(id=uuid.uuid4().hex[:12], created_at=iso_utc(now_ts), **spec)
-            self.rules[rule.id] = rule
-            self.save()
+            self._commit({**self.rules, rule.id: rule})
             return rule
 
     def delete(self, rule_id: str) -> bool:
+        """Remove a rule; False when there is none. The rule stays if the file cannot be written."""
         with self._lock:
-            if self.rules.pop(rule_id, None) is None:
+            if rule_id not in self.rules:
                 return False
-            self.save()
+            self._commit({key: rule for key, rule in self.rules.items() if key != rule_id})
             return True
 
     def toggle(self, rule_id: str) -> AlertRule | None:
+        """Pause or resume a rule (resuming re-arms it); None when there is none."""
         with self._lock:
             rule = self.rules.get(rule_id)
             if rule is None:
                 return None
-            rule.active = not rule.active
-            rule.armed = True
-            self.save()
-            return rule
+            changed = replace(rule, active=not rule.active, armed=True)
+            self._commit({**self.rules, rule_id: changed})
+            return changed
 
     def snapshot_state(self) -> dict:
         """Rules, recent history (newest first) and the whale feed, for the dashboard."""
@@ -249,83 +258,3 @@ class AlertEngine:
             streak = self._loss_streaks.get(rule.strategy, 0)
             return streak >= rule.count, f"{streak} losing trades in a row"
         return None
-
-
-class AlertRuleError(Exception):
-    """A rule request that cannot be accepted; names the field."""
-
-    def __init__(self, message: str, field: str | None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
-# Which fields each condition needs, and which it may carry.
-_NEEDS = {"above": ("symbol", "price"), "below": ("symbol", "price"), "pct_move": ("symbol", "pct", "window_minutes"),
-          "drawdown": ("pct",), "whale": ("min_usd",), "loss_streak": ("strategy", "count")}
-_COMMON = ("condition", "repeat", "cooldown_minutes", "note")
-_ALLOWED = {"above": ("symbol", "exchange", "price"), "below": ("symbol", "exchange", "price"),
-            "pct_move": ("symbol", "exchange", "pct", "window_minutes"), "drawdown": ("pct",),
-            "whale": ("symbol", "min_usd"), "loss_streak": ("strategy", "count")}
-MAX_NOTE_CHARS = 200
-
-
-def validate_rule(body: dict, symbols, exchanges, strategies) -> dict:
-    """Check a rule request; returns the fields for AlertEngine.add or raises AlertRuleError."""
-    if not isinstance(body, dict):
-        raise AlertRuleError("the body must be a JSON object", None)
-    condition = body.get("condition")
-    if condition not in CONDITIONS:
-        raise AlertRuleError(f"condition must be one of {', '.join(CONDITIONS)}", "condition")
-    allowed = set(_COMMON) | set(_ALLOWED[condition])
-    for key in body:
-        if key not in allowed:
-            raise AlertRuleError(f"{key} is not a setting of a {condition} alert", key)
-    for key in _NEEDS[condition]:
-        if body.get(key) is None:
-            raise AlertRuleError(f"{key} is required for a {condition} alert", key)
-    spec: dict = {"condition": condition}
-    symbol = body.get("symbol")
-    if symbol is not None:
-        if not isinstance(symbol, str) or symbol not in symbols:
-            raise AlertRuleError(f"symbol must be one of the traded symbols: {', '.join(symbols)}", "symbol")
-        spec["symbol"] = symbol
-    exchange = body.get("exchange")
-    if exchange not in (None, ""):
-        if not isinstance(exchange, str) or exchange not in exchanges:
-            raise AlertRuleError(f"exchange must be one of {', '.join(exchanges)}", "exchange")
-        spec["exchange"] = exchange
-    for key in ("price", "pct", "window_minutes", "min_usd"):
-        if body.get(key) is not None:
-            spec[key] = _positive(body[key], key)
-    if condition == "pct_move" and spec["window_minutes"] > 7 * 24 * 60:
-        raise AlertRuleError("window_minutes must be at most a week (10080)", "window_minutes")
-    if condition == "drawdown" and spec["pct"] >= 100:
-        raise AlertRuleError("pct must be below 100 for a drawdown alert", "pct")
-    if condition == "loss_streak":
-        if body["strategy"] not in strategies:
-            raise AlertRuleError(f"strategy must be one of {', '.join(strategies)}", "strategy")
-        count = body["count"]
-        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1000:
-            raise AlertRuleError("count must be a whole number from 1 to 1000", "count")
-        spec.update(strategy=body["strategy"], count=count)
-    repeat = body.get("repeat", False)
-    if not isinstance(repeat, bool):
-        raise AlertRuleError("repeat must be true or false", "repeat")
-    spec["repeat"] = repeat
-    cooldown = body.get("cooldown_minutes", 0.0)
-    if isinstance(cooldown, bool) or not isinstance(cooldown, (int, float)) or not 0 <= cooldown <= 10_080:
-        raise AlertRuleError("cooldown_minutes must be a number from 0 to 10080", "cooldown_minutes")
-    spec["cooldown_minutes"] = float(cooldown)
-    note = body.get("note", "")
-    if not isinstance(note, str) or len(note) > MAX_NOTE_CHARS:
-        raise AlertRuleError(f"note must be text of at most {MAX_NOTE_CHARS} characters", "note")
-    spec["note"] = note
-    return spec
-
-
-def _positive(value, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value != value \
-            or value == float("inf"):
-        raise AlertRuleError(f"{field} must be a positive number", field)
-    return float(value)

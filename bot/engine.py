@@ -9,6 +9,7 @@ from typing import Callable
 
 from bot.activity import ActivityLog
 from bot.alerts import AlertEngine
+from bot.commands import CommandHandler
 from bot.config import BotConfig
 from bot.data_flow import STATE_FILE, DataFlowManager, LiveCache
 from bot.execution import PaperExecutor
@@ -18,7 +19,7 @@ from bot.models import Snapshot, Trade
 from bot.notifications import NotificationService
 from bot.portfolio import PortfolioTracker
 from bot.reconcile import compare_books
-from bot.storage import CorruptFileError, read_json, remove_stale_temp_files
+from bot.storage import CorruptFileError, atomic_write_json, read_json, remove_stale_temp_files
 from bot.strategies.base import Strategy
 from bot.strategies.manager import StrategyManager
 
@@ -67,6 +68,7 @@ class BotEngine:
         self.notifications = NotificationService(config.notifications, self.log_dir,
                                                  emit=lambda note: self.data_flow.emit("notification", note))
         self.alerts = AlertEngine(self.data_dir, notify=self._alert_fired, fsync=config.storage.fsync)
+        self.commands = CommandHandler(self)
         self.data_flow.subscribe(self._on_event)
         self._strategies = strategies
         self._strategy_configs = strategy_configs or {}
@@ -246,6 +248,11 @@ class BotEngine:
                                       level=level, state=state)
 
     # ----- controls -------------------------------------------------------------------------
+    # The user's changes (bot/commands.py) are written to the state file first and applied only
+    # when that worked, so a change the disk refused never shows in memory or after a restart.
+    # pause() stays memory-first: a safety pause (the kill switch) must not depend on the disk.
+    _ALLOWED_FROM = {"running": ("paused", "stopped"), "paused": ("running",), "stopped": ("running", "paused")}
+
     def _set_state(self, state: str, reason: str = "") -> None:
         with self.lock:
             changed = state != self.state
@@ -254,38 +261,67 @@ class BotEngine:
             self.version += 1
         if changed:
             event = {"running": "bot_resumed", "paused": "bot_paused", "stopped": "bot_halted"}[state]
-            self.activity.record(event, reason=reason)
+            self._record_quietly(event, reason=reason)
             self.data_flow.emit("bot_status", {"state": state, "reason": reason})
 
+    def _record_quietly(self, event: str, **fields) -> None:
+        """An activity line about a change already made: failing to write it must not undo or fail the change."""
+        try:
+            self.activity.record(event, **fields)
+        except Exception:  # noqa: BLE001 - logged; the change stands
+            log.exception("could not record %s in the activity log", event)
+
+    def _write_state_with(self, engine_fields: dict, books: dict | None = None) -> None:
+        """Write the state file as it will be after a change (raises when it cannot; nothing changed)."""
+        document = self.data_flow.state_document()
+        document["engine"] = {**document.get("engine", {}), **engine_fields}
+        document.update(books or {})
+        atomic_write_json(self.data_flow.state_path, document, fsync=self.data_flow.fsync)
+
+    def change_state(self, state: str, reason: str = "") -> bool:
+        """The user's start/pause/stop: persisted, then applied; False when it does not apply from here.
+
+        Raises OSError (or ValueError) when the state file cannot be written; the engine is then unchanged.
+        """
+        with self.lock:
+            if self.state not in self._ALLOWED_FROM[state]:
+                return False
+            fields = {"state": state, "pause_reason": reason if state in ("paused", "stopped") else ""}
+            books = {}
+            resume = state == "running" and self.kill_switch is not None
+            if resume:
+                # The user chose to go on: measure the next drawdown from here.
+                fields["kill_switch"] = None
+                books["peak_equity"] = self.portfolio.equity()
+            self._write_state_with(fields, books)
+            if resume:
+                self.kill_switch = None
+                self.portfolio.peak_equity = books["peak_equity"]
+            self._set_state(state, reason)
+        return True
+
     def pause(self, reason: str = "paused by user") -> None:
-        """Stop trading; the market keeps updating and positions keep being marked."""
+        """Stop trading at once (kill switch, faults); the market keeps updating and positions keep being marked."""
         if self.state == "running":
             self._set_state("paused", reason)
 
     def start(self) -> None:
-        """Trade again after a pause or a stop (a kill-switch pause included, on the user's word)."""
-        if self.state in ("paused", "stopped"):
-            if self.kill_switch is not None:
-                # The user chose to go on: measure the next drawdown from here.
-                self.kill_switch = None
-                with self.lock:
-                    self.portfolio.peak_equity = self.portfolio.equity()
-            self._set_state("running")
+        """Trade again after a pause or a stop (a kill-switch pause included, on the user's word); persisted first."""
+        self.change_state("running")
 
     def stop_trading(self, reason: str = "stopped by user") -> None:
-        """Halt the tick loop (the market stops too) and flush state; start() goes on from here."""
-        if self.state in ("running", "paused"):
-            self._set_state("stopped", reason)
-            with self.lock:
-                self.data_flow.write_state()
+        """Halt the tick loop (the market stops too), recorded in the state file first; start() goes on from here."""
+        self.change_state("stopped", reason)
 
     def set_strategy_enabled(self, name: str, enabled: bool) -> None:
-        """Switch a strategy on or off and record it in the state file at once."""
+        """Switch a strategy on or off: written to the state file first, then applied (raises if the write fails)."""
         with self.lock:
+            if name not in self.manager.strategies:
+                raise KeyError(f"unknown strategy {name!r}")
+            self._write_state_with({"enabled": {**self.manager.enabled, name: enabled}})
             self.manager.set_enabled(name, enabled)
             self.version += 1
-            self.data_flow.write_state()
-        self.activity.record("strategy_toggled", strategy=name, enabled=enabled)
+        self._record_quietly("strategy_toggled", strategy=name, enabled=enabled)
 
     def request_stop(self) -> None:
         """Ask the loop to stop after the current tick (safe from a signal handler)."""

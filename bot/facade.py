@@ -260,12 +260,6 @@ class BotFacade:
     def journal_entries(self, trade_id=None, strategy=None, query=None) -> list[dict]:
         return self.journal.entries(trade_id, strategy, query)
 
-    def add_journal_entry(self, fields: dict, cooperate=None) -> dict:
-        return self.journal.add(fields, lambda trade_id: self.find_trade(trade_id, cooperate))
-
-    def update_journal_entry(self, entry_id: str, fields: dict, cooperate=None) -> dict:
-        return self.journal.update(entry_id, fields, lambda trade_id: self.find_trade(trade_id, cooperate))
-
 
 def _day_open_equity(history: list[tuple[float, float]], now: float | None, fallback: float) -> float:
     """Equity at the first sample of the current UTC day (the start of 'today' on the market clock)."""

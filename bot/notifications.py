@@ -71,13 +71,13 @@ class NotificationService:
             if len(recent) >= self.config.rate_limit_per_minute:
                 self.stats["suppressed"] += 1
                 return None
+            note = {"id": f"N{int(now * 1000)}-{self._sequence + 1}", "ts": iso_utc(now), "kind": kind,
+                    "level": level, "message": message, **data}
+            self._writer.append(note)  # first: a note the log refused changes nothing here
             recent.append(now)
             self._sequence += 1
-            note = {"id": f"N{int(now * 1000)}-{self._sequence}", "ts": iso_utc(now), "kind": kind,
-                    "level": level, "message": message, **data}
             self.history.append(note)
             self.stats["sent"] += 1
-            self._writer.append(note)
         if self.emit is not None:
             try:
                 self.emit(note)

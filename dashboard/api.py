@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 
+from bot.commands import PauseBot, StartBot, StopBot, ToggleStrategy
+from bot.requests import TradesQuery
+from dashboard.parsing import handle, parse_body, parse_query
 from dashboard.security import json_error
-
-MAX_TRADES_LIMIT = 1000
 
 api = Blueprint("api", __name__, url_prefix="/api")
 
@@ -20,10 +21,9 @@ def _ctx():
     return current_app.extensions["dashboard"]
 
 
-def _strategy_arg():
+def _strategy_arg(name: str | None):
     """The ?strategy= filter: None, a known strategy name, or a 400 response."""
-    name = request.args.get("strategy")
-    if name in (None, ""):
+    if name is None:
         return None, None
     if name not in _ctx().facade.strategy_names():
         known = ", ".join(_ctx().facade.strategy_names())
@@ -53,18 +53,12 @@ def portfolio():
 
 @api.get("/trades")
 def trades():
-    raw = request.args.get("limit", "100")
-    try:
-        limit = int(raw)
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= MAX_TRADES_LIMIT:
-        return json_error(f"limit must be a whole number from 1 to {MAX_TRADES_LIMIT} (got {raw!r})", 400, "limit")
-    strategy, error = _strategy_arg()
+    query = parse_query(TradesQuery)
+    strategy, error = _strategy_arg(query.strategy)
     if error is not None:
         return error
     ctx = _ctx()
-    found = ctx.facade.trades(limit, strategy, ctx.cooperate)
+    found = ctx.facade.trades(query.limit, strategy, ctx.cooperate)
     return jsonify({"trades": found, "total": ctx.engine.ledger.count})
 
 
@@ -101,40 +95,29 @@ def chart_cumulative():
     return jsonify(ctx.facade.cumulative_pnl(cooperate=ctx.cooperate))
 
 
-# ----- controls ---------------------------------------------------------------------------
+# ----- controls: parse -> command -> answer (bot/commands.py persists, then applies) -------
 @api.post("/bot/start")
 def bot_start():
-    engine = _ctx().engine
-    engine.start()
-    return jsonify({"state": engine.state})
+    parse_body()
+    return jsonify({"state": handle(StartBot())})
 
 
 @api.post("/bot/pause")
 def bot_pause():
-    engine = _ctx().engine
-    engine.pause("paused from the dashboard")
-    return jsonify({"state": engine.state})
+    parse_body()
+    return jsonify({"state": handle(PauseBot("paused from the dashboard"))})
 
 
 @api.post("/bot/stop")
 def bot_stop():
-    engine = _ctx().engine
-    engine.stop_trading("stopped from the dashboard")
-    return jsonify({"state": engine.state})
+    parse_body()
+    return jsonify({"state": handle(StopBot("stopped from the dashboard"))})
 
 
 @api.post("/strategies/<name>/toggle")
 def toggle_strategy(name: str):
-    ctx = _ctx()
-    engine = ctx.engine
-    with engine.lock:
-        if engine.manager is None or name not in engine.manager.strategies:
-            known = ", ".join(sorted(engine.manager.strategies)) if engine.manager else ""
-            return json_error(f"unknown strategy {name!r}; known: {known}", 404, "name")
-        enabled = not engine.manager.enabled[name]
-        engine.set_strategy_enabled(name, enabled)
-    engine.cache.invalidate()  # the cached strategies_update is stale now
-    ctx.broadcaster.send("strategies_update", ctx.facade.strategy_performance())
+    parse_body()
+    enabled = handle(ToggleStrategy(name))
+    broadcaster = _ctx().broadcaster
+    broadcaster.send("strategies_update", broadcaster.payload("strategies_update", 0))  # the new version's
     return jsonify({"strategy": name, "enabled": enabled})
-
-

@@ -51,7 +51,9 @@ def create_app(engine, dashboard_config, testing: bool = False) -> tuple[Flask, 
     from dashboard.api_alerts import alerts_api
     from dashboard.api_journal import journal_api
     from dashboard.exports import exports
+    from dashboard.openapi import openapi
     from dashboard.pages import pages
+    from dashboard.parsing import register_errors
 
     app = Flask(__name__)
     app.testing = testing
@@ -63,6 +65,8 @@ def create_app(engine, dashboard_config, testing: bool = False) -> tuple[Flask, 
     app.register_blueprint(journal_api)
     app.register_blueprint(alerts_api)
     app.register_blueprint(exports)
+    app.register_blueprint(openapi)
+    register_errors(app)
     warn_if_vendor_missing()
 
     socketio = SocketIO(app, async_mode=dashboard_config.async_mode, always_connect=True,

@@ -122,3 +122,24 @@ def test_a_damaged_alerts_file_is_set_aside_with_a_warning(tmp_path):
     warnings = AlertEngine(tmp_path).load()
     assert warnings and "starting with no alert rules" in warnings[0]
     assert (tmp_path / "alerts.json.corrupt").exists()
+
+
+def test_a_failed_write_changes_no_rule_in_memory(tmp_path, engine):
+    from tests.storage_faults import refuse_writes
+
+    kept = engine.add(T0, condition="above", symbol="BTC/USDT", price=100.0)
+    saved = (tmp_path / "alerts.json").read_bytes()
+    faults = pytest.MonkeyPatch()
+    attempts = refuse_writes(faults)
+    with pytest.raises(OSError):
+        engine.add(T0, condition="below", symbol="BTC/USDT", price=50.0)
+    with pytest.raises(OSError):
+        engine.toggle(kept.id)
+    with pytest.raises(OSError):
+        engine.delete(kept.id)
+    assert len(attempts) == 3
+    assert list(engine.rules) == [kept.id] and engine.rules[kept.id].active is True
+    assert (tmp_path / "alerts.json").read_bytes() == saved
+    faults.undo()
+    assert engine.delete(kept.id)  # the rule was still there to delete, and now it is gone for good
+    assert AlertEngine(tmp_path).load() == [] and json.loads((tmp_path / "alerts.json").read_text())["rules"] == []
