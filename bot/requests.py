@@ -208,6 +208,7 @@ class AlertRuleBase(RequestModel):
 
     @classmethod
     def extra_refusal(cls, field: str) -> str:
+        """The sentence refusing a field this condition does not take."""
         condition = _tag(cls)
         return f"{field} is not a setting of {'an' if condition[:1] in 'aeiou' else 'a'} {condition} alert"
 
@@ -297,6 +298,7 @@ class JournalEntryRequest(RequestModel):
 
     @classmethod
     def extra_refusal(cls, field: str) -> str:
+        """The sentence refusing a field: read-only ones say so, others list what is allowed."""
         if field in JOURNAL_READ_ONLY:
             return f"{field} is set by the server and cannot be written"
         return f"unknown field {field!r}; allowed: {', '.join(cls.model_fields)}"

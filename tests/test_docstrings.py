@@ -15,7 +15,6 @@ ROOT = Path(__file__).resolve().parents[1]
 NOT_YET_DOCUMENTED = {
     "bot/engine.py", "bot/data_flow.py", "bot/storage.py", "bot/ledger.py", "bot/cli.py", "bot/config.py",
     "bot/alerts.py", "bot/journal.py", "bot/facade.py", "bot/activity.py", "bot/notifications.py",
-    "bot/commands.py",
 }
 
 
