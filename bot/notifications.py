@@ -20,7 +20,7 @@ from typing import Callable
 
 from bot.config import NOTIFICATION_KINDS, NotificationsConfig
 from bot.models import iso_utc
-from bot.storage import JsonlWriter
+from bot.storage import JsonlWriter, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class NotificationService:
         self._recent_by_kind: dict[str, deque[float]] = {}
         self.history: deque[dict] = deque(maxlen=config.history_size)
         self.stats = {"sent": 0, "suppressed": 0, "disabled": 0, "webhook_sent": 0, "webhook_failed": 0,
-                      "webhook_retries": 0, "webhook_dropped": 0}
+                      "webhook_retries": 0, "webhook_dropped": 0, "log_failed": 0}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._sleep = sleep or self._stop.wait
@@ -77,7 +77,12 @@ class NotificationService:
                     "level": level, "message": message, **data}
             self.history.append(note)
             self.stats["sent"] += 1
-            self._writer.append(note)
+            try:
+                self._writer.append(note)
+            except (StorageError, ValueError) as exc:  # a full disk must not stop the dashboards hearing of it
+                self.stats["log_failed"] += 1
+                if self.stats["log_failed"] == 1 or self.stats["log_failed"] % 100 == 0:
+                    log.error("notifications log: %s (%d lost so far)", exc, self.stats["log_failed"])
         if self.emit is not None:
             try:
                 self.emit(note)
