@@ -247,8 +247,9 @@ class BotEngine:
         except StorageError as exc:
             self.faults.storage_failed(exc)
             return
+        paused_by_storage = self.paused_by() == "storage"
         fault = self.faults.storage_recovered()
-        if self.paused_by() == "storage":
+        if paused_by_storage:
             # Only a pause the fault made is lifted: a user's or the kill switch's stays.
             self._set_state("running")
         self._notify("bot_status", f"Storage writable again (was: {fault['error'] if fault else '?'})",
