@@ -143,16 +143,14 @@ def probe_write(folder: str | Path, size: int = 4096) -> None:
 
 
 def prepare_dir(folder: str | Path, what: str) -> Path:
-    """Create folder if needed and check it is a writable directory; StorageError naming it if not."""
+    """Create folder if needed and check a file can be made in it; StorageError naming it if not
+    (the system's own cause: read-only file system, permission denied, not a directory...)."""
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        if not folder.is_dir():
-            raise NotADirectoryError(errno.ENOTDIR, "Not a directory", str(folder))
-        if not os.access(folder, os.W_OK | os.X_OK):
-            if os.statvfs(folder).f_flag & os.ST_RDONLY:
-                raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(folder))
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(folder))
+        fd, name = tempfile.mkstemp(prefix=".probe.", suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.unlink(name)
     except OSError as exc:
         raise StorageError(folder, f"use it as the {what}", exc) from exc
     return folder

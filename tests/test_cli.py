@@ -61,6 +61,8 @@ def test_sigkill_mid_run_then_restart_resumes_and_loses_no_trade(tmp_path):
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
+    # The killed bot's lock file is left behind with its PID; the kernel dropped the flock itself.
+    assert (data / ".lock").read_text() == f"{process.pid}\n"
     before = ledger.read_bytes()
     complete = before[: before.rfind(b"\n") + 1]  # a line torn by the kill may follow
     restart = headless(data, "--max-ticks", 3000)
