@@ -184,5 +184,5 @@ def test_disk_full_pauses_trading_and_space_coming_back_resumes_it(disk, tmp_pat
                            capture_output=True, text=True, timeout=120)
     assert check.returncode == 0, check.stdout + check.stderr
     print(f"\n[{'dashboard' if dashboard else 'headless'}] trades before the fault {before_fault}, at the pause "
-          f"{len(at_pause)}, at the end {len(trades)}; first storage error {errors[0]["message"]!r}; verify: "
+          f"{len(at_pause)}, at the end {len(trades)}; first storage error {errors[0]['message']!r}; verify: "
           f"{check.stdout.strip().splitlines()[-1]}")
