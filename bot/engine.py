@@ -15,7 +15,7 @@ from typing import Callable
 from bot.activity import ActivityLog
 from bot.alerts import AlertEngine
 from bot.config import BotConfig
-from bot.data_flow import STATE_FILE, DataFlowManager, LiveCache
+from bot.data_flow import DataFlowManager, LiveCache
 from bot.execution import PaperExecutor
 from bot.faults import STORAGE_REASON_PREFIX, FaultTracker, storage_reason
 from bot.ledger import TradeLedger
@@ -23,9 +23,8 @@ from bot.market.base import MarketSource
 from bot.models import Snapshot, Trade
 from bot.notifications import NotificationService
 from bot.portfolio import PortfolioTracker
-from bot.reconcile import compare_books
-from bot.storage import (CorruptFileError, DataDirLock, StorageError, prepare_dir, probe_write, read_json,
-                         remove_stale_temp_files)
+from bot.recovery import recover_books
+from bot.storage import DataDirLock, StorageError, prepare_dir, probe_write, remove_stale_temp_files
 from bot.strategies.base import Strategy
 from bot.strategies.manager import StrategyManager
 
@@ -116,39 +115,10 @@ class BotEngine:
             raise
 
     def _open_locked(self) -> list[str]:
-        warnings: list[str] = []
-        state_path = self.data_dir / STATE_FILE
-        try:
-            saved = read_json(state_path)
-        except CorruptFileError as exc:
-            saved = None
-            warnings.append(f"{exc}; rebuilding the portfolio from the ledger")
-        trades = self.ledger.load()
+        recovered = recover_books(self.data_dir, self.ledger, self._default_starting_balances(), self._new_tracker)
         remove_stale_temp_files(self.data_dir)
-        warnings.extend(self.alerts.load())
-        starting = self._default_starting_balances()
-        if saved and isinstance(saved.get("starting_balances"), dict) and saved["starting_balances"]:
-            if saved["starting_balances"] != starting:
-                warnings.append("portfolio.starting_balances differ from those this data dir started with; "
-                                "keeping the data dir's (start a new --data-dir to use the new ones)")
-            starting = saved["starting_balances"]
-        tracker = self._new_tracker(starting)
-        for trade in trades:
-            tracker.apply(trade)
-        resume_tick = self.ledger.last_tick + 1
-        if saved is not None:
-            try:
-                if saved.get("schema_version") != 1:
-                    raise ValueError(f"schema_version {saved.get('schema_version')!r} is not 1")
-                differences = compare_books(tracker.to_state(), saved)
-                if differences:
-                    shown = "; ".join(differences[:5]) + (" ..." if len(differences) > 5 else "")
-                    warnings.append(f"{state_path} disagrees with the ledger ({len(differences)} differences: "
-                                    f"{shown}); rebuilt from the ledger")
-                tracker.restore_curve(saved)
-                resume_tick = max(resume_tick, int(saved.get("engine", {}).get("next_tick", 0)))
-            except (ValueError, TypeError, KeyError, AttributeError) as exc:
-                warnings.append(f"{state_path} is not a usable state ({exc}); rebuilt from the ledger")
+        warnings = recovered.warnings + self.alerts.load()
+        tracker, saved, resume_tick = recovered.tracker, recovered.saved, recovered.resume_tick
         self.portfolio = tracker
         self.data_flow.portfolio = tracker
         self.manager = StrategyManager(self._strategies, self._strategy_configs, tracker,
