@@ -494,3 +494,26 @@ def test_the_kill_switch_pause_is_degraded_in_health(tmp_path):
     assert engine.paused_by() == "kill_switch"
     assert health["status"] == "degraded" and health["reasons"][0].startswith("trading paused by kill switch: ")
     engine.close()
+
+
+def test_with_the_logs_on_the_full_disk_too_nothing_raises_into_the_tick(tmp_path, monkeypatch):
+    import bot.storage
+    from tests.disk import FullDisk
+
+    config = make_config(tmp_path)
+    engine = BotEngine(config)
+    engine.open()
+    engine.faults.clock = clock = FakeClock()
+    run_until(engine, lambda: engine.ledger.count >= 1)
+    disk = FullDisk()  # every file: ledger, state, activity log, notifications log
+    monkeypatch.setattr(bot.storage, "os", disk)
+    run_until(engine, lambda: engine.state == "paused")  # raises nothing
+    assert engine.pause_reason == "storage: No space left on device"
+    assert engine.activity.write_errors >= 1, "the pause's activity record was lost, counted"
+    assert engine.notifications.stats["log_failed"] >= 1
+    assert any("Storage failing" in n["message"] for n in engine.notifications.history), "the dashboards still hear"
+    disk.free()
+    clock.now += 2
+    engine.tick()
+    assert engine.state == "running"
+    engine.close()
