@@ -150,9 +150,12 @@ def prepare_dir(folder: str | Path, what: str) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix=".probe.", suffix=".tmp", dir=folder)
         os.close(fd)
-        os.unlink(name)
     except OSError as exc:
         raise StorageError(folder, f"use it as the {what}", exc) from exc
+    try:
+        os.unlink(name)
+    except OSError:
+        pass  # already gone (a starting bot clears stale temp files) or left for the next start to clear
     return folder
 
 
