@@ -53,7 +53,7 @@ from bot.activity import setup_text_log  # noqa: E402
 from bot.config import ConfigError, config_warnings  # noqa: E402
 from bot.engine import BotEngine  # noqa: E402
 from bot.market.resilience import MarketError  # noqa: E402
-from bot.storage import CorruptFileError  # noqa: E402
+from bot.storage import CorruptFileError, DataDirInUse  # noqa: E402
 
 log = logging.getLogger("bot.run")
 
@@ -99,10 +99,13 @@ def main(argv):
         return cli.EXIT_USAGE
     for warning in config_warnings(config):
         print(f"warning: {warning}", file=sys.stderr)
-    setup_text_log(config.storage.log_dir, config.storage.log_max_bytes, config.storage.log_backups)
     try:
+        setup_text_log(config.storage.log_dir, config.storage.log_max_bytes, config.storage.log_backups)
         engine = BotEngine(config, runner=_background_runner())
         warnings = engine.open()
+    except DataDirInUse as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return cli.EXIT_USAGE
     except CorruptFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         print("The ledger is the record of truth, so the bot will not run on it; nothing was modified. "
@@ -114,6 +117,9 @@ def main(argv):
     except MarketError as exc:
         print(f"error: the market cannot be read: {exc}", file=sys.stderr)
         return cli.EXIT_ERROR
+    except OSError as exc:  # StorageError included: a read-only, full, missing or forbidden dir
+        print(f"error: {cli.describe_os_error(exc)}", file=sys.stderr)
+        return cli.EXIT_USAGE
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
 
@@ -148,12 +154,26 @@ def main(argv):
                 pass
     except Exception:  # noqa: BLE001 - whatever happens, flush state before exiting
         log.exception("the bot stopped on an error")
-        engine.close()
+        _close(engine)  # a second failure while closing is logged, never shown instead of the first
         print("error: the bot stopped on an unexpected error; see logs/bot.log", file=sys.stderr)
         return cli.EXIT_ERROR
-    engine.close()
+    failure = _close(engine)
     print(cli.summary_table(engine.facade))
+    if failure is not None:
+        print(f"error: shutting down: {cli.describe_os_error(failure) if isinstance(failure, OSError) else failure}; "
+              "the ledger holds every trade and the next start rebuilds the rest", file=sys.stderr)
+        return cli.EXIT_ERROR
     return cli.EXIT_OK
+
+
+def _close(engine):
+    """engine.close(); returns its first error (logged) instead of raising it."""
+    try:
+        engine.close()
+    except Exception as exc:  # noqa: BLE001 - reported by the caller in one line
+        log.error("closing the bot failed: %s", exc, exc_info=True)
+        return exc
+    return None
 
 
 if __name__ == "__main__":

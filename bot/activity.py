@@ -7,7 +7,9 @@ import time
 from pathlib import Path
 
 from bot.models import iso_utc
-from bot.storage import JsonlWriter
+from bot.storage import JsonlWriter, StorageError
+
+log = logging.getLogger(__name__)
 
 ACTIVITY_FILE = "activity.jsonl"
 TEXT_LOG_FILE = "bot.log"
@@ -20,13 +22,22 @@ class ActivityLog:
     def __init__(self, log_dir: str | Path):
         self.path = Path(log_dir) / ACTIVITY_FILE
         self._writer = JsonlWriter(self.path, fsync=False)
+        self.write_errors = 0
 
     def record(self, event: str, **fields) -> dict:
+        """Append one event; a full or failing disk is logged and counted, never raised (the
+        activity log is a record of what happened, not the truth the bot runs on)."""
         entry = {"ts": iso_utc(time.time()), "event": event, **fields}
-        self._writer.append(entry)
+        try:
+            self._writer.append(entry)
+        except (StorageError, ValueError) as exc:  # ValueError: a field JSON cannot hold (NaN, lone surrogate)
+            self.write_errors += 1
+            if self.write_errors == 1 or self.write_errors % 100 == 0:
+                log.error("activity log: %s (%d records lost so far; this one was %s)", exc, self.write_errors, event)
         return entry
 
     def close(self) -> None:
+        """Close the file."""
         self._writer.close()
 
 

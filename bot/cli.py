@@ -14,13 +14,21 @@ from bot.data_flow import STATE_FILE
 from bot.ledger import TradeLedger
 from bot.portfolio import PortfolioTracker
 from bot.reconcile import compare_books
-from bot.storage import CorruptFileError, read_json
+from bot.storage import CorruptFileError, DataDirInUse, DataDirLock, StorageError, read_json
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 
 class UsageError(Exception):
     """Bad arguments or config: exit code 2 with one clear line."""
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line naming the path and the system's cause: '/data: cannot ...: Read-only file system'."""
+    if isinstance(exc, StorageError):
+        return str(exc)
+    where = exc.filename if exc.filename is not None else "(no path)"
+    return f"{where}: {exc.strerror or exc}"
 
 
 def run_parser() -> argparse.ArgumentParser:
@@ -47,7 +55,8 @@ def run_parser() -> argparse.ArgumentParser:
 def verify_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="run_bot.py verify",
                                      description="Rebuild the portfolio from data/trades.jsonl and compare it with "
-                                                 "data/portfolio_state.json. Exit 0 only if they agree. Changes no file.")
+                                                 "data/portfolio_state.json. Exit 0 only if they agree. Changes no "
+                                                 "data file; refused (exit 2) while a bot runs on the data dir.")
     parser.add_argument("--data-dir", metavar="DIR", help="the data dir to check (default: storage.data_dir)")
     parser.add_argument("--config", metavar="FILE", help="config file (for starting balances when the state has none)")
     return parser
@@ -87,13 +96,26 @@ def verify(argv: list[str]) -> int:
     if not data_dir.is_dir():
         print(f"error: --data-dir: no such directory: {data_dir}", file=sys.stderr)
         return EXIT_USAGE
-    ledger = TradeLedger(data_dir, fsync=False)
+    # A running bot may be mid-write (ledger line, state replace): refuse rather than report a false mismatch.
+    lock = DataDirLock(data_dir)
     try:
-        trades = ledger.load(repair=False)
-        saved = read_json(data_dir / STATE_FILE)
-    except CorruptFileError as exc:
+        lock.acquire(required=False)
+        try:
+            return _verify_locked(data_dir, config)
+        finally:
+            lock.release()
+    except (DataDirInUse, CorruptFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:
+        print(f"error: {describe_os_error(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _verify_locked(data_dir: Path, config: BotConfig) -> int:
+    ledger = TradeLedger(data_dir, fsync=False)
+    trades = ledger.load(repair=False)
+    saved = read_json(data_dir / STATE_FILE)
     if saved is None:
         print(f"{data_dir / STATE_FILE}: missing; {len(trades)} trades in the ledger, nothing to compare with")
         return EXIT_ERROR

@@ -244,7 +244,7 @@ class CommandHandler:
         if not notifications.config.kinds.get("manual", True):
             raise CommandError("manual notifications are switched off (notifications.kinds.manual)", None, 409)
         request = command.notification
-        note = notifications.notify("manual", request.message, level=request.level)
+        note = notifications.notify("manual", request.message, level=request.level, must_log=True)
         if note is None:
             raise CommandError("too many notifications this minute; try again shortly", None, 429)
         self._applied()

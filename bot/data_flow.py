@@ -3,6 +3,8 @@
 Order matters for crash safety: the ledger line is written (and flushed) before the portfolio
 changes and before the state file is replaced, so the ledger is never behind the state; a
 crash between the two leaves a stale state file that the next start rebuilds from the ledger.
+A failed ledger append (StorageError) leaves the portfolio untouched; a failed state write after
+a good append keeps the trades (the ledger has them) and still raises, so the engine pauses.
 """
 from __future__ import annotations
 
@@ -16,13 +18,14 @@ from bot.execution import ExecutionResult, PaperExecutor
 from bot.ledger import TradeLedger
 from bot.models import Fill, Signal, Snapshot, Trade, iso_utc
 from bot.portfolio import PortfolioTracker
-from bot.storage import SCHEMA_VERSION, atomic_write_json
+from bot.storage import SCHEMA_VERSION, StorageError, atomic_write_json
 from bot.strategies.base import Strategy
 
 log = logging.getLogger(__name__)
 
 STATE_FILE = "portfolio_state.json"
 Listener = Callable[[str, object], None]
+ListenerErrorReporter = Callable[[str, BaseException], None]
 
 
 class LiveCache:
@@ -68,6 +71,8 @@ class DataFlowManager:
         self.state_extra = state_extra or (lambda: {})
         self._listeners: list[Listener] = []
         self.listener_errors = 0
+        # Called with (event, exception) for each failed listener call; the engine counts and reports.
+        self.on_listener_error: ListenerErrorReporter | None = None
         self.state_writes = 0
 
     # ----- listeners ------------------------------------------------------------------------
@@ -76,16 +81,20 @@ class DataFlowManager:
         self._listeners.append(listener)
 
     def unsubscribe(self, listener: Listener) -> None:
+        """Stop calling listener."""
         if listener in self._listeners:
             self._listeners.remove(listener)
 
     def emit(self, event: str, payload: object) -> None:
+        """Call every listener with (event, payload); a failing listener is counted, never raised."""
         for listener in list(self._listeners):
             try:
                 listener(event, payload)
-            except Exception:  # noqa: BLE001 - a broken listener must not stop trading
+            except Exception as exc:  # noqa: BLE001 - a broken listener must not stop trading
                 self.listener_errors += 1
-                if self.listener_errors == 1 or self.listener_errors % 100 == 0:
+                if self.on_listener_error is not None:
+                    self.on_listener_error(event, exc)
+                elif self.listener_errors == 1 or self.listener_errors % 100 == 0:
                     log.exception("listener failed on %s (%d failures so far)", event, self.listener_errors)
 
     # ----- the trade path -------------------------------------------------------------------
@@ -96,15 +105,21 @@ class DataFlowManager:
             log.debug("signal %s rejected: %s", signal.id, result.reason)
             return result
         trades = self._trades_for(signal, snapshot, result.fills)
-        self.ledger.append(trades)
+        self.ledger.append(trades)  # StorageError here: nothing recorded, so nothing is applied
         for trade in trades:
             self.portfolio.apply(trade)
-        self.write_state()
+        state_error = None
+        try:
+            self.write_state()
+        except StorageError as exc:
+            state_error = exc  # the trades are in the ledger; the state file is rebuilt from it later
         payload = [trade.to_dict() for trade in trades]
         if self.activity is not None:
             self.activity.record("trades_executed", strategy=signal.strategy, signal_id=signal.id, kind=signal.kind,
                                  trades=[t.id for t in trades], status=result.status, reason=signal.reason)
         self.emit("trade_executed", payload)
+        if state_error is not None:
+            raise state_error
         return result
 
     def _trades_for(self, signal: Signal, snapshot: Snapshot, fills: tuple[Fill, ...]) -> list[Trade]:
@@ -123,6 +138,7 @@ class DataFlowManager:
 
     # ----- state file -----------------------------------------------------------------------
     def state_document(self) -> dict:
+        """What portfolio_state.json holds: the books, the equity curve and the engine's state."""
         return {
             "schema_version": SCHEMA_VERSION,
             "last_updated": iso_utc(time.time()),
@@ -131,7 +147,7 @@ class DataFlowManager:
         }
 
     def write_state(self) -> None:
-        """Replace portfolio_state.json atomically with the current books."""
+        """Replace portfolio_state.json atomically with the current books (StorageError: old file kept)."""
         atomic_write_json(self.state_path, self.state_document(), fsync=self.fsync)
         self.state_writes += 1
 

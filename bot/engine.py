@@ -1,4 +1,9 @@
-"""BotEngine: wires the pieces, recovers state, runs the tick loop, start/pause/stop, kill switch."""
+"""BotEngine: wires the pieces, recovers state, runs the tick loop, start/pause/stop, kill switch.
+
+The engine owns its data dir through a lock taken before anything there is read. A storage
+fault pauses trading ("storage: <cause>") until a probe write succeeds; per-tick side work runs
+under FaultTracker guards so its failures never stop the strategies.
+"""
 from __future__ import annotations
 
 import logging
@@ -11,15 +16,17 @@ from bot.activity import ActivityLog
 from bot.alerts import AlertEngine
 from bot.commands import CommandHandler
 from bot.config import BotConfig
-from bot.data_flow import STATE_FILE, DataFlowManager, LiveCache
+from bot.data_flow import DataFlowManager, LiveCache
 from bot.execution import PaperExecutor
+from bot.faults import STORAGE_REASON_PREFIX, FaultTracker, storage_reason
 from bot.ledger import TradeLedger
 from bot.market.base import MarketSource
 from bot.models import Snapshot, Trade
 from bot.notifications import NotificationService
 from bot.portfolio import PortfolioTracker
-from bot.reconcile import compare_books
-from bot.storage import CorruptFileError, atomic_write_json, read_json, remove_stale_temp_files
+from bot.recovery import recover_books
+from bot.storage import (DataDirLock, StorageError, atomic_write_json, prepare_dir, probe_write,
+                         remove_stale_temp_files)
 from bot.strategies.base import Strategy
 from bot.strategies.manager import StrategyManager
 
@@ -47,10 +54,9 @@ class BotEngine:
                  source: MarketSource | None = None, strategies: list[Strategy] | None = None,
                  strategy_configs: dict | None = None, runner=None):
         self.config = config
-        self.data_dir = Path(data_dir or config.storage.data_dir)
-        self.log_dir = Path(log_dir or config.storage.log_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir = prepare_dir(data_dir or config.storage.data_dir, "data dir")
+        self.log_dir = prepare_dir(log_dir or config.storage.log_dir, "log dir")
+        self.data_lock = DataDirLock(self.data_dir)
         self.lock = threading.RLock()
         self.source = source or build_source(config)
         if strategies is None:
@@ -59,6 +65,8 @@ class BotEngine:
             strategies, strategy_configs = build_strategies(config, self.source.exchanges, self.source.symbols,
                                                             runner=runner)
         self.activity = ActivityLog(self.log_dir)
+        self.faults = FaultTracker(self.activity.record)
+        self.faults.on_storage_error = self._storage_failed
         self.ledger = TradeLedger(self.data_dir, fsync=config.storage.fsync)
         self.portfolio = self._new_tracker(self._default_starting_balances())
         self.executor = PaperExecutor(config.execution, config.portfolio.short_margin_ratio)
@@ -70,6 +78,7 @@ class BotEngine:
         self.alerts = AlertEngine(self.data_dir, notify=self._alert_fired, fsync=config.storage.fsync)
         self.commands = CommandHandler(self)
         self.data_flow.subscribe(self._on_event)
+        self.data_flow.on_listener_error = lambda _event, exc: self.faults.side_failed("listeners", exc)
         self._strategies = strategies
         self._strategy_configs = strategy_configs or {}
         self.manager: StrategyManager | None = None
@@ -94,44 +103,25 @@ class BotEngine:
                                 self.config.engine.equity_sample_seconds)
 
     def open(self) -> list[str]:
-        """Load the ledger and state, rebuild the books, position the market; returns warnings.
+        """Lock the data dir, load the ledger and state, rebuild the books, position the market;
+        returns warnings.
 
-        Raises CorruptFileError when the ledger is damaged anywhere but its last line (nothing
-        is modified then).
+        Raises DataDirInUse when another process holds the data dir, CorruptFileError when the
+        ledger is damaged anywhere but its last line (nothing is modified then), StorageError
+        when the data dir cannot be written. On any of them the lock is let go.
         """
-        warnings: list[str] = []
-        state_path = self.data_dir / STATE_FILE
+        self.data_lock.acquire()
         try:
-            saved = read_json(state_path)
-        except CorruptFileError as exc:
-            saved = None
-            warnings.append(f"{exc}; rebuilding the portfolio from the ledger")
-        trades = self.ledger.load()
+            return self._open_locked()
+        except BaseException:
+            self.data_lock.release()
+            raise
+
+    def _open_locked(self) -> list[str]:
+        recovered = recover_books(self.data_dir, self.ledger, self._default_starting_balances(), self._new_tracker)
         remove_stale_temp_files(self.data_dir)
-        warnings.extend(self.alerts.load())
-        starting = self._default_starting_balances()
-        if saved and isinstance(saved.get("starting_balances"), dict) and saved["starting_balances"]:
-            if saved["starting_balances"] != starting:
-                warnings.append("portfolio.starting_balances differ from those this data dir started with; "
-                                "keeping the data dir's (start a new --data-dir to use the new ones)")
-            starting = saved["starting_balances"]
-        tracker = self._new_tracker(starting)
-        for trade in trades:
-            tracker.apply(trade)
-        resume_tick = self.ledger.last_tick + 1
-        if saved is not None:
-            try:
-                if saved.get("schema_version") != 1:
-                    raise ValueError(f"schema_version {saved.get('schema_version')!r} is not 1")
-                differences = compare_books(tracker.to_state(), saved)
-                if differences:
-                    shown = "; ".join(differences[:5]) + (" ..." if len(differences) > 5 else "")
-                    warnings.append(f"{state_path} disagrees with the ledger ({len(differences)} differences: "
-                                    f"{shown}); rebuilt from the ledger")
-                tracker.restore_curve(saved)
-                resume_tick = max(resume_tick, int(saved.get("engine", {}).get("next_tick", 0)))
-            except (ValueError, TypeError, KeyError, AttributeError) as exc:
-                warnings.append(f"{state_path} is not a usable state ({exc}); rebuilt from the ledger")
+        warnings = recovered.warnings + self.alerts.load()
+        tracker, saved, resume_tick = recovered.tracker, recovered.saved, recovered.resume_tick
         self.portfolio = tracker
         self.data_flow.portfolio = tracker
         self.manager = StrategyManager(self._strategies, self._strategy_configs, tracker,
@@ -156,11 +146,11 @@ class BotEngine:
             "market_update": self.facade.market_live,
         }, version=lambda: self.version)
         self.state = "running"
+        # The first write: a full or read-only data dir stops the start here, before "started" is said.
+        self.data_flow.write_state()
         self.activity.record("bot_started", market=self.source.kind, resume_tick=resume_tick,
                              trades_in_ledger=self.ledger.count, data_dir=str(self.data_dir))
-        self.notifications.notify("bot_status", f"Bot started on the {self.source.description}", level="info",
-                                  state="running")
-        self.data_flow.write_state()
+        self._notify("bot_status", f"Bot started on the {self.source.description}", level="info", state="running")
         return warnings
 
     # ----- the tick -------------------------------------------------------------------------
@@ -168,20 +158,26 @@ class BotEngine:
         """One pass of the data flow: market, marks, kill switch, strategies, fills.
 
         A stopped engine does not advance the market; a paused one marks but does not trade.
+        Side work (market events, marks, alerts) runs guarded; a storage fault pauses trading.
         """
         with self.lock:
             if self.state == "stopped":
                 return self.last_snapshot
             snapshot = self.source.next_snapshot()
             for event in self.source.drain_events():
-                self._market_event(event)
+                self.faults.guard("notifications", self._market_event, event)
             self.last_snapshot = snapshot
             self.next_tick = snapshot.tick + 1
-            sampled = self.portfolio.mark(snapshot)
-            self.alerts.check(snapshot, self.portfolio.drawdown_pct, self.portfolio.marks)
+            sampled = self.faults.guard("equity", self.portfolio.mark, snapshot, default=False)
+            self.faults.guard("alerts", self.alerts.check, snapshot, self.portfolio.drawdown_pct, self.portfolio.marks)
+            if self.faults.probe_due():
+                self._probe_storage()
             if self.state == "running":
                 before = self.ledger.count
-                self.manager.run(snapshot)
+                try:
+                    self.manager.run(snapshot)
+                except StorageError as exc:
+                    self._storage_failed(exc)
                 if self.ledger.count != before or sampled:
                     self._check_kill_switch()
             self.ticks_run += 1
@@ -189,8 +185,65 @@ class BotEngine:
             now = time.monotonic()
             if now - self._last_state_write >= STATE_WRITE_SECONDS:
                 self._last_state_write = now
-                self.data_flow.write_state()
+                try:
+                    self.data_flow.write_state()
+                except StorageError as exc:
+                    self._storage_failed(exc)
+            self.faults.tick_succeeded()
         return snapshot
+
+    def tick_guarded(self) -> Snapshot | None:
+        """tick(), with a failure counted and reported instead of raised (the real-time loop goes on);
+        a storage fault that escapes it still pauses trading."""
+        try:
+            return self.tick()
+        except Exception as exc:  # noqa: BLE001 - one failed tick must not end the loop
+            self.faults.tick_failed(exc)
+            if isinstance(exc, StorageError):
+                self._storage_failed(exc)
+            return None
+
+    # ----- storage faults -------------------------------------------------------------------
+    def _storage_failed(self, exc: StorageError) -> None:
+        """A write under the data dir failed: pause trading with the cause, tell once per fault."""
+        if self.faults.storage_failed(exc):
+            self._notify("bot_status", f"Storage failing ({exc}); trading paused until a write succeeds",
+                         level="error", state="paused")
+        if self.state == "running":
+            self._set_state("paused", storage_reason(exc))
+
+    def _probe_storage(self) -> None:
+        """While storage is failing: a probe write and a state write; both good ends the fault."""
+        try:
+            probe_write(self.data_dir)
+            self.data_flow.write_state()
+        except StorageError as exc:
+            self.faults.storage_failed(exc)
+            return
+        paused_by_storage = self.paused_by() == "storage"
+        fault = self.faults.storage_recovered()
+        if paused_by_storage:
+            # Only a pause the fault made is lifted: a user's or the kill switch's stays.
+            self._set_state("running")
+        self._notify("bot_status", f"Storage writable again (was: {fault['error'] if fault else '?'})",
+                     level="success", state=self.state)
+
+    def paused_by(self) -> str | None:
+        """Why trading is paused: "storage", "kill_switch" or "user"; None when not paused."""
+        if self.state != "paused":
+            return None
+        if self.pause_reason.startswith(STORAGE_REASON_PREFIX) and self.faults.storage_fault is not None:
+            return "storage"
+        if self.kill_switch is not None and self.pause_reason == self.kill_switch.get("reason"):
+            return "kill_switch"
+        return "user"
+
+    def _notify(self, kind: str, message: str, **fields) -> None:
+        """A notification that can never raise into the tick (its failure is a counted error)."""
+        try:
+            self.notifications.notify(kind, message, **fields)
+        except Exception as exc:  # noqa: BLE001 - telling must not stop trading
+            self.faults.side_failed("notifications", exc)
 
     def _check_kill_switch(self) -> None:
         drawdown = self.portfolio.drawdown_pct()
@@ -201,7 +254,7 @@ class BotEngine:
             self.kill_switch = {"reason": reason, "drawdown_pct": drawdown, "tick": self.next_tick - 1}
             log.warning(reason)
             self.activity.record("kill_switch", reason=reason, drawdown_pct=drawdown)
-            self.notifications.notify("kill_switch", reason, level="error", drawdown_pct=drawdown)
+            self._notify("kill_switch", reason, level="error", drawdown_pct=drawdown)
             self.pause(reason)
 
     def _strategy_error(self, name: str, message: str) -> None:
@@ -209,7 +262,7 @@ class BotEngine:
         if counters is None or counters.errors == 1 or counters.errors % 100 == 0:
             count = counters.errors if counters else 1
             self.activity.record("errors", kind="strategy", strategy=name, message=message, count=count)
-            self.notifications.notify("strategy_error", f"Strategy {name} raised ({count} so far): {message}",
+            self._notify("strategy_error", f"Strategy {name} raised ({count} so far): {message}",
                                       level="error", strategy=name)
 
     def _market_event(self, event: dict) -> None:
@@ -221,12 +274,12 @@ class BotEngine:
         worth_telling = event["kind"] == "market_warning" or state == "down" and previous != "recovering" \
             or state == "live" and previous in ("down", "recovering", "degraded")
         if worth_telling:
-            self.notifications.notify("market", event.get("message") or f"{event.get('exchange')}: {state}",
+            self._notify("market", event.get("message") or f"{event.get('exchange')}: {state}",
                                       level=event.get("level") or "warning", exchange=event.get("exchange"))
 
     def _alert_fired(self, rule, message: str, event: dict) -> None:
         self.activity.record("alert_triggered", rule_id=rule.id, message=message)
-        self.notifications.notify("alert", message, level="warning", rule_id=rule.id, condition=rule.condition)
+        self._notify("alert", message, level="warning", rule_id=rule.id, condition=rule.condition)
 
     def _on_event(self, event: str, payload) -> None:
         """The engine's own listener: trade confirmations, loss streaks, bot status notifications."""
@@ -238,13 +291,13 @@ class BotEngine:
             legs = "; ".join(f"{t.side} {t.qty:g} {t.symbol} on {t.exchange} at {t.price:.6g}" for t in trades)
             realized = sum(t.realized_pnl for t in trades)
             suffix = f" (realized {realized:+.2f} USDT)" if realized else ""
-            self.notifications.notify("trade_executed", f"{first.strategy}: {legs}{suffix}", level="success",
+            self._notify("trade_executed", f"{first.strategy}: {legs}{suffix}", level="success",
                                       strategy=first.strategy, signal_id=first.signal_id,
                                       trade_ids=[t.id for t in trades])
         elif event == "bot_status":
             state, reason = payload.get("state"), payload.get("reason") or ""
             level = "warning" if state in ("paused", "stopped") else "info"
-            self.notifications.notify("bot_status", f"Bot {state}" + (f": {reason}" if reason else ""),
+            self._notify("bot_status", f"Bot {state}" + (f": {reason}" if reason else ""),
                                       level=level, state=state)
 
     # ----- controls -------------------------------------------------------------------------
@@ -284,7 +337,9 @@ class BotEngine:
         Raises OSError (or ValueError) when the state file cannot be written; the engine is then unchanged.
         """
         with self.lock:
-            if self.state not in self._ALLOWED_FROM[state]:
+            # A user's pause over a storage pause takes its place (the storage probe lifts only its own).
+            over_storage_pause = state == "paused" and self.paused_by() == "storage"
+            if self.state not in self._ALLOWED_FROM[state] and not over_storage_pause:
                 return False
             fields = {"state": state, "pause_reason": reason if state in ("paused", "stopped") else ""}
             books = {}
@@ -302,7 +357,8 @@ class BotEngine:
 
     def pause(self, reason: str = "paused by user") -> None:
         """Stop trading at once (kill switch, faults); the market keeps updating and positions keep being marked."""
-        if self.state == "running":
+        # A user's pause over a storage pause takes its place, so the storage probe will not lift it.
+        if self.state == "running" or self.paused_by() == "storage":
             self._set_state("paused", reason)
 
     def start(self) -> None:
@@ -363,11 +419,7 @@ class BotEngine:
         def job() -> None:
             if self._stop_requested.is_set():
                 return
-            try:
-                self.tick()
-            except Exception as exc:  # noqa: BLE001 - a failed tick is logged; the next one runs
-                log.exception("tick failed")
-                self.activity.record("errors", kind="tick", message=f"{type(exc).__name__}: {exc}")
+            self.tick_guarded()  # a failed tick is counted and reported; a storage fault pauses
             if max_ticks is not None and self.ticks_run - start >= max_ticks:
                 self.request_stop()
 
@@ -380,28 +432,44 @@ class BotEngine:
         self._scheduler.start()
 
     def close(self) -> None:
-        """Stop scheduling, flush the state file, close the logs. Safe to call twice."""
+        """Stop scheduling, flush the state file, close the logs, let the data dir go. Safe to call twice.
+
+        Every step runs even when one before it failed; the first failure is raised at the end.
+        """
+        errors: list[BaseException] = []
+
+        def step(work, *args) -> None:
+            try:
+                work(*args)
+            except Exception as exc:  # noqa: BLE001 - the rest of the shutdown must still happen
+                log.error("shutdown step %s failed: %s", getattr(work, "__qualname__", work), exc)
+                errors.append(exc)
+
         if self._scheduler is not None:
-            self._scheduler.shutdown(wait=True)
+            step(self._scheduler.shutdown, True)
             self._scheduler = None
         if self.state == "closed":
             return
-        with self.lock:
-            if self.manager is not None:
-                self.data_flow.write_state()
-            self.state = "stopped"
-        self.activity.record("bot_stopped", ticks_this_run=self.ticks_run, next_tick=self.next_tick,
-                             trades_in_ledger=self.ledger.count)
-        self.data_flow.emit("bot_status", {"state": "stopped", "reason": ""})
-        self.ledger.close()
-        self.activity.close()
-        self.notifications.close()
-        for strategy in self._strategies:
-            closer = getattr(strategy, "close", None)
+        step(self._final_state_write)
+        step(lambda: self.activity.record("bot_stopped", ticks_this_run=self.ticks_run, next_tick=self.next_tick,
+                                          trades_in_ledger=self.ledger.count))
+        step(self.data_flow.emit, "bot_status", {"state": "stopped", "reason": ""})
+        for closer in (self.ledger.close, self.activity.close, self.notifications.close,
+                       *(getattr(strategy, "close", None) for strategy in self._strategies), self.source.close):
             if callable(closer):
-                closer()
-        self.source.close()
+                step(closer)
+        self.data_lock.release()
         self.state = "closed"
+        if errors:
+            raise errors[0]
+
+    def _final_state_write(self) -> None:
+        with self.lock:
+            try:
+                if self.manager is not None:
+                    self.data_flow.write_state()
+            finally:
+                self.state = "stopped"
 
     def _engine_state(self) -> dict:
         return {

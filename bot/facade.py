@@ -5,6 +5,7 @@ dashboard, the API and the command line never compute the same number three ways
 """
 from __future__ import annotations
 
+from bot.faults import RECENT_TICKS
 from bot.models import PORTFOLIO_QUOTE, iso_utc
 
 
@@ -32,6 +33,41 @@ class BotFacade:
             "exchanges": list(engine.source.exchanges),
             "symbols": list(engine.source.symbols),
             "health": engine.source.health(),
+            "paused_by": engine.paused_by(),
+            "storage_fault": dict(engine.faults.storage_fault) if engine.faults.storage_fault else None,
+        }
+
+    def health(self) -> dict:
+        """ok, or degraded with the reasons: ticks failing, storage failing, the market stale (no
+        exchange live), trading paused by a fault (kill switch, storage). A user's pause is ok."""
+        engine = self.engine
+        faults = engine.faults
+        reasons = []
+        failed = faults.recent_tick_failures()
+        if failed:
+            reasons.append(f"ticks failing: {failed} of the last {RECENT_TICKS} ticks raised "
+                           f"(last: {faults.last_tick_error})")
+        if faults.storage_fault is not None:
+            reasons.append(f"storage failing: {faults.storage_fault['error']}")
+        feeds = engine.source.health()
+        if feeds and all(feed.get("state") != "live" for feed in feeds.values()):
+            shown = "; ".join(f"{exchange} {feed.get('state')}" + (f" ({feed['reason']})" if feed.get("reason") else "")
+                              for exchange, feed in sorted(feeds.items()))
+            reasons.append(f"market stale: no exchange is live ({shown})")
+        cause = engine.paused_by()
+        if cause in ("storage", "kill_switch"):
+            reasons.append(f"trading paused by {cause.replace('_', ' ')}: {engine.pause_reason}")
+        snapshot = engine.last_snapshot
+        return {
+            "status": "degraded" if reasons else "ok",
+            "reasons": reasons,
+            "state": engine.state,
+            "paused_by": cause,
+            "pause_reason": engine.pause_reason,
+            "market_source": engine.source.kind,
+            "tick": snapshot.tick if snapshot else None,
+            "trades": engine.ledger.count,
+            **faults.counters(),
         }
 
     def portfolio_summary(self) -> dict:

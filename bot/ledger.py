@@ -65,9 +65,17 @@ class TradeLedger:
         return trades
 
     def append(self, trades: list[Trade]) -> None:
-        """Write trades to the end of the ledger, flushed before returning."""
+        """Write trades to the end of the ledger, written through before returning.
+
+        All or nothing: on StorageError the file is as it was and count, last_seq and the
+        recent trades are unchanged, so the next trade takes the same (never written) seq.
+        """
         if not trades:
             return
+        expected = self.last_seq + 1
+        if trades[0].seq != expected or any(b.seq != a.seq + 1 for a, b in zip(trades, trades[1:])):
+            raise ValueError(f"trades must continue the ledger at seq {expected} without gaps "
+                             f"(got {[t.seq for t in trades]})")
         if self._writer is None:
             self._writer = JsonlWriter(self.path, fsync=self.fsync)
         self._writer.append_many(trade.to_dict() for trade in trades)
@@ -82,6 +90,7 @@ class TradeLedger:
         return len(self._recent)
 
     def next_seq(self) -> int:
+        """The sequence number the next appended trade must carry."""
         return self.last_seq + 1
 
     def recent(self, limit: int = 10, strategy: str | None = None) -> list[Trade]:
@@ -100,6 +109,7 @@ class TradeLedger:
             yield trade_from_record(record, self.path)
 
     def close(self) -> None:
+        """Close the file (appends reopen it)."""
         if self._writer is not None:
             self._writer.close()
             self._writer = None

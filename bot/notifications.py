@@ -20,7 +20,7 @@ from typing import Callable
 
 from bot.config import NOTIFICATION_KINDS, NotificationsConfig
 from bot.models import iso_utc
-from bot.storage import JsonlWriter
+from bot.storage import JsonlWriter, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class NotificationService:
         self._recent_by_kind: dict[str, deque[float]] = {}
         self.history: deque[dict] = deque(maxlen=config.history_size)
         self.stats = {"sent": 0, "suppressed": 0, "disabled": 0, "webhook_sent": 0, "webhook_failed": 0,
-                      "webhook_retries": 0, "webhook_dropped": 0}
+                      "webhook_retries": 0, "webhook_dropped": 0, "log_failed": 0}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._sleep = sleep or self._stop.wait
@@ -54,8 +54,12 @@ class NotificationService:
             self._worker = threading.Thread(target=self._deliver_loop, name="webhook", daemon=True)
             self._worker.start()
 
-    def notify(self, kind: str, message: str, level: str = "info", **data) -> dict | None:
-        """Send one notification; returns it, or None if switched off or rate-limited."""
+    def notify(self, kind: str, message: str, level: str = "info", must_log: bool = False, **data) -> dict | None:
+        """Send one notification; returns it, or None if switched off or rate-limited.
+
+        must_log (a user's command): a note the log file refuses raises and changes nothing;
+        otherwise (the engine's own notes, a storage fault among them) it is counted and still sent.
+        """
         if kind not in NOTIFICATION_KINDS:
             raise ValueError(f"unknown notification kind {kind!r}")
         if level not in LEVELS:
@@ -73,7 +77,15 @@ class NotificationService:
                 return None
             note = {"id": f"N{int(now * 1000)}-{self._sequence + 1}", "ts": iso_utc(now), "kind": kind,
                     "level": level, "message": message, **data}
-            self._writer.append(note)  # first: a note the log refused changes nothing here
+            try:
+                self._writer.append(note)
+            except (StorageError, ValueError) as exc:
+                if must_log:
+                    raise  # first: a note the log refused changes nothing here
+                # A full disk must not stop the dashboards hearing of it (the storage fault above all).
+                self.stats["log_failed"] += 1
+                if self.stats["log_failed"] == 1 or self.stats["log_failed"] % 100 == 0:
+                    log.error("notifications log: %s (%d lost so far)", exc, self.stats["log_failed"])
             recent.append(now)
             self._sequence += 1
             self.history.append(note)

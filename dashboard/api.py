@@ -33,12 +33,11 @@ def _strategy_arg(name: str | None):
 
 @api.get("/health")
 def health():
+    """200 {"status": "ok", ...}, or 503 {"status": "degraded", "reasons": [...], ...} (see facade.health)."""
     ctx = _ctx()
-    engine = ctx.engine
-    status = ctx.facade.status()
-    return jsonify({"status": "ok", "state": engine.state, "market_source": engine.source.kind,
-                    "tick": status["tick"], "uptime_seconds": round(time.monotonic() - ctx.started_monotonic, 3),
-                    "trades": engine.ledger.count})
+    body = ctx.facade.health()
+    body["uptime_seconds"] = round(time.monotonic() - ctx.started_monotonic, 3)
+    return jsonify(body), 200 if body["status"] == "ok" else 503
 
 
 @api.get("/status")

@@ -23,7 +23,15 @@ class EngineCollector:
             realized = {name: stats.realized_pnl for name, stats in engine.portfolio.stats.items()}
             counters = engine.manager.stats() if engine.manager is not None else {}
             state = engine.state
+            faults = engine.faults.counters()
         yield CounterMetricFamily("bot_ticks", "Ticks run by this process", value=ticks)
+        yield CounterMetricFamily("bot_tick_errors", "Ticks that raised (the loop went on)", value=faults["tick_errors"])
+        yield CounterMetricFamily("bot_storage_errors", "Writes under the data dir that failed",
+                                  value=faults["storage_errors"])
+        side = CounterMetricFamily("bot_side_work_errors", "Failures of per-tick side work, by part", labels=["part"])
+        for part, count in sorted(faults["side_errors"].items()):
+            side.add_metric([part], count)
+        yield side
         yield CounterMetricFamily("bot_trades", "Trades (fills) in the ledger", value=trades)
         yield GaugeMetricFamily("bot_equity_usdt", "Portfolio equity in USDT at the current marks", value=equity)
         running = GaugeMetricFamily("bot_state", "1 for the engine's current state", labels=["state"])

@@ -61,6 +61,8 @@ def test_sigkill_mid_run_then_restart_resumes_and_loses_no_trade(tmp_path):
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
+    # The killed bot's lock file is left behind with its PID; the kernel dropped the flock itself.
+    assert (data / ".lock").read_text() == f"{process.pid}\n"
     before = ledger.read_bytes()
     complete = before[: before.rfind(b"\n") + 1]  # a line torn by the kill may follow
     restart = headless(data, "--max-ticks", 3000)
@@ -96,11 +98,12 @@ def test_corrupt_ledger_line_in_the_middle_exits_2_naming_file_and_line(tmp_path
     assert len(lines) >= 3
     lines[1] = lines[1][:40] + "\n"
     ledger.write_text("".join(lines))
-    before = {p.name: p.read_bytes() for p in data.iterdir()}
+    # .lock is not data: it holds the PID of whoever holds the data dir, this start included.
+    before = {p.name: p.read_bytes() for p in data.iterdir() if p.name != ".lock"}
     result = headless(data, "--max-ticks", 100)
     assert result.returncode == 2
     assert f"{ledger}:2" in result.stderr
-    assert {p.name: p.read_bytes() for p in data.iterdir()} == before
+    assert {p.name: p.read_bytes() for p in data.iterdir() if p.name != ".lock"} == before
     assert bot("verify", "--data-dir", data).returncode == 2
 
 

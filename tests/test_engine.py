@@ -210,3 +210,310 @@ def test_a_webhook_that_never_answers_does_not_hold_up_the_ticks(tmp_path):
         engine.close()
     finally:
         hook.close()
+
+
+# ----- storage faults, the data dir lock, contained side work, health ---------------------------
+def ledger_file_seqs(tmp_path) -> list[int]:
+    """The ledger's sequence numbers as the file says, read without the bot."""
+    path = tmp_path / "data" / "trades.jsonl"
+    return [json.loads(line)["seq"] for line in path.read_bytes().splitlines() if line.strip()]
+
+
+class FakeClock:
+    """A monotonic clock the test moves (the storage probe runs at most once per wall second)."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def fill_data_dir(monkeypatch, tmp_path, **kwargs):
+    import bot.storage
+    from tests.disk import FullDisk
+
+    data = str(tmp_path / "data")
+    disk = FullDisk(only=lambda path: path.startswith(data), **kwargs)
+    monkeypatch.setattr(bot.storage, "os", disk)
+    return disk
+
+
+def run_until(engine, condition, limit=20000):
+    for _ in range(limit):
+        if condition():
+            return
+        engine.tick()
+    raise AssertionError("the condition never held")
+
+
+def test_disk_full_pauses_trading_loses_nothing_and_resumes_when_space_returns(tmp_path, monkeypatch):
+    from bot.portfolio import PortfolioTracker
+
+    monkeypatch.setattr("bot.engine.STATE_WRITE_SECONDS", float("inf"))  # only a trade writes: the fault is the ledger's
+    config = make_config(tmp_path)
+    engine = BotEngine(config)
+    engine.open()
+    clock = FakeClock()
+    engine.faults.clock = clock
+    run_until(engine, lambda: engine.ledger.count >= 3)
+    ledger_path = tmp_path / "data" / "trades.jsonl"
+    before_bytes = ledger_path.read_bytes()
+    count_at_fill = engine.ledger.count
+    disk = fill_data_dir(monkeypatch, tmp_path)
+    run_until(engine, lambda: engine.state == "paused")
+    assert disk.refused >= 1
+    assert engine.pause_reason == "storage: No space left on device"
+    assert engine.paused_by() == "storage"
+    assert ledger_path.read_bytes() == before_bytes, "nothing half-written stays in the ledger"
+    # The failed trade reached neither the ledger's memory nor the books.
+    assert engine.ledger.count == count_at_fill == len(ledger_file_seqs(tmp_path)) == engine.portfolio.last_seq
+    replayed = PortfolioTracker.from_ledger(engine.portfolio.starting_balances, list(engine.ledger.iter_all()))
+    assert compare_books(replayed.to_state(), engine.portfolio.to_state()) == []
+    health = engine.facade.health()
+    assert health["status"] == "degraded"
+    assert any(r.startswith("storage failing:") and "No space left on device" in r for r in health["reasons"])
+    assert any("trading paused by storage" in r for r in health["reasons"])
+    notes = [n for n in engine.notifications.history if n["level"] == "error" and "Storage failing" in n["message"]]
+    assert len(notes) == 1
+    # Paused: ticks go on (marks), nothing trades, and the probe waits for the clock.
+    ticks, count = engine.ticks_run, engine.ledger.count
+    for _ in range(200):
+        engine.tick()
+    assert engine.ticks_run == ticks + 200 and engine.ledger.count == count and engine.state == "paused"
+    clock.now += 1.5
+    engine.tick()  # a probe: still full
+    assert engine.state == "paused" and engine.faults.storage_fault is not None
+    disk.free()
+    engine.tick()  # the probe is not due yet (once a second)
+    assert engine.state == "paused"
+    clock.now += 1.5
+    engine.tick()
+    assert engine.state == "running" and engine.faults.storage_fault is None
+    assert engine.facade.health()["status"] == "ok"
+    run_until(engine, lambda: engine.ledger.count >= count + 3)
+    engine.close()
+    assert ledger_file_seqs(tmp_path) == list(range(1, engine.ledger.count + 1))
+    events = activity(tmp_path)
+    storage_errors = [e for e in events if e["event"] == "errors" and e.get("kind") == "storage"]
+    assert len(storage_errors) == 1
+    assert storage_errors[0]["message"] == f"{ledger_path}: cannot append: No space left on device"
+    assert any(e["event"] == "bot_paused" and e["reason"] == "storage: No space left on device" for e in events)
+    assert any(e["event"] == "storage_recovered" for e in events)
+    assert any(e["event"] == "bot_resumed" for e in events)
+    state = json.loads((tmp_path / "data" / "portfolio_state.json").read_text())
+    assert state["last_seq"] == engine.ledger.count
+
+
+def test_a_failed_state_write_keeps_the_trade_pauses_and_is_retried(tmp_path, monkeypatch):
+    from bot.portfolio import PortfolioTracker
+
+    config = make_config(tmp_path)
+    engine = BotEngine(config)
+    engine.open()
+    engine.faults.clock = clock = FakeClock()
+    run_until(engine, lambda: engine.ledger.count >= 1)
+    state_path = tmp_path / "data" / "portfolio_state.json"
+    import bot.storage
+    from tests.disk import FullDisk
+
+    disk = FullDisk(only=lambda path: "portfolio_state" in path or ".probe." in path)
+    monkeypatch.setattr(bot.storage, "os", disk)
+    count = engine.ledger.count
+    run_until(engine, lambda: engine.ledger.count > count)
+    assert engine.state == "paused" and engine.pause_reason == "storage: No space left on device"
+    saved = json.loads(state_path.read_text())
+    assert saved["last_seq"] < engine.ledger.count, "the old state file stayed"
+    replayed = PortfolioTracker.from_ledger(engine.portfolio.starting_balances, list(engine.ledger.iter_all()))
+    assert compare_books(replayed.to_state(), engine.portfolio.to_state()) == [], "the trade was kept and applied"
+    assert not list((tmp_path / "data").glob(".*.tmp"))
+    disk.free()
+    clock.now += 2
+    engine.tick()
+    assert engine.state == "running"
+    assert json.loads(state_path.read_text())["last_seq"] == engine.portfolio.last_seq
+    engine.close()
+
+
+def test_a_user_pause_is_not_lifted_by_the_storage_probe(tmp_path, monkeypatch):
+    config = make_config(tmp_path)
+    engine = BotEngine(config)
+    engine.open()
+    engine.faults.clock = clock = FakeClock()
+    disk = fill_data_dir(monkeypatch, tmp_path)
+    run_until(engine, lambda: engine.state == "paused")
+    assert engine.paused_by() == "storage"
+    engine.pause("paused by user")  # over the storage pause
+    assert engine.paused_by() == "user" and engine.pause_reason == "paused by user"
+    assert engine.facade.status()["paused_by"] == "user"
+    disk.free()
+    clock.now += 2
+    engine.tick()
+    assert engine.faults.storage_fault is None, "the probe succeeded"
+    assert engine.state == "paused" and engine.pause_reason == "paused by user"
+    health = engine.facade.health()
+    assert health["status"] == "ok" and health["reasons"] == [], "a user's pause is not degraded"
+    engine.close()
+
+
+def test_a_second_engine_on_the_same_data_dir_is_refused_and_changes_nothing(tmp_path):
+    from bot.storage import DataDirInUse
+
+    config = make_config(tmp_path)
+    first = BotEngine(config)
+    first.open()
+    first.run_fast(3000)
+    data = tmp_path / "data"
+    before = {p.name: p.read_bytes() for p in data.iterdir()}
+    with pytest.raises(DataDirInUse) as info:
+        BotEngine(config).open()
+    assert str(data) in str(info.value) and "PID" in str(info.value)
+    assert {p.name: p.read_bytes() for p in data.iterdir()} == before
+    first.close()
+    again = BotEngine(config)
+    again.open()  # closed: the lock is free
+    again.close()
+
+
+def test_an_error_while_closing_does_not_stop_the_rest_of_the_shutdown(tmp_path, monkeypatch):
+    config = make_config(tmp_path)
+    engine = BotEngine(config)
+    engine.open()
+    engine.run_fast(10)
+
+    def broken():
+        raise RuntimeError("ledger close failed")
+
+    monkeypatch.setattr(engine.ledger, "close", broken)
+    with pytest.raises(RuntimeError, match="ledger close failed"):
+        engine.close()
+    assert engine.state == "closed"
+    assert any(e["event"] == "bot_stopped" for e in activity(tmp_path))
+    again = BotEngine(config)
+    again.open()  # the lock was let go despite the failure
+    again.close()
+
+
+def test_an_alert_check_that_raises_every_tick_does_not_stop_the_strategies(tmp_path, monkeypatch):
+    config = make_config(tmp_path)
+    engine = BotEngine(config)
+    engine.open()
+
+    def broken_check(*args):
+        raise ValueError("alert rule bug")
+
+    monkeypatch.setattr(engine.alerts, "check", broken_check)
+    engine.run_fast(6000)
+    assert engine.ticks_run == 6000
+    assert engine.ledger.count > 0, "the strategies still traded"
+    assert engine.faults.side_errors["alerts"] == 6000
+    engine.close()
+    errors = [e for e in activity(tmp_path) if e["event"] == "errors" and e.get("kind") == "alerts"]
+    assert errors[0]["message"] == "ValueError: alert rule bug"
+    assert len(errors) == 1 + 6000 // 100, "counted, reported once and then every 100th"
+
+
+def test_marks_notifications_and_listeners_that_raise_are_contained(tmp_path, monkeypatch):
+    config = make_config(tmp_path)
+    engine = BotEngine(config)
+    engine.open()
+    engine.run_fast(5)  # marks taken, so the strategies have prices
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("side bug")
+
+    monkeypatch.setattr(engine.portfolio, "mark", broken)
+    monkeypatch.setattr(engine.notifications, "notify", broken)
+    engine.data_flow.subscribe(broken)
+    engine.run_fast(6000)
+    assert engine.ticks_run == 6005 and engine.ledger.count > 0
+    assert engine.faults.side_errors["equity"] == 6000
+    executed = sum(counters.executed for counters in engine.manager.counters.values())
+    assert executed > 0 and engine.faults.side_errors["notifications"] >= executed  # a confirmation per signal
+    assert engine.faults.side_errors["listeners"] >= 1
+    engine.close()
+
+
+def test_a_failing_tick_in_the_real_time_loop_is_counted_and_health_says_so(tmp_path, monkeypatch):
+    config = make_config(tmp_path)
+    engine = BotEngine(config)
+    engine.open()
+    assert engine.facade.health()["status"] == "ok"
+    real_next = engine.source.next_snapshot
+    calls = {"n": 0}
+
+    def flaky():
+        calls["n"] += 1
+        if calls["n"] % 2 == 0:
+            raise RuntimeError("feed bug")
+        return real_next()
+
+    monkeypatch.setattr(engine.source, "next_snapshot", flaky)
+    for _ in range(10):
+        engine.tick_guarded()
+    assert engine.faults.tick_errors == 5 and engine.ticks_run == 5
+    health = engine.facade.health()
+    assert health["status"] == "degraded"
+    assert health["reasons"] == ["ticks failing: 5 of the last 100 ticks raised (last: RuntimeError: feed bug)"]
+    engine.close()
+    errors = [e for e in activity(tmp_path) if e["event"] == "errors" and e.get("kind") == "tick"]
+    assert len(errors) == 1 and errors[0]["message"] == "RuntimeError: feed bug"
+
+
+def test_a_storage_fault_escaping_a_tick_in_the_real_time_loop_pauses_trading(tmp_path, monkeypatch):
+    from bot.storage import StorageError
+
+    config = make_config(tmp_path)
+    engine = BotEngine(config)
+    engine.open()
+    engine.faults.clock = clock = FakeClock()
+    engine.run_fast(5)
+    real_next = engine.source.next_snapshot
+
+    def failing_source():  # e.g. a recording segment written under the data dir
+        raise StorageError(tmp_path / "data" / "recordings" / "x", "append", OSError(5, "Input/output error"))
+
+    monkeypatch.setattr(engine.source, "next_snapshot", failing_source)
+    engine.tick_guarded()
+    assert engine.state == "paused" and engine.pause_reason == "storage: Input/output error"
+    assert (engine.faults.tick_errors, engine.faults.storage_errors) == (1, 1)
+    monkeypatch.setattr(engine.source, "next_snapshot", real_next)
+    clock.now += 2
+    engine.tick_guarded()
+    assert engine.state == "running", "the probe write succeeded, so trading resumed"
+    engine.close()
+
+
+def test_the_kill_switch_pause_is_degraded_in_health(tmp_path):
+    config = make_config(tmp_path, risk={"max_drawdown_pct": 0.3}, execution={"max_slippage_pct": 5.0})
+    loser_config = config.strategies.momentum.model_copy(update={"cooldown_seconds": 0, "max_position_pct": 100})
+    engine = BotEngine(config, strategies=[Loser(loser_config)], strategy_configs={"loser": loser_config})
+    engine.open()
+    run_until(engine, lambda: engine.kill_switch is not None, limit=3000)
+    health = engine.facade.health()
+    assert engine.paused_by() == "kill_switch"
+    assert health["status"] == "degraded" and health["reasons"][0].startswith("trading paused by kill switch: ")
+    engine.close()
+
+
+def test_with_the_logs_on_the_full_disk_too_nothing_raises_into_the_tick(tmp_path, monkeypatch):
+    import bot.storage
+    from tests.disk import FullDisk
+
+    config = make_config(tmp_path)
+    engine = BotEngine(config)
+    engine.open()
+    engine.faults.clock = clock = FakeClock()
+    run_until(engine, lambda: engine.ledger.count >= 1)
+    disk = FullDisk()  # every file: ledger, state, activity log, notifications log
+    monkeypatch.setattr(bot.storage, "os", disk)
+    run_until(engine, lambda: engine.state == "paused")  # raises nothing
+    assert engine.pause_reason == "storage: No space left on device"
+    assert engine.activity.write_errors >= 1, "the pause's activity record was lost, counted"
+    assert engine.notifications.stats["log_failed"] >= 1
+    assert any("Storage failing" in n["message"] for n in engine.notifications.history), "the dashboards still hear"
+    disk.free()
+    clock.now += 2
+    engine.tick()
+    assert engine.state == "running"
+    engine.close()

@@ -1,4 +1,6 @@
-"""TradeLedger: append-only, sequence-checked, torn tails tolerated, corruption refused."""
+"""TradeLedger: append-only, sequence-checked, torn tails tolerated, corruption refused, disk full lossless."""
+import json
+
 import pytest
 
 from bot.ledger import TradeLedger
@@ -54,10 +56,52 @@ def test_corrupt_line_in_the_middle_is_refused_and_the_file_untouched(tmp_path):
 
 def test_a_gap_in_sequence_numbers_is_corruption(tmp_path):
     ledger = TradeLedger(tmp_path, fsync=False)
-    ledger.append([make(1), make(3)])
+    ledger.append([make(1), make(2), make(3)])
     ledger.close()
+    path = tmp_path / "trades.jsonl"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text(lines[0] + lines[2])  # seq 2 lost
     with pytest.raises(CorruptFileError, match="sequence number 3 where 2"):
         TradeLedger(tmp_path).load()
+
+
+def test_append_refuses_a_reused_or_skipped_sequence_number_and_writes_nothing(tmp_path):
+    ledger = TradeLedger(tmp_path, fsync=False)
+    ledger.append([make(1), make(2)])
+    before = (tmp_path / "trades.jsonl").read_bytes()
+    for bad in ([make(2)], [make(4)], [make(3), make(5)]):
+        with pytest.raises(ValueError, match="continue the ledger at seq 3"):
+            ledger.append(bad)
+    assert (tmp_path / "trades.jsonl").read_bytes() == before
+    assert (ledger.count, ledger.last_seq) == (2, 2)
+
+
+def test_a_failed_append_leaves_the_file_and_the_ledger_as_they_were(tmp_path, monkeypatch):
+    import bot.storage
+    from bot.storage import StorageError
+    from tests.disk import FullDisk
+
+    ledger = TradeLedger(tmp_path, fsync=False)
+    ledger.append([make(1), make(2)])
+    path = tmp_path / "trades.jsonl"
+    before = path.read_bytes()
+    # Room for trade 3's whole line and part of trade 4's: the worst case, a complete record landed.
+    disk = FullDisk(room=len(bot.storage.dumps(make(3).to_dict())) + 10)
+    monkeypatch.setattr(bot.storage, "os", disk)
+    with pytest.raises(StorageError, match="No space left on device") as info:
+        ledger.append([make(3), make(4)])
+    assert info.value.cause == "No space left on device" and info.value.path == path
+    assert path.read_bytes() == before, "the half-written block was cut back"
+    assert (ledger.count, ledger.last_seq, ledger.last_tick) == (2, 2, 20)
+    assert [t.seq for t in ledger.recent(10)] == [2, 1]
+    assert ledger.next_seq() == 3
+    assert disk.refused == 1
+    disk.free()  # space is back: the same seq is taken again, once
+    ledger.append([make(3)])
+    ledger.close()
+    seqs = [json.loads(line)["seq"] for line in path.read_text().splitlines()]
+    assert seqs == [1, 2, 3]
+    assert [t.seq for t in TradeLedger(tmp_path).load()] == [1, 2, 3]
 
 
 def test_a_record_missing_a_field_is_corruption(tmp_path):
