@@ -75,6 +75,7 @@ class FaultTracker:
 
     # ----- ticks ----------------------------------------------------------------------------
     def tick_succeeded(self) -> None:
+        """Count a tick that ran without raising (health looks at the last ticks)."""
         self._recent_ticks.append(False)
 
     def tick_failed(self, exc: BaseException) -> None:
