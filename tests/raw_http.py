@@ -19,6 +19,7 @@ class RawResponse:
     headers: dict[str, str]
     body: bytes
     send_error: str | None  # the client's sending was cut short (the server stopped reading)
+    closed_by_server: bool | None = None  # when asked: the server ended the connection after answering
 
     def json(self):
         return json.loads(self.body.decode("utf-8"))
@@ -33,8 +34,11 @@ def chunked(payload: bytes, chunk_bytes: int = 65536):
 
 
 def request(port: int, method: str, path: str, headers: dict[str, str], body_parts=(), timeout: float = 20.0,
-            source_address: str = "127.0.0.1") -> RawResponse:
-    """Send one request on a new connection; read until the server closes it or the answer is complete."""
+            source_address: str = "127.0.0.1", close_within: float | None = None) -> RawResponse:
+    """Send one request on a new connection; read until the server closes it or the answer is complete.
+
+    With close_within, also wait that long for the server to close the connection afterwards.
+    """
     connection = socket.create_connection(("127.0.0.1", port), timeout=timeout, source_address=(source_address, 0))
     head = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
     send_error: list[str] = []
@@ -50,16 +54,32 @@ def request(port: int, method: str, path: str, headers: dict[str, str], body_par
     sender = threading.Thread(target=send, daemon=True)
     sender.start()
     received = b""
+    closed = None
     try:
         while not _complete(received):
             chunk = connection.recv(65536)
             if not chunk:
+                closed = True
                 break
             received += chunk
+        if close_within is not None and closed is None:
+            closed = _closes(connection, close_within)
     finally:
         sender.join(timeout)
         connection.close()
-    return _parse(received, send_error[0] if send_error else None)
+    response = _parse(received, send_error[0] if send_error else None)
+    response.closed_by_server = closed
+    return response
+
+
+def _closes(connection: socket.socket, seconds: float) -> bool:
+    connection.settimeout(seconds)
+    try:
+        return connection.recv(1) == b""
+    except socket.timeout:
+        return False
+    except OSError:
+        return True  # reset: closed as well
 
 
 def _complete(received: bytes) -> bool:
