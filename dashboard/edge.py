@@ -92,7 +92,7 @@ class HostPolicy:
         parts = urlsplit(origin)
         if parts.scheme not in ("http", "https") or not parts.netloc or "@" in parts.netloc:
             return False
-        return self.allows_host(parts.netloc) and parts.netloc.lower() == host_header.strip().lower()
+        return parts.netloc.lower() == host_header.strip().lower()
 
     def socketio_origin_check(self, origin: str | None, environ: dict) -> bool:
         """engineio's cors_allowed_origins callable: the same rule as the API's writes."""
