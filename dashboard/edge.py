@@ -63,7 +63,10 @@ class HostPolicy:
     """
 
     def __init__(self, host: str, port: int, extra_names=()):
-        bound = normalise_host_name(host) if host else "127.0.0.1"
+        try:
+            bound = normalise_host_name(host) if host else "127.0.0.1"
+        except ValueError:  # an odd name the resolver may still accept: compare it as written
+            bound = host.strip().lower()
         names = {bound, "localhost"}
         if _is_loopback_or_wildcard(bound):
             names.update(LOOPBACK_NAMES)
