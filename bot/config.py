@@ -5,6 +5,8 @@ line naming the key, the value and what is allowed.
 """
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -272,12 +274,40 @@ class EngineConfig(_Model):
         return value
 
 
+_HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+
+
+def normalise_host_name(value: str) -> str:
+    """A host name or IP literal in the form Host headers are compared in (lower case, no
+    trailing dot, IPv6 without brackets); ValueError when it is neither."""
+    name = value.strip().lower()
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    try:
+        return str(ipaddress.ip_address(name))
+    except ValueError:
+        pass
+    name = name[:-1] if name.endswith(".") else name
+    if 0 < len(name) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in name.split(".")):
+        return name
+    raise ValueError(f"entry {value!r} is not a host name or IP address (give the bare name, such as "
+                     f"bot.example.lan, without scheme, port or path)")
+
+
 class DashboardConfig(_Model):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(5000, ge=1, le=65535)
     broadcast_seconds: float = Field(5.0, gt=0, le=3600)
     async_mode: Literal["eventlet", "threading"] = "eventlet"
+    # Host names the dashboard answers besides its bound address and localhost (DNS rebinding
+    # defence: a request naming any other host is refused).
+    allowed_hosts: list[str] = Field(default_factory=list, max_length=100)
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(normalise_host_name(name) for name in value))
 
 
 class StorageConfig(_Model):

@@ -1,7 +1,8 @@
 """The app factory: Flask app + Socket.IO server over a running BotEngine.
 
 create_app wires the blueprints, the security checks, the metrics and the Socket.IO handlers,
-and subscribes the broadcaster to the engine's immediate events. It starts no task: the
+wraps the whole WSGI app (Flask and engineio) in the edge checks, and subscribes the
+broadcaster to the engine's immediate events. It starts no task: the
 DashboardServer (or a test) starts the periodic broadcast.
 """
 from __future__ import annotations
@@ -13,10 +14,11 @@ from flask import Flask, Response
 from flask_socketio import SocketIO
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from dashboard.edge import EdgeMiddleware, HostPolicy
 from dashboard.events import Broadcaster, register_handlers
 from dashboard.metrics import DashboardMetrics
 from dashboard.pages import warn_if_vendor_missing
-from dashboard.security import init_security
+from dashboard.security import SECURITY_HEADERS, init_security
 
 MAX_CONTENT_LENGTH = 64 * 1024
 
@@ -59,7 +61,8 @@ def create_app(engine, dashboard_config, testing: bool = False) -> tuple[Flask, 
     app.testing = testing
     app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH
     app.json.sort_keys = False
-    init_security(app)
+    host_policy = HostPolicy(dashboard_config.host, dashboard_config.port, dashboard_config.allowed_hosts)
+    init_security(app, host_policy)
     app.register_blueprint(pages)
     app.register_blueprint(api)
     app.register_blueprint(journal_api)
@@ -69,8 +72,12 @@ def create_app(engine, dashboard_config, testing: bool = False) -> tuple[Flask, 
     register_errors(app)
     warn_if_vendor_missing()
 
+    # Cross-origin handshakes are refused by the same rule as the API's writes.
     socketio = SocketIO(app, async_mode=dashboard_config.async_mode, always_connect=True,
-                        ping_interval=25, ping_timeout=20, max_http_buffer_size=MAX_CONTENT_LENGTH)
+                        ping_interval=25, ping_timeout=20, max_http_buffer_size=MAX_CONTENT_LENGTH,
+                        cors_allowed_origins=host_policy.socketio_origin_check)
+    # SocketIO(app) put engineio in front of Flask; the edge goes in front of both.
+    app.wsgi_app = EdgeMiddleware(app.wsgi_app, host_policy, MAX_CONTENT_LENGTH, SECURITY_HEADERS)
     metrics = DashboardMetrics(engine)
     broadcaster = Broadcaster(socketio, engine, dashboard_config.broadcast_seconds, metrics)
     register_handlers(socketio, broadcaster)

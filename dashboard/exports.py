@@ -1,8 +1,10 @@
 """CSV exports of trades, portfolio and journal, streamed row by row.
 
 The trades export walks ledger.iter_all(), so memory stays flat whatever the ledger's size.
-Text cells that a spreadsheet would run as a formula (starting with = + - @, a tab or a CR)
-are prefixed with an apostrophe; numbers are written as numbers.
+Text cells that a spreadsheet could run as a formula are prefixed with an apostrophe (OWASP's
+CSV injection advice): those starting with a tab, CR or LF, and those whose first character
+after any leading whitespace is = + - @ | or a full-width form of one. Numbers are written as
+numbers, so -12.5 stays a number.
 """
 from __future__ import annotations
 
@@ -20,7 +22,10 @@ PORTFOLIO_COLUMNS = ("kind", "exchange", "strategy", "asset", "qty", "avg_cost",
                      "unrealized_pnl")
 JOURNAL_COLUMNS = ("id", "trade_id", "strategy", "symbol", "entry_reason", "confidence_level", "exit_reason",
                    "lessons_learned", "rating", "created_at", "updated_at")
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Spreadsheets skip leading spaces and line breaks before a formula, and some read the
+# full-width forms (＝ ＋ － ＠ ｜) as their ASCII twins.
+FORMULA_CHARACTERS = frozenset("=+-@|" "\uff1d\uff0b\uff0d\uff20\uff5c")
+CONTROL_STARTS = ("\t", "\r", "\n")
 ROWS_PER_CHUNK = 500
 
 exports = Blueprint("exports", __name__, url_prefix="/api/export")
@@ -30,7 +35,7 @@ def neutralise(value):
     """A cell value safe to open in a spreadsheet."""
     if value is None:
         return ""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    if isinstance(value, str) and (value.startswith(CONTROL_STARTS) or value.lstrip()[:1] in FORMULA_CHARACTERS):
         return "'" + value
     return value
 

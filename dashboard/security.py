@@ -1,20 +1,20 @@
-"""Response headers, JSON errors, and the checks every state-changing API request must pass.
+"""JSON errors, and the checks every state-changing API request must pass.
 
 A POST/PUT/DELETE under /api must carry the X-CSRF-Token header with the token rendered into
 each page, must come from this server's own pages when the browser says where it comes from
-(Origin or Referer), and must send its body as JSON. Pages never take form posts.
+(Origin or Referer, compared with the allowed host, never with whatever Host was sent), and
+must send its body as JSON. Pages never take form posts. The Host allow-list, the body limit
+and the response headers are applied to every request by the WSGI edge (dashboard/edge.py).
 """
 from __future__ import annotations
 
 import hmac
 import secrets
-from urllib.parse import urlsplit
-
 from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "connect-src 'self' ws: wss:; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; "
+       "connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; "
        "form-action 'self'")
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
@@ -41,10 +41,9 @@ def csrf_token() -> str:
     return current_app.config["DASHBOARD_CSRF_TOKEN"]
 
 
-def _same_host(url: str) -> bool:
-    parts = urlsplit(url)
-    return bool(parts.scheme in ("http", "https") and parts.netloc) and \
-        parts.netloc.lower() == request.host.lower()
+def _same_origin(url: str) -> bool:
+    policy = current_app.extensions["host_policy"]
+    return policy.allows_origin(url, request.headers.get("Host"))
 
 
 def refusal():
@@ -55,9 +54,9 @@ def refusal():
         return None  # let the 404/405 through unchanged
     origin = request.headers.get("Origin")
     referer = request.headers.get("Referer")
-    if origin is not None and not _same_host(origin):
+    if origin is not None and not _same_origin(origin):
         return json_error(CROSS_SITE, 403)
-    if origin is None and referer is not None and not _same_host(referer):
+    if origin is None and referer is not None and not _same_origin(referer):
         return json_error(CROSS_SITE, 403)
     sent = request.headers.get(CSRF_HEADER, "")
     if not sent or not hmac.compare_digest(sent.encode(), csrf_token().encode()):
@@ -69,15 +68,14 @@ def refusal():
     return None
 
 
-def init_security(app: Flask, token: str | None = None) -> None:
-    """Install the CSRF token, the request checks, the headers and the JSON error pages."""
+def init_security(app: Flask, host_policy, token: str | None = None) -> None:
+    """Install the CSRF token, the request checks, the cache header and the JSON error pages."""
     app.config["DASHBOARD_CSRF_TOKEN"] = token or secrets.token_urlsafe(32)
+    app.extensions["host_policy"] = host_policy
     app.before_request(refusal)
 
     @app.after_request
     def _headers(response):
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
         if request.path.startswith("/api/"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response

@@ -3,20 +3,64 @@
 In eventlet mode (the default; run_bot.py monkey-patches before anything is imported) the
 WSGI server is eventlet's; in threading mode it is werkzeug's threaded server. serve() blocks
 until engine.request_stop() and then returns, leaving the engine to its caller.
+
+Connections: an idle one (no request line within IDLE_TIMEOUT_SECONDS) is closed, any socket
+operation stalling SOCKET_TIMEOUT_SECONDS ends its connection, and in eventlet mode one client
+address holds at most MAX_CONNECTIONS_PER_ADDRESS (dashboard/connections.py).
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
 import socket
+import sys
 import threading
 
 from dashboard.app import create_app
+from dashboard.connections import ConnectionLimits, GuardedListener, ReleasingPool, raise_open_file_limit
 
 log = logging.getLogger(__name__)
 
 STOP_POLL_SECONDS = 0.25
 LISTEN_BACKLOG = 1024
 MAX_CONNECTIONS = 4096
+# Above the 500-1,000 Socket.IO clients bench/dashboard_load.py opens from one address, far
+# below the pool: one address can never take every slot.
+MAX_CONNECTIONS_PER_ADDRESS = 1000
+# Waiting for a request line (the first or the next on a keep-alive connection).
+IDLE_TIMEOUT_SECONDS = 10
+# Any other read or write; above Socket.IO's 25 s ping interval, so a quiet websocket (which
+# hears a pong every ping) is never cut.
+SOCKET_TIMEOUT_SECONDS = 60
+# Descriptors for every connection the caps allow, plus the data files, logs and listener.
+OPEN_FILES_WANTED = MAX_CONNECTIONS + 512
+EXPOSED_WARNING = (
+    "warning: the dashboard listens on {address}, which other machines can reach. Anyone who "
+    "can connect gets every page, the API with its controls (start/pause/stop, strategy "
+    "toggles, alerts, journal, notifications), the CSV exports and /metrics: there is no "
+    "authentication yet. Requests must name a host in dashboard.allowed_hosts (or localhost). "
+    "Bind to 127.0.0.1 unless you need this.")
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address only this machine can reach (the wildcard 0.0.0.0 / :: is not)."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+def warn_if_exposed(config) -> bool:
+    """On a non-loopback address, say what is exposed (stderr and the log); True if it did."""
+    if is_loopback(config.host):
+        return False
+    message = EXPOSED_WARNING.format(address=f"{config.host}:{config.port}")
+    print(message, file=sys.stderr, flush=True)
+    log.warning(message)
+    return True
 
 
 class DashboardServer:
@@ -27,6 +71,8 @@ class DashboardServer:
         self.config = dashboard_config
         self.app, self.socketio = create_app(engine, dashboard_config)
         self.context = self.app.extensions["dashboard"]
+        self.connection_limits = ConnectionLimits(MAX_CONNECTIONS_PER_ADDRESS, MAX_CONNECTIONS)
+        warn_if_exposed(dashboard_config)
 
     def start_background_task(self, target, *args, **kwargs):
         """Run target beside the server (a green thread in eventlet mode, a thread otherwise)."""
@@ -81,8 +127,12 @@ class DashboardServer:
         # Accepted sockets inherit this: without it a response written in several sends waits
         # for the client's delayed ACK (~40 ms) between them.
         listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        server = eventlet.spawn(eventlet.wsgi.server, listener, self.app, log_output=False,
-                                max_size=MAX_CONNECTIONS, log=logging.getLogger("dashboard.wsgi"))
+        raise_open_file_limit(OPEN_FILES_WANTED)
+        limits = self.connection_limits
+        server = eventlet.spawn(eventlet.wsgi.server, GuardedListener(listener, limits, eventlet.sleep),
+                                self.app, log_output=False, log=logging.getLogger("dashboard.wsgi"),
+                                custom_pool=ReleasingPool(eventlet.GreenPool(MAX_CONNECTIONS), limits),
+                                keepalive=IDLE_TIMEOUT_SECONDS, socket_timeout=SOCKET_TIMEOUT_SECONDS)
         self._wait_for_stop()
         self.context.broadcaster.stop()
         self._disconnect_clients()
@@ -91,9 +141,13 @@ class DashboardServer:
         listener.close()
 
     def _serve_threading(self) -> None:
-        from werkzeug.serving import make_server
+        from werkzeug.serving import WSGIRequestHandler, make_server
 
-        server = make_server(self.config.host, self.config.port, self.app, threaded=True)
+        class TimedRequestHandler(WSGIRequestHandler):
+            timeout = SOCKET_TIMEOUT_SECONDS  # socketserver sets it on each connection
+
+        server = make_server(self.config.host, self.config.port, self.app, threaded=True,
+                             request_handler=TimedRequestHandler)
         thread = threading.Thread(target=server.serve_forever, name="dashboard-http", daemon=True)
         thread.start()
         self._wait_for_stop()

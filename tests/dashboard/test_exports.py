@@ -100,3 +100,57 @@ def test_trades_export_memory_stays_flat_on_a_large_ledger(client, engine):
     assert rows == engine.ledger.count + 1
     assert size > 25_000_000
     assert peak < 2_000_000, f"peak {peak} bytes for a {size}-byte export"
+
+
+# Hand-written cases (OWASP CSV injection): the text as stored -> the cell a spreadsheet gets.
+FORMULA_CASES = [
+    ("=1+1", "'=1+1"),
+    (" =1+1", "' =1+1"),              # leading space before the formula
+    ("   @SUM(A1)", "'   @SUM(A1)"),
+    ("\n=cmd|' /C calc'!A0", "'\n=cmd|' /C calc'!A0"),  # a line break first
+    ("\r\n+1", "'\r\n+1"),
+    ("\t-1", "'\t-1"),
+    ("\tplain", "'\tplain"),          # a leading tab or CR alone is enough
+    ("\rplain", "'\rplain"),
+    ("\nplain", "'\nplain"),
+    ("|calc", "'|calc"),
+    (" |calc", "' |calc"),
+    ("\uff1dSUM(A1)", "'\uff1dSUM(A1)"),    # full-width equals
+    (" \uff0b1", "' \uff0b1"),              # full-width plus after a space
+    ("\uff0d1", "'\uff0d1"),                # full-width minus
+    ("\uff20A1", "'\uff20A1"),              # full-width at sign
+    ("-12.5", "'-12.5"),              # text that looks like a number is still text
+    ("plain text", "plain text"),
+    ("a=b", "a=b"),                   # a formula character later in the text is harmless
+    ("   ", "   "),
+    ("", ""),
+]
+
+
+def test_formula_cases_by_hand():
+    for stored, expected in FORMULA_CASES:
+        assert neutralise(stored) == expected, repr(stored)
+    assert neutralise(-12.5) == -12.5 and neutralise(0) == 0 and neutralise(3) == 3
+
+
+def test_exported_journal_cells_are_neutralised(client, csrf):
+    reasons = [stored for stored, _ in FORMULA_CASES if stored.strip()]
+    for reason in reasons:
+        response = client.post("/api/journal/entry", headers=csrf,
+                               json={"entry_reason": reason, "confidence_level": 3})
+        assert response.status_code in (200, 201), response.get_json()
+    rows = parse(client.get("/api/export/journal"))
+    exported = {row["entry_reason"]: row for row in rows[-len(reasons):]}
+    expected = dict(FORMULA_CASES)
+    # csv reads a quoted cell's CR/LF back unchanged, so the cells compare as written.
+    assert sorted(exported) == sorted(expected[reason] for reason in reasons)
+    assert all(row["confidence_level"] == "3" for row in exported.values())
+
+
+def test_negative_numbers_stay_numbers_in_the_csv(client, engine):
+    force_trade(engine)
+    force_trade(engine, side="sell", qty=0.001)
+    text = client.get("/api/export/portfolio").get_data(as_text=True)
+    negative = [cell for row in csv.reader(io.StringIO(text)) for cell in row if cell.startswith(("-", "'-"))]
+    assert negative, "the portfolio export had no negative figure to check"
+    assert all(cell.startswith("-") and float(cell) < 0 for cell in negative), negative
