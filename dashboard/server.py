@@ -105,20 +105,6 @@ class DashboardServer:
         while not self.engine.wait_for_stop(STOP_POLL_SECONDS):
             pass
 
-    def _disconnect_clients(self) -> None:
-        """Tell every connected client the server is going, without waiting for any of them.
-
-        engineio's disconnect() waits for each session's send queue to drain, which never
-        happens for a browser that vanished a moment earlier: shutdown hung on SIGTERM.
-        """
-        eio = self.socketio.server.eio
-        for sid, sock in list(eio.sockets.items()):
-            try:
-                sock.close(wait=False)
-            except Exception:  # noqa: BLE001 - shutting down anyway
-                log.debug("closing session %s failed", sid, exc_info=True)
-        eio.sockets.clear()
-
     def _serve_eventlet(self) -> None:
         import eventlet  # only here: run_bot.py has monkey-patched before importing us
         import eventlet.wsgi
@@ -135,7 +121,7 @@ class DashboardServer:
                                 keepalive=IDLE_TIMEOUT_SECONDS, socket_timeout=SOCKET_TIMEOUT_SECONDS)
         self._wait_for_stop()
         self.context.broadcaster.stop()
-        self._disconnect_clients()
+        self.context.broadcaster.transport.close_all()
         # Killing the accept loop does not wait for open keep-alive connections to end.
         server.kill()
         listener.close()
@@ -152,7 +138,7 @@ class DashboardServer:
         thread.start()
         self._wait_for_stop()
         self.context.broadcaster.stop()
-        self._disconnect_clients()
+        self.context.broadcaster.transport.close_all()
         server.shutdown()
         thread.join(timeout=5)
 
