@@ -11,6 +11,7 @@ from bot.activity import ActivityLog
 from bot.alerts import AlertEngine
 from bot.config import BotConfig
 from bot.data_flow import STATE_FILE, DataFlowManager, LiveCache
+from bot.equity_log import EquityLog
 from bot.execution import PaperExecutor
 from bot.ledger import TradeLedger
 from bot.market.base import MarketSource
@@ -59,6 +60,7 @@ class BotEngine:
                                                             runner=runner)
         self.activity = ActivityLog(self.log_dir)
         self.ledger = TradeLedger(self.data_dir, fsync=config.storage.fsync)
+        self.equity_log = EquityLog(self.data_dir)  # every equity sample, data/equity.jsonl
         self.portfolio = self._new_tracker(self._default_starting_balances())
         self.executor = PaperExecutor(config.execution, config.portfolio.short_margin_ratio)
         self.data_flow = DataFlowManager(self.executor, self.ledger, self.portfolio, self.data_dir,
@@ -176,6 +178,7 @@ class BotEngine:
             self.last_snapshot = snapshot
             self.next_tick = snapshot.tick + 1
             sampled = self.portfolio.mark(snapshot)
+            if sampled: self.equity_log.append(self.portfolio)  # every sample also goes to data/equity.jsonl
             self.alerts.check(snapshot, self.portfolio.drawdown_pct, self.portfolio.marks)
             if self.state == "running":
                 before = self.ledger.count
@@ -358,6 +361,7 @@ class BotEngine:
                              trades_in_ledger=self.ledger.count)
         self.data_flow.emit("bot_status", {"state": "stopped", "reason": ""})
         self.ledger.close()
+        self.equity_log.close()
         self.activity.close()
         self.notifications.close()
         for strategy in self._strategies:
