@@ -37,7 +37,7 @@ class PerformanceFigures:
         self._lock = threading.RLock()
         self._stats_cache: tuple[int, dict] | None = None
         self._series_cache: tuple[int, EquitySeries] | None = None
-        self._risk_cache: tuple[tuple[int, int], dict] | None = None
+        self._risk_cache: tuple[tuple, dict] | None = None
 
     def sync(self, ledger, engine_lock, cooperate: Callable[[], None] | None = None) -> None:
         """Take in every trade the ledger holds that the round trips have not seen."""
@@ -156,7 +156,7 @@ class PerformanceFigures:
         """Risk figures of every series, cached by equity-file size and ledger sequence."""
         series = self.equity_series()
         with self._lock:
-            key = (self._series_cache[0] if self._series_cache else 0, self.builder.seen_seq)
+            key = (self._series_cache[0] if self._series_cache else 0, self.builder.seen_seq, self.period_seconds)
             if self._risk_cache is None or self._risk_cache[0] != key:
                 names = sorted(set(series.strategies) | set(self.builder.peak_capital_usdt))
                 figures = {"equity": self.risk(series.times, series.equity),

@@ -11,7 +11,7 @@ Definitions (one round trip per open-to-flat, as freqtrade and backtesting.py co
 - The fills of one signal that open positions in several assets form one round trip (a
   stat-arb pair: long one leg, short the other); it closes when all its assets are flat.
 - Arbitrage: every signal (its legs share one signal_id) is one round trip, closed at once.
-  Its first fill is the entry, the others the exit.
+  Its first leg is the entry (its notional is the entry notional), the other legs the exit.
 - Net P&L is the P&L the ledger booked (realized_pnl, the books' average-cost figure) less
   every fee of the round trip in USDT (bot.models.trade_fee_usdt). For a USDT market that
   is (exit VWAP - entry VWAP) x quantity x direction - fees. Return % is on the entry notional.
@@ -203,7 +203,9 @@ class RoundTripBuilder:
     def _add_to_signal(self, trade: Trade) -> None:
         last = self._last_signal.get(trade.strategy)
         if last is not None and last[0] == trade.signal_id:
-            trip, entry = last[1], False
+            trip = last[1]
+            first = next(iter(trip.legs.values()))
+            entry = trade.symbol == first.symbol and trade.side == first.entry_side  # more of the first leg
         else:
             trip, entry = self._new_trip(trade), True
             trip.status, trip.closed_ts = "closed", trip.opened_ts
@@ -212,8 +214,8 @@ class RoundTripBuilder:
         leg = trip.legs.get(trade.symbol)
         if leg is None:
             leg = trip.legs[trade.symbol] = TripLeg(trade.symbol, trade.side)
-        self._book(trip, leg, trade, trade.qty, entry=leg.entry_side == trade.side, fee_share=1.0,
-                   fee_is_entry=entry, realized=trade.realized_pnl)
+        self._book(trip, leg, trade, trade.qty, entry=entry, fee_share=1.0, fee_is_entry=entry,
+                   realized=trade.realized_pnl)
         capital = trip.entry_notional_usdt
         if capital > self.peak_capital_usdt.get(trade.strategy, 0.0):
             self.peak_capital_usdt[trade.strategy] = capital
