@@ -107,12 +107,19 @@ ROUNDTRIP_COLUMNS = ("id", "strategy", "kind", "status", "side", "symbols", "exc
                      "unrealized_pnl", "entry_reason", "exit_reason", "signal_ids", "trade_ids", "legs")
 
 
+def _leg_text(leg: dict) -> str:
+    """'ETH/USDT buy in 2 @ 100 out 2 @ 115' (the parts a leg has)."""
+    parts = [leg["symbol"], leg["side"]]
+    for way in ("entry", "exit"):
+        if leg[f"{way}_vwap"] is not None:
+            parts.append(f"{'in' if way == 'entry' else 'out'} {leg[f'{way}_qty']:g} @ {leg[f'{way}_vwap']:.8g}")
+    return " ".join(parts)
+
+
 def _roundtrip_cell(trip: dict, column: str):
     value = trip[column]
     if column == "legs":
-        return "; ".join(f"{leg['symbol']} {leg['side']} {leg['entry_qty']:g} @ {leg['entry_vwap']:.8g}"
-                         + (f" -> {leg['exit_qty']:g} @ {leg['exit_vwap']:.8g}" if leg["exit_vwap"] else "")
-                         for leg in value)
+        return "; ".join(_leg_text(leg) for leg in value)
     return " ".join(value) if isinstance(value, list) else value
 
 
