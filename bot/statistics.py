@@ -167,7 +167,7 @@ def risk_metrics(times: Sequence[float], values: Sequence[float],
     }
     if periods == 0:
         return result
-    result["max_drawdown_pct"] = _finite(-empyrical.max_drawdown(returns) * 100.0)
+    result["max_drawdown_pct"] = _finite(abs(empyrical.max_drawdown(returns)) * 100.0)  # a fall, >= 0
     result["max_drawdown_duration_seconds"] = drawdown_duration_periods(levels) * period_seconds
     if periods >= min_periods:
         result["sharpe"] = _finite(empyrical.sharpe_ratio(returns, annualization=annualization))
