@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Callable
 
-from bot.models import Snapshot, iso_utc, split_symbol
+from bot.models import Snapshot, iso_utc, split_symbol, trade_fee_usdt
 from bot.storage import SCHEMA_VERSION, CorruptFileError, atomic_write_json, read_json, set_aside
 
 log = logging.getLogger(__name__)
@@ -157,7 +157,7 @@ class AlertEngine:
         """Track loss streaks from closing trades (called for every fill)."""
         if not trade.realized_pnl:
             return
-        fee_usdt = trade.fee * trade.quote_usdt_rate
+        fee_usdt = trade_fee_usdt(trade)
         if trade.realized_pnl - fee_usdt < 0:
             self._loss_streaks[trade.strategy] = self._loss_streaks.get(trade.strategy, 0) + 1
         else:

@@ -17,6 +17,7 @@ from bot.alerts import AlertEngine
 from bot.commands import CommandHandler
 from bot.config import BotConfig
 from bot.data_flow import DataFlowManager, LiveCache
+from bot.equity_log import EquityLog
 from bot.execution import PaperExecutor
 from bot.faults import STORAGE_REASON_PREFIX, FaultTracker, storage_reason
 from bot.ledger import TradeLedger
@@ -68,6 +69,7 @@ class BotEngine:
         self.faults = FaultTracker(self.activity.record)
         self.faults.on_storage_error = self._storage_failed
         self.ledger = TradeLedger(self.data_dir, fsync=config.storage.fsync)
+        self.equity_log = EquityLog(self.data_dir)  # every equity sample, data/equity.jsonl
         self.portfolio = self._new_tracker(self._default_starting_balances())
         self.executor = PaperExecutor(config.execution, config.portfolio.short_margin_ratio)
         self.data_flow = DataFlowManager(self.executor, self.ledger, self.portfolio, self.data_dir,
@@ -169,6 +171,8 @@ class BotEngine:
             self.last_snapshot = snapshot
             self.next_tick = snapshot.tick + 1
             sampled = self.faults.guard("equity", self.portfolio.mark, snapshot, default=False)
+            if sampled:  # every sample also goes to data/equity.jsonl
+                self.faults.guard("equity", self.equity_log.append, self.portfolio)
             self.faults.guard("alerts", self.alerts.check, snapshot, self.portfolio.drawdown_pct, self.portfolio.marks)
             if self.faults.probe_due():
                 self._probe_storage()
@@ -454,7 +458,7 @@ class BotEngine:
         step(lambda: self.activity.record("bot_stopped", ticks_this_run=self.ticks_run, next_tick=self.next_tick,
                                           trades_in_ledger=self.ledger.count))
         step(self.data_flow.emit, "bot_status", {"state": "stopped", "reason": ""})
-        for closer in (self.ledger.close, self.activity.close, self.notifications.close,
+        for closer in (self.ledger.close, self.equity_log.close, self.activity.close, self.notifications.close,
                        *(getattr(strategy, "close", None) for strategy in self._strategies), self.source.close):
             if callable(closer):
                 step(closer)

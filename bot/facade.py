@@ -5,6 +5,8 @@ dashboard, the API and the command line never compute the same number three ways
 """
 from __future__ import annotations
 
+from functools import cached_property
+
 from bot.faults import RECENT_TICKS
 from bot.models import PORTFOLIO_QUOTE, iso_utc
 
@@ -116,7 +118,9 @@ class BotFacade:
             return [t.to_dict() for t in self.engine.ledger.recent(limit, strategy)]
 
     def strategy_performance(self) -> list[dict]:
-        """Per strategy: P&L (realized, unrealized, fees, net), trades, win rate, counters."""
+        """Per strategy: P&L (realized, unrealized, fees, net), fills, round-trip win rate and
+        profit factor (bot/statistics.py), counters."""
+        figures = self.performance_synced().trade_figures()["strategies"]
         with self.engine.lock:
             p = self._portfolio
             counters = self.engine.manager.stats()
@@ -126,7 +130,7 @@ class BotFacade:
                 realized = s.realized_pnl if s else 0.0
                 fees = s.fees_usdt if s else 0.0
                 unrealized = p.unrealized_pnl(name)
-                closed = (s.wins + s.losses) if s else 0
+                trips = figures.get(name, {})
                 rows.append({
                     "strategy": name,
                     "enabled": counters.get(name, {}).get("enabled", False),
@@ -135,10 +139,12 @@ class BotFacade:
                     "unrealized_pnl": unrealized,
                     "fees_usdt": fees,
                     "net_pnl": realized + unrealized - fees,
-                    "wins": s.wins if s else 0,
-                    "losses": s.losses if s else 0,
-                    "win_rate": (s.wins / closed) if closed else None,
-                    "profit_factor": (s.gross_profit / s.gross_loss) if s and s.gross_loss > 0 else None,
+                    "round_trips": trips.get("round_trips", 0),
+                    "open_round_trips": trips.get("open_round_trips", 0),
+                    "wins": trips.get("wins", 0),
+                    "losses": trips.get("losses", 0),
+                    "win_rate": trips.get("win_rate"),
+                    "profit_factor": trips.get("profit_factor"),
                     "volume_usdt": s.volume_usdt if s else 0.0,
                     "open_positions": len(p.open_positions(name)),
                     **_counter_defaults(),
@@ -178,15 +184,18 @@ class BotFacade:
                 "health": health}
 
     # ----- dashboard questions: analytics, charts, trade lookups, journal -----------------
-    def _trade_analytics_synced(self, cooperate=None):
-        """The facade's TradeAnalytics (made on first use), brought up to date with the ledger."""
-        analytics = self.__dict__.get("_trade_analytics")
-        if analytics is None:
-            from bot.analytics import TradeAnalytics
+    @cached_property
+    def performance(self):
+        """Round trips and the figures on them (bot/performance.py), made on first use."""
+        from bot.equity_log import EQUITY_FILE
+        from bot.performance import PerformanceFigures
 
-            analytics = self.__dict__.setdefault("_trade_analytics", TradeAnalytics())
-        analytics.sync(self.engine.ledger, self.engine.lock, cooperate)
-        return analytics
+        return PerformanceFigures(self.engine.data_dir / EQUITY_FILE)
+
+    def performance_synced(self, cooperate=None):
+        """self.performance, brought up to date with the ledger."""
+        self.performance.sync(self.engine.ledger, self.engine.lock, cooperate)
+        return self.performance
 
     def strategy_names(self) -> list[str]:
         """Every strategy name a trade or a filter may use: the known ones and any in the books."""
@@ -211,9 +220,7 @@ class BotFacade:
         from collections import deque
 
         newest: deque = deque(maxlen=limit)
-        for number, trade in enumerate(ledger.iter_all(), start=1):
-            if trade.seq > count:
-                break
+        for number, trade in enumerate(ledger.since(0, count), start=1):
             if strategy is None or trade.strategy == strategy:
                 newest.append(trade)
             if cooperate is not None and number % 2000 == 0:
@@ -227,7 +234,8 @@ class BotFacade:
             for trade in ledger.recent(ledger.count):
                 if trade.id == trade_id:
                     return trade.to_dict()
-        for number, trade in enumerate(ledger.iter_all(), start=1):
+            older = ledger.since(0, ledger.count - ledger.held)  # the trades memory does not hold
+        for number, trade in enumerate(older, start=1):
             if trade.id == trade_id:
                 return trade.to_dict()
             if cooperate is not None and number % 2000 == 0:
@@ -235,17 +243,20 @@ class BotFacade:
         return None
 
     def analytics(self, cooperate=None) -> dict:
-        """Risk metrics overall and per strategy (see bot/analytics.py for the definitions)."""
-        analytics = self._trade_analytics_synced(cooperate)
-        performance = {row["strategy"]: row for row in self.strategy_performance()}
+        """Trade figures per round trip and risk figures per period, overall and per strategy
+        (definitions: bot/statistics.py and bot/performance.py)."""
+        performance = self.performance_synced(cooperate)
+        return performance.analytics(self.strategy_performance())
+
+    def round_trips(self, cooperate=None, **filters) -> list[dict]:
+        """Round trips matching the filters (PerformanceFigures.listing), newest first; open ones
+        carry the unrealized P&L of their positions at the current marks."""
+        performance = self.performance_synced(cooperate)
         with self.engine.lock:
-            curve = list(self._portfolio.equity_history)
-            initial = self._portfolio.initial_equity()
-        names = sorted(set(performance) | set(analytics.series))
-        strategies = {name: analytics.strategy_metrics(name, initial, performance.get(name, {}).get("net_pnl"))
-                      for name in names}
-        overall = analytics.overall_metrics(curve, sum(row["net_pnl"] for row in performance.values()))
-        return {"overall": overall, "strategies": strategies}
+            marks = self._portfolio.marks()
+            unrealized = {(p.strategy, p.asset): p.qty * marks.get(p.asset, 0.0) - p.cost
+                          for p in self._portfolio.open_positions()}
+        return performance.listing(unrealized, **filters)
 
     def allocation(self) -> dict:
         """Value in USDT of each asset over all wallets, largest first."""
@@ -260,27 +271,24 @@ class BotFacade:
         return {"labels": [asset for asset, _ in rows], "values": [value for _, value in rows]}
 
     def pnl_distribution(self, bins: int = 20, cooperate=None) -> dict:
-        analytics = self._trade_analytics_synced(cooperate)
-        return {"strategies": analytics.distribution(bins)}
+        """Per strategy: wins, losses and a histogram of closed round trips' net P&L."""
+        return {"strategies": self.performance_synced(cooperate).distribution(bins)}
 
     def cumulative_pnl(self, max_points: int = 2000, cooperate=None) -> dict:
-        """Equity curve and each strategy's cumulative net P&L, downsampled to max_points each."""
-        from bot.analytics import downsample
-
-        analytics = self._trade_analytics_synced(cooperate)
-        with self.engine.lock:
-            curve = list(self._portfolio.equity_history)
-        equity = [[iso_utc(ts), value] for ts, value in downsample(curve, max_points)]
-        series = analytics.cumulative(max_points)
+        """The complete equity, trading-equity and per-strategy net P&L series (data/equity.jsonl),
+        each downsampled to about max_points keeping every bucket's extremes; each strategy's
+        line ends now at its net P&L, open positions included."""
+        series = self.performance_synced(cooperate).chart_series(max_points)
         snapshot = self.engine.last_snapshot
         if snapshot is not None:
             now = iso_utc(snapshot.ts)
             for row in self.strategy_performance():
-                points = series.get(row["strategy"])
-                if points and points[-1][0] <= now:
-                    # The last point is now, open positions included: the line ends at net_pnl.
-                    series[row["strategy"]] = [*points, [now, row["net_pnl"]]]
-        return {"equity": equity, "strategies": series}
+                points = series["strategies"].get(row["strategy"])
+                if points is None and row["trades"]:
+                    points = series["strategies"][row["strategy"]] = []
+                if points is not None and (not points or points[-1][0] <= now):
+                    points.append([now, row["net_pnl"]])
+        return series
 
     @property
     def journal(self):

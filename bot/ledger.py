@@ -113,3 +113,33 @@ class TradeLedger:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+    # ----- catch-up: the one iterator every reader of "trades after seq" uses -------------
+    def since(self, seq: int, upto: int | None = None) -> Iterator[Trade]:
+        """The trades with seq < trade.seq <= upto (default: the last appended), oldest first.
+
+        From memory when the newest trades held cover the gap (the list is taken at once, so
+        call it under the lock that guards appends); otherwise streamed from the file, which
+        the caller may iterate outside that lock (appends are flushed before they are counted).
+        """
+        upto = self.last_seq if upto is None else upto
+        if upto <= seq:
+            return iter(())
+        recent = self._recent
+        if recent and recent[0].seq <= seq + 1:
+            found = []
+            for trade in reversed(recent):
+                if trade.seq <= seq:
+                    break
+                if trade.seq <= upto:
+                    found.append(trade)
+            found.reverse()
+            return iter(found)
+        return self._stream(seq, upto)
+
+    def _stream(self, seq: int, upto: int) -> Iterator[Trade]:
+        for trade in self.iter_all():
+            if trade.seq > upto:
+                return
+            if trade.seq > seq:
+                yield trade

@@ -269,6 +269,13 @@ class Trade:
         return {name: getattr(self, name) for name in self.__slots__}
 
 
+def trade_fee_usdt(trade: Trade) -> float:
+    """A trade's fee in USDT: a fee in the market's quote asset at the trade's quote rate,
+    any other fee asset taken as USDT. The one valuation the books, analytics and alerts use."""
+    _, quote = split_symbol(trade.symbol)
+    return trade.fee * (trade.quote_usdt_rate if trade.fee_asset == quote else 1.0)
+
+
 # The two views below are what a strategy reads of the portfolio. They live with the models
 # (not in bot/strategies) so the portfolio can build them without importing a strategy module.
 @dataclass(frozen=True, slots=True)

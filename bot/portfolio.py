@@ -11,21 +11,18 @@ from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Iterable
 
-from bot.models import PORTFOLIO_QUOTE, PositionView, Snapshot, Trade, parse_iso, split_symbol
+from bot.models import PORTFOLIO_QUOTE, PositionView, Snapshot, Trade, parse_iso, split_symbol, trade_fee_usdt
 from bot.positions import Position, book_fill
 
 
 @dataclass(slots=True)
 class StrategyStats:
-    """Running totals for one strategy, all from its trades."""
+    """Running totals for one strategy, all from its trades (wins, losses and the like are per
+    round trip: bot/statistics.py)."""
 
     realized_pnl: float = 0.0
     fees_usdt: float = 0.0
     trades: int = 0
-    wins: int = 0
-    losses: int = 0
-    gross_profit: float = 0.0
-    gross_loss: float = 0.0
     volume_usdt: float = 0.0
 
 
@@ -152,20 +149,11 @@ class PortfolioTracker:
             wallet[quote] = wallet.get(quote, 0.0) + notional
         wallet[trade.fee_asset] = wallet.get(trade.fee_asset, 0.0) - trade.fee
         realized = self._book_positions(trade, self.positions)
-        fee_usdt = trade.fee * (trade.quote_usdt_rate if trade.fee_asset == quote else 1.0)
         stats = self.stats.setdefault(trade.strategy, StrategyStats())
         stats.trades += 1
         stats.realized_pnl += realized
-        stats.fees_usdt += fee_usdt
+        stats.fees_usdt += trade_fee_usdt(trade)
         stats.volume_usdt += notional * trade.quote_usdt_rate
-        if realized:
-            net = realized - fee_usdt
-            if net > 0:
-                stats.wins += 1
-                stats.gross_profit += net
-            else:
-                stats.losses += 1
-                stats.gross_loss += -net
         self.last_seq = trade.seq
         self.last_tick = max(self.last_tick, trade.tick)
         return realized

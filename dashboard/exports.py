@@ -73,12 +73,10 @@ def export_trades():
     ctx = _ctx()
     ledger = ctx.engine.ledger
     with ctx.engine.lock:
-        count = ledger.count
+        trades = ledger.since(0, ledger.count)  # from memory now, or streamed from the file later
 
     def rows():
-        for trade in ledger.iter_all():
-            if trade.seq > count:
-                return
+        for trade in trades:
             yield [getattr(trade, column) for column in TRADE_COLUMNS]
 
     return csv_response("trades", csv_chunks(TRADE_COLUMNS, rows(), ctx.cooperate))
@@ -106,3 +104,34 @@ def export_journal():
     entries = _ctx().facade.journal_entries()
     rows = ([entry.get(column) for column in JOURNAL_COLUMNS] for entry in reversed(entries))
     return csv_response("journal", csv_chunks(JOURNAL_COLUMNS, rows))
+
+
+ROUNDTRIP_COLUMNS = ("id", "strategy", "kind", "status", "side", "symbols", "exchanges", "opened_at", "closed_at",
+                     "quantity", "entry_vwap", "exit_vwap", "entry_notional_usdt", "entry_fees_usdt",
+                     "exit_fees_usdt", "fees_usdt", "realized_pnl", "net_pnl", "return_pct", "duration_seconds",
+                     "unrealized_pnl", "entry_reason", "exit_reason", "signal_ids", "trade_ids", "legs")
+
+
+def _leg_text(leg: dict) -> str:
+    """'ETH/USDT buy in 2 @ 100 out 2 @ 115' (the parts a leg has)."""
+    parts = [leg["symbol"], leg["side"]]
+    for way in ("entry", "exit"):
+        if leg[f"{way}_vwap"] is not None:
+            parts.append(f"{'in' if way == 'entry' else 'out'} {leg[f'{way}_qty']:g} @ {leg[f'{way}_vwap']:.8g}")
+    return " ".join(parts)
+
+
+def _roundtrip_cell(trip: dict, column: str):
+    value = trip[column]
+    if column == "legs":
+        return "; ".join(_leg_text(leg) for leg in value)
+    return " ".join(value) if isinstance(value, list) else value
+
+
+@exports.get("/roundtrips")
+def export_roundtrips():
+    """Every round trip, oldest first (the rows of GET /api/roundtrips, unpaged)."""
+    ctx = _ctx()
+    trips = list(reversed(ctx.facade.round_trips(ctx.cooperate)))
+    rows = ([_roundtrip_cell(trip, column) for column in ROUNDTRIP_COLUMNS] for trip in trips)
+    return csv_response("roundtrips", csv_chunks(ROUNDTRIP_COLUMNS, rows, ctx.cooperate))

@@ -252,7 +252,7 @@ MUTATIONS = [
     ("bot.alerts", "def later():\n    import flask_socketio", "bot/ knows no web layer"),
     ("bot.market.simulator", "import ccxt", "one module imports ccxt"),
     ("dashboard.api", "import ccxt", "one module imports ccxt"),
-    ("bot.analytics", "from bot.strategies.common import format_qty", "only the engine reaches strategies"),
+    ("bot.statistics", "from bot.strategies.common import format_qty", "only the engine reaches strategies"),
     ("bot.engine", "from bot.strategies.news import NewsStrategy", "engine: registry, manager, base"),
     ("bot.storage", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import bot.ledger", "cycle"),
 ]

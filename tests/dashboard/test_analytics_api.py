@@ -1,105 +1,149 @@
-"""Analytics and chart endpoints agree with the ledger file and the state file."""
+"""Analytics and chart endpoints against the files on disk: round-trip figures against the
+independent oracle over trades.jsonl, risk figures against empyrical on data/equity.jsonl."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import empyrical
+import numpy as np
+import pandas as pd
 import pytest
 
-from tests.dashboard.conftest import force_trade, ledger_lines, state_file
+from bot.models import parse_iso
+from tests.dashboard.conftest import force_trade, ledger_lines
+from tests.roundtrip_oracle import oracle_figures, oracle_round_trips
 
-METRIC_KEYS = {"sharpe", "sortino", "max_drawdown_pct", "profit_factor", "win_rate", "avg_win", "avg_loss",
-               "trades", "net_pnl"}
-
-
-def fee_usdt(t: dict) -> float:
-    quote = t["symbol"].split("/")[1]
-    return t["fee"] * (t["quote_usdt_rate"] if t["fee_asset"] == quote else 1.0)
+METRIC_KEYS = {"sharpe", "sortino", "calmar", "volatility_pct", "max_drawdown_pct", "max_drawdown_duration_seconds",
+               "period", "periods", "needs_periods", "profit_factor", "win_rate", "avg_win", "avg_loss",
+               "expectancy", "best", "worst", "avg_duration_seconds", "round_trips", "trades", "net_pnl"}
 
 
-def closing_nets(lines, strategy):
-    return [t["realized_pnl"] - fee_usdt(t) for t in lines if t["strategy"] == strategy and t["realized_pnl"]]
+def equity_lines(engine) -> list[dict]:
+    path = Path(engine.data_dir) / "equity.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def test_analytics_shape_and_numbers(client, engine):
+def empyrical_on(lines: list[dict], values, period: str, annualization: float) -> dict:
+    """The risk figures computed here: a pandas resample of the file's samples, then empyrical."""
+    index = pd.to_datetime([parse_iso(line["ts"]) for line in lines], unit="s", utc=True)
+    series = pd.Series(values, index=index)
+    levels = pd.concat([series.iloc[:1], series.resample(period).last().ffill()])
+    returns = levels.pct_change().dropna().to_numpy()
+    return {"periods": len(returns),
+            "sharpe": empyrical.sharpe_ratio(returns, annualization=annualization),
+            "sortino": empyrical.sortino_ratio(returns, annualization=annualization),
+            "max_drawdown_pct": -empyrical.max_drawdown(returns) * 100.0,
+            "volatility_pct": empyrical.annual_volatility(returns, annualization=annualization) * 100.0,
+            "calmar": empyrical.calmar_ratio(returns, annualization=annualization)}
+
+
+def test_trade_figures_are_per_round_trip_and_equal_the_oracle(client, engine):
     body = client.get("/api/analytics").get_json()
     lines = ledger_lines(engine)
+    oracle = oracle_round_trips(lines)
     performance = {r["strategy"]: r for r in client.get("/api/strategies/performance").get_json()["strategies"]}
-    assert METRIC_KEYS <= set(body["overall"])
+    assert METRIC_KEYS <= set(body["overall"]) and body["period"] == "1h"
     checked = 0
     for name, metrics in body["strategies"].items():
         assert METRIC_KEYS <= set(metrics), name
         assert metrics["trades"] == sum(1 for t in lines if t["strategy"] == name)
         assert metrics["net_pnl"] == pytest.approx(performance[name]["net_pnl"])
-        nets = closing_nets(lines, name)
-        if not nets:
-            assert metrics["win_rate"] is None
+        expected = oracle_figures(oracle.get(name, []))
+        assert metrics["round_trips"] == expected["round_trips"] == performance[name]["round_trips"], name
+        assert metrics["wins"] == expected["wins"] == performance[name]["wins"]
+        if expected["win_rate"] is None:
+            assert metrics["win_rate"] is None and performance[name]["win_rate"] is None
             continue
         checked += 1
-        wins = [n for n in nets if n > 0]
-        losses = [n for n in nets if n <= 0]
-        assert metrics["win_rate"] == pytest.approx(len(wins) / len(nets))
-        assert metrics["win_rate"] == pytest.approx(performance[name]["win_rate"])
-        assert metrics["avg_win"] == (pytest.approx(sum(wins) / len(wins)) if wins else None)
-        assert metrics["avg_loss"] == (pytest.approx(sum(losses) / len(losses)) if losses else None)
-        if wins and losses:
-            assert metrics["profit_factor"] == pytest.approx(sum(wins) / -sum(losses))
-            assert metrics["profit_factor"] == pytest.approx(performance[name]["profit_factor"])
-    assert checked, "the template run should close some trades"
-    all_nets = [n for name in body["strategies"] for n in closing_nets(lines, name)]
+        assert metrics["win_rate"] == pytest.approx(expected["win_rate"]) == performance[name]["win_rate"]
+        if expected["profit_factor"] is None:
+            assert metrics["profit_factor"] is None
+        else:
+            assert metrics["profit_factor"] == pytest.approx(expected["profit_factor"], rel=1e-9)
+            assert performance[name]["profit_factor"] == metrics["profit_factor"]
+        if expected["net"] < 0:
+            assert metrics["profit_factor"] < 1, name
+    assert checked, "the template run should close some round trips"
     assert body["overall"]["trades"] == len(lines)
-    assert body["overall"]["win_rate"] == pytest.approx(sum(1 for n in all_nets if n > 0) / len(all_nets))
     assert body["overall"]["net_pnl"] == pytest.approx(sum(r["net_pnl"] for r in performance.values()))
-    assert body["overall"]["max_drawdown_pct"] >= 0
-    assert isinstance(body["overall"]["sharpe"], float)
+    assert body["overall"]["round_trips"] == sum(oracle_figures(t)["round_trips"] for t in oracle.values())
+
+
+def test_risk_figures_equal_empyrical_on_the_complete_equity_file(client, engine):
+    engine.facade.performance.period_seconds = 600.0  # 30,000 ticks are 8 hours: too few hourly periods
+    body = client.get("/api/analytics").get_json()
+    lines = equity_lines(engine)
+    assert len(lines) >= 500  # every sample of the template run plus this engine's, none dropped
+    overall = body["overall"]
+    assert overall["period"] == "10m"
+    annualization = 6 * 24 * 365
+    for figures, values in ((overall, [line["equity"] for line in lines]),
+                            (overall["trading"], [line["trading_equity"] for line in lines])):
+        expected = empyrical_on(lines, values, "10min", annualization)
+        assert figures["periods"] == expected["periods"] >= 30 and figures["needs_periods"] == 0
+        for key in ("sharpe", "sortino", "max_drawdown_pct", "volatility_pct", "calmar"):
+            assert figures[key] == pytest.approx(expected[key], rel=1e-9, abs=1e-12), key
+    momentum = body["strategies"]["momentum"]
+    base = momentum["capital_base"]
+    assert base > 0
+    values = np.array([line["strategies"].get("momentum", 0.0) for line in lines]) + base
+    expected = empyrical_on(lines, values, "10min", annualization)
+    assert momentum["sharpe"] == pytest.approx(expected["sharpe"], rel=1e-9)
+    assert momentum["max_drawdown_pct"] == pytest.approx(expected["max_drawdown_pct"], rel=1e-9)
+
+
+def test_too_few_periods_show_no_ratio_but_what_they_need(client, engine):
+    body = client.get("/api/analytics").get_json()
+    overall = body["overall"]
+    lines = equity_lines(engine)
+    expected = empyrical_on(lines, [line["equity"] for line in lines], "1h", 24 * 365)["periods"]
+    assert overall["periods"] == expected < 30
+    assert overall["sharpe"] is None and overall["sortino"] is None
+    assert overall["needs_periods"] == 30 - expected
 
 
 def test_analytics_follow_new_fills(client, engine):
-    before = client.get("/api/analytics").get_json()["strategies"]["momentum"]["trades"]
-    force_trade(engine, side="buy")
-    force_trade(engine, side="sell")
-    after = client.get("/api/analytics").get_json()["strategies"]["momentum"]
-    assert after["trades"] == before + 2
+    before = client.get("/api/analytics").get_json()["strategies"]["momentum"]
+    force_trade(engine, side="buy", strategy="news", qty=0.01)
+    force_trade(engine, side="sell", strategy="news", qty=0.01)
+    after = client.get("/api/analytics").get_json()["strategies"]
+    assert after["momentum"]["trades"] == before["trades"]
+    news_lines = [t for t in ledger_lines(engine) if t["strategy"] == "news"]
+    assert after["news"]["round_trips"] == oracle_figures(oracle_round_trips(news_lines)["news"])["round_trips"]
 
 
-def test_distribution_counts_every_closing_trade(client, engine):
+def test_distribution_counts_every_closed_round_trip(client, engine):
     body = client.get("/api/chart/distribution").get_json()["strategies"]
-    lines = ledger_lines(engine)
+    oracle = oracle_round_trips(ledger_lines(engine))
     assert body
     for name, histogram in body.items():
-        nets = closing_nets(lines, name)
+        nets = [t["net"] for t in oracle[name] if t["closed"]]
         assert histogram["wins"] == sum(1 for n in nets if n > 0)
         assert histogram["losses"] == sum(1 for n in nets if n <= 0)
         assert sum(histogram["counts"]) == len(nets)
-        if nets:
-            assert len(histogram["bins"]) == len(histogram["counts"]) + 1
-            assert histogram["bins"][0] <= min(nets) and histogram["bins"][-1] >= max(nets)
+        assert histogram["bins"][0] <= min(nets) + 1e-9 and histogram["bins"][-1] >= max(nets) - 1e-9
 
 
-def test_cumulative_ends_at_the_ledger_totals(client, engine):
-    with engine.lock:
-        engine.data_flow.write_state()
+def test_cumulative_covers_the_whole_run_and_ends_at_net_pnl(client, engine):
     body = client.get("/api/chart/cumulative").get_json()
-    lines = [t for t in ledger_lines(engine) if t["strategy"] == "momentum"]
-    series = body["strategies"]["momentum"]
-    # one point per trade, then "now" with the open positions: the line ends at net_pnl
-    assert len(series) == len(lines) + 1
-    assert series[-2][0] == lines[-1]["ts"]
-    assert series[-2][1] == pytest.approx(sum(t["realized_pnl"] - fee_usdt(t) for t in lines))
+    lines = equity_lines(engine)
+    assert len(body["equity"]) == len(lines) <= 2000  # small enough to send whole
+    assert body["equity"][0] == [lines[0]["ts"], lines[0]["equity"]]
+    assert body["trading_equity"][-1] == [lines[-1]["ts"], lines[-1]["trading_equity"]]
     performance = client.get("/api/strategies/performance").get_json()["strategies"]
     net = next(row["net_pnl"] for row in performance if row["strategy"] == "momentum")
+    series = body["strategies"]["momentum"]
     assert series[-1][1] == pytest.approx(net)
     assert series[-1][0] == client.get("/api/status").get_json()["market_time"]
-    saved = state_file(engine)["equity_history"]
-    assert len(body["equity"]) == len(saved)
-    assert body["equity"][-1][1] == pytest.approx(saved[-1][1])
+    assert series[-2] == [lines[-1]["ts"], lines[-1]["strategies"]["momentum"]]
 
 
-def test_cumulative_is_downsampled(client, engine):
-    for i in range(100):
-        force_trade(engine, side="buy" if i % 2 == 0 else "sell", qty=0.0001)
-    body = client.get("/api/chart/cumulative").get_json()
-    assert len(body["strategies"]["momentum"]) <= 2000 and len(body["equity"]) <= 2000
+def test_cumulative_is_downsampled_keeping_extremes(client, engine):
     small = engine.facade.cumulative_pnl(max_points=50)
-    series = small["strategies"]["momentum"]
-    assert len(series) == 50 + 1  # downsampled trade points, then "now"
-    assert series[0] == body["strategies"]["momentum"][0]
-    assert series[-2] == body["strategies"]["momentum"][-2]
-    assert series[-2][0] == ledger_lines(engine)[-1]["ts"]
+    lines = equity_lines(engine)
+    values = [line["equity"] for line in lines]
+    assert len(small["equity"]) <= 50
+    kept = [point[1] for point in small["equity"]]
+    assert max(values) in kept and min(values) in kept
+    assert small["equity"][0][0] == lines[0]["ts"] and small["equity"][-1][0] == lines[-1]["ts"]

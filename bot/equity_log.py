@@ -1,0 +1,111 @@
+"""The complete equity history: data/equity.jsonl, one line per equity sample, append-only.
+
+Each line: {"schema_version": 1, "ts": ISO 8601, "equity", "trading_equity", "holdings_pnl",
+"strategies": {name: cumulative net P&L marked to market}} (USDT). schema_version is on every
+line so any part of the file reads on its own. Trading equity is equity less the starting
+inventory's price moves (holdings_pnl); a strategy's figure is its realized P&L less its fees
+plus the unrealized P&L of its open positions. The file is bounded only by disk; readers
+stream it (read_equity) off the tick path. Samples are flushed, not fsynced: they are a view
+of the books, and the ledger, which is fsynced, stays the truth.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bot.models import iso_utc, parse_iso
+from bot.storage import CorruptFileError, JsonlWriter, iter_jsonl
+
+log = logging.getLogger(__name__)
+
+EQUITY_FILE = "equity.jsonl"
+EQUITY_SCHEMA_VERSION = 1
+REQUIRED = ("ts", "equity", "trading_equity", "strategies")
+
+
+def equity_record(portfolio) -> dict:
+    """The PortfolioTracker's latest equity sample, with its decomposition at the current marks."""
+    ts, equity = portfolio.equity_history[-1]  # the sample just taken
+    holdings = portfolio.holdings_pnl()
+    strategies = {name: stats.realized_pnl - stats.fees_usdt + portfolio.unrealized_pnl(name)
+                  for name, stats in sorted(portfolio.stats.items())}
+    return {"schema_version": EQUITY_SCHEMA_VERSION, "ts": iso_utc(ts), "equity": equity,
+            "trading_equity": equity - holdings, "holdings_pnl": holdings, "strategies": strategies}
+
+
+class EquityLog:
+    """Appends equity samples to data/equity.jsonl; a failed append is logged and counted."""
+
+    def __init__(self, data_dir: str | Path, fsync: bool = False):
+        self.path = Path(data_dir) / EQUITY_FILE
+        self.fsync = fsync
+        self.written = 0
+        self.failures = 0
+        self.last_error = ""
+        self._writer: JsonlWriter | None = None
+
+    def append(self, portfolio) -> None:
+        """Write the portfolio's current sample (called on the ticks that take an equity sample)."""
+        record = equity_record(portfolio)
+        try:
+            if self._writer is None:
+                self._writer = JsonlWriter(self.path, fsync=self.fsync)
+            self._writer.append(record)
+        except Exception as exc:  # noqa: BLE001 - a lost sample must not stop trading; it is counted
+            self.failures += 1
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            if self.failures == 1 or self.failures % 100 == 0:
+                log.error("equity sample not written to %s (%d failures): %s", self.path, self.failures,
+                          self.last_error)
+            return
+        self.written += 1
+
+    def close(self) -> None:
+        """Flush and close the file (appending again reopens it)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+@dataclass(slots=True)
+class EquitySeries:
+    """The equity history as arrays: times (epoch seconds), equity, trading equity, per strategy."""
+
+    times: np.ndarray
+    equity: np.ndarray
+    trading_equity: np.ndarray
+    strategies: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+
+def read_equity(path: str | Path) -> EquitySeries:
+    """Stream data/equity.jsonl into arrays (a strategy is 0 before its first sample).
+
+    Raises CorruptFileError (file and line) for a record that lacks a field or has another
+    schema_version; a torn last line is skipped.
+    """
+    path = Path(path)
+    times, equity, trading = [], [], []
+    columns: dict[str, list[float]] = {}
+    for line, record in enumerate(iter_jsonl(path), start=1):
+        missing = [name for name in REQUIRED if name not in record]
+        if missing or record.get("schema_version") != EQUITY_SCHEMA_VERSION:
+            why = f"lacks {', '.join(missing)}" if missing else f"schema_version {record.get('schema_version')!r}"
+            raise CorruptFileError(path, f"equity sample {why}", line)
+        index = len(times)
+        times.append(parse_iso(record["ts"]))
+        equity.append(float(record["equity"]))
+        trading.append(float(record["trading_equity"]))
+        for name, value in record["strategies"].items():
+            column = columns.setdefault(name, [0.0] * index)
+            column.append(float(value))
+        for column in columns.values():
+            if len(column) == index:  # a strategy missing from this line keeps its last figure
+                column.append(column[-1] if column else 0.0)
+    return EquitySeries(np.asarray(times), np.asarray(equity), np.asarray(trading),
+                        {name: np.asarray(values) for name, values in sorted(columns.items())})

@@ -1,0 +1,108 @@
+"""data/equity.jsonl: every sample kept (none dropped, across a restart), each decomposed; a failed
+append is counted and trading goes on; TradeLedger.since serves catch-up from memory or the file."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.config import parse_config
+from bot.engine import BotEngine
+from bot.equity_log import EQUITY_FILE, read_equity
+from bot.ledger import TradeLedger
+from bot.models import Trade, parse_iso
+from bot.storage import CorruptFileError
+
+START_TS = parse_iso("2026-01-01T00:00:00Z")
+
+
+def engine_on(root: Path) -> BotEngine:
+    config = parse_config({"storage": {"data_dir": str(root / "data"), "log_dir": str(root / "logs"),
+                                       "fsync": False, "equity_history_points": 10}})
+    engine = BotEngine(config)
+    engine.open()
+    return engine
+
+
+def lines(root: Path) -> list[dict]:
+    text = (root / "data" / EQUITY_FILE).read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_every_sample_is_kept_across_a_restart_and_decomposed(tmp_path):
+    engine = engine_on(tmp_path)
+    engine.run_fast(2941)  # ticks 0..2940: the last one takes a sample, so the marks are the sample's
+    with engine.lock:
+        holdings = engine.portfolio.holdings_pnl()
+        nets = {name: s.realized_pnl - s.fees_usdt + engine.portfolio.unrealized_pnl(name)
+                for name, s in engine.portfolio.stats.items()}
+        last_sample = engine.portfolio.equity_history[-1]
+    engine.close()
+    first = lines(tmp_path)
+    # one sample per 60 market seconds from the first tick, far more than the 10 the state keeps
+    assert len(first) == 50
+    assert [parse_iso(r["ts"]) for r in first] == [START_TS + 60.0 * i for i in range(50)]
+    assert all(r["schema_version"] == 1 for r in first)
+    last = first[-1]
+    assert parse_iso(last["ts"]) == last_sample[0] and last["equity"] == last_sample[1]
+    assert last["trading_equity"] == pytest.approx(last["equity"] - holdings)
+    if engine.ledger.last_tick != 2940:  # no fill after the sample: the books are the sample's
+        assert last["strategies"].keys() == nets.keys()
+        for name, net in nets.items():
+            assert last["strategies"][name] == pytest.approx(net, abs=1e-9), name
+    engine = engine_on(tmp_path)
+    engine.run_fast(600)
+    engine.close()
+    both = lines(tmp_path)
+    times = [parse_iso(r["ts"]) for r in both]
+    assert len(both) == 60 and times == sorted(times) and times[50] == START_TS + 3000.0
+    series = read_equity(tmp_path / "data" / EQUITY_FILE)
+    assert len(series) == 60 and list(series.times) == times
+    assert list(series.equity) == [r["equity"] for r in both]
+
+
+def test_a_failed_append_is_counted_and_the_tick_goes_on(tmp_path, monkeypatch):
+    engine = engine_on(tmp_path)
+    engine.run_fast(61)
+    from bot.storage import JsonlWriter
+
+    def refuse(self, records):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(JsonlWriter, "append_many", refuse)
+    engine.run_fast(120)
+    assert engine.equity_log.failures == 2 and "No space left" in engine.equity_log.last_error
+    assert engine.ticks_run == 181
+    monkeypatch.undo()
+    engine.close()
+    assert len(lines(tmp_path)) == 2  # the samples before the failure are still there
+
+
+def test_a_damaged_equity_line_is_named(tmp_path):
+    path = tmp_path / EQUITY_FILE
+    path.write_text('{"schema_version": 1, "ts": "2026-01-01T00:00:00.000Z", "equity": 1, '
+                    '"trading_equity": 1, "strategies": {}}\n{"schema_version": 1, "ts": "x"}\n', encoding="utf-8")
+    with pytest.raises(CorruptFileError, match=r"equity.jsonl:2: equity sample lacks equity"):
+        read_equity(path)
+
+
+def make_trade(seq: int) -> Trade:
+    return Trade(id=f"T{seq:08d}", seq=seq, ts="2026-01-01T00:00:00.000Z", tick=seq, strategy="momentum",
+                 signal_id=f"s{seq}", kind="test", exchange="ex", symbol="BTC/USDT", side="buy", qty=1.0,
+                 price=100.0, fee=0.1, fee_asset="USDT", quote_usdt_rate=1.0, realized_pnl=0.0, status="filled",
+                 reason="")
+
+
+def test_ledger_since_from_memory_and_from_the_file(tmp_path):
+    ledger = TradeLedger(tmp_path, fsync=False, recent_size=5)
+    ledger.append([make_trade(seq) for seq in range(1, 21)])
+    assert [t.seq for t in ledger.since(17)] == [18, 19, 20]          # memory
+    assert isinstance(ledger.since(17), type(iter([])))
+    assert [t.seq for t in ledger.since(3, 7)] == [4, 5, 6, 7]          # the file
+    assert [t.seq for t in ledger.since(0)] == list(range(1, 21))
+    assert list(ledger.since(20)) == [] and list(ledger.since(25)) == []
+    reopened = TradeLedger(tmp_path, fsync=False, recent_size=100)
+    reopened.load()
+    assert [t.seq for t in reopened.since(0, 3)] == [1, 2, 3]
+    ledger.close()
