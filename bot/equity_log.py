@@ -37,31 +37,41 @@ def equity_record(portfolio) -> dict:
 
 
 class EquityLog:
-    """Appends equity samples to data/equity.jsonl; a failed append is logged and counted."""
+    """Appends equity samples to data/equity.jsonl; a sample the disk refuses waits and is retried.
+
+    A failed append raises (the engine's guard counts it, and a StorageError pauses trading)
+    and keeps the sample, and the ones after it, in order, until a later append gets them all
+    on disk: a full disk delays samples, it does not lose them (up to PENDING_LIMIT of them).
+    """
+
+    PENDING_LIMIT = 100_000
 
     def __init__(self, data_dir: str | Path, fsync: bool = False):
         self.path = Path(data_dir) / EQUITY_FILE
         self.fsync = fsync
         self.written = 0
         self.failures = 0
+        self.dropped = 0
         self.last_error = ""
+        self._pending: list[dict] = []
         self._writer: JsonlWriter | None = None
 
     def append(self, portfolio) -> None:
-        """Write the portfolio's current sample (called on the ticks that take an equity sample)."""
-        record = equity_record(portfolio)
+        """Write the portfolio's current sample (and any still waiting); raises OSError when refused."""
+        if len(self._pending) >= self.PENDING_LIMIT:
+            self._pending.pop(0)
+            self.dropped += 1
+        self._pending.append(equity_record(portfolio))
         try:
             if self._writer is None:
                 self._writer = JsonlWriter(self.path, fsync=self.fsync)
-            self._writer.append(record)
-        except Exception as exc:  # noqa: BLE001 - a lost sample must not stop trading; it is counted
+            self._writer.append_many(self._pending)
+        except OSError as exc:  # StorageError from the writer; the guard pauses trading on it
             self.failures += 1
             self.last_error = f"{type(exc).__name__}: {exc}"
-            if self.failures == 1 or self.failures % 100 == 0:
-                log.error("equity sample not written to %s (%d failures): %s", self.path, self.failures,
-                          self.last_error)
-            return
-        self.written += 1
+            raise
+        self.written += len(self._pending)
+        self._pending.clear()
 
     def close(self) -> None:
         """Flush and close the file (appending again reopens it)."""

@@ -62,21 +62,26 @@ def test_every_sample_is_kept_across_a_restart_and_decomposed(tmp_path):
     assert list(series.equity) == [r["equity"] for r in both]
 
 
-def test_a_failed_append_is_counted_and_the_tick_goes_on(tmp_path, monkeypatch):
+def test_a_refused_sample_waits_and_is_written_when_the_disk_takes_it(tmp_path, monkeypatch):
     engine = engine_on(tmp_path)
     engine.run_fast(61)
-    from bot.storage import JsonlWriter
 
-    def refuse(self, records):
+    def refuse(records):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(JsonlWriter, "append_many", refuse)
+    monkeypatch.setattr(engine.equity_log._writer, "append_many", refuse)  # this file only
     engine.run_fast(120)
     assert engine.equity_log.failures == 2 and "No space left" in engine.equity_log.last_error
     assert engine.ticks_run == 181
-    monkeypatch.undo()
-    engine.close()
+    assert engine.faults.side_errors.get("equity") == 2  # counted and reported as the equity part's
     assert len(lines(tmp_path)) == 2  # the samples before the failure are still there
+    monkeypatch.undo()
+    engine.run_fast(60)
+    engine.close()
+    written = lines(tmp_path)
+    times = [parse_iso(r["ts"]) for r in written]
+    assert len(written) == 5 and times == sorted(times), "the two refused samples came later, in order"
+    assert [b - a for a, b in zip(times, times[1:])] == [60.0] * 4
 
 
 def test_a_damaged_equity_line_is_named(tmp_path):
