@@ -339,6 +339,23 @@ class TradesQuery(QueryModel):
     strategy: Optional[str] = Field(None, max_length=64, description="a strategy name")
 
 
+class RoundTripsQuery(QueryModel):
+    """GET /api/roundtrips: filters (the running bot checks strategy and symbol) and paging."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, populate_by_name=True)
+
+    strategy: Optional[str] = Field(None, max_length=64, description="a strategy name")
+    symbol: Optional[str] = Field(None, max_length=64, description="a ccxt symbol such as BTC/USDT")
+    status: Optional[Literal["open", "closed"]] = Field(None, description="open or closed")
+    start: Optional[str] = Field(None, alias="from", max_length=40,
+                                 description="ISO 8601 time or epoch seconds (market clock)")
+    end: Optional[str] = Field(None, alias="to", max_length=40,
+                               description="ISO 8601 time or epoch seconds (market clock)")
+    limit: int = Field(100, ge=1, le=1000, description="a whole number from 1 to 1000")
+    page: Optional[int] = Field(None, ge=1, le=10**9, description="1-based page (not with offset)")
+    offset: Optional[int] = Field(None, ge=0, le=10**12, description="rows to skip (not with page)")
+
+
 class JournalQuery(QueryModel):
     """GET /api/journal/entries."""
 

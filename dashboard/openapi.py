@@ -18,7 +18,7 @@ from flask import Blueprint, current_app, jsonify
 from pydantic import BaseModel
 
 from bot.requests import (AlertRuleRequest, JournalEntryRequest, JournalQuery, NoBody, NotificationRequest,
-                          TradesQuery, adapter)
+                          RoundTripsQuery, TradesQuery, adapter)
 
 openapi = Blueprint("openapi", __name__, url_prefix="/api")
 REF = "#/components/schemas/{model}"
@@ -111,6 +111,9 @@ OPERATIONS: dict[str, Operation] = {
     "exports.export_trades": Operation("Every ledger line as CSV", media="text/csv"),
     "exports.export_portfolio": Operation("Balances, positions and equity as CSV", media="text/csv"),
     "exports.export_journal": Operation("Journal entries as CSV", media="text/csv"),
+    "exports.export_roundtrips": Operation("Every round trip as CSV", media="text/csv"),
+    "roundtrips_api.roundtrips": Operation("Round trips derived from the ledger, filtered and paged",
+                                           query=RoundTripsQuery, errors=(400,)),
     "openapi.document": Operation("This document"),
 }
 
