@@ -5,6 +5,8 @@ dashboard, the API and the command line never compute the same number three ways
 """
 from __future__ import annotations
 
+from functools import cached_property
+
 from bot.faults import RECENT_TICKS
 from bot.models import PORTFOLIO_QUOTE, iso_utc
 
@@ -20,6 +22,7 @@ class BotFacade:
         return self.engine.portfolio
 
     def status(self) -> dict:
+        """Engine state and why, market source, tick and time, exchanges and their health, storage fault."""
         engine = self.engine
         snapshot = engine.last_snapshot
         return {
@@ -112,6 +115,7 @@ class BotFacade:
             }
 
     def recent_trades(self, limit: int = 10, strategy: str | None = None) -> list[dict]:
+        """The newest `limit` trades held in memory (newest first), optionally of one strategy."""
         with self.engine.lock:
             return [t.to_dict() for t in self.engine.ledger.recent(limit, strategy)]
 
@@ -178,13 +182,15 @@ class BotFacade:
                 "health": health}
 
     # ----- dashboard questions: analytics, charts, trade lookups, journal -----------------
+    @cached_property
+    def _trade_analytics(self):
+        from bot.analytics import TradeAnalytics
+
+        return TradeAnalytics()
+
     def _trade_analytics_synced(self, cooperate=None):
         """The facade's TradeAnalytics (made on first use), brought up to date with the ledger."""
-        analytics = self.__dict__.get("_trade_analytics")
-        if analytics is None:
-            from bot.analytics import TradeAnalytics
-
-            analytics = self.__dict__.setdefault("_trade_analytics", TradeAnalytics())
+        analytics = self._trade_analytics
         analytics.sync(self.engine.ledger, self.engine.lock, cooperate)
         return analytics
 
@@ -260,6 +266,7 @@ class BotFacade:
         return {"labels": [asset for asset, _ in rows], "values": [value for _, value in rows]}
 
     def pnl_distribution(self, bins: int = 20, cooperate=None) -> dict:
+        """Per strategy: wins, losses and a histogram of closing trades' net P&L in `bins` bins."""
         analytics = self._trade_analytics_synced(cooperate)
         return {"strategies": analytics.distribution(bins)}
 
@@ -282,18 +289,15 @@ class BotFacade:
                     series[row["strategy"]] = [*points, [now, row["net_pnl"]]]
         return {"equity": equity, "strategies": series}
 
-    @property
+    @cached_property
     def journal(self):
-        """The TradeJournal on data/trade_journal.json (opened on first use)."""
-        journal = self.__dict__.get("_trade_journal")
-        if journal is None:
-            from bot.journal import TradeJournal
+        """The TradeJournal on data/trade_journal.json (opened on first use; a failed open is retried next time)."""
+        from bot.journal import TradeJournal
 
-            journal = self.__dict__.setdefault(
-                "_trade_journal", TradeJournal(self.engine.data_dir, fsync=self.engine.config.storage.fsync))
-        return journal
+        return TradeJournal(self.engine.data_dir, fsync=self.engine.config.storage.fsync)
 
     def journal_entries(self, trade_id=None, strategy=None, query=None) -> list[dict]:
+        """Journal entries matching every given filter, newest first (see TradeJournal.entries)."""
         return self.journal.entries(trade_id, strategy, query)
 
 
