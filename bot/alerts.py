@@ -49,6 +49,7 @@ class AlertRule:
     note: str = ""
 
     def describe(self) -> str:
+        """The rule in words, as alert messages and the alerts page show it."""
         where = f" on {self.exchange}" if self.exchange else ""
         if self.condition in ("above", "below"):
             return f"{self.symbol}{where} {self.condition} {self.price:g}"

@@ -13,14 +13,10 @@ from bot.config import BotConfig, ConfigError, apply_overrides, load_config
 from bot.data_flow import STATE_FILE
 from bot.ledger import TradeLedger
 from bot.portfolio import PortfolioTracker
-from bot.reconcile import compare_books
+from bot.recovery import check_books
 from bot.storage import CorruptFileError, DataDirInUse, DataDirLock, StorageError, read_json
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    """Bad arguments or config: exit code 2 with one clear line."""
 
 
 def describe_os_error(exc: OSError) -> str:
@@ -32,6 +28,7 @@ def describe_os_error(exc: OSError) -> str:
 
 
 def run_parser() -> argparse.ArgumentParser:
+    """The arguments of a run: `run_bot.py [options]`."""
     parser = argparse.ArgumentParser(
         prog="run_bot.py",
         description="Paper-trading crypto bot with a live dashboard. It never places a real order.",
@@ -53,6 +50,7 @@ def run_parser() -> argparse.ArgumentParser:
 
 
 def verify_parser() -> argparse.ArgumentParser:
+    """The arguments of `run_bot.py verify`."""
     parser = argparse.ArgumentParser(prog="run_bot.py verify",
                                      description="Rebuild the portfolio from data/trades.jsonl and compare it with "
                                                  "data/portfolio_state.json. Exit 0 only if they agree. Changes no "
@@ -85,7 +83,7 @@ def resolve_config(args: argparse.Namespace) -> BotConfig:
 
 
 def verify(argv: list[str]) -> int:
-    """The 'verify' command."""
+    """The 'verify' command: the ledger replayed and compared with the saved state; changes no file."""
     args = verify_parser().parse_args(argv)
     try:
         config = resolve_config(args)
@@ -114,16 +112,18 @@ def verify(argv: list[str]) -> int:
 
 def _verify_locked(data_dir: Path, config: BotConfig) -> int:
     ledger = TradeLedger(data_dir, fsync=False)
-    trades = ledger.load(repair=False)
+    trades = ledger.load(repair=False)  # read-only: a torn last line is skipped, not set aside
     saved = read_json(data_dir / STATE_FILE)
     if saved is None:
         print(f"{data_dir / STATE_FILE}: missing; {len(trades)} trades in the ledger, nothing to compare with")
         return EXIT_ERROR
-    starting = saved.get("starting_balances") or {ex: dict(config.portfolio.starting_balances)
-                                                   for ex in config.market.exchanges}
-    rebuilt = PortfolioTracker.from_ledger(starting, trades)
-    differences = compare_books(rebuilt.to_state(), saved)
-    print(f"ledger: {len(trades)} trades (last seq {rebuilt.last_seq}); state: last seq {saved.get('last_seq')}")
+    default_starting = {ex: dict(config.portfolio.starting_balances) for ex in config.market.exchanges}
+    check = check_books(trades, saved, default_starting, PortfolioTracker)  # the start-up's replay and comparison
+    print(f"ledger: {len(trades)} trades (last seq {check.tracker.last_seq}); state: last seq {saved.get('last_seq')}")
+    if check.unusable is not None:
+        print(f"MISMATCH: {STATE_FILE} is not a usable state ({check.unusable})")
+        return EXIT_ERROR
+    differences = check.differences
     if differences:
         print(f"MISMATCH: {len(differences)} difference(s) between the ledger replay and {STATE_FILE}:")
         for line in differences:

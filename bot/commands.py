@@ -13,6 +13,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Callable
 
+from bot.engine_state import EngineState
 from bot.requests import CommandError, JournalEntryRequest, NotificationRequest
 
 log = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ class CommandHandler:
         return self.engine.state
 
     def _pause(self, command: PauseBot) -> str:
-        self.engine.change_state("paused", command.reason)
+        self.engine.change_state(EngineState.PAUSED, command.reason)
         return self.engine.state
 
     def _stop(self, command: StopBot) -> str:

@@ -62,6 +62,8 @@ class LiveConfig(_Model):
 
 
 class MarketConfig(_Model):
+    """market: where quotes come from (simulated or live), which exchanges and symbols, and how fresh they must be."""
+
     source: Literal["simulated", "live"] = "simulated"
     seed: int = Field(42, ge=0)
     exchanges: list[str] = Field(default_factory=lambda: ["binance", "kraken", "coinbase"], min_length=1)
@@ -123,6 +125,8 @@ class MarketConfig(_Model):
 
 
 class PortfolioConfig(_Model):
+    """portfolio: each wallet's starting balances and the margin rule for shorts."""
+
     # Each exchange's wallet starts with these amounts. Base assets give cross-exchange
     # arbitrage inventory to sell on the expensive side.
     # Unset, it follows market.symbols (see BotConfig._balances_follow_symbols).
@@ -145,11 +149,15 @@ class PortfolioConfig(_Model):
 
 
 class ExecutionConfig(_Model):
+    """execution: how far a paper fill may slip from the decision price, and whether partial fills count."""
+
     max_slippage_pct: float = Field(0.5, gt=0, le=50)
     allow_partial_fills: bool = True
 
 
 class RiskConfig(_Model):
+    """risk: portfolio-wide limits (the drawdown kill switch)."""
+
     # Kill switch: trading pauses when equity falls this far below its peak.
     max_drawdown_pct: float = Field(20.0, gt=0, le=100)
 
@@ -165,11 +173,12 @@ class StrategyConfig(_Model):
 
 
 class MomentumConfig(StrategyConfig):
+    """strategies.momentum: EMA crossover with an RSI filter, volatility stops, risk-based size."""
+
     fast: int = Field(12, ge=2, le=500)
     slow: int = Field(26, ge=3, le=1000)
     rsi_period: int = Field(14, ge=2, le=500)
     rsi_overbought: float = Field(70.0, gt=50, lt=100)
-    rsi_oversold: float = Field(30.0, gt=0, lt=50)
     volatility_period: int = Field(30, ge=5, le=1000)
     stop_volatility_mult: float = Field(2.0, gt=0, le=20)
     take_profit_volatility_mult: float = Field(4.0, gt=0, le=50)
@@ -184,6 +193,8 @@ class MomentumConfig(StrategyConfig):
 
 
 class ArbitrageConfig(StrategyConfig):
+    """strategies.arbitrage: cross-exchange and triangular, with a notional cap per signal."""
+
     # Arbitrage is flat after every signal, so position limits are about inventory, not risk.
     max_position_pct: float = Field(100.0, gt=0, le=100)
     max_open_positions: int = Field(1000, ge=1, le=100_000)
@@ -195,6 +206,8 @@ class ArbitrageConfig(StrategyConfig):
 
 
 class NewsConfig(StrategyConfig):
+    """strategies.news: sentiment thresholds, decay, holding time and position size."""
+
     max_position_pct: float = Field(10.0, gt=0, le=100)
     cooldown_seconds: float = Field(600.0, ge=0, le=A_WEEK_SECONDS)
     entry_score: float = Field(0.5, gt=0, le=10)
@@ -225,6 +238,8 @@ class NewsConfig(StrategyConfig):
 
 
 class StatArbConfig(StrategyConfig):
+    """strategies.stat_arb: pair selection (cointegration), z-score entry/exit/stop, leg size and hedge."""
+
     max_position_pct: float = Field(15.0, gt=0, le=100)
     max_open_positions: int = Field(10, ge=1, le=1000)
     cooldown_seconds: float = Field(300.0, ge=0, le=A_WEEK_SECONDS)
@@ -253,6 +268,8 @@ class StatArbConfig(StrategyConfig):
 
 
 class StrategiesConfig(_Model):
+    """strategies: one section per strategy."""
+
     arbitrage: ArbitrageConfig = Field(default_factory=ArbitrageConfig)
     momentum: MomentumConfig = Field(default_factory=MomentumConfig)
     news: NewsConfig = Field(default_factory=NewsConfig)
@@ -260,6 +277,8 @@ class StrategiesConfig(_Model):
 
 
 class EngineConfig(_Model):
+    """engine: the real-time tick interval and the equity sampling period."""
+
     # Wall-clock seconds between ticks in a real-time run (--fast ignores it).
     tick_interval_seconds: float = Field(1.0, le=3600)
     # Simulated seconds between equity samples kept in the state file.
@@ -295,6 +314,8 @@ def normalise_host_name(value: str) -> str:
 
 
 class DashboardConfig(_Model):
+    """dashboard: whether it runs, where it listens, how often it broadcasts, which host names it answers."""
+
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(5000, ge=1, le=65535)
@@ -311,6 +332,8 @@ class DashboardConfig(_Model):
 
 
 class StorageConfig(_Model):
+    """storage: the data and log dirs, how much equity history is kept, fsync, log rotation."""
+
     data_dir: str = "data"
     log_dir: str = "logs"
     equity_history_points: int = Field(2000, ge=10, le=1_000_000)
@@ -324,6 +347,8 @@ NOTIFICATION_KINDS = ("trade_executed", "alert", "kill_switch", "bot_status", "m
 
 
 class NotificationsConfig(_Model):
+    """notifications: the webhook and its retries, rate limit, which kinds are sent, history size."""
+
     webhook_url: str | None = None
     webhook_timeout_seconds: float = Field(5.0, gt=0, le=120)
     webhook_retries: int = Field(3, ge=0, le=10)

@@ -8,6 +8,7 @@ a good append keeps the trades (the ledger has them) and still raises, so the en
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -19,13 +20,14 @@ from bot.ledger import TradeLedger
 from bot.models import Fill, Signal, Snapshot, Trade, iso_utc
 from bot.portfolio import PortfolioTracker
 from bot.storage import SCHEMA_VERSION, StorageError, atomic_write_json
-from bot.strategies.base import Strategy
 
 log = logging.getLogger(__name__)
 
 STATE_FILE = "portfolio_state.json"
 Listener = Callable[[str, object], None]
 ListenerErrorReporter = Callable[[str, BaseException], None]
+# Called with one signal's trades (as the ledger has them) after they are recorded, before listeners.
+TradesHandler = Callable[[list[Trade]], None]
 
 
 class LiveCache:
@@ -38,6 +40,7 @@ class LiveCache:
         self._lock = threading.Lock()
 
     def get(self, event: str) -> object:
+        """The payload for event as of the engine's current version (built now if the cached one is older)."""
         version = self._version()
         with self._lock:
             hit = self._cached.get(event)
@@ -49,11 +52,8 @@ class LiveCache:
         return payload
 
     def all(self) -> dict[str, object]:
+        """Every event's current payload, by event name."""
         return {event: self.get(event) for event in self._builders}
-
-    def invalidate(self) -> None:
-        with self._lock:
-            self._cached.clear()
 
 
 class DataFlowManager:
@@ -61,7 +61,7 @@ class DataFlowManager:
 
     def __init__(self, executor: PaperExecutor, ledger: TradeLedger, portfolio: PortfolioTracker,
                  data_dir: str | Path, fsync: bool = True, activity=None,
-                 state_extra: Callable[[], dict] | None = None):
+                 state_extra: Callable[[], dict] | None = None, on_trades: TradesHandler | None = None):
         self.executor = executor
         self.ledger = ledger
         self.portfolio = portfolio
@@ -69,11 +69,13 @@ class DataFlowManager:
         self.fsync = fsync
         self.activity = activity
         self.state_extra = state_extra or (lambda: {})
+        # The engine's own follow-up to recorded trades (alerts, notifications): a direct call with the
+        # Trade objects; the listeners (the dashboard) get the event after it.
+        self.on_trades = on_trades
         self._listeners: list[Listener] = []
         self.listener_errors = 0
         # Called with (event, exception) for each failed listener call; the engine counts and reports.
         self.on_listener_error: ListenerErrorReporter | None = None
-        self.state_writes = 0
 
     # ----- listeners ------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:
@@ -98,9 +100,12 @@ class DataFlowManager:
                     log.exception("listener failed on %s (%d failures so far)", event, self.listener_errors)
 
     # ----- the trade path -------------------------------------------------------------------
-    def process_signal(self, strategy: Strategy, signal: Signal, snapshot: Snapshot) -> ExecutionResult:
-        """Fill the signal on paper and record it: ledger, portfolio, state file, listeners."""
-        result = self.executor.execute(signal, snapshot, self.portfolio, allows_short=strategy.allows_short)
+    def process_signal(self, signal: Signal, snapshot: Snapshot, *, allows_short: bool) -> ExecutionResult:
+        """Fill the signal on paper and record it: ledger, portfolio, state file, on_trades, listeners.
+
+        allows_short: whether the signal's strategy may hold negative positions (Strategy.allows_short).
+        """
+        result = self.executor.execute(signal, snapshot, self.portfolio, allows_short=allows_short)
         if result.status == "rejected":
             log.debug("signal %s rejected: %s", signal.id, result.reason)
             return result
@@ -113,11 +118,12 @@ class DataFlowManager:
             self.write_state()
         except StorageError as exc:
             state_error = exc  # the trades are in the ledger; the state file is rebuilt from it later
-        payload = [trade.to_dict() for trade in trades]
         if self.activity is not None:
             self.activity.record("trades_executed", strategy=signal.strategy, signal_id=signal.id, kind=signal.kind,
                                  trades=[t.id for t in trades], status=result.status, reason=signal.reason)
-        self.emit("trade_executed", payload)
+        if self.on_trades is not None:
+            self.on_trades(trades)
+        self.emit("trade_executed", list(trades))
         if state_error is not None:
             raise state_error
         return result
@@ -149,10 +155,7 @@ class DataFlowManager:
     def write_state(self) -> None:
         """Replace portfolio_state.json atomically with the current books (StorageError: old file kept)."""
         atomic_write_json(self.state_path, self.state_document(), fsync=self.fsync)
-        self.state_writes += 1
 
 
 def _with_realized(trade: Trade, realized: float) -> Trade:
-    fields = trade.to_dict()
-    fields["realized_pnl"] = realized
-    return Trade(**fields)
+    return dataclasses.replace(trade, realized_pnl=realized)

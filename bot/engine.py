@@ -1,4 +1,7 @@
-"""BotEngine: wires the pieces, recovers state, runs the tick loop, start/pause/stop, kill switch.
+"""BotEngine: wires the pieces, recovers state, runs the tick, start/pause/stop, kill switch.
+
+What drives the ticks (back to back or on a real-time schedule) is bot/tick_loop.py; what the
+engine tells the user (activity lines, notifications) is bot/notices.py.
 
 The engine owns its data dir through a lock taken before anything there is read. A storage
 fault pauses trading ("storage: <cause>") until a probe write succeeds; per-tick side work runs
@@ -18,11 +21,13 @@ from bot.commands import CommandHandler
 from bot.config import BotConfig
 from bot.data_flow import DataFlowManager, LiveCache
 from bot.equity_log import EquityLog
+from bot.engine_state import ALLOWED_FROM, ARRIVAL_EVENT, EngineState
 from bot.execution import PaperExecutor
 from bot.faults import STORAGE_REASON_PREFIX, FaultTracker, storage_reason
 from bot.ledger import TradeLedger
 from bot.market.base import MarketSource
 from bot.models import Snapshot, Trade
+from bot.notices import EngineNotices
 from bot.notifications import NotificationService
 from bot.portfolio import PortfolioTracker
 from bot.recovery import recover_books
@@ -30,6 +35,7 @@ from bot.storage import (DataDirLock, StorageError, atomic_write_json, prepare_d
                          remove_stale_temp_files)
 from bot.strategies.base import Strategy
 from bot.strategies.manager import StrategyManager
+from bot.tick_loop import TickLoop
 
 log = logging.getLogger(__name__)
 
@@ -70,30 +76,31 @@ class BotEngine:
         self.faults.on_storage_error = self._storage_failed
         self.ledger = TradeLedger(self.data_dir, fsync=config.storage.fsync)
         self.equity_log = EquityLog(self.data_dir)  # every equity sample, data/equity.jsonl
-        self.portfolio = self._new_tracker(self._default_starting_balances())
+        # Built once, by open(), from the ledger (the books exist only once the data dir is read).
+        self.portfolio: PortfolioTracker | None = None
         self.executor = PaperExecutor(config.execution, config.portfolio.short_margin_ratio)
-        self.data_flow = DataFlowManager(self.executor, self.ledger, self.portfolio, self.data_dir,
+        self.data_flow = DataFlowManager(self.executor, self.ledger, None, self.data_dir,
                                          fsync=config.storage.fsync, activity=self.activity,
-                                         state_extra=self._engine_state)
+                                         state_extra=self._engine_state, on_trades=self._trades_recorded)
         self.notifications = NotificationService(config.notifications, self.log_dir,
                                                  emit=lambda note: self.data_flow.emit("notification", note))
-        self.alerts = AlertEngine(self.data_dir, notify=self._alert_fired, fsync=config.storage.fsync)
+        self.notices = EngineNotices(self.activity, self.notifications, self.faults)
+        self.alerts = AlertEngine(self.data_dir, notify=self.notices.alert_fired, fsync=config.storage.fsync)
         self.commands = CommandHandler(self)
-        self.data_flow.subscribe(self._on_event)
         self.data_flow.on_listener_error = lambda _event, exc: self.faults.side_failed("listeners", exc)
         self._strategies = strategies
         self._strategy_configs = strategy_configs or {}
         self.manager: StrategyManager | None = None
-        self.state = "stopped"
+        self.state = EngineState.STOPPED
         self.pause_reason = ""
         self.kill_switch: dict | None = None
         self.last_snapshot: Snapshot | None = None
         self.ticks_run = 0
         self.next_tick = 0
         self.version = 0
-        self._stop_requested = threading.Event()
+        self.loop = TickLoop(self.tick, self.tick_guarded, lambda: self.ticks_run,
+                             config.engine.tick_interval_seconds)
         self._last_state_write = 0.0
-        self._scheduler = None
         self.cache = None
 
     # ----- start-up -------------------------------------------------------------------------
@@ -124,8 +131,7 @@ class BotEngine:
         remove_stale_temp_files(self.data_dir)
         warnings = recovered.warnings + self.alerts.load()
         tracker, saved, resume_tick = recovered.tracker, recovered.saved, recovered.resume_tick
-        self.portfolio = tracker
-        self.data_flow.portfolio = tracker
+        self.portfolio = self.data_flow.portfolio = tracker
         self.manager = StrategyManager(self._strategies, self._strategy_configs, tracker,
                                        self.data_flow.process_signal, on_error=self._strategy_error)
         if saved and isinstance(saved.get("engine", {}).get("enabled"), dict):
@@ -147,12 +153,13 @@ class BotEngine:
             "alerts_update": self.facade.alerts,
             "market_update": self.facade.market_live,
         }, version=lambda: self.version)
-        self.state = "running"
+        self.state = EngineState.RUNNING
         # The first write: a full or read-only data dir stops the start here, before "started" is said.
         self.data_flow.write_state()
         self.activity.record("bot_started", market=self.source.kind, resume_tick=resume_tick,
                              trades_in_ledger=self.ledger.count, data_dir=str(self.data_dir))
-        self._notify("bot_status", f"Bot started on the {self.source.description}", level="info", state="running")
+        self.notices.notify("bot_status", f"Bot started on the {self.source.description}", level="info",
+                            state=EngineState.RUNNING)
         return warnings
 
     # ----- the tick -------------------------------------------------------------------------
@@ -163,20 +170,20 @@ class BotEngine:
         Side work (market events, marks, alerts) runs guarded; a storage fault pauses trading.
         """
         with self.lock:
-            if self.state == "stopped":
+            if self.state == EngineState.STOPPED:
                 return self.last_snapshot
             snapshot = self.source.next_snapshot()
             for event in self.source.drain_events():
-                self.faults.guard("notifications", self._market_event, event)
+                self.faults.guard("notifications", self.notices.market_event, event)
             self.last_snapshot = snapshot
             self.next_tick = snapshot.tick + 1
             sampled = self.faults.guard("equity", self.portfolio.mark, snapshot, default=False)
             if sampled:  # every sample also goes to data/equity.jsonl
                 self.faults.guard("equity", self.equity_log.append, self.portfolio)
-            self.faults.guard("alerts", self.alerts.check, snapshot, self.portfolio.drawdown_pct, self.portfolio.marks)
+            self.faults.guard("alerts", self.alerts.check, snapshot, self._drawdown_now, self.portfolio.marks)
             if self.faults.probe_due():
                 self._probe_storage()
-            if self.state == "running":
+            if self.state == EngineState.RUNNING:
                 before = self.ledger.count
                 try:
                     self.manager.run(snapshot)
@@ -211,10 +218,10 @@ class BotEngine:
     def _storage_failed(self, exc: StorageError) -> None:
         """A write under the data dir failed: pause trading with the cause, tell once per fault."""
         if self.faults.storage_failed(exc):
-            self._notify("bot_status", f"Storage failing ({exc}); trading paused until a write succeeds",
-                         level="error", state="paused")
-        if self.state == "running":
-            self._set_state("paused", storage_reason(exc))
+            self.notices.notify("bot_status", f"Storage failing ({exc}); trading paused until a write succeeds",
+                                level="error", state=EngineState.PAUSED)
+        if self.state == EngineState.RUNNING:
+            self._set_state(EngineState.PAUSED, storage_reason(exc))
 
     def _probe_storage(self) -> None:
         """While storage is failing: a probe write and a state write; both good ends the fault."""
@@ -228,13 +235,13 @@ class BotEngine:
         fault = self.faults.storage_recovered()
         if paused_by_storage:
             # Only a pause the fault made is lifted: a user's or the kill switch's stays.
-            self._set_state("running")
-        self._notify("bot_status", f"Storage writable again (was: {fault['error'] if fault else '?'})",
-                     level="success", state=self.state)
+            self._set_state(EngineState.RUNNING)
+        self.notices.notify("bot_status", f"Storage writable again (was: {fault['error'] if fault else '?'})",
+                            level="success", state=self.state)
 
     def paused_by(self) -> str | None:
         """Why trading is paused: "storage", "kill_switch" or "user"; None when not paused."""
-        if self.state != "paused":
+        if self.state != EngineState.PAUSED:
             return None
         if self.pause_reason.startswith(STORAGE_REASON_PREFIX) and self.faults.storage_fault is not None:
             return "storage"
@@ -242,84 +249,52 @@ class BotEngine:
             return "kill_switch"
         return "user"
 
-    def _notify(self, kind: str, message: str, **fields) -> None:
-        """A notification that can never raise into the tick (its failure is a counted error)."""
-        try:
-            self.notifications.notify(kind, message, **fields)
-        except Exception as exc:  # noqa: BLE001 - telling must not stop trading
-            self.faults.side_failed("notifications", exc)
+    def _drawdown_now(self) -> float:
+        """Raise the peak to the equity now, then the fall from it in %: what the kill switch and
+        drawdown alerts see. The peak moves only here and at equity samples, never on a read."""
+        self.portfolio.note_equity()
+        return self.portfolio.drawdown_pct()
 
     def _check_kill_switch(self) -> None:
-        drawdown = self.portfolio.drawdown_pct()
+        drawdown = self._drawdown_now()
         limit = self.config.risk.max_drawdown_pct
-        if drawdown > limit and self.state == "running":
+        if drawdown > limit and self.state == EngineState.RUNNING:
             reason = (f"kill switch: drawdown {drawdown:.2f}% from peak equity {self.portfolio.peak_equity:.2f} "
                       f"exceeds risk.max_drawdown_pct {limit:g}%")
             self.kill_switch = {"reason": reason, "drawdown_pct": drawdown, "tick": self.next_tick - 1}
             log.warning(reason)
             self.activity.record("kill_switch", reason=reason, drawdown_pct=drawdown)
-            self._notify("kill_switch", reason, level="error", drawdown_pct=drawdown)
+            self.notices.notify("kill_switch", reason, level="error", drawdown_pct=drawdown)
             self.pause(reason)
 
     def _strategy_error(self, name: str, message: str) -> None:
         counters = self.manager.counters[name] if self.manager else None
-        if counters is None or counters.errors == 1 or counters.errors % 100 == 0:
-            count = counters.errors if counters else 1
-            self.activity.record("errors", kind="strategy", strategy=name, message=message, count=count)
-            self._notify("strategy_error", f"Strategy {name} raised ({count} so far): {message}",
-                                      level="error", strategy=name)
+        self.notices.strategy_error(name, message, counters.errors if counters else None)
 
-    def _market_event(self, event: dict) -> None:
-        """An exchange went degraded/down/live, or a symbol went missing: log it; tell the user when it matters."""
-        fields = {k: v for k, v in event.items() if k not in ("ts", "kind", "health")}
-        self.activity.record(event["kind"], **fields)
-        state, previous = event.get("state"), event.get("previous")
-        # down <-> recovering repeats once per breaker cooldown in a long outage: notify the edges only
-        worth_telling = event["kind"] == "market_warning" or state == "down" and previous != "recovering" \
-            or state == "live" and previous in ("down", "recovering", "degraded")
-        if worth_telling:
-            self._notify("market", event.get("message") or f"{event.get('exchange')}: {state}",
-                                      level=event.get("level") or "warning", exchange=event.get("exchange"))
+    def _trades_recorded(self, trades: list[Trade]) -> None:
+        """DataFlowManager.on_trades, for one signal's trades: loss streaks, then the confirmation. Never raises."""
+        for trade in trades:
+            self.faults.guard("alerts", self.alerts.on_trade, trade)
+        self.notices.trades_executed(trades)
 
-    def _alert_fired(self, rule, message: str, event: dict) -> None:
-        self.activity.record("alert_triggered", rule_id=rule.id, message=message)
-        self._notify("alert", message, level="warning", rule_id=rule.id, condition=rule.condition)
-
-    def _on_event(self, event: str, payload) -> None:
-        """The engine's own listener: trade confirmations, loss streaks, bot status notifications."""
-        if event == "trade_executed":
-            trades = [Trade(**t) for t in payload]
-            for trade in trades:
-                self.alerts.on_trade(trade)
-            first = trades[0]
-            legs = "; ".join(f"{t.side} {t.qty:g} {t.symbol} on {t.exchange} at {t.price:.6g}" for t in trades)
-            realized = sum(t.realized_pnl for t in trades)
-            suffix = f" (realized {realized:+.2f} USDT)" if realized else ""
-            self._notify("trade_executed", f"{first.strategy}: {legs}{suffix}", level="success",
-                                      strategy=first.strategy, signal_id=first.signal_id,
-                                      trade_ids=[t.id for t in trades])
-        elif event == "bot_status":
-            state, reason = payload.get("state"), payload.get("reason") or ""
-            level = "warning" if state in ("paused", "stopped") else "info"
-            self._notify("bot_status", f"Bot {state}" + (f": {reason}" if reason else ""),
-                                      level=level, state=state)
+    def _status_changed(self, state: EngineState, reason: str) -> None:
+        """Tell the user (a notification), then the dashboard (the bot_status event)."""
+        self.notices.status_changed(state, reason)
+        self.data_flow.emit("bot_status", {"state": state, "reason": reason})
 
     # ----- controls -------------------------------------------------------------------------
     # The user's changes (bot/commands.py) are written to the state file first and applied only
     # when that worked, so a change the disk refused never shows in memory or after a restart.
     # pause() stays memory-first: a safety pause (the kill switch) must not depend on the disk.
-    _ALLOWED_FROM = {"running": ("paused", "stopped"), "paused": ("running",), "stopped": ("running", "paused")}
-
-    def _set_state(self, state: str, reason: str = "") -> None:
+    def _set_state(self, state: EngineState, reason: str = "") -> None:
         with self.lock:
             changed = state != self.state
             self.state = state
-            self.pause_reason = reason if state in ("paused", "stopped") else ""
+            self.pause_reason = reason if state.holds_a_reason else ""
             self.version += 1
         if changed:
-            event = {"running": "bot_resumed", "paused": "bot_paused", "stopped": "bot_halted"}[state]
-            self._record_quietly(event, reason=reason)
-            self.data_flow.emit("bot_status", {"state": state, "reason": reason})
+            self._record_quietly(ARRIVAL_EVENT[state], reason=reason)
+            self._status_changed(state, reason)
 
     def _record_quietly(self, event: str, **fields) -> None:
         """An activity line about a change already made: failing to write it must not undo or fail the change."""
@@ -335,19 +310,20 @@ class BotEngine:
         document.update(books or {})
         atomic_write_json(self.data_flow.state_path, document, fsync=self.data_flow.fsync)
 
-    def change_state(self, state: str, reason: str = "") -> bool:
+    def change_state(self, state: EngineState, reason: str = "") -> bool:
         """The user's start/pause/stop: persisted, then applied; False when it does not apply from here.
 
         Raises OSError (or ValueError) when the state file cannot be written; the engine is then unchanged.
         """
+        state = EngineState(state)  # a plain "paused" is welcome too; ValueError for anything else
         with self.lock:
             # A user's pause over a storage pause takes its place (the storage probe lifts only its own).
-            over_storage_pause = state == "paused" and self.paused_by() == "storage"
-            if self.state not in self._ALLOWED_FROM[state] and not over_storage_pause:
+            over_storage_pause = state == EngineState.PAUSED and self.paused_by() == "storage"
+            if self.state not in ALLOWED_FROM[state] and not over_storage_pause:
                 return False
-            fields = {"state": state, "pause_reason": reason if state in ("paused", "stopped") else ""}
+            fields = {"state": state, "pause_reason": reason if state.holds_a_reason else ""}
             books = {}
-            resume = state == "running" and self.kill_switch is not None
+            resume = state == EngineState.RUNNING and self.kill_switch is not None
             if resume:
                 # The user chose to go on: measure the next drawdown from here.
                 fields["kill_switch"] = None
@@ -362,16 +338,16 @@ class BotEngine:
     def pause(self, reason: str = "paused by user") -> None:
         """Stop trading at once (kill switch, faults); the market keeps updating and positions keep being marked."""
         # A user's pause over a storage pause takes its place, so the storage probe will not lift it.
-        if self.state == "running" or self.paused_by() == "storage":
-            self._set_state("paused", reason)
+        if self.state == EngineState.RUNNING or self.paused_by() == "storage":
+            self._set_state(EngineState.PAUSED, reason)
 
     def start(self) -> None:
         """Trade again after a pause or a stop (a kill-switch pause included, on the user's word); persisted first."""
-        self.change_state("running")
+        self.change_state(EngineState.RUNNING)
 
     def stop_trading(self, reason: str = "stopped by user") -> None:
         """Halt the tick loop (the market stops too), recorded in the state file first; start() goes on from here."""
-        self.change_state("stopped", reason)
+        self.change_state(EngineState.STOPPED, reason)
 
     def set_strategy_enabled(self, name: str, enabled: bool) -> None:
         """Switch a strategy on or off: written to the state file first, then applied (raises if the write fails)."""
@@ -383,57 +359,23 @@ class BotEngine:
             self.version += 1
         self._record_quietly("strategy_toggled", strategy=name, enabled=enabled)
 
+    # ----- loops (bot/tick_loop.py) ---------------------------------------------------------
     def request_stop(self) -> None:
         """Ask the loop to stop after the current tick (safe from a signal handler)."""
-        self._stop_requested.set()
-
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop_requested.is_set()
+        self.loop.request_stop()
 
     def wait_for_stop(self, timeout: float | None = None) -> bool:
-        return self._stop_requested.wait(timeout)
+        """Wait up to timeout seconds for a stop request; True once one was made."""
+        return self.loop.wait_for_stop(timeout)
 
-    # ----- loops ----------------------------------------------------------------------------
     def run_fast(self, max_ticks: int | None, progress: Callable[[int], None] | None = None,
                  cooperate: Callable[[], None] | None = None) -> int:
-        """Run ticks back to back until max_ticks or a stop request; returns ticks run.
-
-        cooperate() is called every 100 ticks so a green-threaded server can serve meanwhile.
-        """
-        done = 0
-        while not self._stop_requested.is_set() and (max_ticks is None or done < max_ticks):
-            self.tick()
-            done += 1
-            if cooperate is not None and done % 100 == 0:
-                cooperate()
-            if progress is not None and done % 500 == 0:
-                progress(done)
-        if progress is not None:
-            progress(done)
-        return done
+        """Run ticks back to back until max_ticks or a stop request; returns ticks run (TickLoop.run_fast)."""
+        return self.loop.run_fast(max_ticks, progress, cooperate)
 
     def start_realtime(self, max_ticks: int | None = None) -> None:
-        """Schedule one tick every engine.tick_interval_seconds on APScheduler."""
-        from apscheduler.schedulers.background import BackgroundScheduler
-
-        interval = self.config.engine.tick_interval_seconds
-        start = self.ticks_run
-
-        def job() -> None:
-            if self._stop_requested.is_set():
-                return
-            self.tick_guarded()  # a failed tick is counted and reported; a storage fault pauses
-            if max_ticks is not None and self.ticks_run - start >= max_ticks:
-                self.request_stop()
-
-        self._scheduler = BackgroundScheduler(timezone="UTC")
-        from datetime import datetime, timezone
-
-        self._scheduler.add_job(job, "interval", seconds=interval, max_instances=1, coalesce=True,
-                                misfire_grace_time=max(1, int(interval * 5)), id="tick",
-                                next_run_time=datetime.now(timezone.utc))
-        self._scheduler.start()
+        """Schedule one guarded tick every engine.tick_interval_seconds on APScheduler."""
+        self.loop.start_realtime(max_ticks)
 
     def close(self) -> None:
         """Stop scheduling, flush the state file, close the logs, let the data dir go. Safe to call twice.
@@ -449,21 +391,19 @@ class BotEngine:
                 log.error("shutdown step %s failed: %s", getattr(work, "__qualname__", work), exc)
                 errors.append(exc)
 
-        if self._scheduler is not None:
-            step(self._scheduler.shutdown, True)
-            self._scheduler = None
-        if self.state == "closed":
+        step(self.loop.shutdown)
+        if self.state == EngineState.CLOSED:
             return
         step(self._final_state_write)
         step(lambda: self.activity.record("bot_stopped", ticks_this_run=self.ticks_run, next_tick=self.next_tick,
                                           trades_in_ledger=self.ledger.count))
-        step(self.data_flow.emit, "bot_status", {"state": "stopped", "reason": ""})
+        step(self._status_changed, EngineState.STOPPED, "")
         for closer in (self.ledger.close, self.equity_log.close, self.activity.close, self.notifications.close,
                        *(getattr(strategy, "close", None) for strategy in self._strategies), self.source.close):
             if callable(closer):
                 step(closer)
         self.data_lock.release()
-        self.state = "closed"
+        self.state = EngineState.CLOSED
         if errors:
             raise errors[0]
 
@@ -473,7 +413,7 @@ class BotEngine:
                 if self.manager is not None:
                     self.data_flow.write_state()
             finally:
-                self.state = "stopped"
+                self.state = EngineState.STOPPED
 
     def _engine_state(self) -> dict:
         return {

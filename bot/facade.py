@@ -22,6 +22,7 @@ class BotFacade:
         return self.engine.portfolio
 
     def status(self) -> dict:
+        """Engine state and why, market source, tick and time, exchanges and their health, storage fault."""
         engine = self.engine
         snapshot = engine.last_snapshot
         return {
@@ -114,6 +115,7 @@ class BotFacade:
             }
 
     def recent_trades(self, limit: int = 10, strategy: str | None = None) -> list[dict]:
+        """The newest `limit` trades held in memory (newest first), optionally of one strategy."""
         with self.engine.lock:
             return [t.to_dict() for t in self.engine.ledger.recent(limit, strategy)]
 
@@ -290,18 +292,15 @@ class BotFacade:
                     points.append([now, row["net_pnl"]])
         return series
 
-    @property
+    @cached_property
     def journal(self):
-        """The TradeJournal on data/trade_journal.json (opened on first use)."""
-        journal = self.__dict__.get("_trade_journal")
-        if journal is None:
-            from bot.journal import TradeJournal
+        """The TradeJournal on data/trade_journal.json (opened on first use; a failed open is retried next time)."""
+        from bot.journal import TradeJournal
 
-            journal = self.__dict__.setdefault(
-                "_trade_journal", TradeJournal(self.engine.data_dir, fsync=self.engine.config.storage.fsync))
-        return journal
+        return TradeJournal(self.engine.data_dir, fsync=self.engine.config.storage.fsync)
 
     def journal_entries(self, trade_id=None, strategy=None, query=None) -> list[dict]:
+        """Journal entries matching every given filter, newest first (see TradeJournal.entries)."""
         return self.journal.entries(trade_id, strategy, query)
 
 

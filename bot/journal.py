@@ -45,6 +45,7 @@ class TradeJournal:
             return found
 
     def get(self, entry_id: str) -> dict | None:
+        """A copy of the entry with this id, or None."""
         with self._lock:
             entry = self._find(entry_id)
             return dict(entry) if entry is not None else None

@@ -113,6 +113,7 @@ class NotificationService:
 
     # ----- webhook delivery (background thread) -------------------------------------------------
     def webhook_body(self, note: dict) -> bytes:
+        """The JSON posted to the webhook: text for Slack, content for Discord, and the note's fields."""
         text = f"[{_EMOJI[note['level']]}] {note['message']}"
         body = {"text": text, "content": text, "kind": note["kind"], "level": note["level"], "ts": note["ts"],
                 "id": note["id"]}
@@ -160,6 +161,7 @@ class NotificationService:
         return False
 
     def pending(self) -> int:
+        """Notifications queued for the webhook and not yet delivered."""
         return self._queue.qsize() if self._queue is not None else 0
 
     def close(self, timeout: float = 2.0) -> None:

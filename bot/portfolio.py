@@ -99,12 +99,17 @@ class PortfolioTracker:
             self.peak_equity = equity
         return equity
 
-    def drawdown_pct(self) -> float:
-        """Fall of equity from its peak, in %; raises peak_equity first when equity is above it."""
+    def note_equity(self) -> None:
+        """Raise peak_equity to the equity now when it is above (the engine does, where the kill switch looks)."""
         equity = self.equity()
         if equity > self.peak_equity:
             self.peak_equity = equity
-        return (self.peak_equity - equity) / self.peak_equity * 100.0 if self.peak_equity > 0 else 0.0
+
+    def drawdown_pct(self) -> float:
+        """Fall of equity from its peak (peak_equity, or the equity now when above it), in %. Changes nothing."""
+        equity = self.equity()
+        peak = max(self.peak_equity, equity)
+        return (peak - equity) / peak * 100.0 if peak > 0 else 0.0
 
     def initial_equity(self) -> float:
         """The starting balances at the initial marks (the current marks before any), in USDT."""

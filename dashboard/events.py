@@ -102,6 +102,9 @@ class Broadcaster:
         try:
             if event == "bot_status":
                 payload = self.engine.facade.status()
+            elif event == "trade_executed":
+                # The engine hands over its Trade objects; they become JSON-ready dicts here, at the edge.
+                payload = [trade.to_dict() for trade in payload]
             self.send(event, payload)
         except Exception:  # noqa: BLE001 - the engine must never see a dashboard failure
             log.exception("forwarding %s failed", event)

@@ -17,6 +17,7 @@ from typing import Literal, Optional
 from flask import Blueprint, current_app, jsonify
 from pydantic import BaseModel
 
+from bot.engine_state import EngineState
 from bot.requests import (AlertRuleRequest, JournalEntryRequest, JournalQuery, NoBody, NotificationRequest,
                           RoundTripsQuery, TradesQuery, adapter)
 
@@ -32,7 +33,9 @@ class ErrorAnswer(BaseModel):
 
 
 class StateAnswer(BaseModel):
-    state: Literal["running", "paused", "stopped"]
+    """What a start, pause or stop left the engine in (never "closed": a closed engine serves no request)."""
+
+    state: Literal[EngineState.RUNNING, EngineState.PAUSED, EngineState.STOPPED]
 
 
 class StrategyToggleAnswer(BaseModel):

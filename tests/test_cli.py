@@ -187,3 +187,25 @@ def test_progress_bar_on_a_terminal_and_none_in_a_pipe(tmp_path):
     assert "3000/3000 ticks" in text and "100.0%" in text and "ticks/s" in text
     piped = headless(tmp_path / "data2", "--max-ticks", 1000)
     assert "ticks/s" not in piped.stderr
+
+
+def test_verify_reads_only_a_torn_tail_and_a_stale_state_stay_as_they_were(tmp_path):
+    data = tmp_path / "data"
+    assert headless(data, "--max-ticks", 6000).returncode == 0
+    ledger = data / "trades.jsonl"
+    lines = ledger.read_bytes().splitlines(keepends=True)
+    assert len(lines) >= 2
+    state = json.loads((data / "portfolio_state.json").read_text())
+    last = json.loads(lines[-1])
+    # The state as it was before the last trade's line (a crash between the two writes), then a torn line.
+    state["last_seq"] = last["seq"] - 1
+    (data / "portfolio_state.json").write_text(json.dumps(state))
+    with open(ledger, "ab") as handle:
+        handle.write(b'{"id":"T99","seq":')
+    before = {p.name: p.read_bytes() for p in data.iterdir() if p.name != ".lock"}
+    check = bot("verify", "--data-dir", data)
+    assert check.returncode == 1
+    assert check.stdout.startswith(f"ledger: {len(lines)} trades (last seq {last['seq']}); "
+                                   f"state: last seq {last['seq'] - 1}\n")
+    assert f"last_seq: ledger {last['seq']} vs state {last['seq'] - 1}" in check.stdout
+    assert {p.name: p.read_bytes() for p in data.iterdir() if p.name != ".lock"} == before

@@ -89,7 +89,7 @@ FLOAT_SETTINGS = sorted(_float_settings())
 
 
 def test_the_walk_finds_the_float_settings_it_should():
-    assert len(FLOAT_SETTINGS) > 50
+    assert len(FLOAT_SETTINGS) >= 50  # a floor against a broken walk (50 since rsi_oversold went)
     for expected in ("market.max_quote_age_seconds", "strategies.news.half_life_minutes", "strategies.stat_arb.entry_z",
                      "strategies.arbitrage.max_notional_usdt", "strategies.momentum.cooldown_seconds",
                      "engine.tick_interval_seconds", "dashboard.broadcast_seconds"):

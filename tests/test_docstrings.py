@@ -10,12 +10,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Files other engineers were editing while the docstrings went in (issue 14): the lead removes
-# each once its branch is merged and documented. A name here may not exist yet (commands.py).
-NOT_YET_DOCUMENTED = {
-    "bot/engine.py", "bot/data_flow.py", "bot/storage.py", "bot/cli.py", "bot/config.py",
-    "bot/alerts.py", "bot/journal.py", "bot/facade.py", "bot/notifications.py",
-}
+# Files allowed to lack docstrings for a while (another branch editing them); empty now that every
+# file of bot/ is documented. The lead adds a file here only with a follow-up that removes it.
+NOT_YET_DOCUMENTED: set[str] = set()
 
 
 def undocumented(source: str) -> list[str]:

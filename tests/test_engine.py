@@ -517,3 +517,74 @@ def test_with_the_logs_on_the_full_disk_too_nothing_raises_into_the_tick(tmp_pat
     engine.tick()
     assert engine.state == "running"
     engine.close()
+
+
+def test_reading_the_drawdown_changes_nothing_and_the_peak_moves_only_when_noted():
+    from bot.portfolio import PortfolioTracker
+    from tests.builders import flat_book, snapshot
+
+    tracker = PortfolioTracker({"ex": {"USDT": 1000.0, "BTC": 1.0}}, equity_sample_seconds=1e9)
+    tracker.mark(snapshot({("ex", "BTC/USDT"): flat_book(100.0)}))  # equity 1100: the first sample sets the peak
+    assert tracker.peak_equity == pytest.approx(1100.0)
+    tracker.mark(snapshot({("ex", "BTC/USDT"): flat_book(300.0)}, tick=1))  # equity 1300, no sample
+    before = tracker.to_state()
+    assert tracker.drawdown_pct() == 0.0 and tracker.drawdown_pct() == 0.0  # above the peak: no drawdown
+    assert tracker.peak_equity == pytest.approx(1100.0) and tracker.to_state() == before
+    tracker.note_equity()  # the engine's explicit step
+    assert tracker.peak_equity == pytest.approx(1300.0)
+    tracker.mark(snapshot({("ex", "BTC/USDT"): flat_book(40.0)}, tick=2))  # equity 1040
+    assert tracker.drawdown_pct() == pytest.approx((1300.0 - 1040.0) / 1300.0 * 100.0)  # 20%
+    assert tracker.peak_equity == pytest.approx(1300.0)
+
+
+def test_dashboard_reads_do_not_move_the_kill_switchs_peak(tmp_path):
+    engine = BotEngine(make_config(tmp_path))
+    engine.open()
+    engine.run_fast(50)
+    portfolio = engine.portfolio
+    portfolio.peak_equity = portfolio.equity() - 500.0  # as if equity rose since the peak was last noted
+    peak = portfolio.peak_equity
+    summary = engine.facade.portfolio_summary()
+    engine.facade.portfolio_summary()
+    engine.cache.get("portfolio_update")
+    assert portfolio.peak_equity == peak and summary["peak_equity"] == peak
+    assert summary["drawdown_pct"] == 0.0
+    engine.close()
+
+
+def test_a_trade_reaches_alerts_and_notifications_as_trade_objects_and_the_dashboard_event_after(tmp_path):
+    from bot.models import Trade
+
+    engine = BotEngine(make_config(tmp_path))
+    engine.open()
+    seen = []
+    engine.alerts.on_trade = lambda trade: seen.append(("alerts", trade))
+    engine.data_flow.subscribe(lambda event, payload: seen.append((event, payload)))
+    run_until(engine, lambda: any(kind == "trade_executed" for kind, _ in seen), limit=6000)
+    engine.close()
+    first_event = next(i for i, (kind, _) in enumerate(seen) if kind == "trade_executed")
+    trades = seen[first_event][1]
+    recorded = [json.loads(line) for line in (tmp_path / "data" / "trades.jsonl").read_text().splitlines()]
+    assert all(isinstance(t, Trade) for t in trades)
+    assert [t.to_dict() for t in trades] == recorded[:len(trades)]  # the ledger's first lines, read from disk
+    # Alerts saw each trade, then the confirmation went out, and only then did the listeners hear of it.
+    assert [entry for entry in seen[:first_event] if entry[0] == "alerts"] == [("alerts", t) for t in trades]
+    assert seen[first_event - 1][0] == "notification"
+    assert seen[first_event - 1][1]["kind"] == "trade_executed"
+    assert seen[first_event - 1][1]["trade_ids"] == [t["id"] for t in recorded[:len(trades)]]
+
+
+def test_after_each_trade_the_kill_switch_has_noted_the_equity_as_a_peak_candidate(tmp_path):
+    # The kill switch measures from the highest equity seen at its checks (after trades and samples),
+    # not only from the once-a-minute samples: right after a trade the peak is never below equity.
+    engine = BotEngine(make_config(tmp_path))
+    engine.open()
+    checked = 0
+    for _ in range(3000):
+        before = engine.ledger.count
+        engine.tick()
+        if engine.ledger.count != before:
+            checked += 1
+            assert engine.portfolio.peak_equity >= engine.portfolio.equity()
+    engine.close()
+    assert checked >= 5

@@ -63,11 +63,7 @@ RULES = (
 )
 # Arrows that break a rule today, each with the follow-up that removes it. The test fails when one
 # is no longer needed, so this list only shrinks.
-KNOWN_VIOLATIONS = {
-    # process_signal(strategy, ...) reads only strategy.allows_short; the lead changes its
-    # signature to take allows_short after merging (data_flow.py was being edited elsewhere).
-    ("bot.data_flow", "bot.strategies.base"): "only the engine reaches strategies",
-}
+KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {}
 # Import edges that close a cycle today, each with why it is there.
 KNOWN_CYCLE_EDGES = {
     # The config check asks ccxt's own list of exchange ids, and live.py is the one module that

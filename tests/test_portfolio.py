@@ -92,12 +92,6 @@ def world(btc: float, eth: float, tick: int):
     return snapshot(books, markets=markets, tick=tick, ts=T0 + tick)
 
 
-class _Strategy:
-    def __init__(self, name, allows_short=False):
-        self.name = name
-        self.allows_short = allows_short
-
-
 leg_strategy = st.tuples(st.sampled_from(EXCHANGES), st.sampled_from(SYMBOLS), st.sampled_from(["buy", "sell"]),
                          st.floats(0.0005, 2.0))
 step_strategy = st.tuples(st.floats(-0.03, 0.03), st.floats(-0.03, 0.03), st.lists(leg_strategy, min_size=1, max_size=3),
@@ -122,7 +116,7 @@ def run_sequence(steps):
         tracker.mark(snap)
         signal = Signal(name, "test", tuple(Leg(ex, sym, side, qty, 0.0) for ex, sym, side, qty in legs), "property",
                         id=f"sig-{tick}")
-        flow.process_signal(_Strategy(name, name in shorts), signal, snap)
+        flow.process_signal(signal, snap, allows_short=name in shorts)
         for ex, wallet in tracker.balances.items():
             for asset, amount in wallet.items():
                 short_held = sum(min(0.0, p.by_exchange.get(ex, 0.0)) for p in tracker.positions.values()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Callable, Protocol
 
 from bot.config import StrategyConfig
 from bot.models import Signal, Snapshot, split_symbol
@@ -47,8 +47,13 @@ class StrategyCounters:
         }
 
 
-# process(strategy, signal, snapshot) -> an object with .status ("filled"|"partial"|"rejected") and .reason
-SignalProcessor = Callable[[Strategy, Signal, Snapshot], object]
+class SignalProcessor(Protocol):
+    """What executes an accepted signal (DataFlowManager.process_signal): returns an object with
+    .status ("filled"|"partial"|"rejected") and .reason; allows_short is Strategy.allows_short."""
+
+    def __call__(self, signal: Signal, snapshot: Snapshot, *, allows_short: bool) -> object: ...
+
+
 ErrorReporter = Callable[[str, str], None]
 
 
@@ -112,7 +117,7 @@ class StrategyManager:
             counters.reject(*verdict)
             return False
         signal = replace(signal, strategy=strategy.name, id=self._next_signal_id(strategy.name, snapshot.tick))
-        result = self.process(strategy, signal, snapshot)
+        result = self.process(signal, snapshot, allows_short=strategy.allows_short)
         if result.status == "rejected":
             counters.reject("execution", result.reason)
             return False

@@ -94,7 +94,8 @@ def force_trade(engine, side: str = "buy", symbol: str = "BTC/USDT", qty: float 
         price = quote.ask if side == "buy" else quote.bid
         signal = Signal(strategy=strategy, kind="manual", legs=(Leg(exchange, symbol, side, qty, price),),
                         reason=reason, id=f"test-{time.monotonic_ns()}")
-        result = engine.data_flow.process_signal(engine.manager.strategies[strategy], signal, snapshot)
+        result = engine.data_flow.process_signal(signal, snapshot,
+                                                  allows_short=engine.manager.strategies[strategy].allows_short)
     assert result.status != "rejected", result.reason
     return result
 

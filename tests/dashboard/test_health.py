@@ -81,3 +81,14 @@ def test_a_market_with_no_live_exchange_is_degraded(client, engine, monkeypatch)
     assert body["status"] == "degraded"
     assert body["reasons"] == ["market stale: no exchange is live (binance down (breaker open); "
                                "kraken degraded (stale: BTC/USDT quote 31.0s old))"]
+
+
+def test_the_engine_state_leaves_the_process_as_its_plain_name(client, engine, csrf):
+    # EngineState is an Enum inside; JSON, /metrics, notifications and the state file carry "paused".
+    response = client.post("/api/bot/pause", headers=csrf)
+    assert response.get_data(as_text=True).replace(" ", "").strip() == '{"state":"paused"}'
+    assert metric(client, "bot_state", 'state="paused"') == 1.0
+    note = engine.notifications.history[-1]
+    assert note["message"] == "Bot paused: paused from the dashboard" and note["state"] == "paused"
+    state_file = (engine.data_dir / "portfolio_state.json").read_text()
+    assert '"state": "paused"' in state_file

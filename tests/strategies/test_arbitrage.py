@@ -41,8 +41,8 @@ def fill_through_trade_path(signals, snap, tracker):
                            folder.name, fsync=False)
     before = tracker.stats.get("arbitrage")
     start = before.realized_pnl - before.fees_usdt if before else 0.0
-    runner = ArbitrageStrategy  # name and allows_short are class attributes
-    results = [flow.process_signal(runner, dataclasses.replace(s, id=f"s{i}"), snap) for i, s in enumerate(signals)]
+    results = [flow.process_signal(dataclasses.replace(s, id=f"s{i}"), snap, allows_short=ArbitrageStrategy.allows_short)
+               for i, s in enumerate(signals)]
     ledger.close()
     trades = TradeLedger(folder.name).load()
     folder.cleanup()

@@ -34,8 +34,8 @@ def make(strategies, configs=None, status="filled"):
     tracker.mark(snap)
     processed = []
 
-    def process(strategy, signal, snapshot):
-        processed.append((strategy.name, signal))
+    def process(signal, snapshot, *, allows_short):
+        processed.append((signal.strategy, signal))
         return SimpleNamespace(status=status, reason="the book is thin" if status == "rejected" else "")
 
     configs = configs or {s.name: StrategyConfig() for s in strategies}
@@ -62,6 +62,25 @@ def test_signals_get_deterministic_ids_and_the_strategy_name():
     manager.run(snap)
     assert [s.id for _, s in processed] == ["good-0-1", "good-0-2"]
     assert all(s.strategy == "good" for _, s in processed)
+
+
+def test_the_processor_is_told_whether_the_signals_strategy_may_go_short():
+    class Shorting(Scripted):
+        allows_short = True
+
+    told = []
+
+    def process(signal, snapshot, *, allows_short):
+        told.append((signal.strategy, allows_short))
+        return SimpleNamespace(status="filled", reason="")
+
+    strategies = [Scripted("long_only", [buy()]), Shorting("pairs", [buy(symbol="ETH/USDT")])]
+    tracker = PortfolioTracker({"ex": {"USDT": 10_000.0}})
+    snap = snapshot({("ex", "BTC/USDT"): flat_book(100.0), ("ex", "ETH/USDT"): flat_book(50.0)})
+    tracker.mark(snap)
+    manager = StrategyManager(strategies, {s.name: StrategyConfig() for s in strategies}, tracker, process)
+    manager.run(snap)
+    assert told == [("long_only", False), ("pairs", True)]
 
 
 def test_below_min_profit_is_rejected_and_counted():

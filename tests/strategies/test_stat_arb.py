@@ -568,7 +568,7 @@ def test_entry_and_exit_through_executor_and_portfolio_make_a_real_short():
     entry_snap = snap({Y: price_for_z(2.4), X: 20.0}, T0 + 61, tick=1)
     tracker.mark(entry_snap)
     (signal,) = s.on_snapshot(entry_snap, view)
-    result = flow.process_signal(s, signal, entry_snap)
+    result = flow.process_signal(signal, entry_snap, allows_short=s.allows_short)
     assert result.status == "filled", result.reason
     eth, sol = tracker.positions[("stat_arb", "ETH")], tracker.positions[("stat_arb", "SOL")]
     assert eth.qty < 0 and sol.qty > 0
@@ -579,7 +579,7 @@ def test_entry_and_exit_through_executor_and_portfolio_make_a_real_short():
     tracker.mark(exit_snap)
     (signal,) = s.on_snapshot(exit_snap, view)
     assert signal.kind == "stat_arb_exit"
-    assert flow.process_signal(s, signal, exit_snap).status == "filled"
+    assert flow.process_signal(signal, exit_snap, allows_short=s.allows_short).status == "filled"
     assert tracker.open_positions("stat_arb") == []
     assert tracker.balance(EX, "ETH") == pytest.approx(0.0, abs=1e-9)
     assert tracker.stats["stat_arb"].realized_pnl > 0  # the spread came back from +2.4 sigma
@@ -598,7 +598,7 @@ def test_a_short_beyond_the_margin_rule_is_rejected_by_the_executor():
     entry_snap = snap({Y: price_for_z(2.4), X: 20.0}, T0 + 61, tick=1)
     tracker.mark(entry_snap)
     (signal,) = s.on_snapshot(entry_snap, view)
-    result = flow.process_signal(s, signal, entry_snap)
+    result = flow.process_signal(signal, entry_snap, allows_short=s.allows_short)
     assert result.status == "rejected" and "margin rule" in result.reason
     assert tracker.open_positions("stat_arb") == [] and ledger.count == 0
     assert tracker.balance(EX, "USDT") == 1_000.0
