@@ -251,7 +251,7 @@ def test_disk_full_pauses_trading_loses_nothing_and_resumes_when_space_returns(t
     from bot.portfolio import PortfolioTracker
 
     monkeypatch.setattr("bot.engine.STATE_WRITE_SECONDS", float("inf"))  # only a trade writes: the fault is the ledger's
-    config = make_config(tmp_path)
+    config = make_config(tmp_path, engine={"equity_sample_seconds": 86400})  # (no equity sample in the window)
     engine = BotEngine(config)
     engine.open()
     clock = FakeClock()
