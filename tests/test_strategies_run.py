@@ -18,8 +18,8 @@ def default_run(tmp_path_factory):
     estimates = {}
     process = engine.manager.process
 
-    def recording(strategy, signal, snapshot):
-        result = process(strategy, signal, snapshot)
+    def recording(signal, snapshot, *, allows_short):
+        result = process(signal, snapshot, allows_short=allows_short)
         if result.status != "rejected":
             estimates[signal.id] = (signal.kind, signal.expected_profit_usdt)
         return result
