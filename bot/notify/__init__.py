@@ -1,0 +1,1 @@
+"""Telling people: alert rules, notifications (dashboard, webhook), the activity log."""
