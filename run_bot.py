@@ -49,7 +49,7 @@ import logging  # noqa: E402
 import signal  # noqa: E402
 
 from bot import cli  # noqa: E402
-from bot.activity import setup_text_log  # noqa: E402
+from bot.notify.activity import setup_text_log  # noqa: E402
 from bot.config import ConfigError, config_warnings  # noqa: E402
 from bot.engine import BotEngine  # noqa: E402
 from bot.market.resilience import MarketError  # noqa: E402

@@ -22,9 +22,9 @@ import psutil  # noqa: E402
 
 from bot.config import parse_config  # noqa: E402
 from bot.engine import BotEngine  # noqa: E402
-from bot.ledger import TradeLedger  # noqa: E402
+from bot.accounting.ledger import TradeLedger  # noqa: E402
 from bot.models import Trade  # noqa: E402
-from bot.portfolio import PortfolioTracker  # noqa: E402
+from bot.accounting.portfolio import PortfolioTracker  # noqa: E402
 from bot.storage import atomic_write_json  # noqa: E402
 
 EXTRA_EXCHANGES = ["okx", "bybit", "kucoin", "gate", "bitstamp", "bitfinex", "htx", "mexc"]

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from bot.config import BotConfig, ConfigError, apply_overrides, load_config
 from bot.data_flow import STATE_FILE
-from bot.ledger import TradeLedger
-from bot.portfolio import PortfolioTracker
-from bot.recovery import check_books
+from bot.accounting.ledger import TradeLedger
+from bot.accounting.portfolio import PortfolioTracker
+from bot.accounting.recovery import check_books
 from bot.storage import CorruptFileError, DataDirInUse, DataDirLock, StorageError, read_json
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2

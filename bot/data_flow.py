@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from bot.execution import ExecutionResult, PaperExecutor
-from bot.ledger import TradeLedger
+from bot.execution.executor import ExecutionResult, PaperExecutor
+from bot.accounting.ledger import TradeLedger
 from bot.models import Fill, Signal, Snapshot, Trade, iso_utc
-from bot.portfolio import PortfolioTracker
+from bot.accounting.portfolio import PortfolioTracker
 from bot.storage import SCHEMA_VERSION, StorageError, atomic_write_json
 
 log = logging.getLogger(__name__)

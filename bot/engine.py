@@ -1,7 +1,7 @@
 """BotEngine: wires the pieces, recovers state, runs the tick, start/pause/stop, kill switch.
 
 What drives the ticks (back to back or on a real-time schedule) is bot/tick_loop.py; what the
-engine tells the user (activity lines, notifications) is bot/notices.py.
+engine tells the user (activity lines, notifications) is bot/notify/notices.py.
 
 The engine owns its data dir through a lock taken before anything there is read. A storage
 fault pauses trading ("storage: <cause>") until a probe write succeeds; per-tick side work runs
@@ -15,22 +15,22 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from bot.activity import ActivityLog
-from bot.alerts import AlertEngine
+from bot.notify.activity import ActivityLog
+from bot.notify.alerts import AlertEngine
 from bot.commands import CommandHandler
 from bot.config import BotConfig
 from bot.data_flow import DataFlowManager, LiveCache
-from bot.equity_log import EquityLog
+from bot.accounting.equity_log import EquityLog
 from bot.engine_state import ALLOWED_FROM, ARRIVAL_EVENT, EngineState
-from bot.execution import PaperExecutor
+from bot.execution.executor import PaperExecutor
 from bot.faults import STORAGE_REASON_PREFIX, FaultTracker, storage_reason
-from bot.ledger import TradeLedger
+from bot.accounting.ledger import TradeLedger
 from bot.market.base import MarketSource
 from bot.models import Snapshot, Trade
-from bot.notices import EngineNotices
-from bot.notifications import NotificationService
-from bot.portfolio import PortfolioTracker
-from bot.recovery import recover_books
+from bot.notify.notices import EngineNotices
+from bot.notify.notifications import NotificationService
+from bot.accounting.portfolio import PortfolioTracker
+from bot.accounting.recovery import recover_books
 from bot.storage import (DataDirLock, StorageError, atomic_write_json, prepare_dir, probe_write,
                          remove_stale_temp_files)
 from bot.strategies.base import Strategy

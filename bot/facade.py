@@ -121,7 +121,7 @@ class BotFacade:
 
     def strategy_performance(self) -> list[dict]:
         """Per strategy: P&L (realized, unrealized, fees, net), fills, round-trip win rate and
-        profit factor (bot/statistics.py), counters."""
+        profit factor (bot/accounting/statistics.py), counters."""
         figures = self.performance_synced().trade_figures()["strategies"]
         with self.engine.lock:
             p = self._portfolio
@@ -188,9 +188,9 @@ class BotFacade:
     # ----- dashboard questions: analytics, charts, trade lookups, journal -----------------
     @cached_property
     def performance(self):
-        """Round trips and the figures on them (bot/performance.py), made on first use."""
-        from bot.equity_log import EQUITY_FILE
-        from bot.performance import PerformanceFigures
+        """Round trips and the figures on them (bot/accounting/performance.py), made on first use."""
+        from bot.accounting.equity_log import EQUITY_FILE
+        from bot.accounting.performance import PerformanceFigures
 
         return PerformanceFigures(self.engine.data_dir / EQUITY_FILE)
 
@@ -246,7 +246,7 @@ class BotFacade:
 
     def analytics(self, cooperate=None) -> dict:
         """Trade figures per round trip and risk figures per period, overall and per strategy
-        (definitions: bot/statistics.py and bot/performance.py)."""
+        (definitions: bot/accounting/statistics.py and bot/accounting/performance.py)."""
         performance = self.performance_synced(cooperate)
         return performance.analytics(self.strategy_performance())
 

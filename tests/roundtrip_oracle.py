@@ -1,6 +1,6 @@
 """An independent round-trip computation for the tests, from ledger lines (dicts, as on disk).
 
-Written apart from bot/roundtrips.py on purpose: position round trips are valued by cash flow
+Written apart from bot/accounting/roundtrips.py on purpose: position round trips are valued by cash flow
 (what selling brought in less what buying cost, in USDT, less every fee), not from the
 realized_pnl the books wrote; arbitrage signals are grouped by signal_id with the ledger's
 realized_pnl (their legs need not leave the strategy flat). A flip splits the fill pro rata.

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from bot.alerts import AlertEngine
+from bot.notify.alerts import AlertEngine
 from bot.models import WhaleEvent
 from tests.builders import T0, flat_book, snapshot
 

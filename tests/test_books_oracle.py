@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.models import Trade, iso_utc
-from bot.portfolio import PortfolioTracker
-from bot.roundtrips import round_trips
+from bot.accounting.portfolio import PortfolioTracker
+from bot.accounting.roundtrips import round_trips
 from tests.roundtrip_oracle import oracle_round_trips
 
 START = {"a": {"USDT": 50_000.0, "BTC": 1.0, "ETH": 10.0}, "b": {"USDT": 50_000.0, "BTC": 1.0, "ETH": 10.0}}

@@ -6,7 +6,7 @@ import pytest
 from bot.config import BotConfig, parse_config
 from bot.engine import BotEngine
 from bot.models import Leg, Signal
-from bot.reconcile import compare_books
+from bot.accounting.reconcile import compare_books
 from bot.storage import CorruptFileError
 from bot.strategies.base import Strategy
 
@@ -248,7 +248,7 @@ def run_until(engine, condition, limit=20000):
 
 
 def test_disk_full_pauses_trading_loses_nothing_and_resumes_when_space_returns(tmp_path, monkeypatch):
-    from bot.portfolio import PortfolioTracker
+    from bot.accounting.portfolio import PortfolioTracker
 
     monkeypatch.setattr("bot.engine.STATE_WRITE_SECONDS", float("inf"))  # only a trade writes: the fault is the ledger's
     config = make_config(tmp_path, engine={"equity_sample_seconds": 86400})  # (no equity sample in the window)
@@ -306,7 +306,7 @@ def test_disk_full_pauses_trading_loses_nothing_and_resumes_when_space_returns(t
 
 
 def test_a_failed_state_write_keeps_the_trade_pauses_and_is_retried(tmp_path, monkeypatch):
-    from bot.portfolio import PortfolioTracker
+    from bot.accounting.portfolio import PortfolioTracker
 
     config = make_config(tmp_path)
     engine = BotEngine(config)
@@ -520,7 +520,7 @@ def test_with_the_logs_on_the_full_disk_too_nothing_raises_into_the_tick(tmp_pat
 
 
 def test_reading_the_drawdown_changes_nothing_and_the_peak_moves_only_when_noted():
-    from bot.portfolio import PortfolioTracker
+    from bot.accounting.portfolio import PortfolioTracker
     from tests.builders import flat_book, snapshot
 
     tracker = PortfolioTracker({"ex": {"USDT": 1000.0, "BTC": 1.0}}, equity_sample_seconds=1e9)

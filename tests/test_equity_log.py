@@ -9,8 +9,8 @@ import pytest
 
 from bot.config import parse_config
 from bot.engine import BotEngine
-from bot.equity_log import EQUITY_FILE, read_equity
-from bot.ledger import TradeLedger
+from bot.accounting.equity_log import EQUITY_FILE, read_equity
+from bot.accounting.ledger import TradeLedger
 from bot.models import Trade, parse_iso
 from bot.storage import CorruptFileError
 

@@ -2,9 +2,9 @@
 import pytest
 
 from bot.config import ExecutionConfig
-from bot.execution import PaperExecutor
+from bot.execution.executor import PaperExecutor
 from bot.models import Leg, Signal
-from bot.portfolio import PortfolioTracker
+from bot.accounting.portfolio import PortfolioTracker
 from tests.builders import market, snapshot
 
 

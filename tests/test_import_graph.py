@@ -22,13 +22,13 @@ WEB_LAYER = ("dashboard", "flask", "flask_socketio", "socketio", "engineio", "ev
 STRATEGY_MAY_IMPORT = (
     "bot.models",                  # value objects and the views (PositionView, PortfolioView)
     "bot.config",                  # each strategy's typed parameters (pydantic models, no I/O)
-    "bot.fills", "bot.positions",  # pure arithmetic: book walks, wallet changes, average cost
+    "bot.execution.fills", "bot.accounting.positions",  # pure arithmetic: book walks, wallet changes, average cost
     "bot.strategies.base",         # the Strategy interface
     "bot.strategies.common",       # pure helpers shared by the strategies
     "bot.strategies.indicators", "bot.strategies.cointegration", "bot.strategies.sentiment",
     "bot.strategies.arbitrage_math",
 )
-PURE_ARITHMETIC = ("bot.fills", "bot.positions", "bot.strategies.common")
+PURE_ARITHMETIC = ("bot.execution.fills", "bot.accounting.positions", "bot.strategies.common")
 PURE_MAY_IMPORT = ("bot.models",) + PURE_ARITHMETIC
 # Third-party libraries a strategy or a pure module may use besides the standard library.
 NUMERIC_LIBRARIES = ("numpy", "scipy", "statsmodels", "pandas",
@@ -241,16 +241,16 @@ def test_the_rule_lists_name_modules_that_exist(sources):
 MUTATIONS = [
     # (module, line added to its source, the rule or "cycle" that must catch it)
     ("bot.strategies.news", "import bot.engine", "strategies stay pure"),
-    ("bot.strategies.momentum", "from bot.portfolio import PortfolioTracker", "strategies stay pure"),
+    ("bot.strategies.momentum", "from bot.accounting.portfolio import PortfolioTracker", "strategies stay pure"),
     ("bot.strategies.stat_arb", "import requests", "strategies stay pure"),
-    ("bot.fills", "from bot.storage import append_line", "pure arithmetic stays pure"),
-    ("bot.ledger", "from dashboard import app", "bot/ knows no web layer"),
-    ("bot.alerts", "def later():\n    import flask_socketio", "bot/ knows no web layer"),
+    ("bot.execution.fills", "from bot.storage import append_line", "pure arithmetic stays pure"),
+    ("bot.accounting.ledger", "from dashboard import app", "bot/ knows no web layer"),
+    ("bot.notify.alerts", "def later():\n    import flask_socketio", "bot/ knows no web layer"),
     ("bot.market.simulator", "import ccxt", "one module imports ccxt"),
     ("dashboard.api", "import ccxt", "one module imports ccxt"),
-    ("bot.statistics", "from bot.strategies.common import format_qty", "only the engine reaches strategies"),
+    ("bot.accounting.statistics", "from bot.strategies.common import format_qty", "only the engine reaches strategies"),
     ("bot.engine", "from bot.strategies.news import NewsStrategy", "engine: registry, manager, base"),
-    ("bot.storage", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import bot.ledger", "cycle"),
+    ("bot.storage", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import bot.accounting.ledger", "cycle"),
 ]
 
 

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from bot.ledger import TradeLedger
+from bot.accounting.ledger import TradeLedger
 from bot.models import Trade
 from bot.storage import CorruptFileError
 

@@ -6,7 +6,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from bot.config import NotificationsConfig
-from bot.notifications import NotificationService
+from bot.notify.notifications import NotificationService
 from tests.polling import wait_for
 
 

@@ -7,11 +7,11 @@ from hypothesis import strategies as st
 
 from bot.config import ExecutionConfig
 from bot.data_flow import DataFlowManager
-from bot.execution import PaperExecutor
-from bot.ledger import TradeLedger
+from bot.execution.executor import PaperExecutor
+from bot.accounting.ledger import TradeLedger
 from bot.models import Leg, Signal, Trade
-from bot.portfolio import PortfolioTracker
-from bot.reconcile import compare_books
+from bot.accounting.portfolio import PortfolioTracker
+from bot.accounting.reconcile import compare_books
 from tests.builders import T0, flat_book, market, snapshot
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.models import Trade, iso_utc
-from bot.portfolio import PortfolioTracker
-from bot.roundtrips import RoundTripBuilder, round_trips
+from bot.accounting.portfolio import PortfolioTracker
+from bot.accounting.roundtrips import RoundTripBuilder, round_trips
 
 T0 = 1_767_225_600.0
 

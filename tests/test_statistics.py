@@ -1,4 +1,4 @@
-"""bot/statistics.py: trade figures by hand, risk figures against empyrical-reloaded computed here
+"""bot/accounting/statistics.py: trade figures by hand, risk figures against empyrical-reloaded computed here
 on a pandas resample of the same samples, the extremes kept by the chart view."""
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.roundtrips import RoundTrip
-from bot.statistics import (MIN_PERIODS, downsample_extremes, drawdown_duration_periods, histogram, per_symbol,
+from bot.accounting.roundtrips import RoundTrip
+from bot.accounting.statistics import (MIN_PERIODS, downsample_extremes, drawdown_duration_periods, histogram, per_symbol,
                             risk_metrics, trade_stats)
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z, on an hour boundary
@@ -18,7 +18,7 @@ T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z, on an hour boundary
 
 def trip(net: float, strategy="momentum", symbol="ETH/USDT", opened=0.0, closed=60.0) -> RoundTrip:
     """A closed round trip whose net P&L is net (booked P&L net, no fees)."""
-    from bot.roundtrips import TripLeg
+    from bot.accounting.roundtrips import TripLeg
 
     result = RoundTrip(id=f"R{net}", strategy=strategy, kind="test", opened_ts=T0 + opened, status="closed",
                        closed_ts=T0 + closed, realized_pnl=net)

@@ -2,7 +2,7 @@
 
 The facade owns one. sync() feeds the RoundTripBuilder the trades it has not seen through
 TradeLedger.since (memory under the engine lock; a large gap, such as the first call after a
-start, streams the file outside it). Figures come from bot/statistics.py and are cached by
+start, streams the file outside it). Figures come from bot/accounting/statistics.py and are cached by
 ledger sequence (trade figures) and by the size of data/equity.jsonl (risk figures), so a page
 or a broadcast that asks again computes nothing.
 
@@ -18,10 +18,10 @@ import threading
 from pathlib import Path
 from typing import Callable, Mapping
 
-from bot.equity_log import EquitySeries, read_equity
+from bot.accounting.equity_log import EquitySeries, read_equity
 from bot.models import iso_utc
-from bot.roundtrips import RoundTrip, RoundTripBuilder, open_unrealized
-from bot.statistics import (DEFAULT_PERIOD_SECONDS, MIN_PERIODS, downsample_extremes, histogram, per_symbol,
+from bot.accounting.roundtrips import RoundTrip, RoundTripBuilder, open_unrealized
+from bot.accounting.statistics import (DEFAULT_PERIOD_SECONDS, MIN_PERIODS, downsample_extremes, histogram, per_symbol,
                             period_label, risk_metrics, trade_stats)
 
 COOPERATE_EVERY = 2000

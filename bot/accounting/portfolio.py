@@ -12,13 +12,13 @@ from dataclasses import asdict, dataclass
 from typing import Iterable
 
 from bot.models import PORTFOLIO_QUOTE, PositionView, Snapshot, Trade, parse_iso, split_symbol, trade_fee_usdt
-from bot.positions import Position, book_fill
+from bot.accounting.positions import Position, book_fill
 
 
 @dataclass(slots=True)
 class StrategyStats:
     """Running totals for one strategy, all from its trades (wins, losses and the like are per
-    round trip: bot/statistics.py)."""
+    round trip: bot/accounting/statistics.py)."""
 
     realized_pnl: float = 0.0
     fees_usdt: float = 0.0

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from bot.data_flow import STATE_FILE
-from bot.ledger import TradeLedger
+from bot.accounting.ledger import TradeLedger
 from bot.models import Trade
-from bot.portfolio import PortfolioTracker
-from bot.reconcile import compare_books
+from bot.accounting.portfolio import PortfolioTracker
+from bot.accounting.reconcile import compare_books
 from bot.storage import CorruptFileError, read_json
 
 # The state file's fields that may be malformed in a hand-edited or foreign file.

@@ -3,7 +3,7 @@
 Definitions (one round trip per open-to-flat, as freqtrade and backtesting.py count them):
 - Position strategies (momentum, news, stat_arb, anything but arbitrage): a round trip starts
   with the fill that opens a position of the strategy in an asset (positions are keyed by
-  strategy and asset, as in bot/positions.py) and ends with the fill that leaves it flat.
+  strategy and asset, as in bot/accounting/positions.py) and ends with the fill that leaves it flat.
   Adding to the position and partial exits belong to the same round trip; a partial exit is
   not a round trip of its own. A fill that flips the position (long -> short) closes one round
   trip and opens the next: its quantity and fee are split pro rata, its booked P&L goes to the
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 from bot.models import Trade, iso_utc, parse_iso, split_symbol, trade_fee_usdt
-from bot.positions import DUST_QTY
+from bot.accounting.positions import DUST_QTY
 
 SIGNAL_GROUPED_STRATEGIES = frozenset({"arbitrage"})
 # A residue below this share of the round trip's largest quantity is rounding, not a holding.

@@ -1,6 +1,6 @@
 """Every figure the API, the charts and the exit summary show, from round trips and equity series.
 
-Pure functions: inputs are round trips (bot/roundtrips.py) and (times, values) arrays; outputs
+Pure functions: inputs are round trips (bot/accounting/roundtrips.py) and (times, values) arrays; outputs
 are plain dicts of floats, ints and None (JSON-ready, no NaN or infinity).
 
 Trade figures are per closed round trip, net of every fee: a win is a round trip with net P&L
@@ -22,7 +22,7 @@ from typing import Iterable, Sequence
 import empyrical
 import numpy as np
 
-from bot.roundtrips import RoundTrip
+from bot.accounting.roundtrips import RoundTrip
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
 MIN_PERIODS = 30

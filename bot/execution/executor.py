@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from bot.config import ExecutionConfig
-from bot.fills import WALLET_TOLERANCE, leg_amounts, wallet_changes
+from bot.execution.fills import WALLET_TOLERANCE, leg_amounts, wallet_changes
 from bot.models import Fill, Leg, Market, Signal, Snapshot, split_symbol
 
 

@@ -7,11 +7,11 @@ failed notification is a counted "notifications" fault, never an exception in th
 """
 from __future__ import annotations
 
-from bot.activity import ActivityLog
+from bot.notify.activity import ActivityLog
 from bot.engine_state import EngineState
 from bot.faults import FaultTracker
 from bot.models import Trade
-from bot.notifications import NotificationService
+from bot.notify.notifications import NotificationService
 
 
 class EngineNotices:

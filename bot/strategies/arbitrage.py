@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from bot.config import ArbitrageConfig, MarketConfig
-from bot.fills import slippage_limit
+from bot.execution.fills import slippage_limit
 from bot.models import (PORTFOLIO_QUOTE, Leg, Market, OrderBook, PortfolioView, Signal, Snapshot, round_step,
                         split_symbol)
 from bot.strategies.arbitrage_math import (BookSide, Plan, TickState, ceil_step, fill_leg,

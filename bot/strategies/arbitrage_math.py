@@ -4,7 +4,7 @@ Two kinds of maths live here:
 - sizing: walk several books together, in units of one pivot asset, while the marginal unit
   still pays after every taker fee and no level lies past the executor's slippage cap;
 - replay: fill a leg, check the wallet and book the realized P&L with the very functions the
-  executor and the portfolio use (bot.fills for the fill and wallet arithmetic, bot.positions
+  executor and the portfolio use (bot.execution.fills for the fill and wallet arithmetic, bot.accounting.positions
   for the booking), so the estimate and the booked result cannot drift apart.
 TickState carries one tick's books and what the signals proposed so far will do to the wallets
 and positions, so later signals of the tick are sized and booked after them.
@@ -15,9 +15,9 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from bot.fills import WALLET_TOLERANCE, Levels, leg_amounts, wallet_changes
+from bot.execution.fills import WALLET_TOLERANCE, Levels, leg_amounts, wallet_changes
 from bot.models import PORTFOLIO_QUOTE, Market, OrderBook, PortfolioView, Snapshot, round_step
-from bot.positions import Position, book_fill
+from bot.accounting.positions import Position, book_fill
 
 
 # ----- sizing ---------------------------------------------------------------------------------

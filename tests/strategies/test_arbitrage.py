@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 
 from bot.config import ArbitrageConfig, ExecutionConfig, MarketConfig
 from bot.data_flow import DataFlowManager
-from bot.execution import PaperExecutor
-from bot.ledger import TradeLedger
+from bot.execution.executor import PaperExecutor
+from bot.accounting.ledger import TradeLedger
 from bot.models import Leg, Signal, round_step
-from bot.portfolio import PortfolioTracker
+from bot.accounting.portfolio import PortfolioTracker
 from bot.strategies.arbitrage import ArbitrageStrategy, find_cycles
 from bot.strategies.arbitrage_math import fill_leg
 from bot.strategies.manager import StrategyManager

@@ -3,7 +3,7 @@ from types import SimpleNamespace
 
 from bot.config import StrategyConfig
 from bot.models import Leg, Signal
-from bot.portfolio import PortfolioTracker
+from bot.accounting.portfolio import PortfolioTracker
 from bot.strategies.base import Strategy
 from bot.strategies.manager import StrategyManager
 from tests.builders import flat_book, snapshot

@@ -5,10 +5,10 @@ import pytest
 
 from bot.config import ExecutionConfig, NewsConfig
 from bot.data_flow import DataFlowManager
-from bot.execution import PaperExecutor
-from bot.ledger import TradeLedger
+from bot.execution.executor import PaperExecutor
+from bot.accounting.ledger import TradeLedger
 from bot.models import NewsItem, PositionView, round_step
-from bot.portfolio import PortfolioTracker
+from bot.accounting.portfolio import PortfolioTracker
 from bot.strategies import news as news_module
 from bot.strategies.manager import StrategyManager
 from bot.strategies.news import MIN_WEIGHT, NewsStrategy

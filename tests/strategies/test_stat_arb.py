@@ -10,10 +10,10 @@ import pytest
 
 from bot.config import ExecutionConfig, StatArbConfig
 from bot.data_flow import DataFlowManager
-from bot.execution import PaperExecutor
-from bot.ledger import TradeLedger
+from bot.execution.executor import PaperExecutor
+from bot.accounting.ledger import TradeLedger
 from bot.models import CandleHistory, PositionView, round_step
-from bot.portfolio import PortfolioTracker
+from bot.accounting.portfolio import PortfolioTracker
 from bot.strategies.stat_arb import ORPHAN_REASON, PairCandidate, StatArbStrategy, run_tests
 from tests.builders import T0, flat_book, market, snapshot
 
