@@ -177,7 +177,7 @@ def summary_table(facade) -> str:
                      f"{r['errors']:>7}")
     lines.append("-" * len(header))
     lines.append(f"equity {portfolio['equity']:.2f} USDT (start {portfolio['initial_equity']:.2f}); "
-                 f"total P&L {portfolio['total_pnl']:+.2f} = strategies {portfolio['realized_pnl'] + portfolio['unrealized_pnl'] - portfolio['fees_usdt']:+.2f} "
+                 f"total P&L {portfolio['total_pnl']:+.2f} = strategies {portfolio['strategies_net_pnl']:+.2f} "
                  f"+ starting holdings {portfolio['holdings_pnl']:+.2f}")
     status = facade.status()
     market_line = f"market: {status['market_description']}; last tick {status['tick']} at {status['market_time']}"

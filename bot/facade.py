@@ -104,6 +104,7 @@ class BotFacade:
                 "realized_pnl": realized,
                 "unrealized_pnl": unrealized,
                 "fees_usdt": fees,
+                "strategies_net_pnl": realized + unrealized - fees,  # total_pnl = this + holdings_pnl
                 "holdings_pnl": p.holdings_pnl(),
                 "peak_equity": p.peak_equity,
                 "drawdown_pct": p.drawdown_pct(),

@@ -20,7 +20,6 @@ class EngineCollector:
             ticks = engine.ticks_run
             trades = engine.ledger.count
             equity = engine.portfolio.equity()
-            realized = {name: stats.realized_pnl for name, stats in engine.portfolio.stats.items()}
             counters = engine.manager.stats() if engine.manager is not None else {}
             state = engine.state
             faults = engine.faults.counters()
@@ -42,14 +41,17 @@ class EngineCollector:
         rejections = CounterMetricFamily("bot_strategy_rejections", "Signals rejected", labels=["strategy"])
         errors = CounterMetricFamily("bot_strategy_errors", "Strategy exceptions", labels=["strategy"])
         enabled = GaugeMetricFamily("bot_strategy_enabled", "1 when the strategy trades", labels=["strategy"])
-        for name in sorted(set(realized) | set(counters)):
-            pnl.add_metric([name], realized.get(name, 0.0))
+        net = GaugeMetricFamily("bot_strategy_net_pnl_usdt", "Net P&L per strategy (realized + unrealized - fees)",
+                                labels=["strategy"])
+        for row in engine.facade.strategy_performance():  # the same figures the API and exit summary show
+            pnl.add_metric([row["strategy"]], row["realized_pnl"])
+            net.add_metric([row["strategy"]], row["net_pnl"])
         for name, row in sorted(counters.items()):
             opportunities.add_metric([name], row.get("opportunities", 0))
             rejections.add_metric([name], row.get("rejected_total", 0))
             errors.add_metric([name], row.get("errors", 0))
             enabled.add_metric([name], 1.0 if row.get("enabled") else 0.0)
-        yield from (pnl, opportunities, rejections, errors, enabled)
+        yield from (pnl, net, opportunities, rejections, errors, enabled)
 
 
 class DashboardMetrics:

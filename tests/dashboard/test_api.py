@@ -161,3 +161,21 @@ def test_metrics_in_prometheus_text(client, engine):
     assert 'bot_strategy_realized_pnl_usdt{strategy="momentum"}' in text
     assert 'bot_strategy_opportunities_total{strategy="momentum"}' in text
     assert "dashboard_connected_clients" in text and "dashboard_broadcast_duration_seconds_bucket" in text
+
+
+def test_metrics_and_the_portfolio_decomposition_agree_with_the_ledger(client, engine):
+    """/metrics per-strategy P&L is the API's; total P&L = strategies' net + holdings (from the ledger)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    families = {f.name: f for f in text_string_to_metric_families(client.get("/metrics").get_data(as_text=True))}
+    net = {s.labels["strategy"]: s.value for s in families["bot_strategy_net_pnl_usdt"].samples}
+    rows = {r["strategy"]: r for r in client.get("/api/strategies/performance").get_json()["strategies"]}
+    assert net == {name: row["net_pnl"] for name, row in rows.items()}
+    # Independent of the books: realized P&L and fees summed from the ledger lines themselves.
+    lines = ledger_lines(engine)
+    momentum = [t for t in lines if t["strategy"] == "momentum"]
+    realized = sum(t["realized_pnl"] for t in momentum)
+    assert abs(rows["momentum"]["realized_pnl"] - realized) < 1e-9
+    summary = client.get("/api/portfolio").get_json()
+    assert abs(summary["strategies_net_pnl"] - sum(r["net_pnl"] for r in rows.values())) < 1e-6
+    assert abs(summary["total_pnl"] - (summary["strategies_net_pnl"] + summary["holdings_pnl"])) < 1e-6
