@@ -12,6 +12,7 @@ Targets: every broadcast received by all clients with p99 delay < 1 s; API p99 <
 """
 from __future__ import annotations
 
+import dataclasses
 import argparse
 import asyncio
 import multiprocessing
@@ -83,13 +84,13 @@ def synthesize_data_dir(config, count: int, seed: int = 7) -> None:
                 break
             seq += 1
             fee = qty * fill_price * 0.001
-            draft = Trade(id=f"T{seq:08d}", seq=seq, ts=iso_utc(t0 + tick * config.market.tick_seconds), tick=tick,
+            draft = Trade(id=f"T{seq:08d}", seq=seq, ts=t0 + tick * config.market.tick_seconds, tick=tick,
                           strategy=strategy, signal_id=signal_id, kind=f"{strategy}_{kind}", exchange=exchange,
                           symbol=symbol, side=side, qty=qty, price=fill_price, fee=fee, fee_asset="USDT",
                           quote_usdt_rate=1.0, realized_pnl=0.0, status="filled",
                           reason=f"synthetic {kind} for the load benchmark")
             realized = tracker.realized_for([draft])[0]
-            trade = Trade(**{**draft.to_dict(), "realized_pnl": realized})
+            trade = dataclasses.replace(draft, realized_pnl=realized)
             tracker.apply(trade)
             batch.append(trade.to_dict())
             if len(batch) >= 5000:

@@ -89,7 +89,7 @@ def throughput(label: str, market: dict | None, ticks: int) -> dict:
 
 
 def sample_trade(seq: int) -> Trade:
-    return Trade(f"T{seq:08d}", seq, "2026-01-01T00:00:00.000Z", seq, "momentum", f"momentum-{seq}-1", "momentum_entry",
+    return Trade(f"T{seq:08d}", seq, 1_767_225_600.0, seq, "momentum", f"momentum-{seq}-1", "momentum_entry",
                  "binance", "BTC/USDT", "buy" if seq % 2 else "sell", 0.001, 60_000.0 + seq % 100, 0.06, "USDT", 1.0,
                  0.0, "filled", "bench")
 

@@ -17,7 +17,7 @@ from typing import Callable
 
 from bot.execution.executor import ExecutionResult, PaperExecutor
 from bot.accounting.ledger import TradeLedger
-from bot.models import Fill, Signal, Snapshot, Trade, iso_utc
+from bot.models import Fill, Signal, Snapshot, Trade, iso_utc, parse_iso
 from bot.accounting.portfolio import PortfolioTracker
 from bot.storage import SCHEMA_VERSION, StorageError, atomic_write_json
 
@@ -130,7 +130,7 @@ class DataFlowManager:
 
     def _trades_for(self, signal: Signal, snapshot: Snapshot, fills: tuple[Fill, ...]) -> list[Trade]:
         status = "partial" if any(f.partial for f in fills) else "filled"
-        ts = iso_utc(snapshot.ts)
+        ts = parse_iso(iso_utc(snapshot.ts))  # whole milliseconds, exactly what the ledger line replays to
         first_seq = self.ledger.next_seq()
         drafts = [
             Trade(id=f"T{first_seq + i:08d}", seq=first_seq + i, ts=ts, tick=snapshot.tick, strategy=signal.strategy,

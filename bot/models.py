@@ -243,11 +243,15 @@ class Fill:
 
 @dataclass(frozen=True, slots=True)
 class Trade:
-    """A fill as recorded in the ledger (one line of trades.jsonl)."""
+    """A fill as recorded in the ledger (one line of trades.jsonl).
+
+    ts is float epoch seconds (market clock, whole milliseconds) inside the process; the ledger
+    line and every payload that leaves the process carry it as ISO 8601 UTC (to_dict / from_dict).
+    """
 
     id: str
     seq: int
-    ts: str
+    ts: float
     tick: int
     strategy: str
     signal_id: str
@@ -265,8 +269,16 @@ class Trade:
     reason: str
 
     def to_dict(self) -> dict:
-        """Every field by name, as one line of trades.jsonl holds it."""
-        return {name: getattr(self, name) for name in self.__slots__}
+        """Every field by name, as one line of trades.jsonl holds it (ts as ISO 8601)."""
+        fields = {name: getattr(self, name) for name in self.__slots__}
+        fields["ts"] = iso_utc(self.ts)
+        return fields
+
+    @classmethod
+    def from_dict(cls, fields: dict) -> "Trade":
+        """A Trade from a ledger line's fields (ts as ISO 8601, or already epoch seconds)."""
+        ts = fields["ts"]
+        return cls(**{**fields, "ts": parse_iso(ts) if isinstance(ts, str) else float(ts)})
 
 
 def trade_fee_usdt(trade: Trade) -> float:

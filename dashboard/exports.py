@@ -77,7 +77,8 @@ def export_trades():
 
     def rows():
         for trade in trades:
-            yield [getattr(trade, column) for column in TRADE_COLUMNS]
+            line = trade.to_dict()  # as the ledger line holds it (ts in ISO 8601)
+            yield [line[column] for column in TRADE_COLUMNS]
 
     return csv_response("trades", csv_chunks(TRADE_COLUMNS, rows(), ctx.cooperate))
 

@@ -2,11 +2,12 @@
 per-strategy realized P&L and fees of a random ledger, and the round trips summing to them."""
 from __future__ import annotations
 
+import dataclasses
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.models import Trade, iso_utc
+from bot.models import Trade
 from bot.accounting.portfolio import PortfolioTracker
 from bot.accounting.roundtrips import round_trips
 from tests.roundtrip_oracle import oracle_round_trips
@@ -59,11 +60,11 @@ def book(rows) -> tuple[list[Trade], PortfolioTracker]:
     for seq, (strategy, exchange, symbol, side, size, price_units) in enumerate(rows, start=1):
         price = price_units * (500.0 if symbol == "BTC/USDT" else 30.0)
         qty = size / 100.0
-        draft = Trade(id=f"T{seq:08d}", seq=seq, ts=iso_utc(1_767_225_600.0 + seq * 60), tick=seq,
+        draft = Trade(id=f"T{seq:08d}", seq=seq, ts=1_767_225_600.0 + seq * 60, tick=seq,
                       strategy=strategy, signal_id=f"s{seq}", kind="test", exchange=exchange, symbol=symbol,
                       side=side, qty=qty, price=price, fee=qty * price * FEE_RATE, fee_asset="USDT",
                       quote_usdt_rate=1.0, realized_pnl=0.0, status="filled", reason="")
-        trade = Trade(**{**draft.to_dict(), "realized_pnl": tracker.realized_for([draft])[0]})
+        trade = dataclasses.replace(draft, realized_pnl=tracker.realized_for([draft])[0])
         tracker.apply(trade)
         trades.append(trade)
     return trades, tracker

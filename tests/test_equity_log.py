@@ -93,7 +93,7 @@ def test_a_damaged_equity_line_is_named(tmp_path):
 
 
 def make_trade(seq: int) -> Trade:
-    return Trade(id=f"T{seq:08d}", seq=seq, ts="2026-01-01T00:00:00.000Z", tick=seq, strategy="momentum",
+    return Trade(id=f"T{seq:08d}", seq=seq, ts=1_767_225_600.0, tick=seq, strategy="momentum",
                  signal_id=f"s{seq}", kind="test", exchange="ex", symbol="BTC/USDT", side="buy", qty=1.0,
                  price=100.0, fee=0.1, fee_asset="USDT", quote_usdt_rate=1.0, realized_pnl=0.0, status="filled",
                  reason="")

@@ -9,7 +9,7 @@ from bot.storage import CorruptFileError
 
 
 def make(seq):
-    return Trade(f"T{seq:08d}", seq, "2026-01-01T00:00:00.000Z", seq * 10, "momentum", f"momentum-{seq}-1",
+    return Trade(f"T{seq:08d}", seq, 1_767_225_600.0, seq * 10, "momentum", f"momentum-{seq}-1",
                  "momentum_entry", "binance", "BTC/USDT", "buy", 0.01, 60_000.0, 0.6, "USDT", 1.0, 0.0, "filled", "why")
 
 

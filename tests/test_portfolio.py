@@ -17,7 +17,7 @@ from tests.builders import T0, flat_book, market, snapshot
 
 def trade(seq, side, qty, price, symbol="BTC/USDT", exchange="ex", fee=0.0, rate=1.0, strategy="momentum"):
     quote = symbol.split("/")[1]
-    return Trade(f"T{seq}", seq, "2026-01-01T00:00:00.000Z", seq, strategy, f"s{seq}", "test", exchange, symbol,
+    return Trade(f"T{seq}", seq, 1_767_225_600.0, seq, strategy, f"s{seq}", "test", exchange, symbol,
                  side, qty, price, fee, quote, rate, 0.0, "filled", "")
 
 

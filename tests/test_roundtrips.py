@@ -2,9 +2,11 @@
 and both the booked P&L and the round trip are checked against figures worked out by hand."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from bot.models import Trade, iso_utc
+from bot.models import Trade
 from bot.accounting.portfolio import PortfolioTracker
 from bot.accounting.roundtrips import RoundTripBuilder, round_trips
 
@@ -22,12 +24,12 @@ class Books:
     def fill(self, strategy, signal, side, symbol, qty, price, fee, minute, exchange="ex", rate=1.0,
              fee_asset=None, reason="", kind="test") -> Trade:
         seq = len(self.trades) + 1
-        draft = Trade(id=f"T{seq:08d}", seq=seq, ts=iso_utc(T0 + minute * 60), tick=minute, strategy=strategy,
+        draft = Trade(id=f"T{seq:08d}", seq=seq, ts=T0 + minute * 60, tick=minute, strategy=strategy,
                       signal_id=signal, kind=kind, exchange=exchange, symbol=symbol, side=side, qty=qty, price=price,
                       fee=fee, fee_asset=fee_asset or symbol.split("/")[1], quote_usdt_rate=rate, realized_pnl=0.0,
                       status="filled", reason=reason or f"{signal} {side}")
         realized = self.tracker.realized_for([draft])[0]
-        trade = Trade(**{**draft.to_dict(), "realized_pnl": realized})
+        trade = dataclasses.replace(draft, realized_pnl=realized)
         self.tracker.apply(trade)
         self.trades.append(trade)
         return trade

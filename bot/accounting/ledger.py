@@ -20,7 +20,10 @@ def trade_from_record(record: dict, path: Path | None = None, line: int | None =
     missing = [name for name in REQUIRED_FIELDS if name not in record]
     if missing:
         raise CorruptFileError(path or Path(TRADES_FILE), f"trade record lacks field(s) {', '.join(missing)}", line)
-    return Trade(**{name: record[name] for name in REQUIRED_FIELDS})
+    try:
+        return Trade.from_dict({name: record[name] for name in REQUIRED_FIELDS})
+    except (TypeError, ValueError) as exc:
+        raise CorruptFileError(path or Path(TRADES_FILE), f"trade record has an unreadable ts ({exc})", line) from None
 
 
 class TradeLedger:

@@ -11,7 +11,7 @@ from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Iterable
 
-from bot.models import PORTFOLIO_QUOTE, PositionView, Snapshot, Trade, parse_iso, split_symbol, trade_fee_usdt
+from bot.models import PORTFOLIO_QUOTE, PositionView, Snapshot, Trade, split_symbol, trade_fee_usdt
 from bot.accounting.positions import Position, book_fill
 
 
@@ -167,7 +167,7 @@ class PortfolioTracker:
         base, quote = split_symbol(trade.symbol)
         fee_in_quote = trade.fee if trade.fee_asset == quote else 0.0
         return book_fill(trade.side, base, quote, trade.qty, trade.price, fee_in_quote, trade.quote_usdt_rate,
-                         trade.exchange, parse_iso(trade.ts),
+                         trade.exchange, trade.ts,
                          lambda asset: self._position(book, trade.strategy, asset, copy_from))
 
     @staticmethod

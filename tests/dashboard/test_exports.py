@@ -81,7 +81,7 @@ def _append_copies(engine, template: dict, count: int) -> None:
     batch = []
     for _ in range(count):
         seq = engine.ledger.next_seq() + len(batch)
-        batch.append(Trade(**{**template, "id": f"T{seq:08d}", "seq": seq}))
+        batch.append(Trade.from_dict({**template, "id": f"T{seq:08d}", "seq": seq}))
         if len(batch) == 5000:
             engine.ledger.append(batch)
             batch = []
