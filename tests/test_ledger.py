@@ -108,3 +108,21 @@ def test_a_record_missing_a_field_is_corruption(tmp_path):
     (tmp_path / "trades.jsonl").write_text('{"id": "T1", "seq": 1}\n{"id": "T2", "seq": 2}\n')
     with pytest.raises(CorruptFileError, match="lacks field"):
         TradeLedger(tmp_path).load()
+
+
+def test_a_line_carries_ts_as_iso_8601_and_reads_back_to_the_same_float(tmp_path):
+    ledger = TradeLedger(tmp_path, fsync=False)
+    trade = Trade(**{**{name: getattr(make(1), name) for name in Trade.__slots__}, "ts": 1_767_225_601.25})
+    ledger.append([trade])
+    ledger.close()
+    line = json.loads((tmp_path / "trades.jsonl").read_text().splitlines()[0])
+    assert line["ts"] == "2026-01-01T00:00:01.250Z"  # DESIGN: ts is ISO 8601 UTC in the file
+    assert TradeLedger(tmp_path).load()[0].ts == 1_767_225_601.25
+
+
+def test_a_line_with_an_unreadable_ts_is_named(tmp_path):
+    good = make(1).to_dict()
+    (tmp_path / "trades.jsonl").write_text(json.dumps({**good, "ts": "yesterday"}) + "\n" + json.dumps(
+        {**make(2).to_dict()}) + "\n")
+    with pytest.raises(CorruptFileError, match=r"trades.jsonl:1: trade record has an unreadable ts"):
+        TradeLedger(tmp_path).load()
