@@ -5,8 +5,6 @@ line naming the key, the value and what is allowed.
 """
 from __future__ import annotations
 
-import ipaddress
-import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,7 +12,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.config_rules import (MAX_ASSET_AMOUNT, MIN_TICK_INTERVAL_SECONDS, MIN_TICK_SECONDS, balances_for_symbols,
-                              check_exchange_ids, check_start_time, did_you_mean, valued_assets)
+                              check_exchange_ids, check_start_time, did_you_mean, normalise_host_name,
+                              valued_assets)
 
 KNOWN_STRATEGIES = ("arbitrage", "momentum", "news", "stat_arb")
 DEFAULT_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "ADA/USDT", "ETH/BTC")
@@ -291,26 +290,6 @@ class EngineConfig(_Model):
             raise ValueError(f"must be >= {MIN_TICK_INTERVAL_SECONDS} (got {value}): the scheduler cannot keep a "
                              f"shorter interval; --fast runs ticks back to back")
         return value
-
-
-_HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
-
-
-def normalise_host_name(value: str) -> str:
-    """A host name or IP literal in the form Host headers are compared in (lower case, no
-    trailing dot, IPv6 without brackets); ValueError when it is neither."""
-    name = value.strip().lower()
-    if name.startswith("[") and name.endswith("]"):
-        name = name[1:-1]
-    try:
-        return str(ipaddress.ip_address(name))
-    except ValueError:
-        pass
-    name = name[:-1] if name.endswith(".") else name
-    if 0 < len(name) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in name.split(".")):
-        return name
-    raise ValueError(f"entry {value!r} is not a host name or IP address (give the bare name, such as "
-                     f"bot.example.lan, without scheme, port or path)")
 
 
 class DashboardConfig(_Model):

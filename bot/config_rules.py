@@ -1,11 +1,14 @@
 """The checks behind bot/config.py that need more than a range: the simulated clock's bounds,
-exchange ids checked against ccxt's own list, and the starting balances that follow the symbols.
+exchange ids checked against ccxt's own list, the starting balances that follow the symbols, and
+the host names of dashboard.allowed_hosts (the dashboard compares Host headers in the same form).
 
 Each check raises ValueError with the text after the key; bot/config.py names the key.
 """
 from __future__ import annotations
 
 import difflib
+import ipaddress
+import re
 from datetime import datetime, timezone
 from typing import Iterable
 
@@ -79,3 +82,23 @@ def balances_for_symbols(defaults: dict[str, float], symbols: Iterable[str]) -> 
     """
     assets = valued_assets(symbols)
     return {asset: amount for asset, amount in defaults.items() if asset in assets}
+
+
+_HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+
+
+def normalise_host_name(value: str) -> str:
+    """A host name or IP literal in the form Host headers are compared in (lower case, no
+    trailing dot, IPv6 without brackets); ValueError when it is neither."""
+    name = value.strip().lower()
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    try:
+        return str(ipaddress.ip_address(name))
+    except ValueError:
+        pass
+    name = name[:-1] if name.endswith(".") else name
+    if 0 < len(name) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in name.split(".")):
+        return name
+    raise ValueError(f"entry {value!r} is not a host name or IP address (give the bare name, such as "
+                     f"bot.example.lan, without scheme, port or path)")

@@ -18,7 +18,7 @@ import re
 import socket
 from urllib.parse import urlsplit
 
-from bot.config import normalise_host_name
+from bot.config_rules import normalise_host_name
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 # A Host header: a name or IPv4 literal, or a bracketed IPv6 literal, then an optional port.
