@@ -14,3 +14,13 @@ def wait_for(condition, timeout: float = 10.0, what: str = "condition", interval
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def http_ok(url: str) -> bool:
+    """True when GET url answers 200 within a second (a wait_for condition for a server starting)."""
+    import requests
+
+    try:
+        return requests.get(url, timeout=1).status_code == 200
+    except requests.RequestException:
+        return False

@@ -16,7 +16,7 @@ from dashboard import server as server_module
 from dashboard.connections import REFUSED_RESPONSE, ConnectionLimits, GuardedListener
 from dashboard.server import DashboardServer
 from tests import raw_http
-from tests.polling import wait_for
+from tests.polling import http_ok, wait_for
 
 TOO_LARGE = {"error": "request body too large (limit 65536 bytes)", "field": None}
 
@@ -35,7 +35,7 @@ def served(engine):
     thread = threading.Thread(target=dashboard_server.serve, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{config.port}"
-    wait_for(lambda: _answers(base + "/api/health"), timeout=10)
+    wait_for(lambda: http_ok(base + "/api/health"), timeout=10)
     page = requests.get(base + "/", timeout=5).text
     token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
     yield config.port, {"Host": f"127.0.0.1:{config.port}", "X-CSRF-Token": token,
@@ -43,13 +43,6 @@ def served(engine):
     engine.request_stop()
     thread.join(timeout=10)
     assert not thread.is_alive(), "serve() did not return after request_stop()"
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def test_chunked_bodies_in_threading_mode(served, engine):

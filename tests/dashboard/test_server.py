@@ -8,7 +8,7 @@ import requests
 import socketio
 
 from dashboard.server import DashboardServer
-from tests.polling import wait_for
+from tests.polling import http_ok, wait_for
 
 
 def free_port() -> int:
@@ -23,7 +23,7 @@ def test_serve_until_stop_requested(engine):
     thread = threading.Thread(target=server.serve, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{config.port}"
-    wait_for(lambda: _answers(base + "/api/health"), timeout=10)
+    wait_for(lambda: http_ok(base + "/api/health"), timeout=10)
     assert requests.get(base + "/api/portfolio", timeout=5).json()["last_seq"] == engine.ledger.count
 
     received: dict[str, list] = {}
@@ -38,10 +38,3 @@ def test_serve_until_stop_requested(engine):
     engine.request_stop()
     thread.join(timeout=10)
     assert not thread.is_alive(), "serve() did not return after request_stop()"
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
