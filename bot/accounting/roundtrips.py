@@ -24,17 +24,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-from bot.models import Trade, iso_utc, parse_iso, split_symbol, trade_fee_usdt
+from bot.models import Trade, iso_utc, split_symbol, trade_fee_usdt
 from bot.accounting.positions import DUST_QTY
 
 SIGNAL_GROUPED_STRATEGIES = frozenset({"arbitrage"})
 # A residue below this share of the round trip's largest quantity is rounding, not a holding.
 FLAT_FRACTION = 1e-3
-
-
-def market_time(ts) -> float:
-    """A trade's time as epoch seconds (the ledger writes ISO strings; floats pass through)."""
-    return float(ts) if isinstance(ts, (int, float)) else parse_iso(ts)
 
 
 @dataclass(slots=True)
@@ -264,11 +259,11 @@ class RoundTripBuilder:
     def _finish_leg(self, key, trip: RoundTrip, trade: Trade) -> None:
         del self._open[key]
         if all(leg.flat for leg in trip.legs.values()):
-            trip.status, trip.closed_ts, trip.exit_reason = "closed", market_time(trade.ts), trade.reason
+            trip.status, trip.closed_ts, trip.exit_reason = "closed", trade.ts, trade.reason
 
     def _new_trip(self, trade: Trade) -> RoundTrip:
         trip = RoundTrip(id=f"R{trade.id}", strategy=trade.strategy, kind=trade.kind,
-                         opened_ts=market_time(trade.ts), entry_reason=trade.reason)
+                         opened_ts=trade.ts, entry_reason=trade.reason)
         self.trips.append(trip)
         return trip
 
