@@ -6,6 +6,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
+# pytest-xdist workers for make test (the suite's tests are independent: own temp dirs and ports).
+TEST_WORKERS ?= 2
 
 .PHONY: run test setup setup-dev bench clean
 
@@ -13,7 +15,7 @@ run: setup
 	$(PY) run_bot.py $(ARGS)
 
 test: setup-dev
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 bench: setup-dev
 	$(PY) bench/engine_throughput.py
