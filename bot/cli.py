@@ -188,7 +188,7 @@ def summary_table(facade) -> str:
             feeds.append(f"{exchange} {health['state']}{why}, data {health.get('age_seconds', 0.0):.1f}s old")
         market_line += "\nexchanges: " + "; ".join(feeds)
     lines.append(market_line)
-    lines.append(execution_table(facade))
+    lines.append("\n" + execution_table(facade))
     return "\n".join(lines)
 
 
