@@ -25,6 +25,7 @@ Definitions (side_sign is +1 for a buy, -1 for a sell; positive numbers are cost
 from __future__ import annotations
 
 from array import array
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -228,8 +229,8 @@ class ExecutionQuality:
         self._strategies: dict[str, _Strategy] = {}
         self._current: _Signal | None = None
         # (strategy, signal id) -> exchanges, for the last RECENT_SIGNALS filled and missed signals.
-        self._recent_filled: dict[tuple[str, str], set] = {}
-        self._recent_missed: dict[tuple[str, str], set] = {}
+        self._recent_filled: OrderedDict[tuple[str, str], set] = OrderedDict()
+        self._recent_missed: OrderedDict[tuple[str, str], set] = OrderedDict()
 
     def _strategy(self, name: str | None) -> _Strategy:
         name = name or UNATTRIBUTED
@@ -332,8 +333,8 @@ class ExecutionQuality:
         return rows
 
 
-def _remember(table: dict, key, value) -> None:
+def _remember(table: OrderedDict, key, value) -> None:
     """Put key in a table bounded to RECENT_SIGNALS entries, dropping the oldest."""
     table[key] = value
     if len(table) > RECENT_SIGNALS:
-        del table[next(iter(table))]
+        table.popitem(last=False)
