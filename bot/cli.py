@@ -188,4 +188,25 @@ def summary_table(facade) -> str:
             feeds.append(f"{exchange} {health['state']}{why}, data {health.get('age_seconds', 0.0):.1f}s old")
         market_line += "\nexchanges: " + "; ".join(feeds)
     lines.append(market_line)
+    lines.append("\n" + execution_table(facade))
+    return "\n".join(lines)
+
+
+def _figure(value, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def execution_table(facade) -> str:
+    """Fill quality per strategy (GET /api/execution), printed at exit under the P&L table."""
+    header = f"{'execution':<10} {'fills':>7} {'misses':>7} {'fill %':>7} {'slip bps':>9} {'p95 bps':>8} " \
+             f"{'latency $':>10} {'transfer $':>10} {'borrow $':>9} {'margin calls':>12}"
+    lines = [header, "-" * len(header)]
+    for r in facade.execution_quality()["strategies"]:
+        ratio = None if r["fill_ratio"] is None else r["fill_ratio"] * 100.0
+        lines.append(f"{r['strategy']:<10} {r['fills']:>7} {r['misses_total']:>7} {_figure(ratio, '.1f'):>7} "
+                     f"{_figure(r['slippage_bps']['mean'], '.2f'):>9} {_figure(r['slippage_bps']['p95'], '.2f'):>8} "
+                     f"{_figure(r['latency_cost_usdt'], '.2f'):>10} {r['transfer_fees_usdt']:>10.2f} "
+                     f"{r['borrow_fees_usdt']:>9.2f} {r['margin_calls']:>12}")
+    lines.append("slippage vs the decision mid (bps, + is a cost); latency $: cost vs that mid in USDT; "
+                 "'-': no fill recorded a decision mid")
     return "\n".join(lines)

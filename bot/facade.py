@@ -293,6 +293,30 @@ class BotFacade:
                     points.append([now, row["net_pnl"]])
         return series
 
+    # ----- fill quality (bot/execution/quality.py) -------------------------------------------
+    @cached_property
+    def execution_feed(self):
+        """The QualityFeed following this engine's trades.jsonl and misses.jsonl (made on first use)."""
+        from bot.execution.quality_feed import QualityFeed
+
+        return QualityFeed(self.engine.data_dir)
+
+    def execution_quality(self, strategy: str | None = None, cooperate=None) -> dict:
+        """Fill quality per strategy and per (strategy, exchange): signals, fills, misses by reason,
+        fill ratio, slippage vs the decision mid, latency cost, liquidity taken, transfers, borrow
+        fees, margin calls, repeat fills within one gap episode. Cached per engine version."""
+        with self.engine.lock:
+            version = self.engine.version
+            sizes = self.execution_feed.sizes()  # appends happen under this lock: whole ticks only
+            snapshot = self.engine.last_snapshot
+            running = tuple(self.engine.manager.strategies) if self.engine.manager is not None else ()
+        cached = self.__dict__.get("_execution_cache")
+        if cached is None or cached[0] != (version, sizes):
+            self.execution_feed.sync(sizes, cooperate)
+            cached = self._execution_cache = ((version, sizes), self.execution_feed.report(include=running))
+        rows = [row for row in cached[1] if strategy is None or row["strategy"] == strategy]
+        return {"strategies": rows, "as_of": iso_utc(snapshot.ts) if snapshot else None}
+
     @cached_property
     def journal(self):
         """The TradeJournal on data/trade_journal.json (opened on first use; a failed open is retried next time)."""

@@ -363,3 +363,9 @@ class JournalQuery(QueryModel):
     strategy: Optional[str] = Field(None, max_length=64, description="a strategy name")
     q: Optional[str] = Field(None, max_length=MAX_QUERY_CHARS,
                              description=f"text to search for, at most {MAX_QUERY_CHARS} characters")
+
+
+class ExecutionQuery(QueryModel):
+    """GET /api/execution: optionally one strategy (the running bot checks the name)."""
+
+    strategy: Optional[str] = Field(None, max_length=64, description="a strategy name")

@@ -18,8 +18,8 @@ from flask import Blueprint, current_app, jsonify
 from pydantic import BaseModel
 
 from bot.engine_state import EngineState
-from bot.requests import (AlertRuleRequest, JournalEntryRequest, JournalQuery, NoBody, NotificationRequest,
-                          RoundTripsQuery, TradesQuery, adapter)
+from bot.requests import (AlertRuleRequest, ExecutionQuery, JournalEntryRequest, JournalQuery, NoBody,
+                          NotificationRequest, RoundTripsQuery, TradesQuery, adapter)
 
 openapi = Blueprint("openapi", __name__, url_prefix="/api")
 REF = "#/components/schemas/{model}"
@@ -117,6 +117,8 @@ OPERATIONS: dict[str, Operation] = {
     "exports.export_roundtrips": Operation("Every round trip as CSV", media="text/csv"),
     "roundtrips_api.roundtrips": Operation("Round trips derived from the ledger, filtered and paged",
                                            query=RoundTripsQuery, errors=(400,)),
+    "execution_api.execution": Operation("Fill quality per strategy and exchange: fills, misses, slippage, "
+                                         "latency cost, transfers, borrow fees", query=ExecutionQuery, errors=(400,)),
     "openapi.document": Operation("This document"),
 }
 

@@ -1,10 +1,11 @@
 // Analytics page: equity curve, cumulative P&L per strategy, allocation, win/loss distribution,
-// strategy comparison and the risk table. Refetched on portfolio_update, at most every 10 s.
+// strategy comparison, the risk table and execution quality (execution_panel.js). Refetched on portfolio_update, at most every 10 s.
 import "./layout.js";
 import { api } from "./api.js";
 import { byId, el, panelError, panelLoading, panelShow, replaceChildren, td } from "./dom.js";
 import * as fmt from "./format.js";
 import * as charts from "./charts.js";
+import { loadExecution } from "./execution_panel.js";
 import { on } from "./socket.js";
 
 const REFRESH_MS = 10_000;
@@ -171,7 +172,8 @@ async function refreshAll(silent) {
   refreshing = true;
   lastRefresh = Date.now();
   try {
-    await Promise.all([loadCumulative(silent), loadAllocation(silent), loadDistribution(silent), loadRisk(silent)]);
+    await Promise.all([loadCumulative(silent), loadAllocation(silent), loadDistribution(silent), loadRisk(silent),
+      loadExecution(silent)]);
     byId("analytics-refreshed").textContent = fmt.localTime();
   } finally {
     refreshing = false;
@@ -184,6 +186,7 @@ on("portfolio_update", () => {
 
 if (!charts.chartAvailable()) {
   Object.values(panels).forEach((p) => panelError(p, "The chart library did not load; reload the page.", () => location.reload()));
+  loadExecution(false); // a table: it needs no chart library
 } else {
   refreshAll(false);
 }
