@@ -1,16 +1,11 @@
 """The simulated market's catalogue and what it derives from its price paths.
 
-simulator.py owns the clock and the price process. This module holds the rest: the catalogue
-of assets and exchanges (start prices, volatility, steps, fees, names), order books, 1-minute
-candles, news headlines and whale transfers.
+simulator.py owns the clock and the price process. This module holds the catalogue of assets
+and exchanges (start prices, volatility, steps, fees), order books and 1-minute candles; news
+and whale transfers live in sim_news.py.
 
 Order books are a tick's quote (the top level) plus one of BOOK_VARIANTS precomputed shapes of
 the market, picked per tick, so any book can be rebuilt from a handful of numbers.
-
-News and whale transfers arrive as Poisson processes drawn from the generator of the chunk
-being built, so they are as deterministic as the prices. A non-neutral headline also schedules
-extra drift on its asset's true price for 10-60 minutes: in the headline's direction with
-probability NEWS_HIT_RATE and against it otherwise, so sentiment carries a real but noisy edge.
 Candles are folded from each chunk's mid prices into one bounded store, so memory does not
 grow with the number of ticks.
 """
@@ -18,12 +13,10 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections import OrderedDict
-from dataclasses import dataclass
 
 import numpy as np
 
-from bot.models import NewsItem, OrderBook, WhaleEvent, split_symbol
+from bot.models import OrderBook
 
 # asset: (start price in USDT, 1-minute volatility in %, loading on the market factor, amount step)
 ASSETS = {
@@ -37,72 +30,7 @@ PRICE_STEPS = {"BTC/USDT": 0.01, "ETH/USDT": 0.01, "SOL/USDT": 0.01, "XRP/USDT":
                "ETH/BTC": 1e-6}
 FEES = {"binance": (0.0010, 0.0008), "kraken": (0.0016, 0.0010), "coinbase": (0.0012, 0.0006)}  # taker, maker
 
-NEWS_HIT_RATE = 0.65
-NEWS_MOVE_PCT = (0.5, 1.5)  # total extra move, for an asset of 0.10 %/min volatility
-NEWS_MINUTES = (10.0, 60.0)
-NEWS_TAGGED_SHARE = 0.8  # the rest leave symbols empty: strategies map names themselves
-WHALE_MIN_USD = 1_001_000.0  # a hair above 1M so rounding the amount never drops below 1M
-WHALE_MAX_USD = 2e9
-LABELS_KEPT = 10_000  # ground-truth tones remembered for tests and analysis
 BOOK_VARIANTS = 64
-
-NAMES = {
-    "BTC": ("Bitcoin", "BTC"),
-    "ETH": ("Ethereum", "ETH", "Ether"),
-    "SOL": ("Solana", "SOL"),
-    "XRP": ("Ripple", "XRP"),
-    "ADA": ("Cardano", "ADA"),
-    "BNB": ("BNB", "BNB Chain"),
-    "DOGE": ("Dogecoin", "DOGE"),
-    "LTC": ("Litecoin", "LTC"),
-    "DOT": ("Polkadot", "DOT"),
-    "LINK": ("Chainlink", "LINK"),
-    "AVAX": ("Avalanche", "AVAX"),
-}
-# Weights for which asset a story or a transfer is about; others weigh 1.
-NEWS_WEIGHTS = {"BTC": 2.0, "ETH": 1.5}
-WHALE_WEIGHTS = {"BTC": 3.0, "ETH": 2.0, "USDT": 1.5}
-
-POSITIVE = (
-    "SEC approves spot {name} ETF in landmark decision",
-    "{name} ETFs post record inflows as institutions pile in",
-    "{venue} announces strategic partnership to expand {name} payments",
-    "{name} network upgrade goes live, boosting throughput and cutting fees",
-    "Major bank launches {name} custody for institutional clients",
-    "{name} rallies as whales accumulate; analysts eye breakout",
-    "Court rules in favor of {name} developers, ending long lawsuit",
-    "{name} halving hype fuels bullish outlook among traders",
-    "{venue} lists new {name} products as trading volume surges",
-    "{name} adoption soars after payments giant integration",
-)
-NEGATIVE = (
-    "{name} bridge hit by exploit, millions drained",
-    "Hackers steal {name} from {venue} hot wallet in major hack",
-    "SEC sues over {name} sales in new lawsuit",
-    "{venue} announces delisting of {name} trading pairs",
-    "{name} network outage halts block production for hours",
-    "Regulators crack down on {name}; outflows accelerate",
-    "{name} plunges as whales dump and liquidations pile up",
-    "Spot {name} ETF application rejected by regulators",
-    "{name} developers warn of critical bug, urge node operators to patch",
-    "Fraud probe into {name} market makers spooks investors",
-)
-NEUTRAL = (
-    "{name} developers publish quarterly roadmap update",
-    "What's next for {name}? Analysts weigh in",
-    "{name} trading volume steady as market awaits macro data",
-    "{name} foundation schedules community call for next week",
-    "{venue} updates {name} deposit confirmation times",
-)
-SOURCES = (
-    "CoinDesk (simulated)",
-    "Cointelegraph (simulated)",
-    "The Block (simulated)",
-    "Decrypt (simulated)",
-    "Bloomberg Crypto (simulated)",
-)
-VENUES = ("Binance", "Coinbase", "Kraken", "OKX", "Bitfinex")
-UNKNOWN_WALLET = "unknown wallet"
 
 
 def stable_unit(*parts: object) -> float:
@@ -132,173 +60,6 @@ def fee_rates(exchange: str) -> tuple[float, float]:
         return FEES[exchange]
     taker = round(0.0010 + 0.0001 * math.floor(11 * stable_unit(exchange, "fee")), 4)
     return taker, round(taker * 0.75, 6)
-
-
-@dataclass(slots=True)
-class _Effect:
-    asset: int
-    start: int  # first tick with the extra drift
-    end: int  # first tick without it
-    log_drift_per_tick: float
-
-
-class MarketEvents:
-    """Draws news and whale transfers chunk by chunk and keeps the news drift that is still running.
-
-    assets are the simulator's assets (USDT excluded) in its own order; news_assets and
-    whale_assets are the indices eligible for each (len(assets) stands for USDT in whale_assets).
-    move_scale[i] converts the nominal news move into asset i's log-price units.
-    """
-
-    def __init__(
-        self,
-        assets: list[str],
-        news_assets: list[int],
-        whale_assets: list[int],
-        symbols: tuple[str, ...],
-        move_scale: np.ndarray,
-        news_per_hour: float,
-        whales_per_hour: float,
-        tick_seconds: float,
-        start_epoch: float,
-    ):
-        self._assets = list(assets) + ["USDT"]
-        self._news_assets = np.asarray(news_assets, dtype=np.int64)
-        self._whale_assets = np.asarray(whale_assets, dtype=np.int64)
-        self._news_cdf = _cdf([NEWS_WEIGHTS.get(self._assets[i], 1.0) for i in news_assets])
-        self._whale_cdf = _cdf([WHALE_WEIGHTS.get(self._assets[i], 1.0) for i in whale_assets])
-        self._tags = {
-            asset: tuple(s for s in symbols if split_symbol(s)[0] == asset) for asset in self._assets
-        }
-        self._move_scale = np.asarray(move_scale, dtype=float)
-        self._news_per_tick = news_per_hour / 3600.0 * tick_seconds
-        self._whales_per_tick = whales_per_hour / 3600.0 * tick_seconds
-        self._dt = tick_seconds
-        self._start_epoch = start_epoch
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget everything: back to the state before the first chunk."""
-        self._effects: list[_Effect] = []
-        self._news_count = 0
-        self._whale_count = 0
-        self._labels: OrderedDict[str, int] = OrderedDict()
-
-    def sentiment(self, news_id: str) -> int | None:
-        """The built-in tone (+1, -1, 0) of a recent headline, for tests and analysis."""
-        return self._labels.get(news_id)
-
-    def news_for_chunk(
-        self, rng: np.random.Generator, first_tick: int, ticks: int
-    ) -> tuple[np.ndarray, dict[int, tuple[NewsItem, ...]]]:
-        """Draw this chunk's headlines; return the extra log drift per (tick, asset) and the items by tick."""
-        drift = np.zeros((ticks, len(self._assets) - 1))
-        items: dict[int, list[NewsItem]] = {}
-        count = int(rng.poisson(self._news_per_tick * ticks)) if self._news_assets.size else 0
-        if count:
-            offsets = np.sort(rng.integers(0, ticks, count))
-            draws = rng.random((count, 9))
-            for offset, u in zip(offsets.tolist(), draws.tolist()):
-                self._one_headline(first_tick + offset, u, items)
-        end_of_chunk = first_tick + ticks
-        running = []
-        for effect in self._effects:
-            lo, hi = max(effect.start, first_tick), min(effect.end, end_of_chunk)
-            if lo < hi:
-                drift[lo - first_tick : hi - first_tick, effect.asset] += effect.log_drift_per_tick
-            if effect.end > end_of_chunk:
-                running.append(effect)
-        self._effects = running
-        return drift, {tick: tuple(found) for tick, found in items.items()}
-
-    def _one_headline(self, tick: int, u: list[float], items: dict[int, list[NewsItem]]) -> None:
-        asset = int(self._news_assets[_pick(self._news_cdf, u[0])])
-        name = self._asset_names(asset)
-        tone = 1 if u[1] < 0.4 else (-1 if u[1] < 0.8 else 0)
-        templates = POSITIVE if tone > 0 else NEGATIVE if tone < 0 else NEUTRAL
-        title = templates[int(u[2] * len(templates))].format(
-            name=name[int(u[3] * len(name))], venue=VENUES[int(u[4] * len(VENUES))]
-        )
-        if tone:
-            direction = tone if u[5] < NEWS_HIT_RATE else -tone
-            move_pct = NEWS_MOVE_PCT[0] + (NEWS_MOVE_PCT[1] - NEWS_MOVE_PCT[0]) * u[6]
-            minutes = NEWS_MINUTES[0] + (NEWS_MINUTES[1] - NEWS_MINUTES[0]) * u[7]
-            length = max(1, round(minutes * 60.0 / self._dt))
-            per_tick = direction * move_pct / 100.0 * self._move_scale[asset] / length
-            # The move starts after the headline, so a reader of this tick can still act on it.
-            self._effects.append(_Effect(asset, tick + 1, tick + 1 + length, per_tick))
-        if tick < 0:  # warm-up history: the effect happened, nobody reads the headline
-            return
-        news_id = f"sim-news-{self._news_count:06d}"
-        self._news_count += 1
-        self._labels[news_id] = tone
-        if len(self._labels) > LABELS_KEPT:
-            self._labels.popitem(last=False)
-        tagged = self._tags[self._assets[asset]] if u[8] < NEWS_TAGGED_SHARE else ()
-        source = SOURCES[int((u[8] * 7919.0) % 1.0 * len(SOURCES))]
-        item = NewsItem(news_id, self._start_epoch + tick * self._dt, title, source, tagged, "")
-        items.setdefault(tick, []).append(item)
-
-    def _asset_names(self, asset: int) -> tuple[str, ...]:
-        ticker = self._assets[asset]
-        return NAMES.get(ticker, (ticker,))
-
-    def whales_for_chunk(
-        self, rng: np.random.Generator, first_tick: int, ticks: int, log_prices: np.ndarray
-    ) -> dict[int, tuple[WhaleEvent, ...]]:
-        """Draw this chunk's large transfers, valued at the true USDT price of their tick."""
-        count = int(rng.poisson(self._whales_per_tick * ticks)) if self._whale_assets.size else 0
-        if not count:
-            return {}
-        offsets = np.sort(rng.integers(0, ticks, count))
-        draws = rng.random((count, 4))
-        found: dict[int, list[WhaleEvent]] = {}
-        for offset, u in zip(offsets.tolist(), draws.tolist()):
-            tick = first_tick + offset
-            if tick < 0:
-                continue
-            asset = int(self._whale_assets[_pick(self._whale_cdf, u[0])])
-            price = math.exp(float(log_prices[offset, asset]))
-            # Pareto tail: most transfers are a few million, a few are hundreds of millions.
-            target_usd = min(WHALE_MIN_USD * (1.0 - u[1]) ** (-1.0 / 1.2), WHALE_MAX_USD)
-            raw = target_usd / price
-            decimals = 5 - math.floor(math.log10(raw))
-            amount = math.ceil(raw * 10.0**decimals) / 10.0**decimals
-            sender, receiver = _owners(u[2], u[3])
-            whale = WhaleEvent(
-                f"sim-whale-{self._whale_count:06d}",
-                self._start_epoch + tick * self._dt,
-                self._assets[asset],
-                amount,
-                round(amount * price, 2),
-                sender,
-                receiver,
-            )
-            self._whale_count += 1
-            found.setdefault(tick, []).append(whale)
-        return {tick: tuple(events) for tick, events in found.items()}
-
-
-def _owners(u_kind: float, u_venue: float) -> tuple[str, str]:
-    """Deposits to exchanges, withdrawals from them, and wallet-to-wallet moves."""
-    venue = VENUES[int(u_venue * len(VENUES))]
-    if u_kind < 0.45:
-        return UNKNOWN_WALLET, venue
-    if u_kind < 0.8:
-        return venue, UNKNOWN_WALLET
-    if u_kind < 0.9:
-        other = VENUES[(int(u_venue * len(VENUES)) + 1) % len(VENUES)]
-        return venue, other
-    return UNKNOWN_WALLET, UNKNOWN_WALLET
-
-
-def _cdf(weights: list[float]) -> np.ndarray:
-    total = float(sum(weights)) or 1.0
-    return np.cumsum(np.asarray(weights, dtype=float) / total)
-
-
-def _pick(cdf: np.ndarray, u: float) -> int:
-    return min(int(np.searchsorted(cdf, u, side="right")), len(cdf) - 1)
 
 
 class CandleStore:

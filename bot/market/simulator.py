@@ -17,8 +17,9 @@ from scipy.signal import lfilter
 
 from bot.config import MarketConfig
 from bot.market.base import MarketSource
-from bot.market.sim_parts import (BOOK_VARIANTS, PEGGED, BookShapes, CandleStore, MarketEvents, asset_params,
-                                 fee_rates, price_step_for, stable_unit)
+from bot.market.sim_news import MarketEvents
+from bot.market.sim_parts import (BOOK_VARIANTS, PEGGED, BookShapes, CandleStore, asset_params, fee_rates,
+                                 price_step_for, stable_unit)
 from bot.models import Candle, CandleHistory, Market, OrderBook, Quote, Snapshot, iso_utc, split_symbol
 
 USDT, PAIR_PREFERENCE = "USDT", ("XRP", "ADA")  # the preferred cointegrated pair: leader, follower

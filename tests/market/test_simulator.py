@@ -1,11 +1,10 @@
-"""The simulated market: determinism, seek, books, candles, arbitrage gaps, the cointegrated pair,
-informative news, whales and the ccxt-shaped reads."""
+"""The simulated market: determinism, seek, books, candles, arbitrage gaps, the cointegrated pair
+and the ccxt-shaped reads (news and whales: test_sim_news.py)."""
 from __future__ import annotations
 
 import hashlib
 import math
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -269,73 +268,6 @@ def test_change_24h_and_bounded_history():
     closes = market.closes("binance", "BTC/USDT", 10_000)
     assert len(closes) == 2000  # bounded window
     assert quote.change_24h_pct == pytest.approx((quote.last / closes[-1440] - 1) * 100)
-
-
-# ---- news and whales ----------------------------------------------------------------------------
-
-NAMES = {"BTC": ("Bitcoin", "BTC"), "ETH": ("Ethereum", "ETH", "Ether"), "SOL": ("Solana", "SOL"),
-         "XRP": ("Ripple", "XRP"), "ADA": ("Cardano", "ADA")}
-
-
-@pytest.fixture(scope="module")
-def long_run():
-    """96 simulated hours at 10 s per tick with plenty of news."""
-    market = make(9, tick_seconds=10.0, simulator={"news_per_hour": 12})
-    symbols = [s for s in market.symbols if s.endswith("/USDT")]
-    mids, news, whales = [], [], []
-    for t in range(96 * 360):
-        snap = market.next_snapshot()
-        mids.append([snap.quotes[("binance", s)].mid for s in symbols])
-        news += [(t, item) for item in snap.news]
-        whales += [(t, event, snap.usdt_rate("binance", event.asset)) for event in snap.whales]
-    return market, symbols, np.log(np.array(mids)), news, whales
-
-
-def test_news_items_are_well_formed(long_run):
-    market, _, _, news, _ = long_run
-    assert len(news) > 800
-    for t, item in news:
-        assert re.fullmatch(r"sim-news-\d{6}", item.id) and item.url == ""
-        assert item.ts == pytest.approx(1767225600.0 + 10.0 * t) and item.source.endswith("(simulated)")
-        assert item.title and "<" not in item.title
-        assert any(any(name in item.title for name in names) for names in NAMES.values())
-        for symbol in item.symbols:
-            base = symbol.split("/")[0]
-            assert any(name in item.title for name in NAMES[base])
-    assert [int(item.id[-6:]) for _, item in news] == list(range(len(news)))
-    assert sum(1 for _, item in news if not item.symbols) > 0
-    joined = " ".join(item.title for _, item in news).lower()
-    for word in ("etf", "hack", "exploit", "delisting", "partnership", "lawsuit", "upgrade", "outage", "inflows"):
-        assert word in joined
-
-
-def test_news_sentiment_predicts_the_next_hour(long_run):
-    market, symbols, log_mids, news, _ = long_run
-    signed = []
-    for t, item in news:
-        tone = market.news_sentiment(item.id)
-        usdt = [s for s in item.symbols if s in symbols]
-        if not tone or not usdt or t + 360 >= len(log_mids):
-            continue
-        j = symbols.index(usdt[0])
-        signed.append(tone * (log_mids[t + 360, j] - log_mids[t, j]))
-    signed = np.array(signed)
-    assert len(signed) > 400
-    t_stat = signed.mean() / signed.std() * math.sqrt(len(signed))
-    assert signed.mean() > 0 and t_stat > 2.0
-    assert 0.5 < np.mean(signed > 0) < 0.75  # an edge, not a certainty
-
-
-def test_whales_are_large_and_valued_at_the_current_price(long_run):
-    _, _, _, _, whales = long_run
-    assert len(whales) > 150
-    for _, event, rate in whales:
-        assert re.fullmatch(r"sim-whale-\d{6}", event.id)
-        assert event.usd_value >= 1e6 and event.amount > 0
-        assert event.usd_value == pytest.approx(event.amount * rate, rel=0.01)
-        assert event.from_owner and event.to_owner
-    owners = {e.from_owner for _, e, _ in whales} | {e.to_owner for _, e, _ in whales}
-    assert {"unknown wallet", "Binance", "Coinbase", "Kraken"} <= owners
 
 
 # ---- ccxt-shaped reads ----------------------------------------------------------------------------

@@ -220,3 +220,88 @@ def test_mapping_survives_odd_input():
     assert mapper.symbols_for("<script>alert(1)</script> Bitcoin surges") == ("BTC/USDT",)
     assert mapper.symbols_for("🚀 Solana 🚀") == ("SOL/USDT",)
     assert mapper.symbols_for("x" * 1_000_000) == ()
+
+
+# -- negation scope, hedges and questions (hand-labelled) -------------------------------------
+
+NEGATED_GOOD_NEWS = [  # good news denied or ruled out: negative, never a buy
+    "Ethereum not expected to see ETF approval this year",
+    "Analysts say the SEC is unlikely to approve a spot XRP fund",
+    "No approval for a Solana ETF yet, regulator says",
+    "Exchange will no longer support Monero deposits",
+    "South Korea won't lift its ban on corporate crypto trading",
+    "Regulators refuse to grant the exchange a license",
+    "Bitcoin pares gains after jobs report",
+    "Hopes for a quick ETF decision fade",
+    "Solana's rally stalls below $200",
+    "Approval of a spot fund looks doubtful",
+]
+NEGATED_BAD_NEWS = [  # bad news denied or reversed: positive
+    "XRP is not a security, judge rules",
+    "Hong Kong lifts ban on retail crypto trading",
+    "Kraken denies reports of a hack",
+    "Exchange recovers stolen funds from attacker",
+    "Rumours of a Binance exploit are false, team says",
+    "Bitcoin ETF demand hasn't slowed",
+]
+
+
+@pytest.mark.parametrize("text", NEGATED_GOOD_NEWS)
+def test_negated_or_reversed_good_news_scores_negative(scorer, text):
+    assert scorer.score(text) < -0.05
+
+
+@pytest.mark.parametrize("text", NEGATED_BAD_NEWS)
+def test_negated_or_reversed_bad_news_scores_positive(scorer, text):
+    assert scorer.score(text) > 0.05
+
+
+def test_negation_reaches_past_vaders_three_words_but_stops_at_the_clause(scorer, vanilla):
+    far = "Ethereum not expected to see ETF approval this year"
+    assert vanilla.polarity_scores("not expected to see approval")["compound"] > 0  # VADER alone misses it
+    assert scorer.score(far) < -0.3
+    # the scope ends at a comma or a new clause: the second clause keeps its own sign
+    assert scorer.score("No change to fees, and the ETF approval lifts the price") > 0.3
+    # and at the first word with a valence: "no objection to ... license" keeps the license positive
+    assert scorer.score("Regulator raises no objection to exchange license") > 0
+
+
+@pytest.mark.parametrize("hedged, plain", [
+    ("SEC could approve a spot Solana ETF", "SEC approves a spot Solana ETF"),
+    ("Bitcoin may rally after the halving", "Bitcoin rallies after the halving"),
+    ("Binance reportedly hacked", "Binance hacked"),
+    ("Ether might plunge, analysts say", "Ether plunges, analysts say"),
+    ("Exchange said to be considering a delisting of XRP", "Exchange announces a delisting of XRP"),
+])
+def test_hedges_keep_the_direction_and_dampen_it(scorer, hedged, plain):
+    h, p = scorer.score(hedged), scorer.score(plain)
+    assert h * p > 0 and abs(h) < 0.8 * abs(p)
+    assert h < NewsStrategyThreshold
+
+
+NewsStrategyThreshold = 0.5  # the default strategies.news.entry_score
+
+
+@pytest.mark.parametrize("text", [
+    "Will the SEC approve a spot ether ETF?",
+    "Is the bitcoin crash over?",
+    "Could Solana hit a record high this year?",
+    "Partnership with Visa? Not confirmed, foundation says",
+])
+def test_yes_no_questions_do_not_report_a_direction(scorer, text):
+    assert abs(scorer.score(text)) < 0.25
+
+
+def test_a_why_question_takes_the_move_as_given(scorer):
+    assert scorer.score("Why is bitcoin crashing today?") < -0.2
+    assert scorer.score("What's behind ether's surge?") > 0.2
+
+
+@pytest.mark.parametrize("text, sign", [
+    ("Rug pull drains memecoin investors", -1), ("SEC lawsuit targets exchange", -1), ("Stablecoin depegs", -1),
+    ("Exchange receives Wells notice", -1), ("Coinbase listing for Solana token", +1), ("ETF approval for ether", +1),
+    ("Fed rate cut lifts crypto", +1), ("Hotter than expected CPI hits bitcoin", -1),
+])
+def test_more_crypto_terms(scorer, vanilla, text, sign):
+    assert sign * scorer.score(text) > 0.2
+    assert sign * scorer.score(text) > sign * vanilla.polarity_scores(text)["compound"]
