@@ -3,7 +3,7 @@
 It is the engine's one seam that needs nothing of the engine's books or state: only a tick to
 call, a guarded tick for the real-time thread, and the count of ticks run. The stop request
 lives here because both ways of running honour it, and signal handlers and the dashboard
-server wait on it. In real time, tick n is due interval_seconds * n after the clock's origin;
+server wait on it. In real time, ticks are due one interval_seconds apart from the clock's origin;
 set_interval() changes the pace while running (the dashboard's speed control).
 """
 from __future__ import annotations
@@ -38,7 +38,8 @@ class TickLoop:
         self._clock = clock
         self._pace_lock = threading.Lock()
         self._paced = 0  # ticks the real-time loop has run
-        self._origin = (clock(), 0)  # (clock time, ticks run then): tick n is due at origin + n * interval
+        # (clock time, ticks run by then): tick origin_count + n is due n intervals after that time.
+        self._origin = (clock() - interval_seconds, 0)
 
     def request_stop(self) -> None:
         """Ask the loop to stop after the current tick (safe from a signal handler)."""
@@ -83,7 +84,7 @@ class TickLoop:
 
         self.mode = "realtime"
         with self._pace_lock:
-            self._origin = (self._clock(), self._paced)
+            self._origin = (self._clock() - self.interval_seconds, self._paced)  # the first tick is due now
         period = self._job_period()
         self._scheduler = BackgroundScheduler(timezone="UTC")
         self._scheduler.add_job(job, "interval", seconds=period, max_instances=1, coalesce=True,
@@ -99,10 +100,10 @@ class TickLoop:
         """
         with self._pace_lock:
             origin_time, origin_count = self._origin
-            due = origin_count + int((now - origin_time) / self.interval_seconds) + 1 - self._paced
+            due = origin_count + math.floor((now - origin_time) / self.interval_seconds) - self._paced
             cap = max(1, math.ceil(MAX_CATCH_UP_SECONDS / self.interval_seconds))
             if due > cap:
-                self._origin = (now, self._paced + cap - 1)
+                self._origin = (now, self._paced + cap)
                 due = cap
         done = 0
         while done < due and not self._stop_requested.is_set():
