@@ -260,3 +260,35 @@ def test_every_scenario_is_documented_in_the_readme():
         assert f"`{name}`" in section, name
         for phase in scenario.phases:
             assert f"`{phase.name}`" in section, (name, phase.name)
+
+
+def test_the_engine_tells_the_user_each_phase_and_the_outage_and_health_stays_ok(tmp_path):
+    from bot.engine import BotEngine
+
+    config = parse_config({"market": {"simulator": {"scenario": "exchange_outage", "scenario_start_minutes": 1}},
+                           "storage": {"data_dir": str(tmp_path / "data"), "log_dir": str(tmp_path / "logs"),
+                                       "fsync": False}})
+    engine = BotEngine(config)
+    engine.open()
+    try:
+        engine.run_fast(60 + 600)  # ten minutes into the outage
+        status = engine.facade.status()
+        assert status["scenario"]["state"] == "active" and status["scenario"]["phase"] == "outage"
+        assert status["health"]["binance"]["state"] == "down"
+        assert engine.facade.health()["status"] == "ok", "one exchange down is not a stale market"
+        assert engine.facade.market_live()["scenario"] == status["scenario"]
+        engine.run_fast(60 * 16)
+        messages = [note["message"] for note in engine.notifications.history]
+        assert [m for m in messages if m.startswith(("Scenario", "binance"))] == [
+            "Scenario exchange_outage scheduled at 2026-01-01T00:01:00.000Z, in 1 minute of market time: "
+            "the first exchange stops answering for 20 minutes, then comes back on thin books",
+            "Scenario exchange_outage: started 2026-01-01T00:01:00.000Z (phase outage: no quotes, books or candles "
+            "from the exchange: its markets are stale)",
+            "binance: down (scenario exchange_outage: not answering)",
+            "Scenario exchange_outage: phase catch_up from 2026-01-01T00:21:00.000Z: the exchange answers again; "
+            "its books are half as deep, spreads x2, then normal",
+            "binance: live again",
+            "Scenario exchange_outage: over at 2026-01-01T00:26:00.000Z"]
+        assert all(counter.errors == 0 for counter in engine.manager.counters.values())
+    finally:
+        engine.close()

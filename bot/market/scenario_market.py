@@ -215,8 +215,9 @@ class ScenarioMarket(MarketSource):
         state, level, phase_name = "active", "warning", None
         if phase < 0:
             state, level = "scheduled", "info"
-            message = (f"Scenario {name} scheduled at {iso_utc(self.start)}, in {(self.start - ts) / 60:.0f} "
-                       f"minutes of market time: {scenario.summary}")
+            wait = round((self.start - ts) / 60)
+            message = (f"Scenario {name} scheduled at {iso_utc(self.start)}, in {wait} minute{'' if wait == 1 else 's'} "
+                       f"of market time: {scenario.summary}")
         elif phase >= len(scenario.phases):
             state, level = "over", "success"
             message = f"Scenario {name}: over at {iso_utc(self.end)}"
