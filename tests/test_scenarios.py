@@ -62,6 +62,9 @@ def assert_moved(a, b, key, price: float, spread: float = 1.0, depth: float = 1.
     assert abs(played_spread - plain_spread * price * spread) <= 2 * step + 1e-12, key
     assert total_depth(b.order_book(*key)) == pytest.approx(total_depth(a.order_book(*key)) * depth, rel=1e-9), key
     assert b.quotes[key].bid_size == pytest.approx(a.quotes[key].bid_size * depth, rel=1e-12)
+    # The 24h change is against the price a day ago, before the scenario began: it moved by `price` too.
+    expected_change = ((1 + a.quotes[key].change_24h_pct / 100) * price - 1) * 100
+    assert b.quotes[key].change_24h_pct == pytest.approx(expected_change, abs=100 * rounding_room(a, key))
     book = b.order_book(*key)
     assert (book.bids[0][0], book.asks[0][0]) == (b.quotes[key].bid, b.quotes[key].ask), "book top = quote"
     assert all(x[0] > y[0] for x, y in zip(book.bids, book.bids[1:])) and not book.crossed
@@ -202,9 +205,13 @@ def test_a_restart_mid_scenario_continues_the_market_exactly():
         assert a.quotes == b.quotes and a.stale == b.stale and a.news == b.news
         assert a.order_book("kraken", BTC) == b.order_book("kraken", BTC)
         assert np.array_equal(a.history.closes("binance", BTC, 30), b.history.closes("binance", BTC, 30))
-    events = restarted.drain_events()
-    assert events[0]["state"] == "active" and events[0]["phase"] == "trough"
-    assert "in progress since 2026-01-01T00:30:00.000Z" in events[0]["message"]
+    for market in (restarted, straight):  # a fresh source, and one sent back after it had announced
+        if market is straight:
+            market.seek(START + 600)
+            market.next_snapshot()
+        events = market.drain_events()
+        assert events[0]["state"] == "active" and events[0]["phase"] == "trough"
+        assert "in progress since 2026-01-01T00:30:00.000Z" in events[0]["message"]
 
 
 def test_the_phases_are_announced_at_their_documented_market_times():
