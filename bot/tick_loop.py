@@ -8,6 +8,7 @@ set_interval() changes the pace while running (the dashboard's speed control).
 """
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -21,6 +22,21 @@ from bot.config_rules import MIN_TICK_INTERVAL_SECONDS
 MIN_JOB_SECONDS = MIN_TICK_INTERVAL_SECONDS
 # A loop further behind than this (a slow machine, a long tick) drops the backlog instead of bursting.
 MAX_CATCH_UP_SECONDS = 0.5
+# A job stops running due ticks after this share of its period, so it ends before the next is due.
+JOB_BUDGET_SHARE = 0.8
+
+
+
+class _SkippedRunsAreExpected(logging.Filter):
+    """A run skipped because the last one is still going is how the paced loop coalesces: the
+    next run takes every tick still due, so it is no warning (a stall shows in the market clock)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+SCHEDULER_LOG = logging.getLogger("bot.tick_loop.scheduler")
+SCHEDULER_LOG.addFilter(_SkippedRunsAreExpected())
 
 
 class TickLoop:
@@ -86,7 +102,7 @@ class TickLoop:
         with self._pace_lock:
             self._origin = (self._clock() - self.interval_seconds, self._paced)  # the first tick is due now
         period = self._job_period()
-        self._scheduler = BackgroundScheduler(timezone="UTC")
+        self._scheduler = BackgroundScheduler(timezone="UTC", logger=SCHEDULER_LOG)
         self._scheduler.add_job(job, "interval", seconds=period, max_instances=1, coalesce=True,
                                 misfire_grace_time=max(1, int(period * 5)), id="tick",
                                 next_run_time=datetime.now(timezone.utc))
@@ -95,8 +111,9 @@ class TickLoop:
     def run_due(self, now: float, stop_after: int | None = None) -> int:
         """Run the ticks due at clock time `now` (at most MAX_CATCH_UP_SECONDS' worth); returns how many.
 
-        Ticks are due every interval_seconds from the clock's origin. A loop that fell further
-        behind drops the backlog (the clock slips) instead of racing to catch up.
+        Ticks are due every interval_seconds from the clock's origin. A run stops when it has used
+        most of the job's period (the rest stay due), and a loop that fell further behind than the
+        catch-up drops the backlog (the clock slips) instead of racing to catch up.
         """
         with self._pace_lock:
             origin_time, origin_count = self._origin
@@ -105,7 +122,7 @@ class TickLoop:
             if due > cap:
                 self._origin = (now, self._paced + cap)
                 due = cap
-        done = 0
+        done, deadline = 0, now + JOB_BUDGET_SHARE * self._job_period()
         while done < due and not self._stop_requested.is_set():
             self._tick_guarded()
             done += 1
@@ -113,6 +130,8 @@ class TickLoop:
                 self._paced += 1
             if stop_after is not None and self._ticks_run() >= stop_after:
                 self.request_stop()
+            if self._clock() > deadline:
+                break  # the rest is still due at the next run; a job that overran would be skipped instead
         return done
 
     def set_interval(self, seconds: float) -> None:

@@ -189,3 +189,30 @@ def test_bad_speeds_on_the_command_line_exit_2_naming_the_key(tmp_path, value, m
                          cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and run.stderr.strip() == f"error: {message}"
     assert not (tmp_path / "d").exists()
+
+
+def test_a_run_stops_when_it_used_its_share_of_the_period_and_the_rest_stays_due():
+    clock = FakeClock()
+    ticks = []
+
+    def slow_tick():  # every tick takes 3.5 ms of the 10 ms job period
+        ticks.append(clock.now)
+        clock.now += 0.0035
+
+    loop = TickLoop(slow_tick, slow_tick, lambda: len(ticks), 0.001, clock=clock)
+    clock.now += 0.009  # 10 ticks are due
+    assert loop.run_due(clock()) == 3  # 10.5 ms used: past 80% of the period
+    assert loop.run_due(clock()) == 3  # the next run takes up what is still due
+
+
+def test_the_schedulers_skipped_run_warning_is_dropped_and_nothing_else():
+    import logging
+
+    from bot.tick_loop import SCHEDULER_LOG
+
+    def record(message):
+        return logging.LogRecord("bot.tick_loop.scheduler", logging.WARNING, __file__, 1, message, (), None)
+
+    skipped = record('Execution of job "tick" skipped: maximum number of running instances reached (1)')
+    assert not all(f.filter(skipped) for f in SCHEDULER_LOG.filters)
+    assert all(f.filter(record("Run time of job was missed by 0:00:03")) for f in SCHEDULER_LOG.filters)
