@@ -299,3 +299,32 @@ def test_the_engine_tells_the_user_each_phase_and_the_outage_and_health_stays_ok
         assert all(counter.errors == 0 for counter in engine.manager.counters.values())
     finally:
         engine.close()
+
+
+def test_a_week_after_the_end_nothing_is_rewritten_any_more():
+    _, crash = sources("flash_crash")
+    crash.seek(START + 150 * 60 + 7 * 86_400 - 1)
+    assert isinstance(crash.next_snapshot().history, ScenarioHistory), "a 10,000-bar look back still sees it"
+    assert not isinstance(crash.next_snapshot().history, ScenarioHistory)
+
+
+def test_the_ccxt_shaped_reads_show_the_scenario_too():
+    plain, crash = sources("flash_crash")
+    a, b = at(START + 300, plain, crash)
+    key = ("binance", BTC)
+    ticker = crash.fetch_ticker(*key)
+    assert (ticker["bid"], ticker["ask"], ticker["percentage"]) == (b.quotes[key].bid, b.quotes[key].ask,
+                                                                    b.quotes[key].change_24h_pct)
+    assert ticker["timestamp"] == plain.fetch_ticker(*key)["timestamp"]
+    book = crash.fetch_order_book(*key, limit=5)
+    assert book["bids"] == [list(level) for level in b.order_book(*key).bids[:5]]
+    assert crash.order_book_for(*key) == b.order_book(*key)
+    bars, plain_bars = crash.fetch_ohlcv(*key, limit=3), plain.fetch_ohlcv(*key, limit=3)
+    assert [bar[0] for bar in bars] == [bar[0] for bar in plain_bars]
+    assert bars[-1][4] == pytest.approx(plain_bars[-1][4] * (1 - 0.09 - 0.11 * (299 / 60 - 3) / 2))
+    assert np.array_equal(crash.closes(*key, 5), b.history.closes(*key, 5))
+    _, outage = sources("exchange_outage")
+    at(START + 60, outage)
+    with pytest.raises(LookupError, match="binance is not answering"):
+        outage.fetch_ticker(*key)
+    assert outage.order_book_for(*key) is None and outage.fetch_ticker("kraken", BTC)["bid"] > 0

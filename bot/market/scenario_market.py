@@ -9,16 +9,19 @@ unchanged; a restart (seek) lands in the same place because everything is a func
 from __future__ import annotations
 
 import dataclasses
-import math
-from functools import lru_cache
 
 import numpy as np
 
 from bot.market.base import MarketSource
+from bot.market.scenario_rewrite import BookRewriter, ScenarioHistory, moved_quote
 from bot.market.scenarios import SCENARIOS, STABLECOINS, Scenario, moved_assets, target_alt
-from bot.models import Candle, CandleHistory, Market, NewsItem, OrderBook, Quote, Snapshot, iso_utc, split_symbol
+from bot.models import Market, NewsItem, OrderBook, Snapshot, iso_utc, split_symbol
 
 DAY_SECONDS = 86_400.0
+# The longest look back at candles any setting allows (warmup_candles, lookback_candles: at most
+# 10,000 one-minute bars): past that after the end, snapshots pass through untouched again.
+LOOKBACK_SECONDS = 7 * DAY_SECONDS
+MAX_BARS = 10_080  # a week of one-minute bars: more than any source keeps
 
 
 class ScenarioMarket(MarketSource):
@@ -43,6 +46,7 @@ class ScenarioMarket(MarketSource):
         self._events: list[dict] = []
         self._phase: int | None = None  # None: nothing announced since the last seek
         self._was_down = False
+        self._last: Snapshot | None = None  # the latest snapshot handed out (what the reads below answer from)
         self._now = first_tick_epoch - tick_seconds
         self._news_ids: dict[str, int] = {}
 
@@ -106,18 +110,23 @@ class ScenarioMarket(MarketSource):
     def seek(self, tick: int) -> None:
         """Position the inner source; the scenario's state is a function of time, so only the notices reset."""
         self._inner.seek(tick)
-        self._phase, self._was_down = None, False
+        self._phase, self._was_down, self._last = None, False, None
         self._now = self._tick0 + (tick - 1) * self._dt
 
     def next_snapshot(self) -> Snapshot:
         """The inner snapshot, rewritten while the scenario (or its candles) is in view."""
-        snapshot = self._inner.next_snapshot()
+        self._last = snapshot = self._view(self._inner.next_snapshot())
+        return snapshot
+
+    def _view(self, snapshot: Snapshot) -> Snapshot:
         ts = self._now = snapshot.ts
         if self._phase is None or (self.start <= ts and self._phase < len(self.scenario.phases)):
             self._announce(ts)
         if ts < self.start:
             return snapshot
-        if ts >= self.end:  # over: only the candle history still shows the event
+        if ts >= self.end:  # over: only the candle history still shows the event, for as long as one can look back
+            if ts >= self.end + LOOKBACK_SECONDS:
+                return snapshot
             return dataclasses.replace(snapshot, history=ScenarioHistory(snapshot.history, self, ts))
         return self._rewrite(snapshot, ts)
 
@@ -146,9 +155,9 @@ class ScenarioMarket(MarketSource):
                 quotes[key] = quote
                 continue
             factors[key] = (price, s, d)
-            quotes[key] = _moved_quote(quote, step, price, s, d, before)
+            quotes[key] = moved_quote(quote, step, price, s, d, before)
         stale.update(key for key in snapshot.markets if key[0] in down)
-        reader = _BookRewriter(snapshot.book_reader, factors, snapshot.markets)
+        reader = BookRewriter(snapshot.book_reader, factors, snapshot.markets)
         news = snapshot.news + self._headlines(ts)
         return dataclasses.replace(snapshot, quotes=quotes, book_reader=reader, news=news,
                                    history=ScenarioHistory(snapshot.history, self, ts), stale=frozenset(stale))
@@ -190,6 +199,59 @@ class ScenarioMarket(MarketSource):
             return self._news_ids[news_id]
         inner = getattr(self._inner, "news_sentiment", None)
         return inner(news_id) if inner is not None else None
+
+    # ----- the ccxt-shaped reads, as the scenario shows the latest tick ------------------------
+    def _answering(self, exchange: str) -> None:
+        if exchange in self.down(self._now):
+            raise LookupError(f"{exchange} is not answering (scenario {self.scenario.name})")
+
+    def fetch_ticker(self, exchange: str, symbol: str) -> dict:
+        """The inner source's ticker with the scenario's quote (LookupError while the exchange is down)."""
+        self._answering(exchange)
+        ticker = self._inner.fetch_ticker(exchange, symbol)
+        quote = self._last.quotes.get((exchange, symbol)) if self._last is not None else None
+        if quote is not None:
+            ticker.update(bid=quote.bid, ask=quote.ask, last=quote.last, close=quote.last, bidVolume=quote.bid_size,
+                          askVolume=quote.ask_size, percentage=quote.change_24h_pct)
+        return ticker
+
+    def order_book_for(self, exchange: str, symbol: str) -> OrderBook | None:
+        """The latest tick's book as the scenario shows it (None while the exchange is down)."""
+        if self._last is None:
+            return self._inner.order_book_for(exchange, symbol)
+        return self._last.order_book(exchange, symbol)
+
+    def fetch_order_book(self, exchange: str, symbol: str, limit: int | None = None) -> dict:
+        """The inner source's order book answer with the scenario's levels."""
+        self._answering(exchange)
+        answer = self._inner.fetch_order_book(exchange, symbol, limit)
+        book = self.order_book_for(exchange, symbol)
+        if book is not None:
+            answer.update(bids=[list(level) for level in book.bids[:limit]],
+                          asks=[list(level) for level in book.asks[:limit]])
+        return answer
+
+    def closes(self, exchange: str, symbol: str, count: int) -> np.ndarray:
+        """Closes of the last closed candles, as the scenario shows them now."""
+        return ScenarioHistory(self._inner, self, self._now).closes(exchange, symbol, count)
+
+    def candles(self, exchange: str, symbol: str, count: int):
+        """The last closed candles, as the scenario shows them now."""
+        return ScenarioHistory(self._inner, self, self._now).candles(exchange, symbol, count)
+
+    def fetch_ohlcv(self, exchange: str, symbol: str, timeframe: str = "1m", since: int | None = None,
+                    limit: int | None = None) -> list[list]:
+        """The inner source's ccxt-shaped candles with the scenario's prices."""
+        self._answering(exchange)
+        bars = self._inner.fetch_ohlcv(exchange, symbol, timeframe, since, limit)
+        if not bars:
+            return bars
+        moved = {round(c.ts * 1000): c for c in self.candles(exchange, symbol, MAX_BARS)}
+        out = []
+        for bar in bars:
+            candle = moved.get(bar[0])
+            out.append(bar if candle is None else [bar[0], candle.open, candle.high, candle.low, candle.close, bar[5]])
+        return out
 
     def __getattr__(self, name: str):
         # Anything else the inner source offers (cointegrated_pairs, ...) is passed through as is.
@@ -266,143 +328,3 @@ class ScenarioMarket(MarketSource):
         if scenario.scope == "usdt":
             out["usdt_usd"] = round(self.usdt_usd(ts), 6)
         return out
-
-
-def _moved_quote(quote: Quote, step: float, price: float, spread: float, depth: float, before: float) -> Quote:
-    """quote with its prices times `price`, its spread times `spread`, its sizes times `depth`;
-    the 24h change is against the price a day ago, which the scenario had moved by `before`."""
-    bid, ask = _move_top(quote.bid, quote.ask, price, spread, step)
-    last = min(max(quote.last * price, bid), ask)
-    change = ((1.0 + quote.change_24h_pct / 100.0) * price / before - 1.0) * 100.0
-    return Quote(quote.exchange, quote.symbol, bid, ask, last, quote.bid_size * depth, quote.ask_size * depth,
-                 quote.ts, change)
-
-
-@lru_cache(maxsize=1024)
-def _units_per_price(step: float) -> float:
-    """1 / step as the simulator keeps it (a power of ten when the step is one), so prices come out clean."""
-    inverse = 1.0 / step
-    power = 10.0 ** round(math.log10(inverse))
-    return power if abs(power - inverse) < 1e-9 * inverse else inverse
-
-
-def _round_down(value: float, step: float) -> float:
-    if step <= 0:
-        return value
-    units = _units_per_price(step)
-    return math.floor(value * units + 1e-9) / units
-
-
-def _round_up(value: float, step: float) -> float:
-    if step <= 0:
-        return value
-    units = _units_per_price(step)
-    return math.ceil(value * units - 1e-9) / units
-
-
-def _move_top(bid: float, ask: float, price: float, spread: float, step: float) -> tuple[float, float]:
-    """The best bid and ask after the price moved by `price` and the spread widened by `spread`."""
-    mid, scale = (bid + ask) * 0.5, price * spread
-    new_bid = _round_down(mid * price + (bid - mid) * scale, step)
-    new_ask = _round_up(mid * price + (ask - mid) * scale, step)
-    if new_ask <= new_bid:
-        new_ask = _round_up(new_bid + (step or new_bid * 1e-6) * 0.5, step)
-    return new_bid, new_ask
-
-
-def _move_levels(levels, mid: float, price: float, spread: float, depth: float, step: float,
-                 rounding) -> tuple[tuple[float, float], ...]:
-    """Book levels moved like the top: distance from the mid scaled, sizes times depth, merged after rounding."""
-    scale, out = price * spread, []
-    for level_price, qty in levels:
-        moved = rounding(mid * price + (level_price - mid) * scale, step)
-        if out and out[-1][0] == moved:
-            out[-1] = (moved, out[-1][1] + qty * depth)
-        else:
-            out.append((moved, qty * depth))
-    return tuple(out)
-
-
-class _BookRewriter:
-    """A snapshot's book reader with the scenario's moves applied to every book it hands out."""
-
-    __slots__ = ("_reader", "_factors", "_markets", "_cache")
-
-    def __init__(self, reader, factors: dict, markets):
-        self._reader, self._factors, self._markets, self._cache = reader, factors, markets, {}
-
-    def __call__(self, exchange: str, symbol: str) -> OrderBook | None:
-        key = (exchange, symbol)
-        if key in self._cache:
-            return self._cache[key]
-        book = self._reader(exchange, symbol)
-        factors = self._factors.get(key)
-        if book is not None and factors is not None and factors != (1.0, 1.0, 1.0) and book.bids and book.asks:
-            price, spread, depth = factors
-            market = self._markets.get(key)
-            step = market.price_step if market is not None else 0.0
-            mid = (book.bids[0][0] + book.asks[0][0]) * 0.5
-            book = OrderBook(exchange, symbol, _move_levels(book.bids, mid, price, spread, depth, step, _round_down),
-                             _move_levels(book.asks, mid, price, spread, depth, step, _round_up), book.ts)
-        self._cache[key] = book
-        return book
-
-
-class ScenarioHistory(CandleHistory):
-    """The inner candle history as the scenario shows it at market time `now`: prices moved by the
-    price curve at each bar's open and close, and no bar of the outage exchange closed during the outage."""
-
-    def __init__(self, inner: CandleHistory, market: ScenarioMarket, now: float):
-        self._inner, self._market, self._now = inner, market, now
-
-    def _hidden(self, exchange: str) -> int:
-        """How many of the newest bars the outage exchange has not delivered yet (0 when it is up)."""
-        market = self._market
-        if exchange not in market.down(self._now):
-            return 0
-        began = market.start + market.scenario.outage_minutes[0] * 60.0
-        return max(0, math.floor(self._now / 60.0) - math.floor(began / 60.0))  # bars that closed after it began
-
-    def closes(self, exchange: str, symbol: str, count: int) -> np.ndarray:
-        """The last `count` closes, oldest first, as the scenario shows them."""
-        hidden = self._hidden(exchange)
-        closes = self._inner.closes(exchange, symbol, count + hidden)
-        if hidden:
-            closes = closes[:max(0, len(closes) - hidden)]
-        if self._market.scenario.price is None:
-            return closes
-        times = self._times(exchange, symbol, len(closes), hidden)
-        if times is None:
-            return closes
-        return closes * self._market.price_factor(exchange, symbol, times + 60.0 - self._market._dt)
-
-    def candles(self, exchange: str, symbol: str, count: int) -> list[Candle]:
-        """The last `count` candles, oldest first, as the scenario shows them."""
-        hidden = self._hidden(exchange)
-        bars = self._inner.candles(exchange, symbol, count + hidden)
-        if hidden:
-            bars = bars[:max(0, len(bars) - hidden)]
-        if self._market.scenario.price is None or not bars or bars[-1].ts + 60.0 < self._market.start or bars[0].ts > self._market.end:
-            return bars
-        times = np.array([bar.ts for bar in bars])
-        opens = self._market.price_factor(exchange, symbol, times)
-        closes = self._market.price_factor(exchange, symbol, times + 60.0 - self._market._dt)
-        out = []
-        for bar, fo, fc in zip(bars, np.broadcast_to(opens, times.shape), np.broadcast_to(closes, times.shape)):
-            o, c = bar.open * fo, bar.close * fc
-            out.append(Candle(bar.ts, o, max(bar.high * max(fo, fc), o, c), min(bar.low * min(fo, fc), o, c),
-                              c, bar.volume))
-        return out
-
-    def _times(self, exchange: str, symbol: str, count: int, hidden: int) -> np.ndarray | None:
-        """Open times of the last `count` bars (after the hidden ones), or None when none is in the event."""
-        if count == 0:
-            return None
-        newest = self._inner.candles(exchange, symbol, 1 + hidden)
-        if not newest:
-            return None
-        last = newest[0].ts
-        first = last - 60.0 * (count - 1)
-        if last + 60.0 < self._market.start or first > self._market.end:
-            return None
-        return first + 60.0 * np.arange(count)

@@ -134,3 +134,22 @@ def test_an_outage_shows_on_the_dashboard_and_the_speed_control_runs_the_clock_t
     finally:
         code = bot.stop()
     assert code == 0, bot.output()
+
+
+def test_a_restart_in_the_middle_continues_the_scenario_where_it_stopped(tmp_path):
+    data, logs = tmp_path / "data", tmp_path / "logs"
+    common = ["--scenario", "flash_crash", "--no-dashboard", "--fast", "--data-dir", str(data), "--log-dir", str(logs)]
+    for ticks in (2100, 2000):  # stop in the trough (00:35), then go on past the rebound (00:45)
+        run = subprocess.run([sys.executable, "run_bot.py", *common, "--max-ticks", str(ticks)], cwd=ROOT,
+                             capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr[-3000:]
+    activity = [json.loads(line) for line in (logs / "activity.jsonl").read_text().splitlines()]
+    second_run = activity[max(i for i, line in enumerate(activity) if line["event"] == "bot_started"):]
+    told = [(line["phase"], line["market_time"][11:19]) for line in second_run if line["event"] == "scenario"]
+    assert told == [("trough", "00:35:00"), ("rebound", "00:45:00")]
+    assert "in progress since 2026-01-01T00:30:00.000Z" in next(line["message"] for line in second_run
+                                                                 if line["event"] == "scenario")
+    assert json.loads((data / "portfolio_state.json").read_text())["engine"]["next_tick"] == 4100
+    check = subprocess.run([sys.executable, "run_bot.py", "verify", "--data-dir", str(data)], cwd=ROOT,
+                           capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0, check.stdout + check.stderr
