@@ -330,7 +330,10 @@ function renderSpeed(clock) {
   const note = byId("speed-note");
   if (!clock.applies) note.textContent = "The live market runs in real time; speed applies to the simulated market.";
   else if (clock.mode === "fast") note.textContent = "Running with --fast (as fast as the machine allows); the speed applies to real-time runs.";
-  else note.textContent = `${fmt.qty(clock.speed)} simulated seconds per second: a tick every ${fmt.qty(clock.tick_interval_seconds * 1000)} ms.`;
+  else {
+    const ms = clock.tick_interval_seconds * 1000;
+    note.textContent = `${fmt.qty(clock.speed)} simulated seconds per second: a tick every ${fmt.num(ms, ms < 10 ? 2 : 0)} ms.`;
+  }
   for (const node of speedForm.querySelectorAll("input, button")) node.disabled = speedBusy || !clock.applies;
 }
 
