@@ -36,6 +36,7 @@ class ScenarioMarket(MarketSource):
         self.description = f"{inner.description} - scenario {scenario_name}"
         self.start, self.end = start_epoch, start_epoch + self.scenario.duration_seconds
         self._tick0, self._dt = first_tick_epoch, tick_seconds
+        self.tick_seconds = tick_seconds  # market seconds per tick (the candle rewrite needs it)
         self._moved = moved_assets(self.scenario, self.symbols)
         self.target = target_alt(self.symbols) if self.scenario.scope == "alt" else None
         self.outage_exchange = self.exchanges[0] if self.scenario.outage_minutes else None

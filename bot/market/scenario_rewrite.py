@@ -120,7 +120,7 @@ class ScenarioHistory(CandleHistory):
         times = self._times(exchange, symbol, len(closes), hidden)
         if times is None:
             return closes
-        return closes * self._market.price_factor(exchange, symbol, times + 60.0 - self._market._dt)
+        return closes * self._market.price_factor(exchange, symbol, times + 60.0 - self._market.tick_seconds)
 
     def candles(self, exchange: str, symbol: str, count: int) -> list[Candle]:
         """The last `count` candles, oldest first, as the scenario shows them."""
@@ -132,7 +132,7 @@ class ScenarioHistory(CandleHistory):
             return bars
         times = np.array([bar.ts for bar in bars])
         opens = self._market.price_factor(exchange, symbol, times)
-        closes = self._market.price_factor(exchange, symbol, times + 60.0 - self._market._dt)
+        closes = self._market.price_factor(exchange, symbol, times + 60.0 - self._market.tick_seconds)
         out = []
         for bar, fo, fc in zip(bars, np.broadcast_to(opens, times.shape), np.broadcast_to(closes, times.shape)):
             o, c = bar.open * fo, bar.close * fc
