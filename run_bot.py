@@ -122,6 +122,13 @@ def main(argv):
         return cli.EXIT_USAGE
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    if not args.fast and engine.source.kind == "simulated":
+        print(f"Simulated clock: {engine.speed:g} simulated seconds per wall-clock second (market.speed; "
+              f"--speed N or the dashboard changes it)", flush=True)
+    scenario = engine.source.scenario_status()
+    if scenario is not None:
+        print(f"Scenario {scenario['name']}: {scenario['summary']}; {scenario['starts_at']} to {scenario['ends_at']} "
+              f"market time", flush=True)
 
     def on_signal(signum, _frame):
         engine.request_stop()

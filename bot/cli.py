@@ -9,7 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from bot.config import BotConfig, ConfigError, apply_overrides, load_config
+from bot.config import DEFAULT_SPEED, BotConfig, ConfigError, apply_overrides, load_config
+from bot.market.scenarios import known_names
 from bot.data_flow import STATE_FILE
 from bot.accounting.ledger import TradeLedger
 from bot.accounting.portfolio import PortfolioTracker
@@ -46,6 +47,13 @@ def run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-ticks", type=int, metavar="N", help="stop after N ticks")
     parser.add_argument("--fast", action="store_true",
                         help="run ticks back to back (simulated clock as fast as the machine allows)")
+    parser.add_argument("--speed", type=float, metavar="N",
+                        help=f"simulated seconds per wall-clock second in a real-time run (market.speed, default "
+                             f"{DEFAULT_SPEED:g}); the dashboard can change it while running")
+    parser.add_argument("--scenario", metavar="NAME",
+                        help=f"play a stress scenario on the simulated market (market.simulator.scenario): "
+                             f"{known_names()}; 'none' for none. It begins market.simulator.scenario_start_minutes "
+                             f"(default 30) of market time after the start")
     return parser
 
 
@@ -73,13 +81,20 @@ def resolve_config(args: argparse.Namespace) -> BotConfig:
         "dashboard.port": getattr(args, "port", None),
         "market.seed": getattr(args, "seed", None),
         "market.source": getattr(args, "market", None),
+        "market.speed": getattr(args, "speed", None),
     }
+    scenario = getattr(args, "scenario", None)
+    if scenario is not None and scenario != "none":
+        overrides["market.simulator.scenario"] = scenario
     if getattr(args, "no_dashboard", False):
         overrides["dashboard.enabled"] = False
     max_ticks = getattr(args, "max_ticks", None)
     if max_ticks is not None and max_ticks < 1:
         raise ConfigError(f"--max-ticks: must be >= 1 (got {max_ticks})")
-    return apply_overrides(config, overrides)
+    config = apply_overrides(config, overrides)
+    if scenario == "none":
+        config.market.simulator.scenario = None
+    return config
 
 
 def verify(argv: list[str]) -> int:

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Callable
 
 from bot.engine_state import EngineState
-from bot.requests import CommandError, JournalEntryRequest, NotificationRequest
+from bot.requests import CommandError, JournalEntryRequest, NotificationRequest, SpeedRequest
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,13 @@ class ToggleStrategy:
     """Switch a strategy on if it is off, off if it is on."""
 
     name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetSpeed:
+    """Run the simulated clock at a new speed (simulated seconds per wall second) from now on."""
+
+    request: SpeedRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +112,7 @@ class CommandHandler:
             StartBot: self._start, PauseBot: self._pause, StopBot: self._stop, ToggleStrategy: self._toggle_strategy,
             AddAlertRule: self._add_rule, DeleteAlertRule: self._delete_rule, ToggleAlertRule: self._toggle_rule,
             AddJournalEntry: self._add_entry, EditJournalEntry: self._edit_entry,
-            SendNotification: self._notify,
+            SendNotification: self._notify, SetSpeed: self._set_speed,
         }
 
     def handle(self, command, cooperate: Callable[[], None] | None = None):
@@ -161,6 +168,14 @@ class CommandHandler:
             enabled = not manager.enabled[command.name]
             engine.set_strategy_enabled(command.name, enabled)
         return enabled
+
+    def _set_speed(self, command: SetSpeed) -> dict:
+        engine = self.engine
+        if engine.source.kind != "simulated":
+            raise CommandError(f"speed applies to the simulated market only (this bot reads the "
+                               f"{engine.source.kind} market in real time)", "speed", status=409)
+        engine.set_speed(float(command.request.speed))
+        return engine.facade.clock()
 
     # ----- alert rules ----------------------------------------------------------------------
     def _add_rule(self, command: AddAlertRule):

@@ -11,9 +11,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.config_rules import (MAX_ASSET_AMOUNT, MIN_TICK_INTERVAL_SECONDS, MIN_TICK_SECONDS, balances_for_symbols,
-                              check_exchange_ids, check_start_time, did_you_mean, normalise_host_name,
-                              valued_assets)
+from bot.config_rules import (MAX_ASSET_AMOUNT, MAX_SPEED, MIN_TICK_INTERVAL_SECONDS, MIN_TICK_SECONDS,
+                              balances_for_symbols, check_exchange_ids, check_start_time, did_you_mean,
+                              normalise_host_name, valued_assets)
 
 KNOWN_STRATEGIES = ("arbitrage", "momentum", "news", "stat_arb")
 DEFAULT_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "ADA/USDT", "ETH/BTC")
@@ -22,6 +22,10 @@ DEFAULT_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "ADA/USDT", "
 DEFAULT_STARTING_BALANCES = {"USDT": 10_000.0, "BTC": 0.05, "ETH": 1.0, "SOL": 15.0, "XRP": 2000.0, "ADA": 3000.0}
 A_WEEK_SECONDS = 7 * 86_400.0
 A_WEEK_MINUTES = 7 * 1_440.0
+A_YEAR_MINUTES = 365 * 1_440.0
+# market.speed: simulated seconds per wall-clock second in a real-time run. The default is measured
+# (README "How fast the simulated clock runs"; bench/first_trades.py prints the figures behind it).
+DEFAULT_SPEED = 15.0
 
 
 class ConfigError(Exception):
@@ -42,6 +46,21 @@ class SimulatorConfig(_Model):
     whales_per_hour: float = Field(3.0, ge=0, le=600)
     book_depth: int = Field(20, ge=10, le=200)
     warmup_candles: int = Field(600, ge=50, le=10_000)
+    # --- stress scenarios (bot/market/scenarios.py; README "Stress scenarios") ---
+    # A named event played on top of the market (flash_crash, exchange_outage, ...); null: none.
+    scenario: str | None = None
+    # It begins this many minutes of market time after market.start_time (30: tick 1800 at 1 s ticks).
+    scenario_start_minutes: float = Field(30.0, ge=0, le=A_YEAR_MINUTES)
+
+    @field_validator("scenario")
+    @classmethod
+    def _known_scenario(cls, value: str | None) -> str | None:
+        from bot.market.scenarios import SCENARIOS, known_names
+
+        if value is not None and value not in SCENARIOS:
+            raise ValueError(f"unknown scenario (got {value!r}){did_you_mean(value, SCENARIOS)}; "
+                             f"known: {known_names()}")
+        return value
 
 
 class LiveConfig(_Model):
@@ -74,6 +93,9 @@ class MarketConfig(_Model):
     # Books are polled one symbol at a time within the rate limit, so they age faster than tickers.
     max_book_age_seconds: float = Field(15.0, gt=0, le=3600)
     max_quote_skew_seconds: float = Field(2.0, gt=0, le=3600)
+    # Simulated seconds per wall-clock second in a real-time run on the simulated market: a tick
+    # every tick_seconds / speed wall seconds (--fast ignores it; the live market runs at its own pace).
+    speed: float = Field(DEFAULT_SPEED, gt=0, le=MAX_SPEED)
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
     live: LiveConfig = Field(default_factory=LiveConfig)
 
@@ -113,6 +135,16 @@ class MarketConfig(_Model):
     @classmethod
     def _iso_time(cls, value: str) -> str:
         return check_start_time(value)
+
+    @model_validator(mode="after")
+    def _speed_and_scenario(self) -> "MarketConfig":
+        if self.tick_seconds / self.speed > 3600:
+            raise ValueError(f"speed: must be >= tick_seconds / 3600 = {self.tick_seconds / 3600:g} "
+                             f"(got {self.speed:g}): a tick at most once an hour")
+        if self.simulator.scenario is not None and self.source != "simulated":
+            raise ValueError(f"simulator.scenario: only the simulated market plays scenarios "
+                             f"(market.source is {self.source!r})")
+        return self
 
     @model_validator(mode="after")
     def _options_name_our_exchanges(self) -> "MarketConfig":
@@ -280,7 +312,9 @@ class StrategiesConfig(_Model):
 class EngineConfig(_Model):
     """engine: the real-time tick interval and the equity sampling period."""
 
-    # Wall-clock seconds between ticks in a real-time run (--fast ignores it).
+    # Wall-clock seconds between ticks in a real-time run on the live market (--fast ignores it).
+    # The simulated market paces its ticks by market.speed; a config that sets this and not
+    # market.speed gets speed = market.tick_seconds / tick_interval_seconds (its old meaning).
     tick_interval_seconds: float = Field(1.0, le=3600)
     # Simulated seconds between equity samples kept in the state file.
     equity_sample_seconds: float = Field(60.0, gt=0, le=86_400)
@@ -377,6 +411,19 @@ class BotConfig(_Model):
             balances = balances_for_symbols(DEFAULT_STARTING_BALANCES, self.market.symbols)
             # A copy, not an assignment into the given section; this re-runs the checks once.
             self.portfolio = self.portfolio.model_copy(update={"starting_balances": balances})
+        return self
+
+    @model_validator(mode="after")
+    def _speed_from_tick_interval(self) -> "BotConfig":
+        # Before market.speed, a real-time run ticked every engine.tick_interval_seconds; a config
+        # that sets that interval and no speed keeps its meaning: speed = tick_seconds / interval.
+        if "tick_interval_seconds" in self.engine.model_fields_set and "speed" not in self.market.model_fields_set:
+            speed = self.market.tick_seconds / self.engine.tick_interval_seconds
+            if speed > MAX_SPEED:
+                raise ValueError(f"engine.tick_interval_seconds: with market.tick_seconds {self.market.tick_seconds:g} "
+                                 f"it makes a speed of {speed:g} simulated seconds per second, above the most "
+                                 f"({MAX_SPEED:g}); set market.speed instead")
+            self.market = self.market.model_copy(update={"speed": speed})
         return self
 
     @model_validator(mode="after")

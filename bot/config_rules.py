@@ -30,6 +30,10 @@ LATEST_START = datetime(2100, 1, 1, tzinfo=timezone.utc)
 # silently runs once a second. --fast is the way to run ticks back to back.
 MIN_TICK_INTERVAL_SECONDS = 0.01
 
+# market.speed (and the dashboard's speed control) at most: a simulated week in about a minute of
+# wall time, already beyond what a tick of the default market allows; past that, --fast.
+MAX_SPEED = 10_000.0
+
 # The simulator pre-generates warmup_candles minutes of ticks before tick 0: at 0.1 s per tick
 # the default 600 candles take 0.5 s to build, at 0.01 s 5 s, at 0.001 s 64 s, and at 1e-5 s
 # it asks for 27 GiB.

@@ -18,7 +18,7 @@ from typing import Callable
 from bot.notify.activity import ActivityLog
 from bot.notify.alerts import AlertEngine
 from bot.commands import CommandHandler
-from bot.config import BotConfig
+from bot.config import MAX_SPEED, BotConfig
 from bot.data_flow import DataFlowManager, LiveCache
 from bot.accounting.equity_log import EquityLog
 from bot.engine_state import ALLOWED_FROM, ARRIVAL_EVENT, EngineState
@@ -44,14 +44,23 @@ STATE_WRITE_SECONDS = 5.0
 
 
 def build_source(config: BotConfig) -> MarketSource:
-    """The market source the config names."""
+    """The market source the config names (the simulator wrapped in its stress scenario, if one is set)."""
     if config.market.source == "live":
         from bot.market.live_source import LiveMarket  # imported only in live mode: ccxt comes with it
 
         return LiveMarket(config.market)
     from bot.market.simulator import SimulatedMarket
 
-    return SimulatedMarket(config.market)
+    market = SimulatedMarket(config.market)
+    simulator = config.market.simulator
+    if simulator.scenario is None:
+        return market
+    from bot.market.scenario_market import ScenarioMarket
+    from bot.models import parse_iso
+
+    first_tick = parse_iso(config.market.start_time)
+    return ScenarioMarket(market, simulator.scenario, first_tick + simulator.scenario_start_minutes * 60.0,
+                          first_tick, config.market.tick_seconds)
 
 
 class BotEngine:
@@ -98,8 +107,8 @@ class BotEngine:
         self.ticks_run = 0
         self.next_tick = 0
         self.version = 0
-        self.loop = TickLoop(self.tick, self.tick_guarded, lambda: self.ticks_run,
-                             config.engine.tick_interval_seconds)
+        self.speed = config.market.speed  # simulated seconds per wall second (the dashboard can change it)
+        self.loop = TickLoop(self.tick, self.tick_guarded, lambda: self.ticks_run, self._tick_interval())
         self._last_state_write = 0.0
         self.cache = None
 
@@ -138,6 +147,7 @@ class BotEngine:
             for name, enabled in saved["engine"]["enabled"].items():
                 if name in self.manager.enabled and isinstance(enabled, bool):
                     self.manager.enabled[name] = enabled
+        self._restore_speed(saved)
         self.next_tick = resume_tick
         self.source.seek(resume_tick)
         for warning in warnings:
@@ -359,6 +369,33 @@ class BotEngine:
             self.version += 1
         self._record_quietly("strategy_toggled", strategy=name, enabled=enabled)
 
+    # ----- the simulated clock's speed ------------------------------------------------------
+    def _tick_interval(self) -> float:
+        """Wall seconds between real-time ticks: tick_seconds / speed on the simulator, the configured interval live."""
+        if self.source.kind == "simulated":
+            return self.config.market.tick_seconds / self.speed
+        return self.config.engine.tick_interval_seconds
+
+    def _restore_speed(self, saved: dict | None) -> None:
+        """A speed set on the dashboard outlives a restart, until the config (or --speed) names a new one:
+        the state file keeps the configured speed it was set under, and the latest choice wins."""
+        recorded = (saved or {}).get("engine", {}).get("speed")
+        if not isinstance(recorded, dict) or recorded.get("config") != self.config.market.speed:
+            return
+        value = recorded.get("value")
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= MAX_SPEED:
+            self.speed = float(value)
+            self.loop.set_interval(self._tick_interval())
+
+    def set_speed(self, speed: float) -> None:
+        """Change the simulated seconds per wall second: written to the state file first, then applied."""
+        with self.lock:
+            self._write_state_with({"speed": {"value": speed, "config": self.config.market.speed}})
+            self.speed = speed
+            self.loop.set_interval(self._tick_interval())
+            self.version += 1
+        self._record_quietly("speed_changed", speed=speed, tick_interval_seconds=self.loop.interval_seconds)
+
     # ----- loops (bot/tick_loop.py) ---------------------------------------------------------
     def request_stop(self) -> None:
         """Ask the loop to stop after the current tick (safe from a signal handler)."""
@@ -374,7 +411,7 @@ class BotEngine:
         return self.loop.run_fast(max_ticks, progress, cooperate)
 
     def start_realtime(self, max_ticks: int | None = None) -> None:
-        """Schedule one guarded tick every engine.tick_interval_seconds on APScheduler."""
+        """Run guarded ticks on APScheduler, one every tick_seconds / speed wall seconds (live: tick_interval_seconds)."""
         self.loop.start_realtime(max_ticks)
 
     def close(self) -> None:
@@ -424,5 +461,6 @@ class BotEngine:
                 "next_tick": self.next_tick,
                 "market_source": self.source.kind,
                 "enabled": dict(self.manager.enabled) if self.manager else {},
+                "speed": {"value": self.speed, "config": self.config.market.speed},
             }
         }

@@ -38,7 +38,16 @@ class BotFacade:
             "health": engine.source.health(),
             "paused_by": engine.paused_by(),
             "storage_fault": dict(engine.faults.storage_fault) if engine.faults.storage_fault else None,
+            "clock": self.clock(),
+            "scenario": engine.source.scenario_status(),
         }
+
+    def clock(self) -> dict:
+        """How the market clock runs: speed (simulated s per wall s), tick length, wall s per tick, mode."""
+        engine = self.engine
+        return {"speed": engine.speed, "tick_seconds": engine.config.market.tick_seconds,
+                "tick_interval_seconds": engine.loop.interval_seconds, "mode": engine.loop.mode,
+                "applies": engine.source.kind == "simulated"}
 
     def health(self) -> dict:
         """ok, or degraded with the reasons: ticks failing, storage failing, the market stale (no
@@ -165,8 +174,9 @@ class BotFacade:
         """Every quote of the last snapshot plus the widest cross-exchange gap per symbol."""
         snapshot = self.engine.last_snapshot
         health = self.engine.source.health()
+        scenario = self.engine.source.scenario_status()
         if snapshot is None:
-            return {"as_of": None, "quotes": [], "cross_exchange": [], "health": health}
+            return {"as_of": None, "quotes": [], "cross_exchange": [], "health": health, "scenario": scenario}
         quotes = []
         by_symbol: dict[str, list] = {}
         for (exchange, symbol), q in sorted(snapshot.quotes.items()):
@@ -184,7 +194,7 @@ class BotFacade:
                           "sell_exchange": high.exchange, "bid": high.bid,
                           "gap_pct": (high.bid - low.ask) / low.ask * 100.0})
         return {"as_of": iso_utc(snapshot.ts), "tick": snapshot.tick, "quotes": quotes, "cross_exchange": cross,
-                "health": health}
+                "health": health, "scenario": scenario}
 
     # ----- dashboard questions: analytics, charts, trade lookups, journal -----------------
     @cached_property

@@ -15,6 +15,8 @@ from typing import Annotated, ClassVar, Literal, Optional, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
+from bot.config_rules import MAX_SPEED
+
 MAX_JSON_DEPTH = 20
 # A number that no field of ours can hold sensibly; far below float overflow.
 MAX_AMOUNT = 1e15
@@ -323,6 +325,15 @@ class NotificationRequest(RequestModel):
         if not value.strip():
             raise ValueError("blank")
         return value.strip()
+
+
+class SpeedRequest(RequestModel):
+    """POST /api/market/speed: how many simulated seconds pass per wall-clock second from now on."""
+
+    extra_message: ClassVar[str] = "{field} is not a field of a speed change (speed)"
+    speed: float = Field(gt=0, le=MAX_SPEED, allow_inf_nan=False,
+                         description=f"a number of simulated seconds per wall-clock second, above 0 and at most "
+                                     f"{MAX_SPEED:g}")
 
 
 class NoBody(RequestModel):

@@ -9,8 +9,8 @@ import time
 
 from flask import Blueprint, current_app, jsonify
 
-from bot.commands import PauseBot, StartBot, StopBot, ToggleStrategy
-from bot.requests import TradesQuery
+from bot.commands import PauseBot, SetSpeed, StartBot, StopBot, ToggleStrategy
+from bot.requests import SpeedRequest, TradesQuery
 from dashboard.parsing import handle, parse_body, parse_query
 from dashboard.security import json_error
 
@@ -120,3 +120,10 @@ def toggle_strategy(name: str):
     broadcaster = _ctx().broadcaster
     broadcaster.send("strategies_update", broadcaster.payload("strategies_update", 0))  # the new version's
     return jsonify({"strategy": name, "enabled": enabled})
+
+
+@api.post("/market/speed")
+def market_speed():
+    """Set the simulated clock's speed: persisted in the state file, then applied (bot/commands.py)."""
+    request_model = parse_body(SpeedRequest)
+    return jsonify(handle(SetSpeed(request_model)))

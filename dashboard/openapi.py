@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from bot.engine_state import EngineState
 from bot.requests import (AlertRuleRequest, ExecutionQuery, JournalEntryRequest, JournalQuery, NoBody,
-                          NotificationRequest, RoundTripsQuery, TradesQuery, adapter)
+                          NotificationRequest, RoundTripsQuery, SpeedRequest, TradesQuery, adapter)
 
 openapi = Blueprint("openapi", __name__, url_prefix="/api")
 REF = "#/components/schemas/{model}"
@@ -43,6 +43,16 @@ class StrategyToggleAnswer(BaseModel):
     enabled: bool
 
 
+class ClockAnswer(BaseModel):
+    """How the market clock runs after the change (as `clock` in GET /api/status)."""
+
+    speed: float
+    tick_seconds: float
+    tick_interval_seconds: float
+    mode: Literal["idle", "fast", "realtime"]
+    applies: bool
+
+
 class RuleAnswer(BaseModel):
     rule: dict
 
@@ -61,7 +71,7 @@ class NotificationAnswer(BaseModel):
 
 
 ERROR_TEXT = {400: "refused: the field named is wrong", 405: "method not allowed (Allow lists the methods)", 403: "cross-site request refused (CSRF token, Origin)",
-              404: "no such thing (field names which)", 409: "switched off in the config",
+              404: "no such thing (field names which)", 409: "switched off in the config, or not for this market",
               413: "body too large", 415: "the body must be JSON", 429: "rate-limited",
               503: "storage failing (`storage: <cause>`); nothing was changed"}
 WRITE_ERRORS = (400, 403, 413, 415, 503)
@@ -99,6 +109,8 @@ OPERATIONS: dict[str, Operation] = {
     "api.bot_pause": _control("Pause trading; the market keeps updating"),
     "api.bot_stop": _control("Stop the tick loop"),
     "api.toggle_strategy": _control("Switch a strategy on or off", StrategyToggleAnswer, WRITE_ERRORS + (404,)),
+    "api.market_speed": Operation("Set the simulated clock's speed (simulated seconds per wall second)",
+                                  body=SpeedRequest, answer=ClockAnswer, errors=WRITE_ERRORS + (409,)),
     "alerts_api.list_alerts": Operation("Alert rules, trigger history, whale feed, recent notifications"),
     "alerts_api.add_alert": Operation("Add an alert rule", body=AlertRuleRequest, answer=RuleAnswer, status=201,
                                       errors=WRITE_ERRORS),

@@ -36,6 +36,10 @@ class MarketSource(ABC):
         """Per exchange: {"state": "live"|"degraded"|"down", "reason": str, "age_seconds": float}."""
         return {ex: {"state": "live", "reason": "", "age_seconds": 0.0} for ex in self.exchanges}
 
+    def scenario_status(self) -> dict | None:
+        """The stress scenario playing on this source (bot/market/scenario_market.py), or None."""
+        return None
+
     def drain_events(self) -> list[dict]:
         """What happened to the source since the last call (exchange state changes, warnings)."""
         return []

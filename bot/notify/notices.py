@@ -52,12 +52,13 @@ class EngineNotices:
                         level="error", strategy=name)
 
     def market_event(self, event: dict) -> None:
-        """An exchange went degraded/down/live, or a symbol went missing: log it; tell the user when it matters."""
+        """An exchange went degraded/down/live, a symbol went missing, a stress scenario changed phase:
+        log it; tell the user when it matters."""
         fields = {k: v for k, v in event.items() if k not in ("ts", "kind", "health")}
         self.activity.record(event["kind"], **fields)
         state, previous = event.get("state"), event.get("previous")
         # down <-> recovering repeats once per breaker cooldown in a long outage: notify the edges only
-        worth_telling = event["kind"] == "market_warning" or state == "down" and previous != "recovering" \
+        worth_telling = event["kind"] in ("market_warning", "scenario") or state == "down" and previous != "recovering" \
             or state == "live" and previous in ("down", "recovering", "degraded")
         if worth_telling:
             self.notify("market", event.get("message") or f"{event.get('exchange')}: {state}",

@@ -40,6 +40,29 @@ function renderStatus() {
   const clock = document.getElementById("status-market-time");
   if (clock && botStatus.market_time) clock.textContent = dateTime(botStatus.market_time);
   renderFeeds(botStatus.health);
+  renderScenario(botStatus.scenario);
+}
+
+/** The stress scenario in the status bar: its name and phase while it plays, hidden when none is set. */
+function renderScenario(scenario) {
+  const item = document.getElementById("status-scenario-item");
+  const text = document.getElementById("status-scenario");
+  if (!item || !text) return;
+  if (!scenario || typeof scenario !== "object" || !scenario.name) {
+    item.hidden = true;
+    return;
+  }
+  item.hidden = false;
+  text.dataset.state = scenario.state || "none";
+  let words = `${scenario.name}: `;
+  if (scenario.state === "active") words += `${scenario.phase}${scenario.phase_says ? ` – ${scenario.phase_says}` : ""}`;
+  else if (scenario.state === "scheduled") words += `starts ${dateTime(scenario.starts_at)}`;
+  else words += `over since ${dateTime(scenario.ends_at)}`;
+  if (scenario.state === "active" && typeof scenario.usdt_usd === "number") {
+    words += ` · 1 USDT = ${scenario.usdt_usd.toFixed(4)} USD (figures stay in USDT)`;
+  }
+  text.textContent = words;
+  item.title = `Stress scenario ${scenario.name}: ${scenario.summary || ""} (${dateTime(scenario.starts_at)} to ${dateTime(scenario.ends_at)} market time)`;
 }
 
 /** Exchange feeds in the status bar: state, why, and how old the data is (from any health map). */
@@ -72,6 +95,10 @@ on("market_update", (payload) => {
   if (payload && payload.health) {
     botStatus = { ...botStatus, health: payload.health };
     renderFeeds(payload.health);
+  }
+  if (payload && "scenario" in payload) {
+    botStatus = { ...botStatus, scenario: payload.scenario };
+    renderScenario(payload.scenario);
   }
   if (payload && payload.as_of) {
     botStatus = { ...botStatus, market_time: payload.as_of };
