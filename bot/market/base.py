@@ -36,6 +36,13 @@ class MarketSource(ABC):
         """Per exchange: {"state": "live"|"degraded"|"down", "reason": str, "age_seconds": float}."""
         return {ex: {"state": "live", "reason": "", "age_seconds": 0.0} for ex in self.exchanges}
 
+    def note_fill(self, exchange: str, symbol: str, side: str, qty: float, price: float, ts: float,
+                  depth_share: float = 0.0) -> None:
+        """One of our fills, for a source whose prices react to it (the simulator); a no-op here.
+
+        depth_share: the share (0-1) of the visible depth within the slippage cap the fill took.
+        """
+
     def drain_events(self) -> list[dict]:
         """What happened to the source since the last call (exchange state changes, warnings)."""
         return []
