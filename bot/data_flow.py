@@ -4,14 +4,15 @@ A signal becomes an order in flight (bot/execution/orders.py): it reaches each l
 after that exchange's latency and fills against the book it meets there, net of what our
 earlier fills took (bot/execution/liquidity.py). With latency 0 it fills at once on the
 decision snapshot. Each tick the engine first delivers the orders that have arrived
-(deliver_due), then runs the strategies. An order that does not fill is a miss: a line of
+(deliver_due), then runs the strategies; while trading is paused, orders already sent still land. An order that does not fill is a miss: a line of
 data/misses.jsonl, an activity record and the manager's counter for its reason.
 
 Order matters for crash safety: the ledger line is written (and flushed) before the portfolio
 changes and before the state file is replaced, so the ledger is never behind the state; a
 crash between the two leaves a stale state file that the next start rebuilds from the ledger.
 A failed ledger append (StorageError) leaves the portfolio and the liquidity memory untouched
-(the order goes back in flight); a failed state write after a good append keeps the trades
+(the order goes back in flight with the books it met, and is filled on them once the disk takes
+it); a failed state write after a good append keeps the trades
 (the ledger has them) and still raises, so the engine pauses. A failed miss write is reported
 as side work (on_side_error) and never touches the trades.
 """
@@ -173,9 +174,8 @@ class DataFlowManager:
             try:
                 result = self._complete(order, snapshot)
             except StorageError:
-                for unsettled in ready[number:]:  # nothing of these was recorded: they wait for the disk
-                    unsettled.arrivals = [None] * len(unsettled.arrivals)
-                    self.orders.add(unsettled)
+                for unsettled in ready[number:]:  # nothing of these was recorded: they wait for the disk,
+                    self.orders.add(unsettled)  # still holding the books they met on arrival
                 raise
             self._tell(order, result, snapshot.ts)
         for order in expired:

@@ -190,6 +190,11 @@ class BotEngine:
             self.faults.guard("alerts", self.alerts.check, snapshot, self._drawdown_now, self.portfolio.marks)
             if self.faults.probe_due():
                 self._probe_storage()
+            if self.state == EngineState.PAUSED and self.data_flow.orders:
+                try:
+                    self.data_flow.deliver_due(snapshot)  # orders sent before the pause still reach the market
+                except StorageError as exc:
+                    self._storage_failed(exc)
             if self.state == EngineState.RUNNING:
                 before = self.ledger.count
                 try:

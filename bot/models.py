@@ -296,7 +296,7 @@ class Trade:
     decision_mid: float | None = None  # this leg's market mid in that snapshot
     latency_ms: float | None = None  # time of the book filled against minus decision_ts
     liquidity_taken_pct: float | None = None  # share of the visible depth within the slippage cap taken
-    levels_taken: tuple[tuple[float, float], ...] | None = None  # (price, qty) per book level, best first
+    levels_taken: tuple[tuple[float, float], ...] | None = None  # (price, qty) per level; "qty@price ..." in files
 
     def to_dict(self) -> dict:
         """Every field by name, as one line of trades.jsonl holds it (ts and decision_ts as ISO 8601)."""
@@ -305,7 +305,7 @@ class Trade:
         if self.decision_ts is not None:
             fields["decision_ts"] = iso_utc(self.decision_ts)
         if self.levels_taken is not None:
-            fields["levels_taken"] = [list(level) for level in self.levels_taken]
+            fields["levels_taken"] = format_levels(self.levels_taken)
         return fields
 
     @classmethod
@@ -315,7 +315,7 @@ class Trade:
         if fields.get("decision_ts") is not None:
             out["decision_ts"] = _epoch(fields["decision_ts"])
         if fields.get("levels_taken") is not None:
-            out["levels_taken"] = tuple((float(price), float(qty)) for price, qty in fields["levels_taken"])
+            out["levels_taken"] = parse_levels(fields["levels_taken"])
         return cls(**out)
 
 
@@ -325,6 +325,22 @@ OPTIONAL_TRADE_FIELDS = ("decision_ts", "decision_mid", "latency_ms", "liquidity
 
 def _epoch(value) -> float:
     return parse_iso(value) if isinstance(value, str) else float(value)
+
+
+def format_levels(levels: tuple[tuple[float, float], ...]) -> str:
+    """Book levels taken as the ledger line writes them: "qty@price qty@price", best first, exact floats."""
+    return " ".join(f"{qty!r}@{price!r}" for price, qty in levels)
+
+
+def parse_levels(text: str) -> tuple[tuple[float, float], ...]:
+    """The (price, qty) levels of a format_levels() text (ValueError when it is not one)."""
+    levels = []
+    for part in text.split():
+        qty, at, price = part.partition("@")
+        if not at:
+            raise ValueError(f"levels_taken: {part!r} is not qty@price")
+        levels.append((float(price), float(qty)))
+    return tuple(levels)
 
 
 def trade_fee_usdt(trade: Trade) -> float:

@@ -104,8 +104,8 @@ def levels_taken(levels: Levels, used: int, qty: float) -> tuple[tuple[float, fl
         take = min(size, left)
         if take <= 0:
             break
-        taken.append((price, take))
         left -= take
+        taken.append((price, round(take, 12)))  # 0.1605, not 0.16049999999999986, from the subtraction
     return tuple(taken)
 
 
