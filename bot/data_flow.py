@@ -157,12 +157,16 @@ class DataFlowManager:
         allows_short: whether the signal's strategy may hold negative positions (Strategy.allows_short).
         """
         if self.orders is None:
-            return self._complete(Order(signal, snapshot, allows_short, (), [snapshot] * len(signal.legs)), snapshot)
-        order = self.orders.make(signal, snapshot, allows_short)
-        if order.ready:
-            return self._complete(order, snapshot)
-        self.orders.add(order)
-        return ExecutionResult("pending")
+            order = Order(signal, snapshot, allows_short, (), [snapshot] * len(signal.legs))
+        else:
+            order = self.orders.make(signal, snapshot, allows_short)
+            if not order.ready:
+                self.orders.add(order)
+                return ExecutionResult("pending")
+        result, state_error = self._complete(order, snapshot)
+        if state_error is not None:
+            raise state_error
+        return result
 
     def deliver_due(self, snapshot: Snapshot) -> int:
         """Fill the orders in flight that have met their books by this snapshot; record expired ones
@@ -170,18 +174,22 @@ class DataFlowManager:
         if not self.orders:
             return 0
         ready, expired = self.orders.advance(snapshot)
+        state_error = None
         for number, order in enumerate(ready):
             try:
-                result = self._complete(order, snapshot)
+                result, failed_write = self._complete(order, snapshot)
             except StorageError:
                 for unsettled in ready[number:]:  # nothing of these was recorded: they wait for the disk,
                     self.orders.add(unsettled)  # still holding the books they met on arrival
                 raise
+            state_error = state_error or failed_write  # recorded in the ledger all the same: settled
             self._tell(order, result, snapshot.ts)
         for order in expired:
             reason = (f"no fresh book within execution.order_timeout_seconds "
                       f"({self.orders.timeout_seconds:g}s) of the decision")
             self._tell(order, self._missed(order, snapshot.tick, snapshot.ts, "timeout", reason, None), snapshot.ts)
+        if state_error is not None:
+            raise state_error
         return len(ready) + len(expired)
 
     def cancel_in_flight(self, tick: int, ts: float) -> int:
@@ -197,8 +205,10 @@ class DataFlowManager:
         if self.on_outcome is not None:
             self.on_outcome(order.signal, result, ts)
 
-    def _complete(self, order: Order, snapshot: Snapshot) -> ExecutionResult:
-        """Fill an order that has met its books and record it; a refusal becomes a miss."""
+    def _complete(self, order: Order, snapshot: Snapshot) -> tuple[ExecutionResult, StorageError | None]:
+        """Fill an order that has met its books and record it; a refusal becomes a miss. Raises
+        StorageError when the ledger refused it (nothing recorded); returns a failed state write
+        (the trades are recorded) for the caller to raise once the order is settled."""
         signal = order.signal
         fill_ts = _ms(snapshot.ts)  # whole milliseconds, exactly what the ledger line replays to
         result = self.executor.execute(signal, snapshot, self.portfolio, allows_short=order.allows_short,
@@ -206,7 +216,7 @@ class DataFlowManager:
         if result.status == "rejected":
             log.debug("signal %s missed: %s", signal.id, result.reason)
             return self._missed(order, snapshot.tick, snapshot.ts, result.reason_key, result.reason,
-                                order.latency_ms(), result)
+                                order.latency_ms(), result), None
         trades = self._trades_for(order, snapshot, result.fills, fill_ts)
         try:
             self.ledger.append(trades)  # StorageError here: nothing recorded, so nothing is applied
@@ -228,9 +238,7 @@ class DataFlowManager:
         if self.on_trades is not None:
             self.on_trades(trades)
         self.emit("trade_executed", list(trades))
-        if state_error is not None:
-            raise state_error
-        return result
+        return result, state_error
 
     def _missed(self, order: Order, tick: int, ts: float, reason_key: str, reason: str,
                 latency_ms: float | None, result: ExecutionResult | None = None) -> ExecutionResult:

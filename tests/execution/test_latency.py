@@ -264,3 +264,26 @@ def test_an_order_whose_ledger_write_fails_waits_with_the_books_it_met(tmp_path,
     (trade,) = engine.ledger.iter_all()
     assert (trade.price, trade.latency_ms) == (103.0, 1000.0)
     engine.close()
+
+
+def test_a_delivered_order_whose_state_write_fails_is_filled_once(tmp_path, monkeypatch):
+    from bot.storage import StorageError
+
+    engine, _ = engine_for(tmp_path, {2: [signal(buy())]}, {"default": 50})
+    engine.run_fast(3)
+    real_write = engine.data_flow.write_state
+    calls = []
+
+    def failing():
+        calls.append(1)
+        raise StorageError(tmp_path / "data" / "portfolio_state.json", "replace", "No space left on device")
+
+    monkeypatch.setattr(engine.data_flow, "write_state", failing)
+    engine.tick()  # tick 3: the trade reaches the ledger, the state file does not
+    assert calls and engine.state == "paused" and engine.ledger.count == 1
+    assert len(engine.data_flow.orders) == 0 and engine.manager.counters["scripted"].executed == 1
+    monkeypatch.setattr(engine.data_flow, "write_state", real_write)
+    for _ in range(3):
+        engine.tick()
+    assert engine.ledger.count == 1, "filled once, not again"
+    engine.close()
