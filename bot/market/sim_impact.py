@@ -96,6 +96,8 @@ class ImpactOverlay:
         # A plain loop: for a few dozen markets it is several times faster than numpy's per-call cost.
         for m, factor in factors.items():
             step = inv[m]
+            if abs(factor - 1.0) * ask[m] * step < 0.49:
+                continue  # less than half a price step at the ask (and so at the bid): nothing moves
             old_bid, old_ask, old_last = bid[m], ask[m], last[m]
             new_bid = max(round(old_bid * factor * step), 1.0) / step
             new_ask = round(old_ask * factor * step) / step
