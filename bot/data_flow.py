@@ -1,10 +1,20 @@
 """DataFlowManager: from an accepted signal to fills, ledger, portfolio, state file and listeners.
 
+A signal becomes an order in flight (bot/execution/orders.py): it reaches each leg's exchange
+after that exchange's latency and fills against the book it meets there, net of what our
+earlier fills took (bot/execution/liquidity.py). With latency 0 it fills at once on the
+decision snapshot. Each tick the engine first delivers the orders that have arrived
+(deliver_due), then runs the strategies; while trading is paused, orders already sent still land. An order that does not fill is a miss: a line of
+data/misses.jsonl, an activity record and the manager's counter for its reason.
+
 Order matters for crash safety: the ledger line is written (and flushed) before the portfolio
 changes and before the state file is replaced, so the ledger is never behind the state; a
 crash between the two leaves a stale state file that the next start rebuilds from the ledger.
-A failed ledger append (StorageError) leaves the portfolio untouched; a failed state write after
-a good append keeps the trades (the ledger has them) and still raises, so the engine pauses.
+A failed ledger append (StorageError) leaves the portfolio and the liquidity memory untouched
+(the order goes back in flight with the books it met, and is filled on them once the disk takes
+it); a failed state write after a good append keeps the trades
+(the ledger has them) and still raises, so the engine pauses. A failed miss write is reported
+as side work (on_side_error) and never touches the trades.
 """
 from __future__ import annotations
 
@@ -13,9 +23,12 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from bot.execution.executor import ExecutionResult, PaperExecutor
+from bot.execution.liquidity import LiquidityView
+from bot.execution.misses import MissLog, miss_record
+from bot.execution.orders import Order, OrdersInFlight
 from bot.accounting.ledger import TradeLedger
 from bot.models import Fill, Signal, Snapshot, Trade, iso_utc, parse_iso
 from bot.accounting.portfolio import PortfolioTracker
@@ -28,6 +41,16 @@ Listener = Callable[[str, object], None]
 ListenerErrorReporter = Callable[[str, BaseException], None]
 # Called with one signal's trades (as the ledger has them) after they are recorded, before listeners.
 TradesHandler = Callable[[list[Trade]], None]
+# Told the outcome of an order that was in flight: (signal, result, market time of the outcome).
+OutcomeHandler = Callable[[Signal, ExecutionResult, float], None]
+# The market source's note of one of our fills (MarketSource.note_fill: market impact).
+FillNote = Callable[..., None]
+CANCELLED_AT_SHUTDOWN = "cancelled at shutdown"
+
+
+def _ms(ts: float) -> float:
+    """ts at whole milliseconds, exactly what its ISO 8601 form in a file reads back to."""
+    return parse_iso(iso_utc(ts))
 
 
 class LiveCache:
@@ -57,11 +80,12 @@ class LiveCache:
 
 
 class DataFlowManager:
-    """Executes accepted signals and records everything that follows from them."""
+    """Executes accepted signals (now or once their orders arrive) and records everything that follows."""
 
     def __init__(self, executor: PaperExecutor, ledger: TradeLedger, portfolio: PortfolioTracker,
                  data_dir: str | Path, fsync: bool = True, activity=None,
-                 state_extra: Callable[[], dict] | None = None, on_trades: TradesHandler | None = None):
+                 state_extra: Callable[[], dict] | None = None, on_trades: TradesHandler | None = None,
+                 orders: OrdersInFlight | None = None):
         self.executor = executor
         self.ledger = ledger
         self.portfolio = portfolio
@@ -72,6 +96,12 @@ class DataFlowManager:
         # The engine's own follow-up to recorded trades (alerts, notifications): a direct call with the
         # Trade objects; the listeners (the dashboard) get the event after it.
         self.on_trades = on_trades
+        self.orders = orders
+        self.misses = MissLog(data_dir)
+        self.on_outcome: OutcomeHandler | None = None  # the StrategyManager's settle
+        self.note_fill: FillNote | None = None  # the market source's (impact on the simulator)
+        # Called with (part, exception) for failed side work (a miss line, the impact note).
+        self.on_side_error: ListenerErrorReporter | None = None
         self._listeners: list[Listener] = []
         self.listener_errors = 0
         # Called with (event, exception) for each failed listener call; the engine counts and reports.
@@ -99,20 +129,104 @@ class DataFlowManager:
                 elif self.listener_errors == 1 or self.listener_errors % 100 == 0:
                     log.exception("listener failed on %s (%d failures so far)", event, self.listener_errors)
 
+    # ----- the market as our orders see it ---------------------------------------------------
+    def market_view(self, snapshot: Snapshot) -> Snapshot:
+        """The snapshot with every book net of what our fills took (what strategies and orders see)."""
+        memory = self.executor.liquidity
+        if not memory.enabled:
+            return snapshot
+        memory.prune(snapshot.ts)
+        return snapshot.with_book_reader(LiquidityView(snapshot.book_reader, memory))
+
+    def restore(self, trades: Iterable[Trade]) -> int:
+        """After a restart: replay the ledger's fills into the liquidity memory and the source's impact."""
+        count = 0
+        memory = self.executor.liquidity
+        for trade in trades:
+            memory.remember(trade)
+            memory.prune(trade.ts)
+            self._note_fill(trade)
+            count += 1
+        return count
+
     # ----- the trade path -------------------------------------------------------------------
     def process_signal(self, signal: Signal, snapshot: Snapshot, *, allows_short: bool) -> ExecutionResult:
-        """Fill the signal on paper and record it: ledger, portfolio, state file, on_trades, listeners.
+        """Send the signal's order: filled and recorded now when every leg's latency is 0, else
+        "pending" (deliver_due fills it on arrival and tells on_outcome).
 
         allows_short: whether the signal's strategy may hold negative positions (Strategy.allows_short).
         """
-        result = self.executor.execute(signal, snapshot, self.portfolio, allows_short=allows_short)
+        if self.orders is None:
+            order = Order(signal, snapshot, allows_short, (), [snapshot] * len(signal.legs))
+        else:
+            order = self.orders.make(signal, snapshot, allows_short)
+            if not order.ready:
+                self.orders.add(order)
+                return ExecutionResult("pending")
+        result, state_error = self._complete(order, snapshot)
+        if state_error is not None:
+            raise state_error
+        return result
+
+    def deliver_due(self, snapshot: Snapshot) -> int:
+        """Fill the orders in flight that have met their books by this snapshot; record expired ones
+        as misses. Returns how many orders were settled. Runs before the strategies each tick."""
+        if not self.orders:
+            return 0
+        ready, expired = self.orders.advance(snapshot)
+        state_error = None
+        for number, order in enumerate(ready):
+            try:
+                result, failed_write = self._complete(order, snapshot)
+            except StorageError:
+                for unsettled in ready[number:]:  # nothing of these was recorded: they wait for the disk,
+                    self.orders.add(unsettled)  # still holding the books they met on arrival
+                raise
+            state_error = state_error or failed_write  # recorded in the ledger all the same: settled
+            self._tell(order, result, snapshot.ts)
+        for order in expired:
+            reason = (f"no fresh book within execution.order_timeout_seconds "
+                      f"({self.orders.timeout_seconds:g}s) of the decision")
+            self._tell(order, self._missed(order, snapshot.tick, snapshot.ts, "timeout", reason, None), snapshot.ts)
+        if state_error is not None:
+            raise state_error
+        return len(ready) + len(expired)
+
+    def cancel_in_flight(self, tick: int, ts: float) -> int:
+        """At shutdown: every order still in flight is a miss ("cancelled at shutdown")."""
+        if not self.orders:
+            return 0
+        cancelled = self.orders.cancel_all()
+        for order in cancelled:
+            self._tell(order, self._missed(order, tick, ts, "other", CANCELLED_AT_SHUTDOWN, None), ts)
+        return len(cancelled)
+
+    def _tell(self, order: Order, result: ExecutionResult, ts: float) -> None:
+        if self.on_outcome is not None:
+            self.on_outcome(order.signal, result, ts)
+
+    def _complete(self, order: Order, snapshot: Snapshot) -> tuple[ExecutionResult, StorageError | None]:
+        """Fill an order that has met its books and record it; a refusal becomes a miss. Raises
+        StorageError when the ledger refused it (nothing recorded); returns a failed state write
+        (the trades are recorded) for the caller to raise once the order is settled."""
+        signal = order.signal
+        fill_ts = _ms(snapshot.ts)  # whole milliseconds, exactly what the ledger line replays to
+        result = self.executor.execute(signal, snapshot, self.portfolio, allows_short=order.allows_short,
+                                       arrivals=order.arrivals, fill_ts=fill_ts)
         if result.status == "rejected":
-            log.debug("signal %s rejected: %s", signal.id, result.reason)
-            return result
-        trades = self._trades_for(signal, snapshot, result.fills)
-        self.ledger.append(trades)  # StorageError here: nothing recorded, so nothing is applied
+            log.debug("signal %s missed: %s", signal.id, result.reason)
+            return self._missed(order, snapshot.tick, snapshot.ts, result.reason_key, result.reason,
+                                order.latency_ms(), result), None
+        trades = self._trades_for(order, snapshot, result.fills, fill_ts)
+        try:
+            self.ledger.append(trades)  # StorageError here: nothing recorded, so nothing is applied
+        except StorageError:
+            self.executor.liquidity.rollback(result.takes)
+            raise
         for trade in trades:
             self.portfolio.apply(trade)
+        for trade in trades:
+            self._note_fill(trade)
         state_error = None
         try:
             self.write_state()
@@ -124,21 +238,53 @@ class DataFlowManager:
         if self.on_trades is not None:
             self.on_trades(trades)
         self.emit("trade_executed", list(trades))
-        if state_error is not None:
-            raise state_error
-        return result
+        return result, state_error
 
-    def _trades_for(self, signal: Signal, snapshot: Snapshot, fills: tuple[Fill, ...]) -> list[Trade]:
+    def _missed(self, order: Order, tick: int, ts: float, reason_key: str, reason: str,
+                latency_ms: float | None, result: ExecutionResult | None = None) -> ExecutionResult:
+        """Record a miss (file, activity log) and return the rejected result the manager counts."""
+        signal = order.signal
+        try:
+            self.misses.append(miss_record(signal, tick, ts, order.decision.ts, reason_key, reason, latency_ms))
+        except Exception as exc:  # noqa: BLE001 - a miss line must never cost a trade or stop the tick
+            self._side_failed("misses", exc)
+        if self.activity is not None:
+            self.activity.record("order_missed", strategy=signal.strategy, signal_id=signal.id, kind=signal.kind,
+                                 reason_key=reason_key, reason=reason, latency_ms=latency_ms)
+        return result or ExecutionResult("rejected", reason=reason, reason_key=reason_key)
+
+    def _note_fill(self, trade: Trade) -> None:
+        if self.note_fill is None:
+            return
+        share = (trade.liquidity_taken_pct or 0.0) / 100.0
+        try:
+            self.note_fill(trade.exchange, trade.symbol, trade.side, trade.qty, trade.price, trade.ts,
+                           depth_share=share)
+        except Exception as exc:  # noqa: BLE001 - the market's reaction must not undo a recorded trade
+            self._side_failed("impact", exc)
+
+    def _side_failed(self, part: str, exc: BaseException) -> None:
+        if self.on_side_error is not None:
+            self.on_side_error(part, exc)
+        else:
+            log.error("%s failed: %s", part, exc)
+
+    def _trades_for(self, order: Order, snapshot: Snapshot, fills: tuple[Fill, ...], ts: float) -> list[Trade]:
+        signal, decision = order.signal, order.decision
         status = "partial" if any(f.partial for f in fills) else "filled"
-        ts = parse_iso(iso_utc(snapshot.ts))  # whole milliseconds, exactly what the ledger line replays to
+        decision_ts = _ms(decision.ts)
         first_seq = self.ledger.next_seq()
-        drafts = [
-            Trade(id=f"T{first_seq + i:08d}", seq=first_seq + i, ts=ts, tick=snapshot.tick, strategy=signal.strategy,
-                  signal_id=signal.id, kind=signal.kind, exchange=f.exchange, symbol=f.symbol, side=f.side,
-                  qty=f.qty, price=f.price, fee=f.fee, fee_asset=f.fee_asset, quote_usdt_rate=f.quote_usdt_rate,
-                  realized_pnl=0.0, status=status, reason=signal.reason)
-            for i, f in enumerate(fills)
-        ]
+        drafts = []
+        for i, f in enumerate(fills):
+            quote = decision.quotes.get((f.exchange, f.symbol))
+            latency = round((f.book_ts - decision.ts) * 1000.0, 3) if f.book_ts is not None else None
+            drafts.append(Trade(
+                id=f"T{first_seq + i:08d}", seq=first_seq + i, ts=ts, tick=snapshot.tick, strategy=signal.strategy,
+                signal_id=signal.id, kind=signal.kind, exchange=f.exchange, symbol=f.symbol, side=f.side,
+                qty=f.qty, price=f.price, fee=f.fee, fee_asset=f.fee_asset, quote_usdt_rate=f.quote_usdt_rate,
+                realized_pnl=0.0, status=status, reason=signal.reason, decision_ts=decision_ts,
+                decision_mid=quote.mid if quote is not None else None, latency_ms=latency,
+                liquidity_taken_pct=f.liquidity_taken_pct, levels_taken=f.levels_taken))
         realized = self.portfolio.realized_for(drafts)
         return [_with_realized(trade, pnl) for trade, pnl in zip(drafts, realized)]
 

@@ -23,6 +23,7 @@ from bot.data_flow import DataFlowManager, LiveCache
 from bot.accounting.equity_log import EquityLog
 from bot.engine_state import ALLOWED_FROM, ARRIVAL_EVENT, EngineState
 from bot.execution.executor import PaperExecutor
+from bot.execution.orders import OrdersInFlight
 from bot.faults import STORAGE_REASON_PREFIX, FaultTracker, storage_reason
 from bot.accounting.ledger import TradeLedger
 from bot.market.base import MarketSource
@@ -51,7 +52,7 @@ def build_source(config: BotConfig) -> MarketSource:
         return LiveMarket(config.market)
     from bot.market.simulator import SimulatedMarket
 
-    market = SimulatedMarket(config.market)
+    market = SimulatedMarket(config.market, impact=config.execution.impact)
     simulator = config.market.simulator
     if simulator.scenario is None:
         return market
@@ -90,7 +91,10 @@ class BotEngine:
         self.executor = PaperExecutor(config.execution, config.portfolio.short_margin_ratio)
         self.data_flow = DataFlowManager(self.executor, self.ledger, None, self.data_dir,
                                          fsync=config.storage.fsync, activity=self.activity,
-                                         state_extra=self._engine_state, on_trades=self._trades_recorded)
+                                         state_extra=self._engine_state, on_trades=self._trades_recorded,
+                                         orders=OrdersInFlight(config.execution))
+        self.data_flow.on_side_error = self.faults.side_failed  # a miss line or impact note that failed
+        self.data_flow.note_fill = self.source.note_fill  # our fills move the simulated market
         self.notifications = NotificationService(config.notifications, self.log_dir,
                                                  emit=lambda note: self.data_flow.emit("notification", note))
         self.notices = EngineNotices(self.activity, self.notifications, self.faults)
@@ -143,6 +147,7 @@ class BotEngine:
         self.portfolio = self.data_flow.portfolio = tracker
         self.manager = StrategyManager(self._strategies, self._strategy_configs, tracker,
                                        self.data_flow.process_signal, on_error=self._strategy_error)
+        self.data_flow.on_outcome = self.manager.settle  # orders in flight are counted when they land
         if saved and isinstance(saved.get("engine", {}).get("enabled"), dict):
             for name, enabled in saved["engine"]["enabled"].items():
                 if name in self.manager.enabled and isinstance(enabled, bool):
@@ -150,6 +155,8 @@ class BotEngine:
         self._restore_speed(saved)
         self.next_tick = resume_tick
         self.source.seek(resume_tick)
+        # Liquidity memory and market impact are functions of our fills: the same market continues.
+        self.data_flow.restore(self.ledger.iter_all())
         for warning in warnings:
             log.warning(warning)
             self.activity.record("errors", kind="state_recovery", message=warning)
@@ -182,7 +189,7 @@ class BotEngine:
         with self.lock:
             if self.state == EngineState.STOPPED:
                 return self.last_snapshot
-            snapshot = self.source.next_snapshot()
+            snapshot = self.data_flow.market_view(self.source.next_snapshot())  # books net of our takes
             for event in self.source.drain_events():
                 self.faults.guard("notifications", self.notices.market_event, event)
             self.last_snapshot = snapshot
@@ -193,9 +200,15 @@ class BotEngine:
             self.faults.guard("alerts", self.alerts.check, snapshot, self._drawdown_now, self.portfolio.marks)
             if self.faults.probe_due():
                 self._probe_storage()
+            if self.state == EngineState.PAUSED and self.data_flow.orders:
+                try:
+                    self.data_flow.deliver_due(snapshot)  # orders sent before the pause still reach the market
+                except StorageError as exc:
+                    self._storage_failed(exc)
             if self.state == EngineState.RUNNING:
                 before = self.ledger.count
                 try:
+                    self.data_flow.deliver_due(snapshot)  # orders that reach the market now fill first
                     self.manager.run(snapshot)
                 except StorageError as exc:
                     self._storage_failed(exc)
@@ -431,11 +444,13 @@ class BotEngine:
         step(self.loop.shutdown)
         if self.state == EngineState.CLOSED:
             return
+        step(self._cancel_orders)
         step(self._final_state_write)
         step(lambda: self.activity.record("bot_stopped", ticks_this_run=self.ticks_run, next_tick=self.next_tick,
                                           trades_in_ledger=self.ledger.count))
         step(self._status_changed, EngineState.STOPPED, "")
-        for closer in (self.ledger.close, self.equity_log.close, self.activity.close, self.notifications.close,
+        for closer in (self.ledger.close, self.data_flow.misses.close, self.equity_log.close, self.activity.close,
+                       self.notifications.close,
                        *(getattr(strategy, "close", None) for strategy in self._strategies), self.source.close):
             if callable(closer):
                 step(closer)
@@ -443,6 +458,13 @@ class BotEngine:
         self.state = EngineState.CLOSED
         if errors:
             raise errors[0]
+
+    def _cancel_orders(self) -> None:
+        """Orders still in flight at shutdown are misses ("cancelled at shutdown"), not carried over."""
+        with self.lock:
+            last = self.last_snapshot
+            if last is not None:
+                self.data_flow.cancel_in_flight(last.tick, last.ts)
 
     def _final_state_write(self) -> None:
         with self.lock:

@@ -169,6 +169,14 @@ class Snapshot:
             return None
         return self.book_reader(exchange, symbol)
 
+    def with_book_reader(self, book_reader: Callable[[str, str], OrderBook | None]) -> "Snapshot":
+        """This snapshot read through another book reader (a copy; this one is unchanged). Cheap: once a tick."""
+        copy = object.__new__(Snapshot)
+        for slot in _SNAPSHOT_SLOTS:
+            slot.__set__(copy, slot.__get__(self))
+        _SNAPSHOT_BOOK_READER.__set__(copy, book_reader)
+        return copy
+
     def usdt_rate(self, exchange: str, asset: str) -> float | None:
         """Value of one unit of asset in USDT at this tick (mid price), or None if unknown."""
         if asset == PORTFOLIO_QUOTE:
@@ -182,15 +190,25 @@ class Snapshot:
         return quote.mid
 
 
+# The slot descriptors of Snapshot: with_book_reader copies through them (a frozen __init__ is slow).
+_SNAPSHOT_SLOTS = tuple(Snapshot.__dict__[name] for name in Snapshot.__slots__)
+_SNAPSHOT_BOOK_READER = Snapshot.__dict__["book_reader"]
+
+
 @dataclass(frozen=True, slots=True)
 class Leg:
-    """One order of a signal: take liquidity for qty base units on one market."""
+    """One order of a signal: take liquidity for qty base units on one market.
+
+    limit_price makes it an IOC limit order: it fills only at prices not worse than this
+    (None: a market order, bounded by the slippage cap from the best price on arrival).
+    """
 
     exchange: str
     symbol: str
     side: Side
     qty: float
     expected_price: float
+    limit_price: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +247,11 @@ class Fill:
     requested_qty: float
     levels_used: int
     slippage_pct: float
+    # (price, qty) taken at each level of the book, best first; the book's ts; the share (%) of
+    # the visible depth within the slippage cap the fill took.
+    levels_taken: tuple[tuple[float, float], ...] = ()
+    book_ts: float | None = None
+    liquidity_taken_pct: float | None = None
 
     @property
     def notional(self) -> float:
@@ -247,6 +270,8 @@ class Trade:
 
     ts is float epoch seconds (market clock, whole milliseconds) inside the process; the ledger
     line and every payload that leaves the process carry it as ISO 8601 UTC (to_dict / from_dict).
+    The fill-quality fields at the end are None in ledgers written before they existed
+    (OPTIONAL_TRADE_FIELDS); decision_ts travels as ISO 8601 like ts.
     """
 
     id: str
@@ -267,18 +292,55 @@ class Trade:
     realized_pnl: float
     status: str
     reason: str
+    decision_ts: float | None = None  # the snapshot the signal was decided on
+    decision_mid: float | None = None  # this leg's market mid in that snapshot
+    latency_ms: float | None = None  # time of the book filled against minus decision_ts
+    liquidity_taken_pct: float | None = None  # share of the visible depth within the slippage cap taken
+    levels_taken: tuple[tuple[float, float], ...] | None = None  # (price, qty) per level; "qty@price ..." in files
 
     def to_dict(self) -> dict:
-        """Every field by name, as one line of trades.jsonl holds it (ts as ISO 8601)."""
+        """Every field by name, as one line of trades.jsonl holds it (ts and decision_ts as ISO 8601)."""
         fields = {name: getattr(self, name) for name in self.__slots__}
         fields["ts"] = iso_utc(self.ts)
+        if self.decision_ts is not None:
+            fields["decision_ts"] = iso_utc(self.decision_ts)
+        if self.levels_taken is not None:
+            fields["levels_taken"] = format_levels(self.levels_taken)
         return fields
 
     @classmethod
     def from_dict(cls, fields: dict) -> "Trade":
-        """A Trade from a ledger line's fields (ts as ISO 8601, or already epoch seconds)."""
-        ts = fields["ts"]
-        return cls(**{**fields, "ts": parse_iso(ts) if isinstance(ts, str) else float(ts)})
+        """A Trade from a ledger line's fields (times as ISO 8601, or already epoch seconds)."""
+        out = {**fields, "ts": _epoch(fields["ts"])}
+        if fields.get("decision_ts") is not None:
+            out["decision_ts"] = _epoch(fields["decision_ts"])
+        if fields.get("levels_taken") is not None:
+            out["levels_taken"] = parse_levels(fields["levels_taken"])
+        return cls(**out)
+
+
+# Trade fields a ledger line may lack (written before they existed): they read as None.
+OPTIONAL_TRADE_FIELDS = ("decision_ts", "decision_mid", "latency_ms", "liquidity_taken_pct", "levels_taken")
+
+
+def _epoch(value) -> float:
+    return parse_iso(value) if isinstance(value, str) else float(value)
+
+
+def format_levels(levels: tuple[tuple[float, float], ...]) -> str:
+    """Book levels taken as the ledger line writes them: "qty@price qty@price", best first, exact floats."""
+    return " ".join(f"{qty!r}@{price!r}" for price, qty in levels)
+
+
+def parse_levels(text: str) -> tuple[tuple[float, float], ...]:
+    """The (price, qty) levels of a format_levels() text (ValueError when it is not one)."""
+    levels = []
+    for part in text.split():
+        qty, at, price = part.partition("@")
+        if not at:
+            raise ValueError(f"levels_taken: {part!r} is not qty@price")
+        levels.append((float(price), float(qty)))
+    return tuple(levels)
 
 
 def trade_fee_usdt(trade: Trade) -> float:

@@ -328,3 +328,18 @@ def test_the_ccxt_shaped_reads_show_the_scenario_too():
     with pytest.raises(LookupError, match="binance is not answering"):
         outage.fetch_ticker(*key)
     assert outage.order_book_for(*key) is None and outage.fetch_ticker("kraken", BTC)["bid"] > 0
+
+
+def test_our_fills_move_the_market_under_a_scenario_too():
+    """ScenarioMarket forwards note_fill: the simulator's impact must not vanish while a scenario plays."""
+    plain, played = sources("liquidity_drought")
+    key = ("kraken", BTC)
+    before = at(100, plain, played)
+    for market, snapshot in zip((plain, played), before):
+        market.note_fill("kraken", BTC, "buy", 1.0, snapshot.quotes[key].ask, snapshot.ts, depth_share=0.5)
+    after_plain, after_played = plain.next_snapshot(), played.next_snapshot()
+    # Before the scenario starts the wrapper passes snapshots through: both moved, by the same amount.
+    assert after_played.quotes[key].mid == after_plain.quotes[key].mid
+    unmoved = build_source(parse_config({"market": {"simulator": {"scenario": "liquidity_drought"}}}))
+    unmoved.seek(101)
+    assert after_played.quotes[key].mid > unmoved.next_snapshot().quotes[key].mid

@@ -11,8 +11,11 @@ TICKS = 50_000
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("run")
+    # Latency 0: the estimates are sized on the decision snapshot's books (net of our takes), and this
+    # run checks they come true there; with latency the order meets later books
+    # (tests/execution/test_latency_engine.py covers that run).
     config = parse_config({"storage": {"data_dir": str(folder / "data"), "log_dir": str(folder / "logs"),
-                                       "fsync": False}})
+                                       "fsync": False}, "execution": {"latency_ms": {"default": 0}}})
     engine = BotEngine(config)
     engine.open()
     estimates = {}

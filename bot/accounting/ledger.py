@@ -6,13 +6,13 @@ from collections import deque
 from pathlib import Path
 from typing import Iterator
 
-from bot.models import Trade
+from bot.models import OPTIONAL_TRADE_FIELDS, Trade
 from bot.storage import CorruptFileError, JsonlWriter, iter_jsonl, read_jsonl, repair_torn_tail
 
 log = logging.getLogger(__name__)
 
 TRADES_FILE = "trades.jsonl"
-REQUIRED_FIELDS = tuple(Trade.__slots__)
+REQUIRED_FIELDS = tuple(name for name in Trade.__slots__ if name not in OPTIONAL_TRADE_FIELDS)
 
 
 def trade_from_record(record: dict, path: Path | None = None, line: int | None = None) -> Trade:
@@ -21,7 +21,7 @@ def trade_from_record(record: dict, path: Path | None = None, line: int | None =
     if missing:
         raise CorruptFileError(path or Path(TRADES_FILE), f"trade record lacks field(s) {', '.join(missing)}", line)
     try:
-        return Trade.from_dict({name: record[name] for name in REQUIRED_FIELDS})
+        return Trade.from_dict({name: record[name] for name in Trade.__slots__ if name in record})
     except (TypeError, ValueError) as exc:
         raise CorruptFileError(path or Path(TRADES_FILE), f"trade record has an unreadable ts ({exc})", line) from None
 

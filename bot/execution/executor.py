@@ -1,17 +1,26 @@
 """PaperExecutor: fills signals on paper by walking the order books, honest about costs.
 
-Taker fee from the market, slippage cap from config, amounts rounded down to the market's
-step, minimum notional enforced, wallets never overdrawn. A multi-leg signal fills every leg
-in full or nothing at all, each leg checked against the wallets as the earlier legs left them.
+Taker fee from the market, slippage cap from config (measured from the best price of the book
+the order meets), IOC limit prices on legs that carry one, amounts rounded down to the market's
+step, minimum notional enforced, wallets never overdrawn. Every book is read net of what our
+earlier fills took (LiquidityMemory); what a leg takes is recorded the moment it fills and
+rolled back when its signal is refused. A multi-leg signal fills every leg in full or nothing
+at all, each leg checked against the wallets as the earlier legs left them. A refusal carries a
+reason key (MISS_REASONS) so misses can be counted by why.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, Sequence
 
 from bot.config import ExecutionConfig
-from bot.execution.fills import WALLET_TOLERANCE, leg_amounts, wallet_changes
+from bot.execution.fills import (WALLET_TOLERANCE, depth_within, leg_amounts, levels_taken, slippage_limit,
+                                 wallet_changes)
+from bot.execution.liquidity import LiquidityMemory, raw_reader
 from bot.models import Fill, Leg, Market, Signal, Snapshot, split_symbol
+
+# Why an order that reached the market did not fill (data/misses.jsonl "reason_key").
+MISS_REASONS = ("price_moved", "liquidity_taken", "insufficient_funds", "no_book", "timeout", "other")
 
 
 class WalletReader(Protocol):
@@ -23,73 +32,117 @@ class WalletReader(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ExecutionResult:
-    """The executor's answer: the fills made, or why there are none."""
+    """The executor's answer: the fills made, or why there are none ("pending": still in flight).
 
-    status: Literal["filled", "partial", "rejected"]
+    takes are the liquidity handles of the fills, for a caller that must undo them (a failed write).
+    """
+
+    status: Literal["filled", "partial", "rejected", "pending"]
     fills: tuple[Fill, ...] = ()
     reason: str = ""
+    reason_key: str = ""
+    takes: tuple = ()
 
 
 class _Rejected(Exception):
-    pass
+    def __init__(self, key: str, text: str):
+        super().__init__(text)
+        self.key = key
 
 
 class PaperExecutor:
-    """Turns Signals into Fills against the snapshot's books and the current wallets."""
+    """Turns Signals into Fills against the books the orders meet and the current wallets."""
 
-    def __init__(self, config: ExecutionConfig, short_margin_ratio: float = 1.5):
+    def __init__(self, config: ExecutionConfig, short_margin_ratio: float = 1.5,
+                 liquidity: LiquidityMemory | None = None):
         self.max_slippage_pct = config.max_slippage_pct
         self.allow_partial = config.allow_partial_fills
         self.short_margin_ratio = short_margin_ratio
+        self.liquidity = liquidity if liquidity is not None else LiquidityMemory(config.liquidity)
 
-    def execute(self, signal: Signal, snapshot: Snapshot, wallets: WalletReader,
-                allows_short: bool = False) -> ExecutionResult:
-        """Fill the signal or say why not. Never changes the wallets: the portfolio does that."""
+    def execute(self, signal: Signal, snapshot: Snapshot, wallets: WalletReader, allows_short: bool = False,
+                arrivals: Sequence[Snapshot] | None = None, fill_ts: float | None = None) -> ExecutionResult:
+        """Fill the signal or say why not. Never changes the wallets: the portfolio does that.
+
+        arrivals: per leg, the snapshot whose book the leg meets (default: snapshot for every leg);
+        fill_ts: the time the liquidity memory records the takes at (default: snapshot.ts).
+        """
         if not signal.legs:
-            return ExecutionResult("rejected", reason="signal has no legs")
+            return ExecutionResult("rejected", reason="signal has no legs", reason_key="other")
         atomic = len(signal.legs) > 1
         deltas: dict[tuple[str, str], float] = {}
-        fills = []
+        fills, takes = [], []
+        when = snapshot.ts if fill_ts is None else fill_ts
         try:
             for number, leg in enumerate(signal.legs, start=1):
-                fill = self._fill_leg(leg, snapshot, wallets, deltas, allows_short, atomic, signal.strategy)
+                met = arrivals[number - 1] if arrivals is not None else snapshot
                 label = f"leg {number} ({leg.side} {leg.symbol} on {leg.exchange})" if atomic else ""
-                if atomic and fill.partial:
-                    raise _Rejected(f"{label} could fill only {fill.qty:g} of {fill.requested_qty:g} "
-                                    f"within {self.max_slippage_pct:g}% slippage; no leg was filled")
+                fill = self._fill_leg(leg, met, wallets, deltas, allows_short, atomic, signal.strategy, label)
+                takes.append(self.liquidity.record(leg.exchange, leg.symbol, leg.side, fill.levels_taken, when))
                 fills.append(fill)
         except _Rejected as exc:
-            return ExecutionResult("rejected", reason=str(exc))
+            self.liquidity.rollback(takes)
+            return ExecutionResult("rejected", reason=str(exc), reason_key=exc.key)
         partial = any(f.partial for f in fills)
-        return ExecutionResult("partial" if partial else "filled", tuple(fills))
+        return ExecutionResult("partial" if partial else "filled", tuple(fills), takes=tuple(takes))
 
-    def _fill_leg(self, leg: Leg, snapshot: Snapshot, wallets: WalletReader,
-                  deltas: dict[tuple[str, str], float], allows_short: bool, atomic: bool, strategy: str) -> Fill:
+    def _fill_leg(self, leg: Leg, snapshot: Snapshot, wallets: WalletReader, deltas: dict[tuple[str, str], float],
+                  allows_short: bool, atomic: bool, strategy: str, label: str) -> Fill:
         market: Market | None = snapshot.markets.get((leg.exchange, leg.symbol))
         if market is None:
-            raise _Rejected(f"{leg.symbol} is not traded on {leg.exchange}")
+            raise _Rejected("no_book", f"{leg.symbol} is not traded on {leg.exchange}")
         if leg.side not in ("buy", "sell"):
-            raise _Rejected(f"unknown side {leg.side!r}")
-        book = snapshot.order_book(leg.exchange, leg.symbol)
-        if book is None:
-            raise _Rejected(f"no fresh order book for {leg.symbol} on {leg.exchange}")
-        if book.crossed:
-            raise _Rejected(f"order book for {leg.symbol} on {leg.exchange} is crossed; not trading on it")
-        amounts = leg_amounts(market, book.asks if leg.side == "buy" else book.bids, leg.side, leg.qty,
-                              self.max_slippage_pct)
-        if isinstance(amounts, str):
-            raise _Rejected(amounts)
-        if amounts.partial and not self.allow_partial and not atomic:
-            raise _Rejected(f"only {amounts.qty:g} of {amounts.requested:g} {market.base} available within "
-                            f"{self.max_slippage_pct:g}% slippage and partial fills are off")
+            raise _Rejected("other", f"unknown side {leg.side!r}")
+        raw = None if (leg.exchange, leg.symbol) in snapshot.stale else \
+            raw_reader(snapshot.book_reader)(leg.exchange, leg.symbol)
+        if raw is None:
+            raise _Rejected("no_book", f"no fresh order book for {leg.symbol} on {leg.exchange}")
+        if raw.crossed:
+            raise _Rejected("no_book", f"order book for {leg.symbol} on {leg.exchange} is crossed; not trading on it")
+        book = self.liquidity.adjust(raw)
+        is_buy = leg.side == "buy"
+        levels = book.asks if is_buy else book.bids
+        amounts = leg_amounts(market, levels, leg.side, leg.qty, self.max_slippage_pct, leg.limit_price)
+        whole = atomic or not self.allow_partial
+        if isinstance(amounts, str) or (whole and amounts.partial):
+            raw_levels = raw.asks if is_buy else raw.bids
+            key = self._shortfall(market, leg, raw_levels, levels, whole)
+            if isinstance(amounts, str):
+                raise _Rejected(key, f"{label}: {amounts}" if label else amounts)
+            if atomic:
+                raise _Rejected(key, f"{label} could fill only {amounts.qty:g} of {amounts.requested:g} "
+                                     f"within {self._bound(leg)}; no leg was filled")
+            raise _Rejected(key, f"only {amounts.qty:g} of {amounts.requested:g} {market.base} available within "
+                                 f"{self._bound(leg)} and partial fills are off")
         rate = snapshot.usdt_rate(leg.exchange, market.quote)
         if rate is None:
-            raise _Rejected(f"cannot value {market.quote} in USDT on {leg.exchange}")
+            raise _Rejected("other", f"cannot value {market.quote} in USDT on {leg.exchange}")
         self._check_wallet(leg, amounts.qty, amounts.notional, amounts.fee, rate, wallets, deltas, allows_short,
                            strategy)
         slippage_pct = abs(amounts.price - amounts.best) / amounts.best * 100.0
+        visible = depth_within(levels, slippage_limit(amounts.best, self.max_slippage_pct, is_buy), is_buy)
         return Fill(leg.exchange, leg.symbol, leg.side, amounts.qty, amounts.price, amounts.fee, market.quote, rate,
-                    amounts.requested, amounts.levels_used, slippage_pct)
+                    amounts.requested, amounts.levels_used, slippage_pct,
+                    levels_taken(levels, amounts.levels_used, amounts.qty), raw.ts,
+                    round(amounts.qty / visible * 100.0, 6) if visible > 0 else None)
+
+    def _bound(self, leg: Leg) -> str:
+        text = f"{self.max_slippage_pct:g}% slippage"
+        return text if leg.limit_price is None else f"{text} and the limit price {leg.limit_price:.10g}"
+
+    def _shortfall(self, market: Market, leg: Leg, raw_levels, levels, whole: bool) -> str:
+        """Why the book could not fill the leg: our own earlier takes, a price that moved, or else."""
+        def fills(book_levels, limit_price) -> bool:
+            amounts = leg_amounts(market, book_levels, leg.side, leg.qty, self.max_slippage_pct, limit_price)
+            return not isinstance(amounts, str) and not (whole and amounts.partial)
+
+        if levels is not raw_levels and fills(raw_levels, leg.limit_price):
+            return "liquidity_taken"
+        if not raw_levels:
+            return "no_book"
+        if leg.limit_price is not None and fills(levels, None):
+            return "price_moved"
+        return "other"
 
     def _check_wallet(self, leg: Leg, qty: float, notional: float, fee: float, rate: float,
                       wallets: WalletReader, deltas: dict, allows_short: bool, strategy: str) -> None:
@@ -103,18 +156,20 @@ class PaperExecutor:
             need = notional + fee
             available = have(quote)
             if need > available + WALLET_TOLERANCE:
-                raise _Rejected(f"insufficient {quote} on {ex}: need {need:.8g}, have {available:.8g}")
+                raise _Rejected("insufficient_funds", f"insufficient {quote} on {ex}: need {need:.8g}, "
+                                                      f"have {available:.8g}")
             _record(deltas, ex, wallet_changes(leg.side, base, quote, qty, notional, fee))
             return
         available = have(base)
         after = available - qty
         if after < -WALLET_TOLERANCE:
             if not allows_short:
-                raise _Rejected(f"insufficient {base} on {ex}: need {qty:.8g}, have {available:.8g}")
+                raise _Rejected("insufficient_funds", f"insufficient {base} on {ex}: need {qty:.8g}, "
+                                                      f"have {available:.8g}")
             short_usdt = -after * (notional / qty) * rate
             collateral_usdt = (have(quote) + notional - fee) * rate
             if short_usdt * self.short_margin_ratio > collateral_usdt + 1e-9:
-                raise _Rejected(f"short of {-after:.8g} {base} on {ex} exceeds the margin rule "
+                raise _Rejected("insufficient_funds", f"short of {-after:.8g} {base} on {ex} exceeds the margin rule "
                                 f"(needs {short_usdt * self.short_margin_ratio:.2f} USDT collateral, "
                                 f"{collateral_usdt:.2f} available)")
         _record(deltas, ex, wallet_changes(leg.side, base, quote, qty, notional, fee))

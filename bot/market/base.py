@@ -40,6 +40,13 @@ class MarketSource(ABC):
         """The stress scenario playing on this source (bot/market/scenario_market.py), or None."""
         return None
 
+    def note_fill(self, exchange: str, symbol: str, side: str, qty: float, price: float, ts: float,
+                  depth_share: float = 0.0) -> None:
+        """One of our fills, for a source whose prices react to it (the simulator); a no-op here.
+
+        depth_share: the share (0-1) of the visible depth within the slippage cap the fill took.
+        """
+
     def drain_events(self) -> list[dict]:
         """What happened to the source since the last call (exchange state changes, warnings)."""
         return []

@@ -114,6 +114,11 @@ class ScenarioMarket(MarketSource):
         self._phase, self._was_down, self._last = None, False, None
         self._now = self._tick0 + (tick - 1) * self._dt
 
+    def note_fill(self, exchange: str, symbol: str, side: str, qty: float, price: float, ts: float,
+                  depth_share: float = 0.0) -> None:
+        """Our fills move the inner market's prices (its impact), scenario or not."""
+        self._inner.note_fill(exchange, symbol, side, qty, price, ts, depth_share)
+
     def next_snapshot(self) -> Snapshot:
         """The inner snapshot, rewritten while the scenario (or its candles) is in view."""
         self._last = snapshot = self._view(self._inner.next_snapshot())

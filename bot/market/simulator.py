@@ -15,8 +15,9 @@ from itertools import repeat
 import numpy as np
 from scipy.signal import lfilter
 
-from bot.config import MarketConfig
+from bot.config import ImpactConfig, MarketConfig
 from bot.market.base import MarketSource
+from bot.market.sim_impact import ImpactOverlay  # helper "fill": our fills move the quotes
 from bot.market.sim_news import MarketEvents
 from bot.market.sim_parts import (BOOK_VARIANTS, PEGGED, BookShapes, CandleStore, asset_params, fee_rates,
                                  price_step_for, stable_unit)
@@ -111,7 +112,7 @@ class SimulatedMarket(MarketSource, CandleHistory):
     kind = "simulated"
     description = "Simulated market - paper trading"
 
-    def __init__(self, config: MarketConfig):
+    def __init__(self, config: MarketConfig, impact: ImpactConfig | None = None):
         super().__init__(tuple(config.exchanges), tuple(config.symbols))
         sim, dt = config.simulator, float(config.tick_seconds)
         self._seed, self._dt = int(config.seed), dt
@@ -119,6 +120,7 @@ class SimulatedMarket(MarketSource, CandleHistory):
         self._start_epoch = (start if start.tzinfo else start.replace(tzinfo=timezone.utc)).timestamp()
         self._setup_assets(sim, dt)
         self._setup_markets(sim, dt)
+        self._impact = ImpactOverlay(impact, self._keys, self._price_inv.tolist())  # impact: off unless given
         self._tick0 = -self._count_warmup_ticks(sim.warmup_candles)  # warm-up ticks are negative
         self._chunk_ticks = int(max(512, min(4096, 2 ** round(math.log2(4096 * 32 / max(32, len(self._keys)))))))
         self._keep = max(sim.warmup_candles, MIN_CANDLES_KEPT)
@@ -361,6 +363,7 @@ class SimulatedMarket(MarketSource, CandleHistory):
         if chunk.rows is None:
             chunk.rows = self._quote_fields(*chunk.pending)
         bid, ask, last, bid_size, ask_size, change, _ = row = chunk.rows[i].tolist()
+        self._impact.shift(row, ts)  # our fills' market impact, in place (bot/market/sim_impact.py)
         quotes = dict(zip(self._keys, map(_new_quote, self._key_exchange, self._key_symbol, bid, ask, last,
                                           bid_size, ask_size, repeat(ts), change)))
         return ts, quotes, _TickBooks(self, ts, row)
@@ -369,6 +372,11 @@ class SimulatedMarket(MarketSource, CandleHistory):
         if self._current is None:
             self._current = self._tick_view(self._chunk, self._pos - 1 - self._chunk.start, self._pos - 1)
         return self._current
+
+    def note_fill(self, exchange: str, symbol: str, side: str, qty: float, price: float, ts: float,
+                  depth_share: float = 0.0) -> None:
+        """One of our fills: it moves this market's later quotes and books (ImpactOverlay)."""
+        self._impact.note_fill(exchange, symbol, side, qty, price, ts, depth_share)
 
     def order_book_for(self, exchange: str, symbol: str) -> OrderBook | None:
         """The book of a market at the latest tick, or None for a market that does not exist."""

@@ -98,8 +98,10 @@ class ArbitrageStrategy(Strategy):
     params: ArbitrageConfig
 
     def __init__(self, params: ArbitrageConfig, exchanges: tuple[str, ...], symbols: tuple[str, ...],
-                 market: MarketConfig, max_slippage_pct: float):
+                 market: MarketConfig, max_slippage_pct: float, liquidity_memory: bool = True):
         super().__init__(params)
+        # With execution.liquidity on, a signal's takes are gone from the books the tick's later signals meet.
+        self.liquidity_memory = liquidity_memory
         self.exchanges = tuple(exchanges)
         self.symbols = tuple(symbols)
         self.max_quote_skew_seconds = market.max_quote_skew_seconds
@@ -158,7 +160,7 @@ class ArbitrageStrategy(Strategy):
                             best_ask = value
                 if best_bid > best_ask:
                     if state is None:
-                        state = TickState(snapshot, view)
+                        state = TickState(snapshot, view, self.liquidity_memory)
                     signal = self._cross_signal(state, symbol, venues)
                     if signal is not None:
                         signals.append(signal)
@@ -174,7 +176,7 @@ class ArbitrageStrategy(Strategy):
                 else:
                     continue
                 if state is None:
-                    state = TickState(snapshot, view)
+                    state = TickState(snapshot, view, self.liquidity_memory)
                 signal = self._triangle_signal(state, triangle, forward, (q_xu, q_yx, q_yu))
                 if signal is not None:
                     signals.append(signal)
@@ -356,8 +358,12 @@ class ArbitrageStrategy(Strategy):
     # -- output --------------------------------------------------------------------------------
 
     def _signal(self, kind: str, plan: Plan, reason: str) -> Signal:
-        legs = tuple(Leg(f.exchange, f.symbol, f.side, f.qty, f.price) for f in plan.fills)
-        # The estimate replays the fills on the very books the executor will use: near certain.
+        # IOC limits at the worst level the sizing walked: if the books have moved against us by the
+        # time the order arrives, the legs do not fill (a "price_moved" miss), rather than at a loss.
+        legs = tuple(Leg(f.exchange, f.symbol, f.side, f.qty, f.price, limit_price=f.worst_price)
+                     for f in plan.fills)
+        # The estimate replays the fills on the books as they are at the decision; with latency the
+        # order meets later books, so it is an upper bound the limit prices keep honest.
         return Signal(strategy=self.name, kind=kind, legs=legs, reason=reason, expected_profit_usdt=plan.net_usdt,
                       expected_profit_pct=plan.net_pct, confidence=1.0)
 

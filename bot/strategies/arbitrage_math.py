@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from bot.execution.fills import WALLET_TOLERANCE, Levels, leg_amounts, wallet_changes
+from bot.execution.fills import WALLET_TOLERANCE, Levels, after_take, leg_amounts, wallet_changes
 from bot.models import PORTFOLIO_QUOTE, Market, OrderBook, PortfolioView, Snapshot, round_step
 from bot.accounting.positions import Position, book_fill
 
@@ -105,6 +105,7 @@ class LegFill:
     notional: float
     fee: float
     rate: float  # quote_usdt_rate
+    worst_price: float = 0.0  # the last book level the fill reaches: the leg's limit price
 
     @property
     def notional_usdt(self) -> float:
@@ -120,7 +121,7 @@ def fill_leg(market: Market, levels: Levels, side: str, qty: float, max_slippage
     if isinstance(amounts, str) or amounts.partial:
         return None
     return LegFill(market.exchange, market.symbol, side, market.base, market.quote, amounts.qty, amounts.price,
-                   amounts.notional, amounts.fee, rate)
+                   amounts.notional, amounts.fee, rate, amounts.worst)
 
 
 class WalletScratch:
@@ -189,11 +190,12 @@ class Plan:
 class TickState:
     """One tick's books (read once) and what the signals proposed so far will do to wallets and positions."""
 
-    __slots__ = ("snapshot", "view", "books", "deltas", "lots")
+    __slots__ = ("snapshot", "view", "books", "deltas", "lots", "consume_books")
 
-    def __init__(self, snapshot: Snapshot, view: PortfolioView):
+    def __init__(self, snapshot: Snapshot, view: PortfolioView, consume_books: bool = True):
         self.snapshot = snapshot
         self.view = view
+        self.consume_books = consume_books  # False with the liquidity memory off (books refill at once)
         self.books: dict[tuple[str, str], OrderBook | None] = {}
         self.deltas: dict[tuple[str, str], float] = {}
         self.lots: dict[str, Position] = {}
@@ -236,10 +238,20 @@ class TickState:
         return Plan(tuple(fills), realized - fees, notional_usdt, wallet.deltas, lots)
 
     def commit(self, plan: Plan) -> None:
-        """Count a plan as filled for the signals that follow it in this tick."""
+        """Count a plan as filled for the signals that follow it in this tick: wallets, lots, and
+        the books less what its legs take (the executor sees them so, through the liquidity memory)."""
         for key, delta in plan.wallet_deltas.items():
             self.deltas[key] = self.deltas.get(key, 0.0) + delta
         self.lots.update(plan.lots)
+        for fill in plan.fills if self.consume_books else ():
+            key = (fill.exchange, fill.symbol)
+            book = self.books.get(key)
+            if book is not None:
+                if fill.side == "buy":
+                    book = OrderBook(book.exchange, book.symbol, book.bids, after_take(book.asks, fill.qty), book.ts)
+                else:
+                    book = OrderBook(book.exchange, book.symbol, after_take(book.bids, fill.qty), book.asks, book.ts)
+                self.books[key] = book
 
     def own_leftover(self, exchange: str, asset: str) -> float:
         """The sliver of asset this strategy holds, as far as the wallet on exchange has it.

@@ -2,8 +2,11 @@
 
 The filter is where opportunities become trades or are rejected for a reason that is counted
 per strategy: net profit below min_profit_pct, position too large for equity, too many open
-positions, the symbol's cooldown, or the executor's own refusal. Strategy code is called
-through one guard, so a strategy that raises is logged and counted and the others go on.
+positions, the symbol's cooldown, an order of the strategy for the symbol still in flight
+("in_flight"), or the market's own answer (a miss, counted under its reason key: price_moved,
+liquidity_taken, insufficient_funds, no_book, timeout, other). An order in flight is counted
+when its outcome is known (settle). Strategy code is called through one guard, so a strategy
+that raises is logged and counted and the others go on.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ class StrategyCounters:
 
     opportunities: int = 0
     executed: int = 0
+    in_flight: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
     errors: int = 0
     last_error: str = ""
@@ -39,6 +43,7 @@ class StrategyCounters:
         return {
             "opportunities": self.opportunities,
             "executed": self.executed,
+            "in_flight": self.in_flight,
             "rejected": dict(sorted(self.rejected.items())),
             "rejected_total": sum(self.rejected.values()),
             "errors": self.errors,
@@ -49,7 +54,8 @@ class StrategyCounters:
 
 class SignalProcessor(Protocol):
     """What executes an accepted signal (DataFlowManager.process_signal): returns an object with
-    .status ("filled"|"partial"|"rejected") and .reason; allows_short is Strategy.allows_short."""
+    .status ("filled"|"partial"|"rejected"|"pending"), .reason and .reason_key; allows_short is
+    Strategy.allows_short. A "pending" order's outcome comes later through settle()."""
 
     def __call__(self, signal: Signal, snapshot: Snapshot, *, allows_short: bool) -> object: ...
 
@@ -71,6 +77,7 @@ class StrategyManager:
         self.counters = {name: StrategyCounters() for name in self.strategies}
         self._views = {name: portfolio.view_for(name) for name in self.strategies}
         self._last_trade_ts: dict[tuple[str, str], float] = {}
+        self._in_flight: dict[tuple[str, str], str] = {}  # (strategy, symbol) -> signal id
         self._signal_number = 0
         self._signal_tick = -1
 
@@ -118,12 +125,32 @@ class StrategyManager:
             return False
         signal = replace(signal, strategy=strategy.name, id=self._next_signal_id(strategy.name, snapshot.tick))
         result = self.process(signal, snapshot, allows_short=strategy.allows_short)
+        if result.status == "pending":
+            counters.in_flight += 1
+            for leg in signal.legs:
+                self._in_flight[(strategy.name, leg.symbol)] = signal.id
+            return False
+        return self._count(signal, result, snapshot.ts)
+
+    def settle(self, signal: Signal, result, ts: float) -> None:
+        """The outcome of an order that was in flight (DataFlowManager.on_outcome): count it."""
+        counters = self.counters.get(signal.strategy)
+        if counters is None:
+            return
+        counters.in_flight = max(0, counters.in_flight - 1)
+        for leg in signal.legs:
+            if self._in_flight.get((signal.strategy, leg.symbol)) == signal.id:
+                del self._in_flight[(signal.strategy, leg.symbol)]
+        self._count(signal, result, ts)
+
+    def _count(self, signal: Signal, result, ts: float) -> bool:
+        counters = self.counters[signal.strategy]
         if result.status == "rejected":
-            counters.reject("execution", result.reason)
+            counters.reject(getattr(result, "reason_key", "") or "other", result.reason)
             return False
         counters.executed += 1
         for leg in signal.legs:
-            self._last_trade_ts[(strategy.name, leg.symbol)] = snapshot.ts
+            self._last_trade_ts[(signal.strategy, leg.symbol)] = ts
         return True
 
     def _next_signal_id(self, name: str, tick: int) -> str:
@@ -138,6 +165,10 @@ class StrategyManager:
         params = self.configs[strategy.name]
         if not signal.legs:
             return ("invalid", "signal has no legs")
+        for leg in signal.legs:
+            waiting = self._in_flight.get((strategy.name, leg.symbol))
+            if waiting is not None:
+                return ("in_flight", f"order {waiting} for {leg.symbol} is still on its way")
         if signal.expected_profit_pct is not None and signal.expected_profit_pct < params.min_profit_pct:
             return ("below_min_profit", f"net {signal.expected_profit_pct:.4f}% < min_profit_pct {params.min_profit_pct:g}%")
         if signal.closes_position:

@@ -18,7 +18,7 @@ def build_strategies(config: BotConfig, exchanges: tuple[str, ...], symbols: tup
 
     strategies: list[Strategy] = [
         ArbitrageStrategy(config.strategies.arbitrage, exchanges, symbols, config.market,
-                          config.execution.max_slippage_pct),
+                          config.execution.max_slippage_pct, config.execution.liquidity.enabled),
         MomentumStrategy(config.strategies.momentum, exchanges, symbols),
         NewsStrategy(config.strategies.news, exchanges, symbols),
         StatArbStrategy(config.strategies.stat_arb, exchanges, symbols, runner=runner),

@@ -25,6 +25,8 @@ def make_config(root: Path, broadcast_seconds: float = 5.0):
     return parse_config({
         "storage": {"data_dir": str(root / "data"), "log_dir": str(root / "logs"), "fsync": False},
         "dashboard": {"async_mode": "threading", "broadcast_seconds": broadcast_seconds},
+        # Latency 0: force_trade() below fills at once, on the snapshot it is given.
+        "execution": {"latency_ms": {"default": 0}},
     })
 
 

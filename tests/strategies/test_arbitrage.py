@@ -367,7 +367,9 @@ def test_fill_leg_is_what_the_executor_fills(raw_levels, qty, side, slippage_pct
     snap = snapshot({("ex", "SOL/USDT"): (other, book) if side == "buy" else (book, other)},
                     markets={("ex", "SOL/USDT"): market("ex", "SOL/USDT", amount_step=0.001, min_notional=1.0)})
     mine = fill_leg(snap.markets[("ex", "SOL/USDT")], book, side, qty, slippage_pct, 1.0)
-    executor = PaperExecutor(ExecutionConfig(max_slippage_pct=slippage_pct))
+    # Liquidity memory off: the two legs below walk the same book, and with it on the second would
+    # meet the book less the first leg's take (tests/execution cover that).
+    executor = PaperExecutor(ExecutionConfig(max_slippage_pct=slippage_pct, liquidity={"enabled": False}))
     wallets = tracker_for(snap, {"ex": {"USDT": 1e9, "SOL": 1e9}})
     legs = (Leg("ex", "SOL/USDT", side, qty, 0.0),) * 2  # two legs: all-or-none, as arbitrage signals are
     result = executor.execute(Signal("arbitrage", "test", legs, ""), snap, wallets)

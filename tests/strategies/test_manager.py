@@ -36,7 +36,8 @@ def make(strategies, configs=None, status="filled"):
 
     def process(signal, snapshot, *, allows_short):
         processed.append((signal.strategy, signal))
-        return SimpleNamespace(status=status, reason="the book is thin" if status == "rejected" else "")
+        return SimpleNamespace(status=status, reason="the book is thin" if status == "rejected" else "",
+                               reason_key="liquidity_taken" if status == "rejected" else "")
 
     configs = configs or {s.name: StrategyConfig() for s in strategies}
     errors = []
@@ -120,10 +121,10 @@ def test_max_open_positions():
     assert processed == [] and manager.counters["m"].rejected == {"max_open_positions": 1}
 
 
-def test_execution_refusals_are_counted_with_their_reason():
+def test_execution_refusals_are_counted_under_their_miss_reason():
     manager, snap, _, _ = make([Scripted("m", [buy()])], status="rejected")
     manager.run(snap)
-    assert manager.counters["m"].rejected == {"execution": 1}
+    assert manager.counters["m"].rejected == {"liquidity_taken": 1}
     assert manager.counters["m"].last_rejection == "the book is thin"
     assert manager.counters["m"].executed == 0
 
