@@ -117,6 +117,8 @@ OPERATIONS: dict[str, Operation] = {
     "exports.export_roundtrips": Operation("Every round trip as CSV", media="text/csv"),
     "roundtrips_api.roundtrips": Operation("Round trips derived from the ledger, filtered and paged",
                                            query=RoundTripsQuery, errors=(400,)),
+    "report_api.report_html": Operation("The HTML tearsheet of the run (a self-contained download)",
+                                        media="text/html"),
     "openapi.document": Operation("This document"),
 }
 

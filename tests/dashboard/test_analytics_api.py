@@ -71,7 +71,7 @@ def test_trade_figures_are_per_round_trip_and_equal_the_oracle(client, engine):
 
 
 def test_risk_figures_equal_empyrical_on_the_complete_equity_file(client, engine):
-    engine.facade.performance.period_seconds = 600.0  # 30,000 ticks are 8 hours: too few hourly periods
+    engine.facade.performance.period = 600.0  # 30,000 ticks are 8 hours: too few hourly periods
     body = client.get("/api/analytics").get_json()
     lines = equity_lines(engine)
     assert len(lines) >= 500  # every sample of the template run plus this engine's, none dropped
