@@ -351,14 +351,17 @@ class JsonlWriter:
 
 
 def iter_jsonl(path: str | Path) -> Iterator[dict]:
-    """Stream the complete records of a JSONL file without loading it whole (skips a torn tail)."""
+    """Stream the complete records of a JSONL file without loading it whole (skips a torn tail).
+
+    A complete line that is not JSON raises CorruptFileError naming the file and the line.
+    """
     path = Path(path)
     try:
         handle = open(path, "rb")
     except FileNotFoundError:
         return
     with handle:
-        for raw in handle:
+        for number, raw in enumerate(handle, start=1):
             if not raw.endswith(b"\n"):
                 try:
                     yield json.loads(raw)
@@ -366,7 +369,11 @@ def iter_jsonl(path: str | Path) -> Iterator[dict]:
                     pass
                 return
             if raw.strip():
-                yield json.loads(raw)
+                try:
+                    record = json.loads(raw)
+                except ValueError as exc:
+                    raise CorruptFileError(path, f"not valid JSON ({exc})", number) from None
+                yield record
 
 
 class DataDirLock:

@@ -154,10 +154,11 @@ class PerformanceFigures:
         rows = {row["strategy"]: row for row in performance_rows}
         names = sorted(set(rows) | set(figures["strategies"]))
         empty = trade_stats([])
+        no_risk = {**risk_metrics([], [], risk["equity"]["period_seconds"]), "capital_base": None}  # never traded
         strategies = {}
         for name in names:
             row = rows.get(name, {})
-            strategies[name] = {**figures["strategies"].get(name, empty), **risk["strategies"].get(name, {}),
+            strategies[name] = {**figures["strategies"].get(name, empty), **risk["strategies"].get(name, no_risk),
                                 "trades": row.get("trades", 0), "net_pnl": row.get("net_pnl", 0.0),
                                 "per_symbol": self.per_symbol(name)}
         overall = {**figures["overall"], **risk["equity"], "trading": risk["trading"],
