@@ -136,12 +136,14 @@ function loadDistribution(silent = false) {
 
 // ---- risk table and comparison ----------------------------------------------------------
 
-/** A risk figure with its period and sample size under it, or what it still needs. */
+const RATIOS = new Set(["sharpe", "sortino", "calmar", "volatility_pct"]);
+
+/** A risk figure with its period and sample size under it; a ratio below the minimum says what it
+ * still needs (drawdown is shown from the first period, so it only ever lacks one: a dash). */
 function riskCell(m, key, format) {
-  const missing = m[key] === null || m[key] === undefined;
-  const text = missing && m.needs_periods > 0 ? fmt.needsText(m) : format(m[key]);
-  return el("td", { class: missing && m.needs_periods > 0 ? "num needs" : "num", dataset: { figure: key } },
-    [text, el("small", { class: "figure-basis" }, fmt.basisText(m))]);
+  const needs = RATIOS.has(key) && (m[key] === null || m[key] === undefined) && m.needs_periods > 0;
+  return el("td", { class: needs ? "num needs" : "num", dataset: { figure: key } },
+    [needs ? fmt.needsText(m) : format(m[key]), el("small", { class: "figure-basis" }, fmt.basisText(m))]);
 }
 
 function riskRow(scope, m, isOverall = false) {

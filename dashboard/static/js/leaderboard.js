@@ -45,7 +45,7 @@ function rows() {
 /** A risk figure with its period and sample size, or what it still needs (as on /analytics). */
 function riskCell(m, key, format) {
   if (!m || m.period === undefined) return td(fmt.DASH, "num");
-  const needs = (m[key] === null || m[key] === undefined) && m.needs_periods > 0;
+  const needs = key !== "max_drawdown_pct" && (m[key] === null || m[key] === undefined) && m.needs_periods > 0;
   return el("td", { class: needs ? "num needs" : "num" },
     [needs ? fmt.needsText(m) : format(m[key]), el("small", { class: "figure-basis" }, fmt.basisText(m))]);
 }
