@@ -162,12 +162,13 @@ def test_a_report_on_an_empty_or_missing_dir_says_so_in_one_line_and_writes_noth
 @pytest.mark.parametrize("damage, words", [
     ("trades.jsonl", "trades.jsonl:3"), ("equity.jsonl", "equity.jsonl:2"),
     ("portfolio_state.json", "portfolio_state.json"), ("no_state", "missing"),
+    ("no_equity", "no equity samples"),  # a data dir from before equity.jsonl
 ])
 def test_a_damaged_data_dir_is_refused_in_one_line_and_nothing_is_written(run_dir, tmp_path, damage, words):
     data_dir = tmp_path / "data"
     shutil.copytree(run_dir, data_dir)
-    if damage == "no_state":
-        (data_dir / "portfolio_state.json").unlink()
+    if damage.startswith("no_"):
+        (data_dir / {"no_state": "portfolio_state.json", "no_equity": "equity.jsonl"}[damage]).unlink()
     else:
         path = data_dir / damage
         text = path.read_text(encoding="utf-8").splitlines(keepends=True)
