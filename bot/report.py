@@ -66,8 +66,8 @@ def ratio_pct(value, digits: int = 1) -> str:
 
 
 def number(value, digits: int = 2) -> str:
-    """A plain figure (Sharpe, profit factor)."""
-    return DASH if _missing(value) else f"{value:,.{digits}f}"
+    """A plain figure (Sharpe, profit factor), with a true minus sign below zero."""
+    return DASH if _missing(value) else signed(value, digits).lstrip("+")
 
 
 def duration(seconds) -> str:
@@ -128,7 +128,7 @@ def _charts(facade) -> dict:
     equity = [{"name": "Equity", "css": "line-1", "points": _epoch_points(curves["equity"])},
               {"name": "Trading equity (equity less the starting inventory's price moves)", "css": "line-2",
                "points": _epoch_points(curves["trading_equity"])},
-              {"name": "Buy and hold (the starting inventory left alone)", "css": "line-3",
+              {"name": "Buy and hold (the starting inventory left alone)", "css": "line-3 dashed",
                "points": _epoch_points(curves.get("buy_and_hold", []))}]
     drawdown = [{"name": "Equity below its peak", "css": "line-1", "points": _falls(falls["equity"])},
                 {"name": "Trading equity below its peak", "css": "line-2", "points": _falls(falls["trading_equity"])}]
