@@ -109,7 +109,8 @@ def needs_text(figures: dict) -> str:
 
 def basis_text(figures: dict) -> str:
     """"1h × 36 periods": the period and the sample size next to a risk figure."""
-    return f"{figures.get('period')} \u00d7 {figures.get('periods', 0)} periods"
+    count = figures.get("periods", 0)
+    return f"{figures.get('period')} \u00d7 {count} period{'' if count == 1 else 's'}"
 
 
 # ----- what the report shows, all from the facade --------------------------------------------

@@ -111,7 +111,8 @@ def test_the_pages_and_the_downloaded_report(stopped_bot, browser, tmp_path):
             row = page.locator("#risk-body tr", has=page.locator("th", has_text=label)).first
             for key, column in RISK_CELLS.items():
                 cell = row.locator("td").nth(column - 1)
-                assert cell.locator(".figure-basis").inner_text() == f"1h × {figures['periods']} periods", (label, key)
+                plural = "" if figures["periods"] == 1 else "s"
+                assert cell.locator(".figure-basis").inner_text() == f"1h × {figures['periods']} period{plural}", (label, key)
                 if figures[key] is None and figures["needs_periods"] > 0 and key != "max_drawdown_pct":
                     assert cell.inner_text().startswith(needs(figures)), (label, key)
                 elif figures[key] is None:  # drawdown needs one period, not thirty

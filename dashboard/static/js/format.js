@@ -111,7 +111,9 @@ export function needsText(m) {
 
 /** The period and sample size next to a risk figure: "1h × 36 periods". */
 export function basisText(m) {
-  return m && m.period ? `${m.period} × ${m.periods ?? 0} periods` : "";
+  if (!m || !m.period) return "";
+  const count = m.periods ?? 0;
+  return `${m.period} × ${count} period${count === 1 ? "" : "s"}`;
 }
 
 /** 45s, 12m 30s, 3h 05m, 2d 4h. */
