@@ -1,4 +1,4 @@
-"""Start the paper-trading bot (and its dashboard), or verify a data dir. See --help.
+"""Start the paper-trading bot (and its dashboard), verify a data dir or report on it. See --help.
 
 eventlet must patch the standard library before anything else is imported, so the decision
 is made here from the arguments and the raw config file, before the bot is imported.
@@ -13,7 +13,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def _dashboard_wants_eventlet(argv):
-    if argv[:1] == ["verify"] or "--no-dashboard" in argv or "-h" in argv or "--help" in argv:
+    if argv[:1] in (["verify"], ["report"]) or "--no-dashboard" in argv or "-h" in argv or "--help" in argv:
         return False
     import yaml
 
@@ -91,6 +91,8 @@ def _background_runner():
 def main(argv):
     if argv[:1] == ["verify"]:
         return cli.verify(argv[1:])
+    if argv[:1] == ["report"]:
+        return cli.report(argv[1:])
     args = cli.run_parser().parse_args(argv)
     try:
         config = cli.resolve_config(args)

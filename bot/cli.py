@@ -1,4 +1,4 @@
-"""Command-line plumbing for run_bot.py: arguments, config, verify, progress bar, exit summary.
+"""Command-line plumbing for run_bot.py: arguments, config, verify, report, progress bar, exit summary.
 
 Exit codes: 0 normal stop, 2 bad config, arguments or a damaged ledger, 1 anything else.
 """
@@ -33,8 +33,9 @@ def run_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run_bot.py",
         description="Paper-trading crypto bot with a live dashboard. It never places a real order.",
-        epilog="Other command: 'run_bot.py verify --data-dir DIR' rebuilds the portfolio from the "
-               "ledger and compares it with the saved state.",
+        epilog="Other commands: 'run_bot.py verify --data-dir DIR' rebuilds the portfolio from the "
+               "ledger and compares it with the saved state; 'run_bot.py report --data-dir DIR --out FILE' "
+               "writes an HTML tearsheet of the run.",
     )
     parser.add_argument("--config", metavar="FILE", help="YAML config file (default: config.yaml if present)")
     parser.add_argument("--data-dir", metavar="DIR", help="where trades and state are kept (storage.data_dir)")
@@ -66,6 +67,50 @@ def verify_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", metavar="DIR", help="the data dir to check (default: storage.data_dir)")
     parser.add_argument("--config", metavar="FILE", help="config file (for starting balances when the state has none)")
     return parser
+
+
+def report_parser() -> argparse.ArgumentParser:
+    """The arguments of `run_bot.py report`."""
+    parser = argparse.ArgumentParser(prog="run_bot.py report",
+                                     description="Write one self-contained HTML tearsheet of the run in a data dir "
+                                                 "(settings, equity vs trading equity vs buy and hold, drawdown, daily "
+                                                 "returns, risk and round-trip figures, best and worst round trips, "
+                                                 "fees). Reads the data dir only; exit 2 and no file when it holds no "
+                                                 "usable run.")
+    parser.add_argument("--data-dir", metavar="DIR", help="the run's data dir (default: storage.data_dir)")
+    parser.add_argument("--out", metavar="FILE", required=True, help="where to write the HTML report")
+    parser.add_argument("--config", metavar="FILE",
+                        help="config file (analytics.period, risk.drawdown_basis, starting balances when the state "
+                             "has none; default: config.yaml if present)")
+    return parser
+
+
+def report(argv: list[str]) -> int:
+    """The 'report' command: the tearsheet of a data dir, from the same facade the dashboard reads."""
+    from bot.report import build_report
+    from bot.run_record import RunRecord, UnusableRun
+    from bot.storage import atomic_write_text
+
+    args = report_parser().parse_args(argv)
+    try:
+        config = resolve_config(args)
+        record = RunRecord(Path(args.data_dir or config.storage.data_dir), config)
+        html = build_report(record.facade, record.settings, config, record.warnings)
+    except (ConfigError, UnusableRun) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except CorruptFileError as exc:
+        print(f"error: the data dir is damaged: {exc}; no report written", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        atomic_write_text(args.out, html, fsync=False)
+    except OSError as exc:
+        print(f"error: --out: {describe_os_error(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    closed = record.facade.analytics()["overall"]["round_trips"]
+    print(f"report: {args.out} ({record.equity_samples} equity samples, {record.ledger.count} fills, "
+          f"{closed} closed round trips)")
+    return EXIT_OK
 
 
 def resolve_config(args: argparse.Namespace) -> BotConfig:

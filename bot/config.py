@@ -247,6 +247,17 @@ class RiskConfig(_Model):
 
     # Kill switch: trading pauses when equity falls this far below its peak.
     max_drawdown_pct: float = Field(20.0, gt=0, le=100)
+    # What the kill switch (and drawdown alerts) measure the fall on: "trading" is equity less the
+    # starting inventory's price moves (only the strategies' doing), "equity" the whole portfolio.
+    drawdown_basis: Literal["trading", "equity"] = "trading"
+
+
+class AnalyticsConfig(_Model):
+    """analytics: the period the risk figures (Sharpe, Sortino, drawdown, Calmar, volatility) resample to."""
+
+    # hourly | daily | auto: hourly until the equity history spans 30 days (when daily returns
+    # first give the 30 periods the ratios need), daily from then on.
+    period: Literal["auto", "hourly", "daily"] = "auto"
 
 
 class StrategyConfig(_Model):
@@ -453,6 +464,7 @@ class BotConfig(_Model):
     portfolio: PortfolioConfig = Field(default_factory=PortfolioConfig)
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     risk: RiskConfig = Field(default_factory=RiskConfig)
+    analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
     strategies: StrategiesConfig = Field(default_factory=StrategiesConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)

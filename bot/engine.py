@@ -20,6 +20,7 @@ from bot.notify.alerts import AlertEngine
 from bot.commands import CommandHandler
 from bot.config import MAX_SPEED, BotConfig
 from bot.data_flow import DataFlowManager, LiveCache
+from bot.drawdown import DrawdownMeter, trading_equity
 from bot.accounting.equity_log import EquityLog
 from bot.engine_state import ALLOWED_FROM, ARRIVAL_EVENT, EngineState
 from bot.execution.executor import PaperExecutor
@@ -32,6 +33,7 @@ from bot.notify.notices import EngineNotices
 from bot.notify.notifications import NotificationService
 from bot.accounting.portfolio import PortfolioTracker
 from bot.accounting.recovery import recover_books
+from bot.run_settings import write_run_settings
 from bot.storage import (DataDirLock, StorageError, atomic_write_json, prepare_dir, probe_write,
                          remove_stale_temp_files)
 from bot.strategies.base import Strategy
@@ -107,6 +109,7 @@ class BotEngine:
         self.state = EngineState.STOPPED
         self.pause_reason = ""
         self.kill_switch: dict | None = None
+        self.drawdown = DrawdownMeter(config.risk.drawdown_basis)  # the kill switch's peaks (bot/drawdown.py)
         self.last_snapshot: Snapshot | None = None
         self.ticks_run = 0
         self.next_tick = 0
@@ -148,6 +151,8 @@ class BotEngine:
         self.manager = StrategyManager(self._strategies, self._strategy_configs, tracker,
                                        self.data_flow.process_signal, on_error=self._strategy_error)
         self.data_flow.on_outcome = self.manager.settle  # orders in flight are counted when they land
+        if saved and isinstance(saved.get("engine"), dict):
+            self.drawdown.restore(saved["engine"].get("trading_peak_equity"))
         if saved and isinstance(saved.get("engine", {}).get("enabled"), dict):
             for name, enabled in saved["engine"]["enabled"].items():
                 if name in self.manager.enabled and isinstance(enabled, bool):
@@ -173,6 +178,7 @@ class BotEngine:
         self.state = EngineState.RUNNING
         # The first write: a full or read-only data dir stops the start here, before "started" is said.
         self.data_flow.write_state()
+        write_run_settings(self.data_dir, self.config, resume_tick, fsync=self.config.storage.fsync)  # for the report
         self.activity.record("bot_started", market=self.source.kind, resume_tick=resume_tick,
                              trades_in_ledger=self.ledger.count, data_dir=str(self.data_dir))
         self.notices.notify("bot_status", f"Bot started on the {self.source.description}", level="info",
@@ -195,8 +201,9 @@ class BotEngine:
             self.last_snapshot = snapshot
             self.next_tick = snapshot.tick + 1
             sampled = self.faults.guard("equity", self.portfolio.mark, snapshot, default=False)
-            if sampled:  # every sample also goes to data/equity.jsonl
+            if sampled:  # every sample also goes to data/equity.jsonl, and may raise the kill switch's peaks
                 self.faults.guard("equity", self.equity_log.append, self.portfolio)
+                self.faults.guard("equity", self.drawdown.note, self.portfolio)
             self.faults.guard("alerts", self.alerts.check, snapshot, self._drawdown_now, self.portfolio.marks)
             if self.faults.probe_due():
                 self._probe_storage()
@@ -273,18 +280,20 @@ class BotEngine:
         return "user"
 
     def _drawdown_now(self) -> float:
-        """Raise the peak to the equity now, then the fall from it in %: what the kill switch and
-        drawdown alerts see. The peak moves only here and at equity samples, never on a read."""
-        self.portfolio.note_equity()
-        return self.portfolio.drawdown_pct()
+        """Raise the peaks to the values now, then the fall on risk.drawdown_basis in %: what the
+        kill switch and drawdown alerts see. Peaks move only here and at equity samples, never on a read."""
+        self.drawdown.note(self.portfolio)
+        return self.drawdown.drawdown_pct(self.portfolio)
 
     def _check_kill_switch(self) -> None:
         drawdown = self._drawdown_now()
         limit = self.config.risk.max_drawdown_pct
         if drawdown > limit and self.state == EngineState.RUNNING:
-            reason = (f"kill switch: drawdown {drawdown:.2f}% from peak equity {self.portfolio.peak_equity:.2f} "
-                      f"exceeds risk.max_drawdown_pct {limit:g}%")
-            self.kill_switch = {"reason": reason, "drawdown_pct": drawdown, "tick": self.next_tick - 1}
+            basis = self.drawdown.basis
+            reason = (f"kill switch: drawdown {drawdown:.2f}% of {basis} equity from its peak "
+                      f"{self.drawdown.peak(self.portfolio):.2f} exceeds risk.max_drawdown_pct {limit:g}% "
+                      f"(risk.drawdown_basis: {basis})")
+            self.kill_switch = {"reason": reason, "drawdown_pct": drawdown, "basis": basis, "tick": self.next_tick - 1}
             log.warning(reason)
             self.activity.record("kill_switch", reason=reason, drawdown_pct=drawdown)
             self.notices.notify("kill_switch", reason, level="error", drawdown_pct=drawdown)
@@ -350,11 +359,12 @@ class BotEngine:
             if resume:
                 # The user chose to go on: measure the next drawdown from here.
                 fields["kill_switch"] = None
+                fields["trading_peak_equity"] = trading_equity(self.portfolio)
                 books["peak_equity"] = self.portfolio.equity()
             self._write_state_with(fields, books)
             if resume:
                 self.kill_switch = None
-                self.portfolio.peak_equity = books["peak_equity"]
+                self.drawdown.restart_from(self.portfolio)
             self._set_state(state, reason)
         return True
 
@@ -480,6 +490,7 @@ class BotEngine:
                 "state": self.state,
                 "pause_reason": self.pause_reason,
                 "kill_switch": self.kill_switch,
+                "trading_peak_equity": self.drawdown.trading_peak,
                 "next_tick": self.next_tick,
                 "market_source": self.source.kind,
                 "enabled": dict(self.manager.enabled) if self.manager else {},

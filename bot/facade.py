@@ -93,6 +93,8 @@ class BotFacade:
             realized = sum(s.realized_pnl for s in stats)
             fees = sum(s.fees_usdt for s in stats)
             unrealized = p.unrealized_pnl()
+            holdings = p.holdings_pnl()
+            meter = self.engine.drawdown
             positions = []
             for pos in p.open_positions():
                 mark = marks.get(pos.asset, 0.0)
@@ -114,9 +116,14 @@ class BotFacade:
                 "unrealized_pnl": unrealized,
                 "fees_usdt": fees,
                 "strategies_net_pnl": realized + unrealized - fees,  # total_pnl = this + holdings_pnl
-                "holdings_pnl": p.holdings_pnl(),
+                "holdings_pnl": holdings,
+                "trading_equity": equity - holdings,
+                "buy_and_hold_equity": initial + holdings,  # the starting inventory, left alone
                 "peak_equity": p.peak_equity,
                 "drawdown_pct": p.drawdown_pct(),
+                "trading_peak_equity": meter.trading_peak,
+                "trading_drawdown_pct": meter.trading_drawdown_pct(p),
+                "drawdown_basis": meter.basis,  # which of the two the kill switch and drawdown alerts use
                 "balances": {ex: dict(sorted(w.items())) for ex, w in sorted(p.balances.items())},
                 "marks": dict(sorted(marks.items())),
                 "positions": positions,
@@ -203,7 +210,7 @@ class BotFacade:
         from bot.accounting.equity_log import EQUITY_FILE
         from bot.accounting.performance import PerformanceFigures
 
-        return PerformanceFigures(self.engine.data_dir / EQUITY_FILE)
+        return PerformanceFigures(self.engine.data_dir / EQUITY_FILE, self.engine.config.analytics.period)
 
     def performance_synced(self, cooperate=None):
         """self.performance, brought up to date with the ledger."""
@@ -288,10 +295,12 @@ class BotFacade:
         return {"strategies": self.performance_synced(cooperate).distribution(bins)}
 
     def cumulative_pnl(self, max_points: int = 2000, cooperate=None) -> dict:
-        """The complete equity, trading-equity and per-strategy net P&L series (data/equity.jsonl),
-        each downsampled to about max_points keeping every bucket's extremes; each strategy's
-        line ends now at its net P&L, open positions included."""
-        series = self.performance_synced(cooperate).chart_series(max_points)
+        """The complete equity, trading-equity, buy-and-hold and per-strategy net P&L series
+        (data/equity.jsonl), each downsampled to about max_points keeping every bucket's extremes;
+        each strategy's line ends now at its net P&L, open positions included."""
+        with self.engine.lock:
+            initial = self._portfolio.initial_equity()
+        series = self.performance_synced(cooperate).chart_series(max_points, initial)
         snapshot = self.engine.last_snapshot
         if snapshot is not None:
             now = iso_utc(snapshot.ts)
@@ -326,6 +335,17 @@ class BotFacade:
             cached = self._execution_cache = ((version, sizes), self.execution_feed.report(include=running))
         rows = [row for row in cached[1] if strategy is None or row["strategy"] == strategy]
         return {"strategies": rows, "as_of": iso_utc(snapshot.ts) if snapshot else None}
+    def daily_returns(self, cooperate=None) -> list[dict]:
+        """Per UTC day: equity's and trading equity's return in % (PerformanceFigures.daily_returns)."""
+        return self.performance_synced(cooperate).daily_returns()
+
+    def drawdown_chart(self, max_points: int = 2000, cooperate=None) -> dict:
+        """Equity's and trading equity's fall below their running peak at every sample, downsampled."""
+        return self.performance_synced(cooperate).drawdown_chart(max_points)
+
+    def fees_by_kind(self, cooperate=None) -> dict:
+        """Entry and exit fees per strategy and in total, from every round trip (open ones too)."""
+        return self.performance_synced(cooperate).fees()
 
     @cached_property
     def journal(self):

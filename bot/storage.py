@@ -95,14 +95,25 @@ def atomic_write_json(path: str | Path, document: dict, fsync: bool = True) -> N
 
     Raises StorageError (the old file untouched, no temp file left) when the disk refuses.
     """
-    path = Path(path)
     # Encoding first: a document that cannot be written (a lone surrogate) fails before any file is made.
     data = (json.dumps(document, ensure_ascii=False, indent=1, allow_nan=False) + "\n").encode("utf-8")
+    _atomic_write_bytes(Path(path), data, fsync)
+
+
+def atomic_write_text(path: str | Path, text: str, fsync: bool = True, mode: int = 0o644) -> None:
+    """Replace path with text (UTF-8) in one step, as atomic_write_json does, readable by others
+    (mode): a report meant to be shared."""
+    _atomic_write_bytes(Path(path), text.encode("utf-8"), fsync, mode)
+
+
+def _atomic_write_bytes(path: Path, data: bytes, fsync: bool, mode: int | None = None) -> None:
     temp_name = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
+            if mode is not None:
+                os.fchmod(fd, mode)
             _write_all(fd, data)
             if fsync:
                 os.fsync(fd)
@@ -340,14 +351,17 @@ class JsonlWriter:
 
 
 def iter_jsonl(path: str | Path) -> Iterator[dict]:
-    """Stream the complete records of a JSONL file without loading it whole (skips a torn tail)."""
+    """Stream the complete records of a JSONL file without loading it whole (skips a torn tail).
+
+    A complete line that is not JSON raises CorruptFileError naming the file and the line.
+    """
     path = Path(path)
     try:
         handle = open(path, "rb")
     except FileNotFoundError:
         return
     with handle:
-        for raw in handle:
+        for number, raw in enumerate(handle, start=1):
             if not raw.endswith(b"\n"):
                 try:
                     yield json.loads(raw)
@@ -355,7 +369,11 @@ def iter_jsonl(path: str | Path) -> Iterator[dict]:
                     pass
                 return
             if raw.strip():
-                yield json.loads(raw)
+                try:
+                    record = json.loads(raw)
+                except ValueError as exc:
+                    raise CorruptFileError(path, f"not valid JSON ({exc})", number) from None
+                yield record
 
 
 class DataDirLock:

@@ -53,6 +53,7 @@ def create_app(engine, dashboard_config, testing: bool = False) -> tuple[Flask, 
     from dashboard.api_alerts import alerts_api
     from dashboard.api_execution import execution_api
     from dashboard.api_journal import journal_api
+    from dashboard.api_report import report_api
     from dashboard.api_roundtrips import roundtrips_api
     from dashboard.exports import exports
     from dashboard.openapi import openapi
@@ -71,6 +72,7 @@ def create_app(engine, dashboard_config, testing: bool = False) -> tuple[Flask, 
     app.register_blueprint(alerts_api)
     app.register_blueprint(roundtrips_api)
     app.register_blueprint(execution_api)
+    app.register_blueprint(report_api)
     app.register_blueprint(exports)
     app.register_blueprint(openapi)
     register_errors(app)

@@ -104,7 +104,7 @@ OPERATIONS: dict[str, Operation] = {
     "api.analytics": Operation("Risk metrics overall and per strategy"),
     "api.chart_allocation": Operation("Value of each asset over all wallets"),
     "api.chart_distribution": Operation("Histogram of closing trades' net P&L per strategy"),
-    "api.chart_cumulative": Operation("Equity curve and cumulative net P&L per strategy"),
+    "api.chart_cumulative": Operation("Equity, trading equity, buy and hold and cumulative net P&L per strategy"),
     "api.bot_start": _control("Start (or resume) trading"),
     "api.bot_pause": _control("Pause trading; the market keeps updating"),
     "api.bot_stop": _control("Stop the tick loop"),
@@ -131,6 +131,8 @@ OPERATIONS: dict[str, Operation] = {
                                            query=RoundTripsQuery, errors=(400,)),
     "execution_api.execution": Operation("Fill quality per strategy and exchange: fills, misses, slippage, "
                                          "latency cost, transfers, borrow fees", query=ExecutionQuery, errors=(400,)),
+    "report_api.report_html": Operation("The HTML tearsheet of the run (a self-contained download)",
+                                        media="text/html"),
     "openapi.document": Operation("This document"),
 }
 

@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.accounting.roundtrips import RoundTrip
-from bot.accounting.statistics import (MIN_PERIODS, downsample_extremes, drawdown_duration_periods, histogram, per_symbol,
-                            risk_metrics, trade_stats)
+from bot.accounting.statistics import (MIN_PERIODS, bucket_returns, choose_period, downsample_extremes,
+                                       drawdown_duration_periods, drawdown_pct_series, fees_by_kind, histogram,
+                                       per_symbol, risk_metrics, trade_stats)
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z, on an hour boundary
 
@@ -121,3 +122,49 @@ def test_the_chart_view_keeps_every_extreme():
     assert len(kept) <= 500 and kept == sorted(kept)
     assert {0, 1234, 8765, 9999} <= set(kept)
     assert downsample_extremes(times[:10], values[:10], 500) == list(range(10))
+
+
+def test_the_period_setting_and_how_auto_chooses():
+    day = 86400.0
+    assert choose_period("hourly", 90 * day) == 3600.0 and choose_period("daily", 3600.0) == day
+    assert choose_period("auto", 36 * 3600.0) == 3600.0  # a simulated day and a half: hourly
+    assert choose_period("auto", 30 * day - 1) == 3600.0
+    assert choose_period("auto", 30 * day) == day  # from the span where daily returns give the 30 periods
+    assert choose_period(600.0, day) == 600.0
+
+
+def test_risk_figures_state_their_sample_and_span():
+    times, values = random_walk(600, seed=8)
+    figures = risk_metrics(times, values, 3600.0)
+    assert figures["samples"] == 600 and figures["span_seconds"] == pytest.approx(599 * 60.0)
+    assert figures["start"] == "2026-01-01T00:00:17.000Z" and figures["end"] == "2026-01-01T09:59:17.000Z"
+    assert risk_metrics([], [], 3600.0)["samples"] == 0 and risk_metrics([], [], 3600.0)["start"] is None
+
+
+@pytest.mark.parametrize("gaps", [False, True])
+def test_daily_buckets_are_pandas_daily_returns_with_their_dates(gaps):
+    times, values = random_walk(3 * 1440 + 100, seed=9, gaps=gaps)  # three days and a bit, from 00:00:17
+    buckets = bucket_returns(times, values, 86400.0)
+    returns, _ = oracle_risk(times, values, "1D", annualization=365)
+    series = pd.Series(values, index=pd.to_datetime(times, unit="s", utc=True)).resample("1D").last()
+    assert [start for start, _ in buckets] == [ts.timestamp() for ts in series.index]
+    assert [r for _, r in buckets] == pytest.approx(list(returns), rel=1e-12)
+    assert risk_metrics(times, values, 86400.0)["periods"] == len(buckets) == 4
+
+
+def test_drawdown_series_by_hand():
+    falls = drawdown_pct_series([100.0, 110.0, 99.0, 104.5, 120.0, 90.0])
+    assert list(falls) == pytest.approx([0.0, 0.0, 10.0, 5.0, 0.0, 25.0])
+    assert len(drawdown_pct_series([])) == 0
+
+
+def test_fees_by_kind_add_up_per_strategy_and_in_total():
+    one, two, three = trip(1.0), trip(2.0, strategy="news"), trip(3.0)
+    one.entry_fees_usdt, one.exit_fees_usdt = 0.5, 0.25
+    two.entry_fees_usdt = 1.0
+    three.exit_fees_usdt = 2.0
+    fees = fees_by_kind([one, two, three])
+    assert fees["momentum"] == {"entry_fees_usdt": 0.5, "exit_fees_usdt": 2.25, "fees_usdt": 2.75}
+    assert fees["news"] == {"entry_fees_usdt": 1.0, "exit_fees_usdt": 0.0, "fees_usdt": 1.0}
+    assert fees["total"] == {"entry_fees_usdt": 1.5, "exit_fees_usdt": 2.25, "fees_usdt": 3.75}
+    assert list(fees) == ["momentum", "news", "total"]

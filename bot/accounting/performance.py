@@ -21,8 +21,9 @@ from typing import Callable, Mapping
 from bot.accounting.equity_log import EquitySeries, read_equity
 from bot.models import iso_utc
 from bot.accounting.roundtrips import RoundTrip, RoundTripBuilder, open_unrealized
-from bot.accounting.statistics import (DEFAULT_PERIOD_SECONDS, MIN_PERIODS, downsample_extremes, histogram, per_symbol,
-                            period_label, risk_metrics, trade_stats)
+from bot.accounting.statistics import (AUTO_RULE, MIN_PERIODS, bucket_returns, choose_period, downsample_extremes,
+                                       drawdown_pct_series, fees_by_kind, histogram, per_symbol, period_label,
+                                       risk_metrics, trade_stats)
 
 COOPERATE_EVERY = 2000
 
@@ -30,9 +31,9 @@ COOPERATE_EVERY = 2000
 class PerformanceFigures:
     """Round trips and every trade and risk figure, for one engine's ledger and equity file."""
 
-    def __init__(self, equity_path: str | Path, period_seconds: float = DEFAULT_PERIOD_SECONDS):
+    def __init__(self, equity_path: str | Path, period: str | float = "auto"):
         self.equity_path = Path(equity_path)
-        self.period_seconds = period_seconds
+        self.period = period  # analytics.period: "auto", "hourly", "daily" (tests may give seconds)
         self.builder = RoundTripBuilder()
         self._lock = threading.RLock()
         self._stats_cache: tuple[int, dict] | None = None
@@ -85,17 +86,31 @@ class PerformanceFigures:
                 self._series_cache = (size, read_equity(self.equity_path))
             return self._series_cache[1]
 
-    def risk(self, times, values) -> dict:
-        """risk_metrics at this object's period."""
-        return risk_metrics(times, values, self.period_seconds)
+    def period_seconds(self, series: EquitySeries | None = None) -> float:
+        """The risk figures' period for the equity history (analytics.period; auto follows its span)."""
+        series = self.equity_series() if series is None else series
+        span = float(series.times[-1] - series.times[0]) if len(series) else 0.0
+        return choose_period(self.period, span)
 
-    def strategy_risk(self, name: str, series: EquitySeries) -> dict:
+    def period_info(self) -> dict:
+        """The period as the API states it: label, seconds, the setting and how auto decides."""
+        seconds = self.period_seconds()
+        setting = self.period if isinstance(self.period, str) else f"{seconds:g}s"
+        return {"period": period_label(seconds), "period_seconds": seconds, "period_setting": setting,
+                "period_rule": AUTO_RULE if setting == "auto" else f"analytics.period: {setting}",
+                "min_periods": MIN_PERIODS}
+
+    def risk(self, times, values, period_seconds: float | None = None) -> dict:
+        """risk_metrics at this object's period."""
+        return risk_metrics(times, values, self.period_seconds() if period_seconds is None else period_seconds)
+
+    def strategy_risk(self, name: str, series: EquitySeries, period_seconds: float | None = None) -> dict:
         """Risk figures of capital base + the strategy's cumulative net P&L; the base included."""
         base = self.capital_base(name)
         values = series.strategies.get(name)
         if not base or values is None:
-            return {**self.risk([], []), "capital_base": base}
-        return {**self.risk(series.times, base + values), "capital_base": base}
+            return {**self.risk([], [], period_seconds), "capital_base": base}
+        return {**self.risk(series.times, base + values, period_seconds), "capital_base": base}
 
     # ----- round-trip listings ---------------------------------------------------------------
     def listing(self, unrealized_by_position: Mapping[tuple[str, str], float], strategy: str | None = None,
@@ -139,29 +154,30 @@ class PerformanceFigures:
         rows = {row["strategy"]: row for row in performance_rows}
         names = sorted(set(rows) | set(figures["strategies"]))
         empty = trade_stats([])
+        no_risk = {**risk_metrics([], [], risk["equity"]["period_seconds"]), "capital_base": None}  # never traded
         strategies = {}
         for name in names:
             row = rows.get(name, {})
-            strategies[name] = {**figures["strategies"].get(name, empty), **risk["strategies"].get(name, {}),
+            strategies[name] = {**figures["strategies"].get(name, empty), **risk["strategies"].get(name, no_risk),
                                 "trades": row.get("trades", 0), "net_pnl": row.get("net_pnl", 0.0),
                                 "per_symbol": self.per_symbol(name)}
         overall = {**figures["overall"], **risk["equity"], "trading": risk["trading"],
                    "trades": sum(row.get("trades", 0) for row in rows.values()),
                    "net_pnl": sum(row.get("net_pnl", 0.0) for row in rows.values()),
                    "per_symbol": self.per_symbol()}
-        return {"period": period_label(self.period_seconds), "min_periods": MIN_PERIODS,
-                "overall": overall, "strategies": strategies}
+        return {**self.period_info(), "overall": overall, "strategies": strategies}
 
     def _risk_figures(self) -> dict:
         """Risk figures of every series, cached by equity-file size and ledger sequence."""
         series = self.equity_series()
         with self._lock:
-            key = (self._series_cache[0] if self._series_cache else 0, self.builder.seen_seq, self.period_seconds)
+            period = self.period_seconds(series)
+            key = (self._series_cache[0] if self._series_cache else 0, self.builder.seen_seq, period)
             if self._risk_cache is None or self._risk_cache[0] != key:
                 names = sorted(set(series.strategies) | set(self.builder.peak_capital_usdt))
-                figures = {"equity": self.risk(series.times, series.equity),
-                           "trading": self.risk(series.times, series.trading_equity),
-                           "strategies": {name: self.strategy_risk(name, series) for name in names}}
+                figures = {"equity": self.risk(series.times, series.equity, period),
+                           "trading": self.risk(series.times, series.trading_equity, period),
+                           "strategies": {name: self.strategy_risk(name, series, period) for name in names}}
                 self._risk_cache = (key, figures)
             return self._risk_cache[1]
 
@@ -173,13 +189,41 @@ class PerformanceFigures:
                 groups.setdefault(trip.strategy, []).append(trip.net_pnl)
         return {name: histogram(nets, bins) for name, nets in sorted(groups.items())}
 
-    def chart_series(self, max_points: int = 2000) -> dict:
-        """[[iso_ts, value], ...] for equity, trading equity and each strategy's net P&L."""
+    def daily_returns(self) -> list[dict]:
+        """Per UTC day the run covered (the first and last may be part days): the return of equity
+        and of trading equity in %, from the complete series."""
+        series = self.equity_series()
+        trading = dict(bucket_returns(series.times, series.trading_equity, 86400.0))
+        return [{"date": iso_utc(start)[:10], "equity_pct": value * 100.0,
+                 "trading_pct": trading[start] * 100.0 if start in trading else None}
+                for start, value in bucket_returns(series.times, series.equity, 86400.0)]
+
+    def drawdown_chart(self, max_points: int = 2000) -> dict:
+        """[[iso_ts, % below the running peak], ...] of every equity and trading-equity sample,
+        downsampled keeping extremes (the deepest point stays)."""
+        series = self.equity_series()
+        result = {}
+        for name, values in (("equity", series.equity), ("trading_equity", series.trading_equity)):
+            falls = drawdown_pct_series(values)
+            result[name] = [[iso_utc(series.times[i]), float(falls[i])]
+                            for i in downsample_extremes(series.times, falls, max_points)]
+        return result
+
+    def fees(self) -> dict[str, dict[str, float]]:
+        """Fees by kind (entry, exit) per strategy and in total, from every round trip."""
+        return fees_by_kind(self.trips_of())
+
+    def chart_series(self, max_points: int = 2000, initial_equity: float | None = None) -> dict:
+        """[[iso_ts, value], ...] for equity, trading equity, each strategy's net P&L and, given the
+        initial equity, buy and hold (the starting inventory left alone: initial + holdings_pnl)."""
         series = self.equity_series()
 
         def points(values) -> list:
             return [[iso_utc(series.times[i]), float(values[i])]
                     for i in downsample_extremes(series.times, values, max_points)]
 
-        return {"equity": points(series.equity), "trading_equity": points(series.trading_equity),
-                "strategies": {name: points(values) for name, values in series.strategies.items()}}
+        result = {"equity": points(series.equity), "trading_equity": points(series.trading_equity),
+                  "strategies": {name: points(values) for name, values in series.strategies.items()}}
+        if initial_equity is not None:
+            result["buy_and_hold"] = points(initial_equity + (series.equity - series.trading_equity))
+        return result

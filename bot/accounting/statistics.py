@@ -12,7 +12,9 @@ from empyrical-reloaded on the returns of the series resampled to a stated perio
 value in each UTC-aligned bucket, the first sample as the opening level, empty buckets carried
 forward), annualised with that period (365 days a year: crypto trades every day). The ratios
 need MIN_PERIODS periods; before that they are None and `needs_periods` says how many more.
-Max drawdown and its duration are observed facts, shown from the first period.
+Max drawdown and its duration are observed facts, shown from the first period. The period is
+analytics.period (choose_period): hourly, daily, or auto = hourly until the series spans
+MIN_PERIODS days (when daily returns first give the ratios enough periods), daily after.
 """
 from __future__ import annotations
 
@@ -23,10 +25,14 @@ import empyrical
 import numpy as np
 
 from bot.accounting.roundtrips import RoundTrip
+from bot.models import iso_utc
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
 MIN_PERIODS = 30
 DEFAULT_PERIOD_SECONDS = 3600.0
+PERIOD_SECONDS = {"hourly": 3600.0, "daily": 86400.0}
+AUTO_DAILY_FROM_SECONDS = MIN_PERIODS * 86400.0
+AUTO_RULE = f"auto: hourly until the equity history spans {MIN_PERIODS} days, then daily"
 RATIO_KEYS = ("sharpe", "sortino", "calmar", "volatility_pct")
 
 
@@ -100,6 +106,16 @@ def histogram(nets: Sequence[float], bins: int = 20) -> dict:
 
 
 # ----- risk figures, from a resampled series -------------------------------------------------
+def choose_period(setting: str | float, span_seconds: float) -> float:
+    """The period in seconds for analytics.period ("hourly", "daily", "auto"; tests may give seconds)
+    over a series spanning span_seconds."""
+    if isinstance(setting, (int, float)):
+        return float(setting)
+    if setting == "auto":
+        return PERIOD_SECONDS["daily" if span_seconds >= AUTO_DAILY_FROM_SECONDS else "hourly"]
+    return PERIOD_SECONDS[setting]
+
+
 def period_label(period_seconds: float) -> str:
     """'1h', '15m', '1d', '30s': how the period is named next to each figure."""
     for unit, size in (("d", 86400.0), ("h", 3600.0), ("m", 60.0)):
@@ -159,9 +175,12 @@ def risk_metrics(times: Sequence[float], values: Sequence[float],
     returns = period_returns(levels)
     periods = len(returns)
     annualization = SECONDS_PER_YEAR / period_seconds
+    count = len(times)
     result = {
         "period": period_label(period_seconds), "period_seconds": period_seconds, "periods": periods,
-        "needs_periods": max(0, min_periods - periods),
+        "needs_periods": max(0, min_periods - periods), "samples": count,
+        "start": iso_utc(float(times[0])) if count else None, "end": iso_utc(float(times[-1])) if count else None,
+        "span_seconds": float(times[-1] - times[0]) if count else 0.0,
         "sharpe": None, "sortino": None, "calmar": None, "volatility_pct": None,
         "max_drawdown_pct": None, "max_drawdown_duration_seconds": None,
     }
@@ -175,6 +194,41 @@ def risk_metrics(times: Sequence[float], values: Sequence[float],
         result["calmar"] = _finite(empyrical.calmar_ratio(returns, annualization=annualization))
         result["volatility_pct"] = _finite(empyrical.annual_volatility(returns, annualization=annualization) * 100.0)
     return result
+
+
+def bucket_returns(times: Sequence[float], values: Sequence[float], period_seconds: float) -> list[tuple[float, float]]:
+    """(bucket start in epoch seconds, return) for every period of the resampled series: the
+    returns risk_metrics uses, each labelled with the UTC-aligned bucket it ends (a calendar)."""
+    returns = period_returns(resample(times, values, period_seconds))
+    if len(returns) == 0:
+        return []
+    first = math.floor(float(times[0]) / period_seconds)
+    return [((first + index) * period_seconds, float(value)) for index, value in enumerate(returns)]
+
+
+def drawdown_pct_series(values: Sequence[float]) -> np.ndarray:
+    """Per sample, the fall below the highest value so far, in % (0 at a new high)."""
+    values = np.asarray(values, dtype=float)
+    if len(values) == 0:
+        return np.empty(0)
+    peaks = np.maximum.accumulate(values)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        falls = np.where(peaks > 0, (peaks - values) / peaks * 100.0, 0.0)
+    return falls
+
+
+def fees_by_kind(trips: Iterable[RoundTrip]) -> dict[str, dict[str, float]]:
+    """Per strategy (and "total"), every fee its round trips paid, open ones included, in USDT:
+    entry fees, exit fees and their sum."""
+    result: dict[str, dict[str, float]] = {}
+    total = {"entry_fees_usdt": 0.0, "exit_fees_usdt": 0.0, "fees_usdt": 0.0}
+    for trip in trips:
+        row = result.setdefault(trip.strategy, {"entry_fees_usdt": 0.0, "exit_fees_usdt": 0.0, "fees_usdt": 0.0})
+        for target in (row, total):
+            target["entry_fees_usdt"] += trip.entry_fees_usdt
+            target["exit_fees_usdt"] += trip.exit_fees_usdt
+            target["fees_usdt"] += trip.fees_usdt
+    return {**dict(sorted(result.items())), "total": total}
 
 
 # ----- chart views ---------------------------------------------------------------------------

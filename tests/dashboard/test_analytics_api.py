@@ -71,7 +71,7 @@ def test_trade_figures_are_per_round_trip_and_equal_the_oracle(client, engine):
 
 
 def test_risk_figures_equal_empyrical_on_the_complete_equity_file(client, engine):
-    engine.facade.performance.period_seconds = 600.0  # 30,000 ticks are 8 hours: too few hourly periods
+    engine.facade.performance.period = 600.0  # 30,000 ticks are 8 hours: too few hourly periods
     body = client.get("/api/analytics").get_json()
     lines = equity_lines(engine)
     assert len(lines) >= 500  # every sample of the template run plus this engine's, none dropped
@@ -147,3 +147,106 @@ def test_cumulative_is_downsampled_keeping_extremes(client, engine):
     kept = [point[1] for point in small["equity"]]
     assert max(values) in kept and min(values) in kept
     assert small["equity"][0][0] == lines[0]["ts"] and small["equity"][-1][0] == lines[-1]["ts"]
+
+
+# ----- the period, the decomposition and the report ------------------------------------------
+def engine_with(traded_template, tmp_path, **sections):
+    """An opened engine on a copy of the template data dir with extra config sections."""
+    import shutil
+
+    from bot.config import parse_config
+    from bot.engine import BotEngine
+
+    shutil.copytree(traded_template / "data", tmp_path / "data")
+    data = {"storage": {"data_dir": str(tmp_path / "data"), "log_dir": str(tmp_path / "logs"), "fsync": False},
+            "dashboard": {"async_mode": "threading"}, **sections}
+    engine = BotEngine(parse_config(data))
+    engine.open()
+    engine.run_fast(5)
+    return engine
+
+
+@pytest.mark.parametrize("setting, label, pandas_period, annualization", [
+    ("hourly", "1h", "1h", 24 * 365), ("daily", "1d", "1D", 365), ("auto", "1h", "1h", 24 * 365)])
+def test_the_period_is_analytics_period_and_is_stated(traded_template, tmp_path, setting, label, pandas_period,
+                                                      annualization):
+    engine = engine_with(traded_template, tmp_path, analytics={"period": setting})
+    try:
+        body = engine.facade.analytics()
+        lines = equity_lines(engine)
+    finally:
+        engine.close()
+    assert (body["period"], body["period_setting"], body["min_periods"]) == (label, setting, 30)
+    assert body["period_rule"].startswith("auto: hourly until") if setting == "auto" else \
+        body["period_rule"] == f"analytics.period: {setting}"
+    expected = empyrical_on(lines, [line["equity"] for line in lines], pandas_period, annualization)
+    for figures in (body["overall"], body["overall"]["trading"], *body["strategies"].values()):
+        assert figures["period"] == label
+    assert body["overall"]["periods"] == expected["periods"]
+    assert body["overall"]["needs_periods"] == 30 - expected["periods"]
+    assert body["overall"]["samples"] == len(lines)
+    assert body["overall"]["start"] == lines[0]["ts"] and body["overall"]["end"] == lines[-1]["ts"]
+    assert body["overall"]["max_drawdown_pct"] == pytest.approx(expected["max_drawdown_pct"], rel=1e-9, abs=1e-12)
+
+
+def starting_inventory(engine) -> tuple[float, dict, dict]:
+    """(initial equity, starting balances, initial marks) from the state file, read here."""
+    state = json.loads((Path(engine.data_dir) / "portfolio_state.json").read_text(encoding="utf-8"))
+    marks = state["initial_marks"]
+    initial = sum(qty * marks[asset] for wallet in state["starting_balances"].values() for asset, qty in wallet.items())
+    return initial, state["starting_balances"], marks
+
+
+def test_buy_and_hold_is_the_starting_inventory_left_alone(client, engine):
+    body = client.get("/api/chart/cumulative").get_json()
+    lines = {line["ts"]: line for line in equity_lines(engine)}
+    initial, _, _ = starting_inventory(engine)
+    assert len(body["buy_and_hold"]) == len(lines)
+    for ts, value in body["buy_and_hold"]:
+        assert value == pytest.approx(initial + lines[ts]["holdings_pnl"], rel=1e-12)
+
+
+def test_the_portfolio_shows_both_terms_of_total_pnl_and_the_kill_switch_basis(client, engine):
+    body = client.get("/api/portfolio").get_json()
+    initial, starting, initial_marks = starting_inventory(engine)
+    marks = body["marks"]
+    holdings = sum(qty * (marks[asset] - initial_marks[asset]) for wallet in starting.values()
+                   for asset, qty in wallet.items())
+    strategies = {r["strategy"]: r for r in client.get("/api/strategies/performance").get_json()["strategies"]}
+    assert body["holdings_pnl"] == pytest.approx(holdings, abs=1e-6)
+    assert body["strategies_net_pnl"] == pytest.approx(sum(r["net_pnl"] for r in strategies.values()), abs=1e-6)
+    assert body["total_pnl"] == pytest.approx(body["strategies_net_pnl"] + body["holdings_pnl"], abs=1e-6)
+    assert body["trading_equity"] == pytest.approx(initial + body["strategies_net_pnl"], abs=1e-6)
+    assert body["buy_and_hold_equity"] == pytest.approx(initial + holdings, abs=1e-6)
+    assert body["drawdown_basis"] == "trading"
+    peak = body["trading_peak_equity"]
+    assert body["trading_drawdown_pct"] == pytest.approx(max(0.0, (peak - body["trading_equity"]) / peak * 100.0))
+
+
+def test_the_report_download_has_the_apis_figures(client, engine):
+    import base64
+    import hashlib
+    import re
+
+    from tests.report_figures import report_figures, report_outside_references
+
+    response = client.get("/api/report.html")
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert re.fullmatch(r'attachment; filename="report-\d{4}-\d{2}-\d{2}\.html"', response.headers["Content-Disposition"])
+    html = response.get_data(as_text=True)
+    css = re.search(r"<style>(.*?)</style>", html, re.S).group(1)
+    digest = base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode()
+    assert response.headers["Content-Security-Policy"].startswith(f"default-src 'none'; style-src 'sha256-{digest}';")
+    assert report_outside_references(html) == (0, [])
+    figures = report_figures(html)
+    analytics = client.get("/api/analytics").get_json()
+    portfolio = client.get("/api/portfolio").get_json()
+    for key in ("equity", "total_pnl", "strategies_net_pnl", "holdings_pnl", "trading_equity", "buy_and_hold_equity"):
+        assert figures[key]["value"] == portfolio[key], key
+    assert figures["samples"]["value"] == analytics["overall"]["samples"] == len(equity_lines(engine))
+    for name, metrics in analytics["strategies"].items():
+        for key in ("round_trips", "win_rate", "profit_factor", "expectancy", "net_pnl"):
+            assert figures[f"{key}.{name}"]["value"] == metrics[key], (key, name)
+        assert figures[f"max_drawdown_pct.{name}"]["value"] == metrics["max_drawdown_pct"], name
+    fees = sum(r["fees_usdt"] for r in client.get("/api/strategies/performance").get_json()["strategies"])
+    assert figures["fees.total"]["value"] == pytest.approx(fees, rel=1e-12)

@@ -1,5 +1,7 @@
-// Analytics page: equity curve, cumulative P&L per strategy, allocation, win/loss distribution,
-// strategy comparison, the risk table and execution quality (execution_panel.js). Refetched on portfolio_update, at most every 10 s.
+// Analytics page: equity vs trading equity vs buy and hold, cumulative P&L per strategy,
+// allocation, win/loss distribution, strategy comparison, the risk table (each figure with its
+// period and sample size), the round-trip table and execution quality (execution_panel.js).
+// Refetched on portfolio_update, at most every 10 s.
 import "./layout.js";
 import { api } from "./api.js";
 import { byId, el, panelError, panelLoading, panelShow, replaceChildren, td } from "./dom.js";
@@ -17,6 +19,7 @@ const panels = {
   distribution: byId("distribution-panel"),
   comparison: byId("comparison-panel"),
   risk: byId("risk-panel"),
+  trips: byId("trips-panel"),
 };
 const instances = {};
 
@@ -47,7 +50,11 @@ function loadCumulative(silent = false) {
     const equity = charts.isoPairsToPoints(data.equity);
     if (panelShow(panels.equity, equity.length > 1)) {
       const c = chart("equity", () => charts.timeLineChart(byId("equity-chart"), { yLabel: "USDT" }));
-      charts.setTimeSeries(c, [{ name: "equity", label: "Equity", points: equity, color: "#4f9dff" }]);
+      charts.setTimeSeries(c, [
+        { name: "equity", label: "Equity", points: equity, color: "#4f9dff" },
+        { name: "trading_equity", label: "Trading equity", points: charts.isoPairsToPoints(data.trading_equity), color: "#f5a623" },
+        { name: "buy_and_hold", label: "Buy and hold", points: charts.isoPairsToPoints(data.buy_and_hold), color: "#9aa7bd", dash: [6, 4] },
+      ]);
     }
     const series = Object.entries(data.strategies || {})
       .map(([name, pairs]) => ({ name, points: charts.isoPairsToPoints(pairs) }))
@@ -131,29 +138,64 @@ function loadDistribution(silent = false) {
 
 // ---- risk table and comparison ----------------------------------------------------------
 
+const RATIOS = new Set(["sharpe", "sortino", "calmar", "volatility_pct"]);
+
+/** A risk figure with its period and sample size under it; a ratio below the minimum says what it
+ * still needs (drawdown is shown from the first period, so it only ever lacks one: a dash). */
+function riskCell(m, key, format) {
+  const needs = RATIOS.has(key) && (m[key] === null || m[key] === undefined) && m.needs_periods > 0;
+  return el("td", { class: needs ? "num needs" : "num", dataset: { figure: key } },
+    [needs ? fmt.needsText(m) : format(m[key]), el("small", { class: "figure-basis" }, fmt.basisText(m))]);
+}
+
 function riskRow(scope, m, isOverall = false) {
   return el("tr", { class: isOverall ? "row-total" : null }, [
     el("th", { scope: "row" }, scope),
-    td(fmt.num(m.sharpe), "num"),
-    td(fmt.num(m.sortino), "num"),
-    td(fmt.pct(m.max_drawdown_pct), "num"),
-    td(fmt.num(m.profit_factor), "num"),
+    riskCell(m, "sharpe", fmt.num),
+    riskCell(m, "sortino", fmt.num),
+    riskCell(m, "calmar", fmt.num),
+    riskCell(m, "volatility_pct", fmt.pct),
+    riskCell(m, "max_drawdown_pct", fmt.pct),
+    td(fmt.duration(m.max_drawdown_duration_seconds), "num"),
+  ]);
+}
+
+function tripsRow(scope, m, isOverall = false) {
+  return el("tr", { class: isOverall ? "row-total" : null }, [
+    el("th", { scope: "row" }, scope),
+    td(m.round_trips ?? fmt.DASH, "num"),
     td(fmt.ratioPct(m.win_rate), "num"),
+    td(fmt.num(m.profit_factor), "num"),
     td(fmt.money(m.avg_win), "num pos"),
-    td(fmt.money(m.avg_loss), "num neg"),
+    td(fmt.signedMoney(m.avg_loss), "num neg"),
+    td(fmt.signedMoney(m.expectancy), `num ${fmt.signClass(m.expectancy)}`),
     td(m.trades ?? fmt.DASH, "num"),
     td(fmt.signedMoney(m.net_pnl), `num ${fmt.signClass(m.net_pnl)}`),
   ]);
 }
 
+function riskCaption(data, overall) {
+  const span = overall && overall.samples
+    ? ` Equity history: ${overall.samples} samples over ${fmt.duration(overall.span_seconds)}, from ${fmt.dateTime(overall.start)} to ${fmt.dateTime(overall.end)}.`
+    : "";
+  return `Returns resampled to ${data.period} periods (${data.period_rule}), annualised with a 365-day year, `
+    + `computed with empyrical-reloaded; the ratios need ${data.min_periods} periods.${span}`;
+}
+
 function loadRisk(silent = false) {
-  return guarded([panels.risk, panels.comparison], silent, async () => {
+  return guarded([panels.risk, panels.trips, panels.comparison], silent, async () => {
     const data = await api.get("/api/analytics");
     const strategies = Object.entries(data.strategies || {}).sort(([a], [b]) => a.localeCompare(b));
+    const overall = data.overall || null;
     const rows = strategies.map(([name, m]) => riskRow(fmt.label(name), m || {}));
-    if (data.overall) rows.unshift(riskRow("All strategies", data.overall, true));
+    if (overall) rows.unshift(riskRow("Equity", overall, true), riskRow("Trading equity", overall.trading || {}, true));
     replaceChildren(byId("risk-body"), rows);
-    panelShow(panels.risk, rows.length > 0);
+    byId("risk-caption").textContent = riskCaption(data, overall);
+    panelShow(panels.risk, Boolean(overall && overall.samples));
+    const tripRows = strategies.map(([name, m]) => tripsRow(fmt.label(name), m || {}));
+    if (overall) tripRows.unshift(tripsRow("All strategies", overall, true));
+    replaceChildren(byId("trips-body"), tripRows);
+    panelShow(panels.trips, strategies.length > 0);
     const traded = strategies.filter(([, m]) => m && (m.trades > 0 || m.net_pnl));
     if (panelShow(panels.comparison, traded.length > 0)) {
       const c = chart("comparison", () => charts.barChart(byId("comparison-chart"), { money: true }));

@@ -99,6 +99,7 @@ export function setTimeSeries(chart, series) {
     backgroundColor: s.color || colorFor(s.name),
     // Short series get visible points, so a strategy with one trade still shows up.
     pointRadius: s.points.length < 20 ? 3 : 0,
+    borderDash: s.dash || [],
     fill: false,
   }));
   chart.update("none");

@@ -99,6 +99,39 @@ export function localTime(date = new Date()) {
   return date.toLocaleTimeString("en-GB", { hour12: false });
 }
 
+const PERIOD_UNITS = { 60: "minute", 3600: "hour", 86400: "day" };
+
+/** A risk figure not shown yet: "needs 12 more hours" (the figure's period as the unit). */
+export function needsText(m) {
+  const count = Number(m && m.needs_periods) || 0;
+  const unit = PERIOD_UNITS[Number(m && m.period_seconds)];
+  const plural = count === 1 ? "" : "s";
+  return unit ? `needs ${count} more ${unit}${plural}` : `needs ${count} more period${plural} of ${m && m.period}`;
+}
+
+/** The period and sample size next to a risk figure: "1h × 36 periods". */
+export function basisText(m) {
+  if (!m || !m.period) return "";
+  const count = m.periods ?? 0;
+  return `${m.period} × ${count} period${count === 1 ? "" : "s"}`;
+}
+
+/** 45s, 12m 30s, 3h 05m, 2d 4h. */
+export function duration(seconds) {
+  if (missing(seconds)) return DASH;
+  let rest = Math.round(seconds);
+  const days = Math.floor(rest / 86400);
+  rest -= days * 86400;
+  const hours = Math.floor(rest / 3600);
+  rest -= hours * 3600;
+  const minutes = Math.floor(rest / 60);
+  const secs = rest - minutes * 60;
+  const two = (n) => String(n).padStart(2, "0");
+  if (days) return `${days}d ${hours}h`;
+  if (hours) return `${hours}h ${two(minutes)}m`;
+  return minutes ? `${minutes}m ${two(secs)}s` : `${secs}s`;
+}
+
 /** "momentum" -> "Momentum", "stat_arb" -> "Stat arb". */
 export function label(name) {
   if (!name) return DASH;

@@ -25,6 +25,7 @@ function rows() {
     const m = metrics[s.strategy] || {};
     return {
       ...s,
+      risk: m,
       sharpe: m.sharpe ?? null,
       max_drawdown_pct: m.max_drawdown_pct ?? null,
       profit_factor: s.profit_factor ?? m.profit_factor ?? null,
@@ -41,6 +42,14 @@ function rows() {
   });
 }
 
+/** A risk figure with its period and sample size, or what it still needs (as on /analytics). */
+function riskCell(m, key, format) {
+  if (!m || m.period === undefined) return td(fmt.DASH, "num");
+  const needs = key !== "max_drawdown_pct" && (m[key] === null || m[key] === undefined) && m.needs_periods > 0;
+  return el("td", { class: needs ? "num needs" : "num" },
+    [needs ? fmt.needsText(m) : format(m[key]), el("small", { class: "figure-basis" }, fmt.basisText(m))]);
+}
+
 function render() {
   if (performance === null) return;
   const ranked = rows();
@@ -48,11 +57,11 @@ function render() {
     td(String(i + 1), `num rank rank-${i + 1}`),
     el("th", { scope: "row" }, fmt.label(s.strategy)),
     td(fmt.signedMoney(s.net_pnl), `num ${fmt.signClass(s.net_pnl)}`),
-    td(fmt.num(s.sharpe), "num"),
+    riskCell(s.risk, "sharpe", fmt.num),
     td(fmt.ratioPct(s.win_rate), "num", s.wins !== undefined ? `${s.wins} wins, ${s.losses} losses` : null),
     td(s.trades ?? fmt.DASH, "num"),
     td(fmt.num(s.profit_factor), "num"),
-    td(fmt.pct(s.max_drawdown_pct), "num"),
+    riskCell(s.risk, "max_drawdown_pct", fmt.pct),
     td(fmt.money(s.volume_usdt, 0), "num"),
     el("td", {}, el("span", { class: s.enabled ? "badge badge-on" : "badge badge-off" }, s.enabled ? "enabled" : "disabled")),
   ]));

@@ -31,7 +31,15 @@ function renderPortfolio(p) {
   setText(byId("kpi-realized"), fmt.signedMoney(p.realized_pnl), fmt.signClass(p.realized_pnl));
   setText(byId("kpi-unrealized"), fmt.signedMoney(p.unrealized_pnl), fmt.signClass(p.unrealized_pnl));
   setText(byId("kpi-fees"), `${fmt.money(p.fees_usdt)} USDT`);
-  setText(byId("kpi-drawdown"), fmt.pct(p.drawdown_pct), p.drawdown_pct > 0 ? "neg" : "zero");
+  setText(byId("kpi-strategies-pnl"), fmt.signedMoney(p.strategies_net_pnl), fmt.signClass(p.strategies_net_pnl));
+  setText(byId("kpi-holdings-pnl"), fmt.signedMoney(p.holdings_pnl), fmt.signClass(p.holdings_pnl));
+  // The drawdown the kill switch watches (risk.drawdown_basis), with the other one beside it.
+  const trading = p.drawdown_basis !== "equity";
+  const shown = trading ? p.trading_drawdown_pct : p.drawdown_pct;
+  setText(byId("kpi-drawdown"), fmt.pct(shown), shown > 0 ? "neg" : "zero");
+  setText(byId("kpi-drawdown-basis"), trading
+    ? `trading equity below its peak (kill switch basis); equity: ${fmt.pct(p.drawdown_pct)}`
+    : `equity below its peak (kill switch basis); trading equity: ${fmt.pct(p.trading_drawdown_pct)}`);
   panelShow(panels.portfolio, true);
   renderPositions(Array.isArray(p.positions) ? p.positions : []);
 }
