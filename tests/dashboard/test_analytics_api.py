@@ -105,8 +105,8 @@ def test_too_few_periods_show_no_ratio_but_what_they_need(client, engine):
 
 def test_analytics_follow_new_fills(client, engine):
     before = client.get("/api/analytics").get_json()["strategies"]["momentum"]
-    force_trade(engine, side="buy", strategy="news", qty=0.01)
-    force_trade(engine, side="sell", strategy="news", qty=0.01)
+    force_trade(engine, side="buy", strategy="news", qty=0.002)
+    force_trade(engine, side="sell", strategy="news", qty=0.002)
     after = client.get("/api/analytics").get_json()["strategies"]
     assert after["momentum"]["trades"] == before["trades"]
     news_lines = [t for t in ledger_lines(engine) if t["strategy"] == "news"]

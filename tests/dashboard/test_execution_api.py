@@ -56,7 +56,13 @@ def test_fills_signals_misses_and_repeats_per_strategy_match_the_files(client, e
         assert row["signals"] == signals[name] + missed, name
         assert row["fill_ratio"] == pytest.approx(signals[name] / (signals[name] + missed)), name
         assert sum(r["fills"] for r in row["exchanges"]) == fills[name]
-        assert row["slippage_bps"]["mean"] is None  # main's ledger records no decision mid yet
+        # Slippage against the decision mid, recomputed from the ledger lines (bps, positive = cost).
+        costs = [(1 if line["side"] == "buy" else -1) * (line["price"] / line["decision_mid"] - 1) * 1e4
+                 for line in lines if line["strategy"] == name and line.get("decision_mid")]
+        if costs:
+            assert row["slippage_bps"]["mean"] == pytest.approx(sum(costs) / len(costs)), name
+        else:
+            assert row["slippage_bps"]["mean"] is None, name
     arbitrage = rows["arbitrage"]
     assert arbitrage["misses"] == {"liquidity_taken": 1, "no_book": 1, "price_moved": 1}
     assert {r["exchange"]: r["misses_total"] for r in arbitrage["exchanges"]}["kraken"] == 2
