@@ -61,7 +61,8 @@ def seed11(tmp_path_factory):
 def summary_rows(stdout: str) -> tuple[dict, dict]:
     """The exit summary's strategy rows and its equity line, parsed."""
     rows = {}
-    for line in stdout.splitlines():
+    pnl_table = stdout.split("\nexecution ")[0]  # the execution table below repeats the strategy names
+    for line in pnl_table.splitlines():
         parts = line.split()
         if parts[:1] and parts[0] in ("arbitrage", "momentum", "news", "stat_arb"):
             rows[parts[0]] = {"trades": int(parts[2]), "realized": float(parts[3]), "unrealized": float(parts[4]),

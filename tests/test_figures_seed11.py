@@ -46,7 +46,8 @@ def test_api_and_exit_summary_equal_the_oracle_on_the_ledger(seed11_run):
         app.extensions["dashboard"].close()
         engine.close()
     assert set(oracle) == {"arbitrage", "momentum", "news", "stat_arb"}
-    summary = {line.split()[0]: line.split() for line in stdout.splitlines() if line.split()[:1] and
+    pnl_table = stdout.split("\nexecution ")[0]  # the P&L table; the execution table below it repeats the names
+    summary = {line.split()[0]: line.split() for line in pnl_table.splitlines() if line.split()[:1] and
                line.split()[0] in oracle}
     for name, expected in oracle.items():
         for figures in (analytics[name], performance[name]):
