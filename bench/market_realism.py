@@ -163,7 +163,7 @@ def measure(data: dict) -> dict:
 
 def liquidity(data: dict) -> dict[tuple[str, str], tuple[float, float]]:
     """(median spread bps, median top-of-book bid notional USDT) per market."""
-    market, keys, bids, asks = data["market"], data["keys"], data["bids"], data["asks"]
+    keys, bids, asks = data["keys"], data["bids"], data["asks"]
     spread = np.median((asks - bids) / ((asks + bids) / 2.0) * 1e4, axis=0)
     sampled = bids[::60][: len(data["bid_sizes"])]
     out = {}

@@ -90,7 +90,8 @@ class SimJumpConfig(_Model):
     market_per_hour: float = Field(0.8, ge=0, le=100)
     # Jumps of one coin alone per hour, per coin, in a normal spell.
     coin_per_hour: float = Field(0.15, ge=0, le=100)
-    # Median jump size in the coin's current 1-minute standard deviations, and its log-normal spread.
+    # Median jump size in the coin's 1-minute standard deviations (times the square root of the
+    # moment's volatility multiplier), and its log-normal spread.
     median_sigmas: float = Field(5.0, ge=0, le=100)
     size_log_sd: float = Field(0.5, ge=0, le=3)
 
