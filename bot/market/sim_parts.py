@@ -1,8 +1,9 @@
 """The simulated market's catalogue and what it derives from its price paths.
 
-simulator.py owns the clock and the price process. This module holds the rest: the catalogue
-of assets and exchanges (start prices, volatility, steps, fees, names), order books, 1-minute
-candles, news headlines and whale transfers.
+simulator.py owns the clock, sim_prices.py the true prices, sim_deviations.py and
+sim_competition.py how exchanges quote them. This module holds the rest: the catalogue of
+assets and exchanges (start prices, volatility, liquidity, steps, fees, names), order books,
+1-minute candles, news headlines and whale transfers.
 
 Order books are a tick's quote (the top level) plus one of BOOK_VARIANTS precomputed shapes of
 the market, picked per tick, so any book can be rebuilt from a handful of numbers.

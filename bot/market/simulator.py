@@ -1,5 +1,10 @@
 """Deterministic simulated multi-exchange market (DESIGN.md, "The simulator").
 
+Per chunk: news (sim_parts.MarketEvents), the true prices (sim_prices: heavy tails, long-memory
+volatility, a market factor, seasonality, spells, jumps, the cointegrated pair), each exchange's
+deviation from them (sim_deviations), competition closing fee-beating gaps (sim_competition),
+then quotes rounded to the price step, candles and whales.
+
 Everything derives from config.seed. Ticks are generated in vectorised chunks whose random
 numbers come from a generator keyed by (seed, chunk index); the state a chunk leaves feeds the
 next, so seek() replays chunks from the start and lands on the same bytes as stepping. A tick

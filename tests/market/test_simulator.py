@@ -103,6 +103,7 @@ def test_seek_far_ahead_matches_stepping():
     advance(stepped, 20_000)
     sought.seek(20_000)
     assert sought.candles("kraken", "ETH/USDT", 50) == stepped.candles("kraken", "ETH/USDT", 50)
+    assert sought.volatility_regime() == stepped.volatility_regime()
     assert sought.next_snapshot().quotes == stepped.next_snapshot().quotes
     with pytest.raises(ValueError):
         sought.seek(-1)

@@ -118,6 +118,21 @@ def test_no_jumps_and_no_dislocations_means_no_fee_beating_gaps():
     assert not gap_groups(record(quiet, 6 * 3600)).any()
 
 
+def test_without_dislocations_gaps_open_on_the_jumps_that_markets_price_in_unevenly():
+    # Makarov and Schoar: deviations open in fast markets. Here the only source left is the lag
+    # with which each market prices a jump in, so every gap starts on a tick of a big move.
+    jumpy = make(6, news_per_hour=0, jumps={"market_per_hour": 6, "coin_per_hour": 1},
+                 deviations={"dislocations_per_hour": 0, "lag_share": 1.0})
+    data = record(jumpy, 6 * 3600)
+    state = gap_groups(data)
+    starts = np.flatnonzero(state.any(axis=1) & ~np.vstack([[False], state.any(axis=1)[:-1, None]])[:, 0])
+    assert len(starts) >= 5
+    mid = np.log((data["bids"] + data["asks"]) / 2.0)
+    move = np.abs(np.diff(mid, axis=0, prepend=mid[:1]))
+    typical = np.median(move[move > 0])
+    assert all(move[t].max() > 10 * typical for t in starts)
+
+
 def test_volatility_follows_the_time_of_day():
     # With every other source of changing volatility off, 1-minute volatility at the configured
     # peak hour is (1 + a) / (1 - a) times the volatility twelve hours away.
