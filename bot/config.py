@@ -102,9 +102,10 @@ class SimDeviationConfig(_Model):
     # Memory of the everyday deviation (its size is market.simulator.exchange_deviation_bps).
     half_life_seconds: float = Field(120.0, gt=0, le=86_400)
     # On a jump's tick each market has priced in only part of it: up to this share is still
-    # missing (drawn per market, most markets miss little), and it catches up with lag_half_life_seconds.
+    # missing (drawn per market, most markets miss little), and it catches up with
+    # lag_half_life_seconds (price discovery alone; competition closes fee-beating gaps sooner).
     lag_share: float = Field(0.5, ge=0, le=1)
-    lag_half_life_seconds: float = Field(1.0, gt=0, le=3600)
+    lag_half_life_seconds: float = Field(4.0, gt=0, le=3600)
     # One market on one exchange jumps away from the others (per exchange, in a normal spell),
     # by dislocation_bps on average (half to one and a half times), then returns as a lag does.
     dislocations_per_hour: float = Field(0.5, ge=0, le=1000)
