@@ -1,8 +1,9 @@
 """The simulated market's catalogue and what it derives from its price paths.
 
-simulator.py owns the clock and the price process. This module holds the catalogue of assets
-and exchanges (start prices, volatility, steps, fees), order books and 1-minute candles; news
-and whale transfers live in sim_news.py.
+simulator.py owns the clock, sim_prices.py the true prices, sim_deviations.py and
+sim_competition.py how exchanges quote them. This module holds the rest: the catalogue of
+assets and exchanges (start prices, volatility, liquidity, steps, fees, names), order books and
+1-minute candles; news and whale transfers live in sim_news.py.
 
 Order books are a tick's quote (the top level) plus one of BOOK_VARIANTS precomputed shapes of
 the market, picked per tick, so any book can be rebuilt from a handful of numbers.
@@ -16,15 +17,29 @@ import zlib
 
 import numpy as np
 
-from bot.models import OrderBook
+from bot.models import OrderBook, split_symbol
 
-# asset: (start price in USDT, 1-minute volatility in %, loading on the market factor, amount step)
+# asset: (start price in USDT, 1-minute volatility in % in a normal spell, loading on the market
+# factor, amount step). Loadings near 0.9 for the majors give BTC-ETH 1-minute correlations of
+# about 0.8, as measured on liquid exchanges.
 ASSETS = {
-    "BTC": (60000.0, 0.08, 0.85, 1e-5), "ETH": (3000.0, 0.10, 0.80, 1e-4),
-    "SOL": (150.0, 0.12, 0.70, 1e-3), "XRP": (0.6, 0.10, 0.60, 0.1), "ADA": (0.45, 0.13, 0.60, 1.0),
-    "BNB": (580.0, 0.09, 0.75, 1e-3), "DOGE": (0.15, 0.16, 0.60, 1.0), "LTC": (80.0, 0.11, 0.70, 1e-3),
-    "DOT": (7.0, 0.13, 0.65, 0.01), "LINK": (15.0, 0.13, 0.65, 0.01), "AVAX": (35.0, 0.14, 0.65, 0.01),
+    "BTC": (60000.0, 0.08, 0.95, 1e-5), "ETH": (3000.0, 0.10, 0.93, 1e-4),
+    "SOL": (150.0, 0.12, 0.80, 1e-3), "XRP": (0.6, 0.10, 0.72, 0.1), "ADA": (0.45, 0.13, 0.72, 1.0),
+    "BNB": (580.0, 0.09, 0.80, 1e-3), "DOGE": (0.15, 0.16, 0.70, 1.0), "LTC": (80.0, 0.11, 0.78, 1e-3),
+    "DOT": (7.0, 0.13, 0.75, 0.01), "LINK": (15.0, 0.13, 0.75, 0.01), "AVAX": (35.0, 0.14, 0.75, 0.01),
 }
+# Liquidity by coin: (quoted spread in bps, top-of-book notional in USDT) on the deepest exchange
+# in a normal spell. BTC is tight and deep, small alts wider and thinner.
+LIQUIDITY = {
+    "BTC": (0.3, 60_000.0), "ETH": (0.5, 40_000.0), "SOL": (1.5, 15_000.0), "XRP": (2.0, 12_000.0),
+    "ADA": (3.0, 8_000.0), "BNB": (1.2, 15_000.0), "DOGE": (3.0, 8_000.0), "LTC": (2.5, 6_000.0),
+    "DOT": (3.5, 5_000.0), "LINK": (3.0, 6_000.0), "AVAX": (3.5, 5_000.0),
+}
+UNKNOWN_LIQUIDITY = (6.0, 3_000.0)
+# Liquidity by exchange: (spread multiplier, depth multiplier); unknown exchanges get a stable draw.
+VENUE_LIQUIDITY = {"binance": (1.0, 1.0), "coinbase": (1.5, 0.6), "kraken": (2.0, 0.35)}
+# A cross such as ETH/BTC is quoted wider and thinner than either coin's USDT market.
+CROSS_SPREAD_FACTOR, CROSS_DEPTH_FACTOR = 1.5, 0.4
 PEGGED = frozenset({"USDC", "DAI", "FDUSD", "TUSD", "USDP", "BUSD"})
 PRICE_STEPS = {"BTC/USDT": 0.01, "ETH/USDT": 0.01, "SOL/USDT": 0.01, "XRP/USDT": 1e-4, "ADA/USDT": 1e-4,
                "ETH/BTC": 1e-6}
@@ -46,7 +61,20 @@ def asset_params(asset: str) -> tuple[float, float, float, float]:
         return (1.0, 0.0, 0.0, 0.1)
     price = float(f"{10.0 ** (-1.0 + 4.0 * stable_unit(asset, 'price')):.3g}")
     step = 10.0 ** math.floor(math.log10(0.99 / price))  # one step is worth less than 1 USDT
-    return (price, 0.08 + 0.07 * stable_unit(asset, "vol"), 0.5 + 0.2 * stable_unit(asset, "loading"), step)
+    return (price, 0.08 + 0.07 * stable_unit(asset, "vol"), 0.65 + 0.15 * stable_unit(asset, "loading"), step)
+
+
+def market_liquidity(exchange: str, symbol: str) -> tuple[float, float]:
+    """(quoted spread in bps, top-of-book notional in USDT) of a market in a normal spell."""
+    base, quote = split_symbol(symbol)
+    coins = [LIQUIDITY.get(a, UNKNOWN_LIQUIDITY) for a in (base, quote) if a != "USDT" and a not in PEGGED]
+    spread_bps = max((c[0] for c in coins), default=1.0)
+    top_usdt = min((c[1] for c in coins), default=20_000.0)
+    if len(coins) == 2:
+        spread_bps, top_usdt = spread_bps * CROSS_SPREAD_FACTOR, top_usdt * CROSS_DEPTH_FACTOR
+    u = stable_unit(exchange, "venue")
+    spread_mult, depth_mult = VENUE_LIQUIDITY.get(exchange, (1.2 + u, 0.8 - 0.5 * u))
+    return spread_bps * spread_mult, top_usdt * depth_mult
 
 
 def price_step_for(symbol: str, price: float) -> float:

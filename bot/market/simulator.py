@@ -1,5 +1,10 @@
 """Deterministic simulated multi-exchange market (DESIGN.md, "The simulator").
 
+Per chunk: news (sim_parts.MarketEvents), the true prices (sim_prices: heavy tails, long-memory
+volatility, a market factor, seasonality, spells, jumps, the cointegrated pair), each exchange's
+deviation from them (sim_deviations), competition closing fee-beating gaps (sim_competition),
+then quotes rounded to the price step, candles and whales.
+
 Everything derives from config.seed. Ticks are generated in vectorised chunks whose random
 numbers come from a generator keyed by (seed, chunk index); the state a chunk leaves feeds the
 next, so seek() replays chunks from the start and lands on the same bytes as stepping. A tick
@@ -13,37 +18,21 @@ from datetime import datetime, timezone
 from itertools import repeat
 
 import numpy as np
-from scipy.signal import lfilter
 
 from bot.config import ImpactConfig, MarketConfig
 from bot.market.base import MarketSource
-from bot.market.sim_impact import ImpactOverlay  # helper "fill": our fills move the quotes
+from bot.market.sim_competition import Competition
+from bot.market.sim_deviations import QuoteDeviations
+from bot.market.sim_impact import ImpactOverlay  # our fills move the quotes
 from bot.market.sim_news import MarketEvents
 from bot.market.sim_parts import (BOOK_VARIANTS, PEGGED, BookShapes, CandleStore, asset_params, fee_rates,
-                                 price_step_for, stable_unit)
+                                 market_liquidity, price_step_for, stable_unit)
+from bot.market.sim_prices import REGIMES, PriceProcess
 from bot.models import Candle, CandleHistory, Market, OrderBook, Quote, Snapshot, iso_utc, split_symbol
 
 USDT, PAIR_PREFERENCE = "USDT", ("XRP", "ADA")  # the preferred cointegrated pair: leader, follower
-
-# Dynamics (times in simulated seconds).
-VOL_HALF_LIFE_S, VOL_LOG_STD, VOL_COMMON_SHARE = 1800.0, 0.35, 0.6
-TREND_PCT_PER_HOUR = 0.6  # regime drift of an asset with 0.10 %/min volatility
-FLAT_MEAN_S, TREND_MEAN_S = 3 * 3600.0, 1.5 * 3600.0
-ANCHOR_HALF_LIFE_S = 7 * 86400.0  # a faint pull towards the start price keeps long runs sane
-DEVIATION_HALF_LIFE_S, JUMP_HALF_LIFE_S = 90.0, 20.0
-JUMPS_PER_HOUR, JUMP_BPS = 3.0, (25.0, 80.0)  # per exchange, at exchange_deviation_bps = 8
-PAIR_HALF_LIFE_S, PAIR_LOG_STD = 600.0, 0.0035
+SPREAD_VOL_BOUNDS = (0.6, 4.0)  # spreads widen with the moment's volatility, within these multiples
 CANDLES_24H, MIN_CANDLES_KEPT = 1440, 2000
-
-
-def _ar1(innovations: np.ndarray, phi: float, last: np.ndarray | float) -> np.ndarray:
-    """y[t] = phi * y[t-1] + x[t] down axis 0, continuing from y[-1] = last."""
-    state = (phi * np.asarray(last, dtype=float)).reshape((1,) + innovations.shape[1:])
-    return lfilter([1.0], [1.0, -phi], innovations, axis=0, zi=state)[0]
-
-
-def _decay(half_life_s: float, dt: float) -> float:
-    return math.exp(-math.log(2.0) * dt / half_life_s)
 
 
 def _fast_constructor(cls, names: tuple[str, ...]):
@@ -81,6 +70,7 @@ class _Chunk:
     news: dict
     whales: dict
     pending: tuple
+    regime: np.ndarray  # per tick: index into sim_prices.REGIMES
     rows: np.ndarray | None = None  # (tick, field, market): bid, ask, last, bid/ask size, 24h change %, variant
 
 
@@ -128,7 +118,7 @@ class SimulatedMarket(MarketSource, CandleHistory):
         news_assets = [i for i, a in enumerate(self._assets) if a not in PEGGED]
         self._events = MarketEvents(
             self._assets, news_assets, news_assets + [len(self._assets)], self.symbols,
-            self._vol_rel * sim.volatility_scale, sim.news_per_hour, sim.whales_per_hour, dt, self._start_epoch,
+            self._vol_rel[:-1], sim.news_per_hour, sim.whales_per_hour, dt, self._start_epoch,
         )
         self._chunk: _Chunk | None = None
         self.seek(0)
@@ -144,18 +134,10 @@ class SimulatedMarket(MarketSource, CandleHistory):
         params = [asset_params(a) for a in assets]
         self._price0 = {a: p[0] for a, p in zip(assets, params)} | {USDT: 1.0}
         self._amount_step0 = {a: p[3] for a, p in zip(assets, params)} | {USDT: 1.0}
-        vol_min = np.array([p[1] for p in params])
-        self._vol_rel = vol_min / 0.10
-        self._logp0 = np.log([p[0] for p in params] + [1.0])
-        scale = sim.volatility_scale
-        self._sigma_tick = vol_min / 100.0 / math.sqrt(60.0) * math.sqrt(dt) * scale
-        self._loading = np.array([p[2] for p in params])
-        self._idio = np.sqrt(1.0 - self._loading**2)
-        self._trend_tick = TREND_PCT_PER_HOUR / 100.0 / 3600.0 * dt * self._vol_rel * scale
-        self._anchor_tick = math.log(2.0) / ANCHOR_HALF_LIFE_S * dt
+        self._vol_rel = np.array([p[1] for p in params] + [0.0]) / 0.10 * sim.volatility_scale  # last: USDT
         usdt_bases = [split_symbol(s)[0] for s in self.symbols if split_symbol(s)[1] == USDT]
         usdt_bases = [a for a in usdt_bases if a not in PEGGED and a != USDT]
-        self._pair: tuple[int, int, float, float] | None = None  # leader, follower, beta, intercept
+        pair: tuple[int, int, float, float] | None = None  # leader, follower, beta, intercept
         self.cointegrated_pairs: list[tuple[str, str]] = []
         if all(a in usdt_bases for a in PAIR_PREFERENCE):
             leader, follower = PAIR_PREFERENCE
@@ -165,16 +147,9 @@ class SimulatedMarket(MarketSource, CandleHistory):
         if leader is not None:
             beta = 0.8 + 0.4 * stable_unit(self._seed, leader, follower, "beta")
             intercept = math.log(self._price0[follower]) - beta * math.log(self._price0[leader])
-            self._pair = (assets.index(leader), assets.index(follower), beta, intercept)
+            pair = (assets.index(leader), assets.index(follower), beta, intercept)
             self.cointegrated_pairs = [(f"{leader}/{USDT}", f"{follower}/{USDT}")]
-        excluded = {self._pair[1]} if self._pair else set()
-        # Pegged assets walk too, with zero volatility and no trend: they stay at 1 USDT.
-        self._walkers = np.array([i for i in range(len(assets)) if i not in excluded], dtype=np.int64)
-        self._phi_vol = _decay(VOL_HALF_LIFE_S, dt)
-        self._vol_innov_sd = VOL_LOG_STD * math.sqrt(1.0 - self._phi_vol**2)
-        self._switch_prob = np.minimum(1.0, dt / np.array([FLAT_MEAN_S, TREND_MEAN_S, TREND_MEAN_S]))
-        self._phi_pair = _decay(PAIR_HALF_LIFE_S, dt)
-        self._pair_innov_sd = PAIR_LOG_STD * scale * math.sqrt(1.0 - self._phi_pair**2)
+        self._prices = PriceProcess(sim, dt, self._start_epoch, params, pair)
 
     def _setup_markets(self, sim, dt: float) -> None:
         asset_index = {a: i for i, a in enumerate(self._assets)} | {USDT: len(self._assets)}
@@ -183,7 +158,6 @@ class SimulatedMarket(MarketSource, CandleHistory):
         self._key_exchange, self._key_symbol = [ex for ex, _ in self._keys], [sym for _, sym in self._keys]
         self._m_base = np.array([asset_index[split_symbol(sym)[0]] for sym in self._key_symbol])
         self._m_quote = np.array([asset_index[split_symbol(sym)[1]] for sym in self._key_symbol])
-        self._m_sym = np.tile(np.arange(len(self.symbols)), len(self.exchanges))
         self._markets: dict[tuple[str, str], Market] = {}
         columns = []  # per market: half spread, 1/price step, amount step, top notional, spacing, price, volume
         for ex, sym in self._keys:
@@ -193,22 +167,29 @@ class SimulatedMarket(MarketSource, CandleHistory):
             min_notional = float(f"{5.0 / self._price0[quote]:.2g}")  # 5 USDT in the quote asset
             self._markets[(ex, sym)] = Market(ex, sym, base, quote, *fee_rates(ex), amount_step, price_step,
                                               amount_step, min_notional)
-            majors = 0.6 if base in ("BTC", "ETH") and quote == USDT else 1.0
+            spread_bps, top_usdt = market_liquidity(ex, sym)
             columns.append((
-                (1.0 + 3.0 * stable_unit(ex, sym, "spread")) * majors * 1e-4,
+                spread_bps * (0.8 + 0.4 * stable_unit(ex, sym, "spread")) * 0.5e-4,
                 float(10 ** round(-math.log10(price_step))), amount_step,
-                (2000.0 + 4000.0 * stable_unit(ex, sym, "top")) / self._price0[quote],
+                top_usdt * (0.8 + 0.4 * stable_unit(ex, sym, "top")) / self._price0[quote],
                 0.7 + 0.6 * stable_unit(ex, sym, "spacing"), price,
-                (50_000.0 + 450_000.0 * stable_unit(ex, sym, "volume")) / 60.0 / self._price0[base] * dt,
+                # Volume per tick grows with depth: a deep market trades more.
+                top_usdt * (2.0 + 6.0 * stable_unit(ex, sym, "volume")) / 60.0 / self._price0[base] * dt,
             ))
         self._half_spread, self._price_inv, amount_step, top, spacing, price, self._volume_tick = np.array(columns).T
         book_rng = np.random.default_rng(np.random.SeedSequence(self._seed, spawn_key=(2,)))
         self._books = BookShapes(book_rng, sim.book_depth, self._price_inv, amount_step, top, spacing, price)
-        self._phi_dev = _decay(DEVIATION_HALF_LIFE_S, dt)
-        self._dev_innov_sd = sim.exchange_deviation_bps * 1e-4 * math.sqrt(1.0 - self._phi_dev**2)
-        self._phi_jump = _decay(JUMP_HALF_LIFE_S, dt)
-        self._jump_scale = sim.exchange_deviation_bps / 8.0 * 1e-4
-        self._jumps_per_tick = JUMPS_PER_HOUR / 3600.0 * dt
+        exchange = np.repeat(np.arange(len(self.exchanges)), len(self.symbols))
+        symbol = np.tile(np.arange(len(self.symbols)), len(self.exchanges))
+        loading = np.array([asset_params(a)[2] for a in self._assets] + [0.0])
+        vb, vq = self._vol_rel[self._m_base], self._vol_rel[self._m_quote]
+        # A cross moves by the part of its two coins that the market factor does not share.
+        vol_rel = np.sqrt(np.maximum(vb**2 + vq**2 - 2.0 * loading[self._m_base] * loading[self._m_quote] * vb * vq, 0.0))
+        cross = self._m_quote != len(self._assets)
+        self._deviations = QuoteDeviations(sim, dt, self._m_base, self._m_quote, exchange, symbol, vol_rel, cross)
+        specs = [(int(e), split_symbol(sym)[0], split_symbol(sym)[1]) for e, sym in zip(exchange, self._key_symbol)]
+        self._competition = (Competition(sim.competition, dt, specs, [fee_rates(ex)[0] for ex in self.exchanges])
+                             if sim.competition.enabled else None)
 
     def _minutes(self, ticks: np.ndarray) -> np.ndarray:  # the 1 us guard keeps ts = 60 k out of minute k - 1
         return np.floor((self._start_epoch + ticks * self._dt + 1e-6) / 60.0).astype(np.int64)
@@ -224,14 +205,12 @@ class SimulatedMarket(MarketSource, CandleHistory):
     # ---- generation ------------------------------------------------------------------------
     def _reset(self) -> None:
         rng = np.random.default_rng(np.random.SeedSequence(self._seed, spawn_key=(1,)))
-        n_walk, n_markets = len(self._walkers), len(self._keys)
-        self._logp = self._logp0.copy()
-        self._log_vol = rng.normal(0.0, VOL_LOG_STD, n_walk)
-        self._regime = rng.choice(3, size=n_walk, p=[0.5, 0.25, 0.25])
-        self._pair_noise, self._dev_jump = 0.0, np.zeros(n_markets)
-        self._dev_slow = rng.normal(0.0, self._dev_innov_sd / math.sqrt(1.0 - self._phi_dev**2), n_markets)
+        self._prices.reset(rng)
+        self._deviations.reset(rng)
+        if self._competition is not None:
+            self._competition.reset()
         self._last_mid: np.ndarray | None = None
-        self._candles = CandleStore(n_markets, self._keep, self._per_chunk_candles)
+        self._candles = CandleStore(len(self._keys), self._keep, self._per_chunk_candles)
         self._events.reset()
         self._chunk, self._chunk_index = None, -1
 
@@ -240,89 +219,33 @@ class SimulatedMarket(MarketSource, CandleHistory):
         self._chunk = self._generate(self._tick0 + self._chunk_index * self._chunk_ticks, self._chunk_index)
 
     def _generate(self, first: int, index: int) -> _Chunk:
-        T, n_assets = self._chunk_ticks, len(self._assets)
+        T, n_markets = self._chunk_ticks, len(self._keys)
         rng = np.random.default_rng(np.random.SeedSequence(self._seed, spawn_key=(0, index)))
         news_drift, news = self._events.news_for_chunk(rng, first, T)
-        logp, vol_ratio = np.zeros((T, n_assets + 1)), np.ones((T, n_assets + 1))  # last column: USDT
-        walk = self._walkers
-        if walk.size:
-            share = math.sqrt(VOL_COMMON_SHARE)
-            shocks = share * rng.standard_normal((T, 1)) + math.sqrt(1 - share**2) * rng.standard_normal((T, walk.size))
-            log_vol = _ar1(self._vol_innov_sd * shocks, self._phi_vol, self._log_vol)
-            self._log_vol = log_vol[-1].copy()
-            sigma = self._sigma_tick[walk] * np.exp(log_vol - VOL_LOG_STD**2)
-            noise = self._loading[walk] * rng.standard_normal((T, 1))
-            noise += self._idio[walk] * rng.standard_normal((T, walk.size))
-            drift = self._regimes(rng, T) * self._trend_tick[walk]
-            drift -= self._anchor_tick * (self._logp[walk] - self._logp0[walk])
-            returns = drift + sigma * noise + news_drift[:, walk]
-            logp[:, walk] = self._logp[walk] + np.cumsum(returns, axis=0)
-            vol_ratio[:, walk] = np.exp(log_vol)
-        if self._pair is not None:
-            leader, follower, beta, intercept = self._pair
-            shocks = self._pair_innov_sd * rng.standard_normal(T) + news_drift[:, follower]
-            noise = _ar1(shocks, self._phi_pair, self._pair_noise)
-            self._pair_noise = float(noise[-1])
-            logp[:, follower] = intercept + beta * logp[:, leader] + noise
-            vol_ratio[:, follower] = vol_ratio[:, leader]
-        self._logp = logp[-1, :-1].copy()
-        true_price = np.exp(logp[:, self._m_base] - logp[:, self._m_quote])
-        ratio = np.clip(np.maximum(vol_ratio[:, self._m_base], vol_ratio[:, self._m_quote]), 0.6, 3.0)
-        n_markets = len(self._keys)
-        uniform = rng.random((T, n_markets + len(self.symbols)))  # per market, then per symbol (all exchanges)
-        shocks = (uniform - 0.5) * math.sqrt(12.0)  # unit variance; a persistent AR(1) sums them to Gaussian
-        # Half a deviation's variance is common to every exchange quoting the symbol: gaps are rarer than deviations.
-        mixed = math.sqrt(0.5) * (shocks[:, :n_markets] + shocks[:, n_markets + self._m_sym])
-        slow = _ar1(self._dev_innov_sd * mixed, self._phi_dev, self._dev_slow)
-        kicks = self._jump_kicks(rng, T)
-        jump, kicked = np.zeros_like(kicks), np.flatnonzero(kicks.any(axis=0) | (np.abs(self._dev_jump) > 1e-12))
-        jump[:, kicked] = _ar1(kicks[:, kicked], self._phi_jump, self._dev_jump[kicked])
-        self._dev_slow, self._dev_jump = slow[-1].copy(), jump[-1].copy()
-        mid = true_price * (1.0 + slow + jump)
-        half_spread = self._half_spread * ratio
+        paths = self._prices.generate(rng, first, T, news_drift)
+        logp = paths.logp
+        vol = np.maximum(paths.vol[:, self._m_base], paths.vol[:, self._m_quote])
+        uniform = rng.random((T, n_markets))  # the deviation's shocks; their low bits pick the book variant
+        deviation = self._deviations.generate(rng, paths, uniform, vol)
+        half_spread = self._half_spread * np.clip(vol, *SPREAD_VOL_BOUNDS)
+        if self._competition is not None:
+            # Its own generator: turning competition off changes nothing else.
+            own = np.random.default_rng(np.random.SeedSequence(self._seed, spawn_key=(3, index)))
+            deviation = self._competition.apply(own, deviation, half_spread)
+        mid = np.exp(logp[:, self._m_base] - logp[:, self._m_quote] + deviation)
         inv = self._price_inv
         bid_units = np.maximum(np.floor(mid * (1.0 - half_spread) * inv), 1.0)
         ask_units = np.maximum(np.ceil(mid * (1.0 + half_spread) * inv), bid_units + 1.0)
         bid, ask = bid_units / inv, ask_units / inv
         quoted_mid = (bid + ask) * 0.5
-        volume = self._volume_tick * ratio * (0.4 + 0.8 * np.abs(shocks[:, :n_markets]))
-        variant = (uniform[:, :n_markets] * 2.0**20).astype(np.int64) & (BOOK_VARIANTS - 1)  # bits the shock ignores
+        volume = self._volume_tick * paths.season[:, None] * vol * (0.4 + 0.8 * uniform)
+        variant = (uniform * 2.0**20).astype(np.int64) & (BOOK_VARIANTS - 1)  # bits the shock hardly feels
         whales = self._events.whales_for_chunk(rng, first, T, logp)
         prev_mid, self._last_mid = quoted_mid[0] if self._last_mid is None else self._last_mid, quoted_mid[-1].copy()
         minutes = self._minutes(np.arange(first, first + T))
         visible_end, new_candle = self._candles.fold(first, minutes, quoted_mid, volume)
         pending = (bid, ask, quoted_mid, prev_mid, variant, visible_end)  # made into rows when first read
-        return _Chunk(first, T, visible_end.tolist(), new_candle, news, whales, pending)
-
-    def _regimes(self, rng: np.random.Generator, T: int) -> np.ndarray:
-        """Markov trend regimes per walker as drift directions (0 flat, +1 up, -1 down)."""
-        draws = rng.random((T, len(self._walkers)))
-        out = np.empty(draws.shape)
-        direction, p = (0.0, 1.0, -1.0), self._switch_prob
-        for j in range(draws.shape[1]):
-            state, since = int(self._regime[j]), 0
-            for t in np.flatnonzero(draws[:, j] < p.max()).tolist():
-                u = draws[t, j]
-                if u >= p[state]:
-                    continue
-                out[since:t, j] = direction[state]
-                since, u = t, u / p[state]  # reuse the draw: uniform again below p
-                state = (1 if u < 0.5 else 2) if state == 0 else (0 if u < 0.7 else 3 - state)
-            out[since:, j] = direction[state]
-            self._regime[j] = state
-        return out
-
-    def _jump_kicks(self, rng: np.random.Generator, T: int) -> np.ndarray:
-        """Rare dislocations: one market on one exchange jumps 25-80 bps, then decays."""
-        kicks = np.zeros((T, len(self._keys)))
-        counts = rng.poisson(self._jumps_per_tick * T, len(self.exchanges))
-        total = int(counts.sum())
-        if total:
-            exchange = np.repeat(np.arange(len(self.exchanges)), counts)
-            at, symbol = rng.integers(0, T, total), rng.integers(0, len(self.symbols), total)
-            size = rng.uniform(*JUMP_BPS, total) * np.where(rng.random(total) < 0.5, -1.0, 1.0)
-            np.add.at(kicks, (at, exchange * len(self.symbols) + symbol), size * self._jump_scale)
-        return kicks
+        return _Chunk(first, T, visible_end.tolist(), new_candle, news, whales, pending, paths.regime)
 
     def _quote_fields(self, bid, ask, mid, prev_mid, variant, end) -> np.ndarray:
         """Per-tick quote fields of a chunk, stacked so a tick needs one tolist()."""
@@ -387,6 +310,11 @@ class SimulatedMarket(MarketSource, CandleHistory):
     def markets(self) -> dict[tuple[str, str], Market]:
         """Every (exchange, symbol) market with fees and precision (shared: do not modify)."""
         return self._markets
+
+    def volatility_regime(self) -> str:
+        """The market-wide spell of the latest tick: "calm", "normal" or "volatile"."""
+        chunk = self._chunk
+        return REGIMES[int(chunk.regime[self._pos - 1 - chunk.start])]
 
     def news_sentiment(self, news_id: str) -> int | None:
         """Ground truth tone of a recent simulated headline: +1, -1 or 0 (None if unknown)."""

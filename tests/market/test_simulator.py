@@ -1,4 +1,4 @@
-"""The simulated market: determinism, seek, books, candles, arbitrage gaps, the cointegrated pair
+"""The simulated market: determinism, seek, books, candles, exchange deviations, the cointegrated pair
 and the ccxt-shaped reads (news and whales: test_sim_news.py)."""
 from __future__ import annotations
 
@@ -102,6 +102,7 @@ def test_seek_far_ahead_matches_stepping():
     advance(stepped, 20_000)
     sought.seek(20_000)
     assert sought.candles("kraken", "ETH/USDT", 50) == stepped.candles("kraken", "ETH/USDT", 50)
+    assert sought.volatility_regime() == stepped.volatility_regime()
     assert sought.next_snapshot().quotes == stepped.next_snapshot().quotes
     with pytest.raises(ValueError):
         sought.seek(-1)
@@ -173,31 +174,27 @@ def test_order_books_are_deep_sorted_on_step_and_match_the_quote():
             rate = snap.usdt_rate(exchange, spec.quote)
             top_usdt = quote.bid * quote.bid_size * rate
             depth_usdt = sum(p * q for p, q in book.bids) * rate
-            assert 500 < top_usdt < 20_000 and 100_000 < depth_usdt < 2_000_000
+            # Top of book from about 1,000 USDT (a thin alt on kraken) to 100,000 (BTC on binance).
+            assert 1_000 < top_usdt < 100_000 and 30 * top_usdt < depth_usdt < 300 * top_usdt
             assert book.bids[-1][1] * book.bids[-1][0] > 3 * top_usdt / rate  # sizes grow away from the top
     assert snap.order_book("binance", "DOGE/USDT") is None
     assert snap.order_book("binance", "BTC/USDT") is snap.order_book("binance", "BTC/USDT")
 
 
-def test_cross_exchange_gaps_open_and_close():
+def test_exchange_deviations_are_small_persistent_and_mean_reverting():
+    # How often gaps beat the fees is tests/market/test_simulator_realism.py's business; here the
+    # everyday deviation between two exchanges: a fraction of a bp to a few, slow to change, no drift.
     market = make(21)
     ticks = 4 * 3600
-    gaps = np.empty((ticks, 6))
     deviation = np.empty(ticks)
     for t in range(ticks):
         quotes = market.next_snapshot().quotes
-        for j, symbol in enumerate(market.symbols):
-            books = [quotes[(ex, symbol)] for ex in market.exchanges]
-            gaps[t, j] = max(q.bid for q in books) / min(q.ask for q in books) - 1.0
         deviation[t] = math.log(quotes[("binance", "BTC/USDT")].mid / quotes[("kraken", "BTC/USDT")].mid)
-    above = gaps.max(axis=1) > 0.003
-    openings = int(np.sum(above[1:] & ~above[:-1]))
-    assert openings >= 3  # big enough to pay two taker fees, several times in four hours
-    assert above.mean() < 0.1  # and they close again
     centred = deviation - deviation.mean()
     lag1 = np.corrcoef(centred[:-1], centred[1:])[0, 1]
     lag600 = np.corrcoef(centred[:-600], centred[600:])[0, 1]
-    assert abs(deviation.mean()) < 0.0005 and lag1 > 0.9 and abs(lag600) < 0.3
+    assert abs(deviation.mean()) < 0.0002 and 0.00002 < deviation.std() < 0.0005
+    assert lag1 > 0.9 and abs(lag600) < 0.3
 
 
 def test_cointegrated_pair_is_detected_on_one_minute_closes():
