@@ -24,7 +24,9 @@ import numpy as np
 from bot.market.headlines import HeadlineGenerator
 from bot.models import NewsItem, WhaleEvent, split_symbol
 
-NEWS_MOVE_PCT = (0.3, 1.0)  # full move of a plain story, for an asset of 0.10 %/min volatility
+# Full move of a plain story, for an asset of 0.10 %/min volatility. Larger moves (0.3-1.0 %) made
+# coin-specific news outweigh the market factor: BTC-ETH correlation and ACF(r) left their bands.
+NEWS_MOVE_PCT = (0.15, 0.5)
 IGNORED_SHARE = 0.3  # stories the market does not price at all
 NOISE_SHARE = 0.6  # standard deviation of the tone-free part of the move, as a share of its size
 LEAK_SHARE = 0.5  # stories that leak before their headline
