@@ -20,6 +20,7 @@ from bot.notify.alerts import AlertEngine
 from bot.commands import CommandHandler
 from bot.config import BotConfig
 from bot.data_flow import DataFlowManager, LiveCache
+from bot.accounting.books import BooksKeeper, margin_rules
 from bot.accounting.equity_log import EquityLog
 from bot.engine_state import ALLOWED_FROM, ARRIVAL_EVENT, EngineState
 from bot.execution.executor import PaperExecutor
@@ -90,6 +91,9 @@ class BotEngine:
         self.data_flow.on_listener_error = lambda _event, exc: self.faults.side_failed("listeners", exc)
         self._strategies = strategies
         self._strategy_configs = strategy_configs or {}
+        # Shorts' margin (collateral, borrow, maintenance) for the strategies that declare shorts.
+        self.margin_rules = margin_rules(config, {s.name for s in strategies if s.allows_short})
+        self.books: BooksKeeper | None = None
         self.manager: StrategyManager | None = None
         self.state = EngineState.STOPPED
         self.pause_reason = ""
@@ -109,7 +113,7 @@ class BotEngine:
 
     def _new_tracker(self, starting_balances) -> PortfolioTracker:
         return PortfolioTracker(starting_balances, self.config.storage.equity_history_points,
-                                self.config.engine.equity_sample_seconds)
+                                self.config.engine.equity_sample_seconds, margin=self.margin_rules)
 
     def open(self) -> list[str]:
         """Lock the data dir, load the ledger and state, rebuild the books, position the market;
@@ -134,6 +138,8 @@ class BotEngine:
         self.portfolio = self.data_flow.portfolio = tracker
         self.manager = StrategyManager(self._strategies, self._strategy_configs, tracker,
                                        self.data_flow.process_signal, on_error=self._strategy_error)
+        self.books = BooksKeeper(self.config, self.ledger, tracker, self.data_flow.write_state,
+                                 self.data_flow.process_signal, self.notices.books)
         if saved and isinstance(saved.get("engine", {}).get("enabled"), dict):
             for name, enabled in saved["engine"]["enabled"].items():
                 if name in self.manager.enabled and isinstance(enabled, bool):
@@ -183,6 +189,9 @@ class BotEngine:
             self.faults.guard("alerts", self.alerts.check, snapshot, self._drawdown_now, self.portfolio.marks)
             if self.faults.probe_due():
                 self._probe_storage()
+            if self.state == EngineState.RUNNING or self.paused_by() in ("user", "kill_switch"):
+                # Transfers land, borrow fees and margin calls go on while paused; not while storage fails.
+                self.faults.guard("books", self.books.on_tick, snapshot, self.state == EngineState.RUNNING)
             if self.state == EngineState.RUNNING:
                 before = self.ledger.count
                 try:

@@ -73,7 +73,7 @@ def export_trades():
     ctx = _ctx()
     ledger = ctx.engine.ledger
     with ctx.engine.lock:
-        trades = ledger.since(0, ledger.count)  # from memory now, or streamed from the file later
+        trades = ledger.since(0, ledger.last_seq)  # from memory now, or streamed from the file later
 
     def rows():
         for trade in trades:
