@@ -51,6 +51,7 @@ def create_app(engine, dashboard_config, testing: bool = False) -> tuple[Flask, 
     """Build the dashboard for an opened engine; returns (app, socketio)."""
     from dashboard.api import api
     from dashboard.api_alerts import alerts_api
+    from dashboard.api_books import books_api
     from dashboard.api_journal import journal_api
     from dashboard.api_roundtrips import roundtrips_api
     from dashboard.exports import exports
@@ -69,6 +70,7 @@ def create_app(engine, dashboard_config, testing: bool = False) -> tuple[Flask, 
     app.register_blueprint(journal_api)
     app.register_blueprint(alerts_api)
     app.register_blueprint(roundtrips_api)
+    app.register_blueprint(books_api)
     app.register_blueprint(exports)
     app.register_blueprint(openapi)
     register_errors(app)

@@ -58,17 +58,23 @@ class BooksKeeper:
         ts = parse_iso(iso_utc(snapshot.ts))  # whole milliseconds, as the ledger line replays
         if self.portfolio.in_transit:
             self._arrivals(snapshot, ts)
-        if self.transfers.enabled and trading and check_due(self._last_check_ts, ts, self.transfers.check_seconds):
+        if self.transfers.enabled and trading:
+            due = check_due(self._last_check_ts, ts, self.transfers.check_seconds)
             self._last_check_ts = ts
-            self._rebalance(snapshot, ts)
+            if due:
+                self._rebalance(snapshot, ts)
         if self.rules is not None:
-            if self.portfolio.accruals:
-                bills = borrow_bills(self.portfolio, self.rules, snapshot, self.ledger.next_seq())
-                if bills:
-                    bills = [replace(bill, ts=ts) for bill in bills]
-                    self.record(bills)
-                    self.counts["borrow_fees"] += len(bills)
-            self.desk.check(snapshot)
+            self._bill(snapshot, ts)
+            if self.desk.check(snapshot):
+                self._bill(snapshot, ts)  # what a margin call closed is billed at once
+
+    def _bill(self, snapshot: Snapshot, ts: float) -> None:
+        if not self.portfolio.accruals:
+            return
+        bills = borrow_bills(self.portfolio, self.rules, snapshot, self.ledger.next_seq())
+        if bills:
+            self.record([replace(bill, ts=ts) for bill in bills])
+            self.counts["borrow_fees"] += len(bills)
 
     def record(self, entries: list[LedgerEntry]) -> None:
         """Ledger, then books, then state file (a failed state write keeps the entries and raises)."""

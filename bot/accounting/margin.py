@@ -1,7 +1,7 @@
 """Short margin, the arithmetic: collateral reserved per short, the margin level, borrow accrual.
 
-A short is a negative position of a strategy that declares shorts (Strategy.allows_short), per
-exchange (Position.by_exchange). Model (isolated margin, one account per short and exchange):
+A short is what a strategy that declares shorts (Strategy.allows_short) owes on one exchange:
+a negative Position.by_exchange there (even when it is long the asset elsewhere). Model (isolated margin, one account per short and exchange):
 - Collateral reserved on the short's exchange, in USDT: initial_ratio x the short's entry value
   (quantity x average short price; portfolio.short_margin_ratio). Nobody, its own strategy
   included, may spend it (PortfolioTracker.available), except to buy the short back: a buy that
@@ -17,8 +17,6 @@ exchange (Position.by_exchange). Model (isolated margin, one account per short a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-from bot.models import PORTFOLIO_QUOTE
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -101,7 +99,7 @@ def reserved_collateral(positions: dict, rules: MarginRules, exchange: str, shor
     total = 0.0
     for key in (sorted(shorts) if shorts is not None else positions):
         position = positions.get(key)
-        if position is not None and position.qty < 0 and key[0] in rules.shorting:
+        if position is not None and key[0] in rules.shorting:
             qty = short_qty(position, exchange)
             if qty:
                 total += rules.initial_ratio * qty * position.avg_cost
@@ -118,14 +116,3 @@ def margin_level(collateral_usdt: float, qty: float, price: float) -> float:
     value = qty * price
     return collateral_usdt / value if value > 0 else float("inf")
 
-
-def shorts_on(positions: dict, rules: MarginRules) -> list[tuple[str, str, str, float]]:
-    """(strategy, asset, exchange, qty) of every short of a shorting strategy, sorted."""
-    found = []
-    for (strategy, asset), position in positions.items():
-        if strategy not in rules.shorting or position.qty >= 0 or asset == PORTFOLIO_QUOTE:
-            continue
-        for exchange, amount in position.by_exchange.items():
-            if amount < 0:
-                found.append((strategy, asset, exchange, -amount))
-    return sorted(found)

@@ -112,10 +112,7 @@ class MarginDesk:
         below = shorts_below(self.portfolio, self.rules, snapshot)
         keys = {(strategy, asset, exchange) for strategy, asset, exchange, _, _ in below}
         for key in [k for k in self.calls if k not in keys]:
-            state = self.calls.pop(key)
-            if state.failures:
-                self.notify(f"Margin call on {key[0]}'s {key[1]} short on {key[2]} resolved after "
-                            f"{state.failures} failed attempt(s)", "success")
+            self._resolved(key)
         filled = 0
         for number, (strategy, asset, exchange, qty, level) in enumerate(below, start=1):
             if self._call(snapshot, strategy, asset, exchange, qty, level, number):
@@ -151,11 +148,20 @@ class MarginDesk:
             self.filled += 1
             if status == "partial":
                 log.info("margin call %s filled partly; the rest is called again next tick", signal.id)
+            else:
+                self._resolved(key)
             return True
         if status not in IMMEDIATE:  # accepted, answer later (an order in flight)
             state.pending_since, state.pending_qty = snapshot.ts, qty
             return False
         return self._failed(state, key, qty, level, getattr(result, "reason", "") or "rejected")
+
+    def _resolved(self, key: tuple[str, str, str]) -> None:
+        """The short is bought back or above maintenance again: end its episode (told if it had failed)."""
+        state = self.calls.pop(key, None)
+        if state is not None and state.failures:
+            self.notify(f"Margin call on {key[0]}'s {key[1]} short on {key[2]} resolved after "
+                        f"{state.failures} failed attempt(s)", "success")
 
     def _failed(self, state: CallState, key, qty: float, level: float, why: str) -> bool:
         state.failures += 1

@@ -214,7 +214,7 @@ class PortfolioTracker:
         realized = self._book_positions(trade, self.positions)
         if shorting:
             position = self.positions.get(key)
-            if position is not None and position.qty < 0:
+            if position is not None and any(amount < 0 for amount in position.by_exchange.values()):
                 self.shorts.add(key)
             else:
                 self.shorts.discard(key)
@@ -296,7 +296,10 @@ class PortfolioTracker:
         short = short_qty(position, exchange)
         if not short:
             return 0.0
-        return collateral_of(position, self.margin, exchange) * min(qty, short) / short
+        part = collateral_of(position, self.margin, exchange) * min(qty, short) / short
+        # Never more than the wallet holds beyond the other shorts' collateral (borrow fees may have eaten it).
+        others = reserved_collateral(self.positions, self.margin, exchange, self.shorts) - part
+        return max(0.0, min(part, self.balance(exchange, PORTFOLIO_QUOTE) - others))
 
     def short_opened(self, exchange: str, asset: str, strategy: str, qty: float) -> float | None:
         """How much of a sell of qty opens or adds to strategy's short on exchange (position-level);

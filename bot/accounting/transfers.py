@@ -51,8 +51,11 @@ class Arrival:
 
 
 def check_due(previous_ts: float | None, ts: float, every_seconds: float) -> bool:
-    """True when ts is in a later slot of every_seconds than previous_ts (or on the first call)."""
-    return previous_ts is None or int(ts // every_seconds) != int(previous_ts // every_seconds)
+    """True when ts is in a later slot of every_seconds than previous_ts; on the first call (no
+    previous_ts, as after a restart) only on a slot's first moment, so a restart keeps the schedule."""
+    if previous_ts is None:
+        return ts % every_seconds < 1e-6
+    return int(ts // every_seconds) != int(previous_ts // every_seconds)
 
 
 def listed_assets(snapshot: Snapshot, exchange: str) -> set[str]:
