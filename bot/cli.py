@@ -205,6 +205,9 @@ def summary_table(facade) -> str:
     lines.append(f"equity {portfolio['equity']:.2f} USDT (start {portfolio['initial_equity']:.2f}); "
                  f"total P&L {portfolio['total_pnl']:+.2f} = strategies {portfolio['strategies_net_pnl']:+.2f} "
                  f"+ starting holdings {portfolio['holdings_pnl']:+.2f}")
+    lines.append(f"strategies' net P&L is after {portfolio['transfer_fees_usdt']:.2f} USDT of transfer fees and "
+                 f"{portfolio['borrow_fees_usdt']:.2f} USDT of borrow fees; {len(portfolio['in_transit'])} "
+                 f"transfer(s) in transit")
     status = facade.status()
     market_line = f"market: {status['market_description']}; last tick {status['tick']} at {status['market_time']}"
     if status["market_source"] == "live":

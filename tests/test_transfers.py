@@ -209,3 +209,18 @@ def test_verify_catches_a_tampered_transfer_line(tmp_path, capsys):
     assert "completed before" in capsys.readouterr().err
     write(original)
     assert verify(["--data-dir", str(data)]) == 0
+
+
+def test_the_payer_is_the_strategy_that_took_the_most_out():
+    from types import SimpleNamespace
+
+    from bot.accounting.transfers import payer
+
+    books = SimpleNamespace(flows={("a", "BTC"): {"arbitrage": -0.9, "momentum": 0.2, "news": -0.1},
+                                   ("b", "BTC"): {"momentum": 0.5, "arbitrage": 0.9}})
+    assert payer(books, "BTC", "a", "b") == "arbitrage"
+    # Nobody took any out of the drained exchange: the one that brought the most to the source pays.
+    books.flows[("a", "BTC")] = {"momentum": 0.2}
+    assert payer(books, "BTC", "a", "b") == "arbitrage"
+    books.flows = {}
+    assert payer(books, "BTC", "a", "b") is None

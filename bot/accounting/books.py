@@ -51,40 +51,53 @@ class BooksKeeper:
         self._last_check_ts: float | None = None
         self._told_waiting: set[str] = set()
         self._told_unknown: set[str] = set()
+        self._ts: float | None = None
+        self._dirty = False
         self.counts = {"sent": 0, "landed": 0, "cancelled": 0, "borrow_fees": 0}
 
     def on_tick(self, snapshot: Snapshot, trading: bool) -> None:
         """Everything due at this snapshot (raises StorageError when the ledger refuses a line)."""
-        ts = parse_iso(iso_utc(snapshot.ts))  # whole milliseconds, as the ledger line replays
+        self._ts = None
         if self.portfolio.in_transit:
-            self._arrivals(snapshot, ts)
+            self._arrivals(snapshot)
         if self.transfers.enabled and trading:
-            due = check_due(self._last_check_ts, ts, self.transfers.check_seconds)
-            self._last_check_ts = ts
+            due = check_due(self._last_check_ts, snapshot.ts, self.transfers.check_seconds)
+            self._last_check_ts = snapshot.ts
             if due:
-                self._rebalance(snapshot, ts)
+                self._rebalance(snapshot)
         if self.rules is not None:
-            self._bill(snapshot, ts)
+            self._bill(snapshot)
             if self.desk.check(snapshot):
-                self._bill(snapshot, ts)  # what a margin call closed is billed at once
+                self._bill(snapshot)  # what a margin call closed is billed at once
+        if self._dirty:  # one state write for the tick's entries (the ledger lines are already written)
+            self._dirty = False
+            self.write_state()
 
-    def _bill(self, snapshot: Snapshot, ts: float) -> None:
+    def _entry_ts(self, snapshot: Snapshot) -> float:
+        """The tick's time in whole milliseconds, as the ledger line replays (computed once a tick)."""
+        if self._ts is None:
+            self._ts = parse_iso(iso_utc(snapshot.ts))
+        return self._ts
+
+    def _bill(self, snapshot: Snapshot) -> None:
         if not self.portfolio.accruals:
             return
         bills = borrow_bills(self.portfolio, self.rules, snapshot, self.ledger.next_seq())
         if bills:
+            ts = self._entry_ts(snapshot)
             self.record([replace(bill, ts=ts) for bill in bills])
             self.counts["borrow_fees"] += len(bills)
 
     def record(self, entries: list[LedgerEntry]) -> None:
-        """Ledger, then books, then state file (a failed state write keeps the entries and raises)."""
+        """Ledger, then books; the state file follows at the end of the tick (a failed state write
+        keeps the entries, which the ledger has, and raises)."""
         self.ledger.append(entries)
         for entry in entries:
             self.portfolio.apply_record(entry)
-        self.write_state()
+        self._dirty = True
 
     # ----- transfers -------------------------------------------------------------------------
-    def _arrivals(self, snapshot: Snapshot, ts: float) -> None:
+    def _arrivals(self, snapshot: Snapshot) -> None:
         for arrival in arrivals(self.portfolio, snapshot, self.transfers):
             transit = arrival.transit
             if arrival.action == "wait":
@@ -96,6 +109,7 @@ class BooksKeeper:
                                 "warning")
                 continue
             cancelled = arrival.reason if arrival.action == "cancel" else ""
+            ts = self._entry_ts(snapshot)
             self.record([make.transfer_in(self.ledger.next_seq(), ts, snapshot.tick, transit, cancelled)])
             self._told_waiting.discard(transit.ref)
             if cancelled:
@@ -106,7 +120,7 @@ class BooksKeeper:
             else:
                 self.counts["landed"] += 1
 
-    def _rebalance(self, snapshot: Snapshot, ts: float) -> None:
+    def _rebalance(self, snapshot: Snapshot) -> None:
         planned, unknown = plan_transfers(self.portfolio, snapshot, self.transfers)
         for asset in sorted(unknown - self._told_unknown):
             self._told_unknown.add(asset)
@@ -114,6 +128,7 @@ class BooksKeeper:
                         f"set transfers.withdrawal_fees.{asset} and transfers.minutes.{asset} to let it be moved",
                         "warning")
         marks = self.portfolio.marks()
+        ts = self._entry_ts(snapshot) if planned else 0.0
         for plan in planned:
             mark = 1.0 if plan.asset == PORTFOLIO_QUOTE else marks.get(plan.asset, 0.0)
             entry = make.transfer_out(self.ledger.next_seq(), ts, snapshot.tick, plan.strategy, plan.asset,
