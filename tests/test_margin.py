@@ -67,31 +67,34 @@ def test_the_collateral_is_reserved_against_every_other_spend(tmp_path):
 
 def test_a_borrow_fee_accrues_hourly_and_pro_rata_on_close_and_survives_a_rebuild(tmp_path):
     books = short_books(tmp_path)
+    more = signal("stat_arb", ("a", "XRP/USDT", "sell", 50.0, 2.0), number=2)
+    assert books.flow.process_signal(more, market_at({XRP: 2.0}, ts=T0 + 1800), allows_short=True).status == "filled"
     tick(books, 2.2, T0 + 3599)
     assert books.tracker.stats["stat_arb"].borrow_fees_usdt == 0.0  # not an hour yet
     cash = books.tracker.balance("a", "USDT")
     tick(books, 2.2, T0 + 3600)
     bill = lines(tmp_path)[-1]
-    # 100 XRP borrowed for 1 hour, valued at the mid 2.2, at 0.01% an hour.
+    # 100 XRP for half an hour, then 150 for the other half: 125 XRP-hours, valued at the mid 2.2,
+    # at 0.01% an hour.
     assert bill["entry"] == "borrow_fee" and bill["strategy"] == "stat_arb" and bill["asset"] == "USDT"
-    assert bill["fee"] == pytest.approx(100 * 1.0 * 2.2 * 0.0001) == pytest.approx(-bill["amount"])
-    assert bill["detail"]["borrowed_asset"] == "XRP" and bill["detail"]["qty_hours"] == pytest.approx(100.0)
+    assert bill["fee"] == pytest.approx(125 * 2.2 * 0.0001) == pytest.approx(-bill["amount"])
+    assert bill["detail"]["borrowed_asset"] == "XRP" and bill["detail"]["qty_hours"] == pytest.approx(125.0)
     assert (bill["detail"]["from_ts"], bill["detail"]["to_ts"]) == ("2026-01-01T00:00:00.000Z", "2026-01-01T01:00:00.000Z")
-    assert books.tracker.balance("a", "USDT") == pytest.approx(cash - 0.022)
+    assert books.tracker.balance("a", "USDT") == pytest.approx(cash - 0.0275)
     # Half an hour later the bot restarts: the books rebuilt from the ledger owe exactly what the live ones do.
     rebuilt = PortfolioTracker.from_ledger({"a": {"USDT": 1000.0, "XRP": 0.0}}, TradeLedger(tmp_path).load(),
                                            margin=books.tracker.margin)
     live = books.tracker.accruals[("stat_arb", "XRP", "a")]
     again = rebuilt.accruals[("stat_arb", "XRP", "a")]
-    assert again.qty_seconds_until(T0 + 5400) == live.qty_seconds_until(T0 + 5400) == pytest.approx(100 * 1800)
-    cover = signal("stat_arb", ("a", "XRP/USDT", "buy", 100.0, 2.0), closes=True, number=2)
+    assert again.qty_seconds_until(T0 + 5400) == live.qty_seconds_until(T0 + 5400) == pytest.approx(150 * 1800)
+    cover = signal("stat_arb", ("a", "XRP/USDT", "buy", 150.0, 2.0), closes=True, number=3)
     assert books.flow.process_signal(cover, market_at({XRP: 2.0}, ts=T0 + 5400), allows_short=True).status == "filled"
     tick(books, 2.1, T0 + 5401)
     last = lines(tmp_path)[-1]
-    # The close bills the half hour at once: 100 x 0.5 h x 2.1 x 0.01%.
+    # The close bills the half hour since the last bill at once: 150 x 0.5 h x 2.1 x 0.01%.
     assert last["entry"] == "borrow_fee" and last["detail"]["closed"] is True
-    assert last["fee"] == pytest.approx(100 * 0.5 * 2.1 * 0.0001)
-    assert books.tracker.stats["stat_arb"].borrow_fees_usdt == pytest.approx(0.022 + 0.0105)
+    assert last["fee"] == pytest.approx(150 * 0.5 * 2.1 * 0.0001)
+    assert books.tracker.stats["stat_arb"].borrow_fees_usdt == pytest.approx(0.0275 + 0.01575)
     assert not books.tracker.accruals
     tick(books, 2.1, T0 + 9000)
     assert lines(tmp_path)[-1] == last  # nothing more to bill

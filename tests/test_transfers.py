@@ -4,6 +4,7 @@ real files (byte-identical with an uninterrupted run), and verify catching a tam
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -159,6 +160,11 @@ def test_a_restart_with_coins_in_transit_lands_them_at_their_arrival_time(tmp_pa
     first.close()
     state = json.loads((tmp_path / "restarted" / "data" / "portfolio_state.json").read_text())
     assert len(state["in_transit"]) == 1 and state["in_transit"][0]["arrival_ts"] == "2026-01-01T00:03:00.000Z"
+    # verify compares the coins in transit too: a state that says otherwise is a mismatch.
+    shutil.copytree(tmp_path / "restarted" / "data", tmp_path / "tampered")
+    state["in_transit"][0]["amount"] += 0.01
+    (tmp_path / "tampered" / "portfolio_state.json").write_text(json.dumps(state))
+    assert verify(["--data-dir", str(tmp_path / "tampered")]) == 1
     second = arbitrage_engine(tmp_path / "restarted", SCRIPT)
     assert len(second.portfolio.in_transit) == 1  # rebuilt from the ledger
     second.run_fast(100)
@@ -217,10 +223,10 @@ def test_the_payer_is_the_strategy_that_took_the_most_out():
     from bot.accounting.transfers import payer
 
     books = SimpleNamespace(flows={("a", "BTC"): {"arbitrage": -0.9, "momentum": 0.2, "news": -0.1},
-                                   ("b", "BTC"): {"momentum": 0.5, "arbitrage": 0.9}})
+                                   ("b", "BTC"): {"momentum": 0.9, "arbitrage": 0.5}})
     assert payer(books, "BTC", "a", "b") == "arbitrage"
     # Nobody took any out of the drained exchange: the one that brought the most to the source pays.
-    books.flows[("a", "BTC")] = {"momentum": 0.2}
-    assert payer(books, "BTC", "a", "b") == "arbitrage"
+    books.flows[("a", "BTC")] = {"arbitrage": 0.2}
+    assert payer(books, "BTC", "a", "b") == "momentum"
     books.flows = {}
     assert payer(books, "BTC", "a", "b") is None
