@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from bot.models import PORTFOLIO_QUOTE, Leg, Signal, Snapshot, iso_utc, round_step
 from bot.accounting.entries import borrow_fee
-from bot.accounting.margin import MarginRules, borrow_fee_usdt, collateral_of, margin_level, reserved_collateral
+from bot.accounting.margin import MarginRules, borrow_fee_usdt, collateral_of, margin_level
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def shorts_below(portfolio, rules: MarginRules, snapshot: Snapshot) -> list[tupl
             if amount >= 0:
                 continue
             if exchange not in pools:
-                reserved = reserved_collateral(portfolio.positions, rules, exchange, portfolio.shorts)
+                reserved = portfolio.reserved_on(exchange)
                 cash = portfolio.balance(exchange, PORTFOLIO_QUOTE)
                 pools[exchange] = min(1.0, max(0.0, cash) / reserved) if reserved > 0 else 1.0
             collateral = collateral_of(position, rules, exchange) * pools[exchange]

@@ -59,6 +59,7 @@ class PortfolioTracker:
         self.margin = margin
         self.accruals: dict = {}
         self.shorts: set[tuple[str, str]] = set()  # (strategy, asset) of the shorting strategies' shorts
+        self._reserved: dict[str, float] = {}  # exchange -> collateral reserved there (reserved_on)
         # Net wallet change per (exchange, asset) per strategy from its trades: who drained what
         # (the rebalancer charges a transfer to the strategy that took the most out).
         self.flows: dict[tuple[str, str], dict[str, float]] = {}
@@ -213,6 +214,7 @@ class PortfolioTracker:
             before = short_qty(self.positions.get(key), trade.exchange)
         realized = self._book_positions(trade, self.positions)
         if shorting:
+            self._reserved.clear()
             position = self.positions.get(key)
             if position is not None and any(amount < 0 for amount in position.by_exchange.values()):
                 self.shorts.add(key)
@@ -264,7 +266,7 @@ class PortfolioTracker:
         less the collateral reserved for every short there (its own included)."""
         if asset == PORTFOLIO_QUOTE and self.margin is not None and self.shorts:
             balance = self.balance(exchange, asset)
-            reserved = reserved_collateral(self.positions, self.margin, exchange, self.shorts)
+            reserved = self.reserved_on(exchange)
             return max(0.0, balance - reserved) if reserved else balance
         held_by_others = 0.0
         for (owner, position_asset), position in self.positions.items():
@@ -282,11 +284,19 @@ class PortfolioTracker:
         if asset == PORTFOLIO_QUOTE:
             reserved = 0.0
             if self.margin is not None:
-                reserved = reserved_collateral(self.positions, self.margin, exchange, self.shorts)
+                reserved = self.reserved_on(exchange)
         else:
             reserved = sum(max(0.0, p.by_exchange.get(exchange, 0.0)) for (_, a), p in self.positions.items()
                            if a == asset and p.qty > 0)
         return max(0.0, balance - reserved)
+
+    def reserved_on(self, exchange: str) -> float:
+        """USDT reserved on exchange as the shorts' collateral (cached until a shorting strategy trades)."""
+        reserved = self._reserved.get(exchange)
+        if reserved is None:
+            reserved = self._reserved[exchange] = reserved_collateral(self.positions, self.margin, exchange,
+                                                                      self.shorts)
+        return reserved
 
     def collateral_freed(self, exchange: str, asset: str, strategy: str, qty: float) -> float:
         """USDT collateral a buy of qty asset by strategy on exchange frees (it covers its short)."""
@@ -298,7 +308,7 @@ class PortfolioTracker:
             return 0.0
         part = collateral_of(position, self.margin, exchange) * min(qty, short) / short
         # Never more than the wallet holds beyond the other shorts' collateral (borrow fees may have eaten it).
-        others = reserved_collateral(self.positions, self.margin, exchange, self.shorts) - part
+        others = self.reserved_on(exchange) - part
         return max(0.0, min(part, self.balance(exchange, PORTFOLIO_QUOTE) - others))
 
     def short_opened(self, exchange: str, asset: str, strategy: str, qty: float) -> float | None:
