@@ -151,6 +151,22 @@ def test_a_margin_call_answered_later_is_not_sent_twice(tmp_path):
     assert len(sent) == 2  # no answer for 30 s of market time: sent again
 
 
+
+def test_a_margin_call_missed_on_arrival_is_sent_again_next_tick(tmp_path):
+    books = short_books(tmp_path)
+    sent = []
+
+    def missed(signal, snapshot, *, allows_short):
+        sent.append(signal.id)
+        return SimpleNamespace(status="missed", reason="price moved before the order arrived")
+
+    books.keeper.desk.process = missed
+    for second in range(3):
+        tick(books, 2.5, T0 + 40 + second)
+    assert len(sent) == 3 and books.keeper.desk.failed == 3
+    assert any("price moved" in message for level, message in books.notes if level == "error")
+
+
 def test_margin_off_reserves_nothing_and_bills_nothing(tmp_path):
     books = short_books(tmp_path, margin={"enabled": False})
     assert books.tracker.margin is None

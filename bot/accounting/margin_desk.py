@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 MARGIN_CALL = "margin_call"
 NOTIFY_EVERY = 60
 PENDING_SECONDS = 30.0
-IMMEDIATE = ("filled", "partial", "rejected")
+# Answers of the signal path that mean "sent, the fill comes later" (an order in flight, helper
+# "fill"'s latency); any other answer but filled / partial is a failure, retried next tick.
+IN_FLIGHT = ("pending", "in_flight", "submitted", "accepted")
 
 
 @dataclass(slots=True)
@@ -151,7 +153,7 @@ class MarginDesk:
             else:
                 self._resolved(key)
             return True
-        if status not in IMMEDIATE:  # accepted, answer later (an order in flight)
+        if status in IN_FLIGHT:
             state.pending_since, state.pending_qty = snapshot.ts, qty
             return False
         return self._failed(state, key, qty, level, getattr(result, "reason", "") or "rejected")
