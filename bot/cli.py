@@ -14,7 +14,9 @@ from bot.market.scenarios import known_names
 from bot.data_flow import STATE_FILE
 from bot.accounting.ledger import TradeLedger
 from bot.accounting.portfolio import PortfolioTracker
+from bot.accounting.margin_desk import MARGIN_CALL
 from bot.accounting.recovery import check_books
+from bot.models import BORROW_FEE, TRANSFER_IN, TRANSFER_OUT
 from bot.storage import CorruptFileError, DataDirInUse, DataDirLock, StorageError, read_json
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -61,9 +63,10 @@ def run_parser() -> argparse.ArgumentParser:
 def verify_parser() -> argparse.ArgumentParser:
     """The arguments of `run_bot.py verify`."""
     parser = argparse.ArgumentParser(prog="run_bot.py verify",
-                                     description="Rebuild the portfolio from data/trades.jsonl and compare it with "
-                                                 "data/portfolio_state.json. Exit 0 only if they agree. Changes no "
-                                                 "data file; refused (exit 2) while a bot runs on the data dir.")
+                                     description="Rebuild the portfolio from data/trades.jsonl (trades, transfers, borrow fees, "
+                                                 "margin calls) and compare it with data/portfolio_state.json. Exit 0 "
+                                                 "only if they agree. Changes no data file; refused (exit 2) while a "
+                                                 "bot runs on the data dir or when the ledger is damaged.")
     parser.add_argument("--data-dir", metavar="DIR", help="the data dir to check (default: storage.data_dir)")
     parser.add_argument("--config", metavar="FILE", help="config file (for starting balances when the state has none)")
     return parser
@@ -172,14 +175,17 @@ def verify(argv: list[str]) -> int:
 
 def _verify_locked(data_dir: Path, config: BotConfig) -> int:
     ledger = TradeLedger(data_dir, fsync=False)
-    trades = ledger.load(repair=False)  # read-only: a torn last line is skipped, not set aside
+    # Read-only: a torn last line is skipped, not set aside. Entries that do not add up (a transfer
+    # landing what was never sent, twice, or another amount) are CorruptFileError: exit 2.
+    records = ledger.load(repair=False)
     saved = read_json(data_dir / STATE_FILE)
     if saved is None:
-        print(f"{data_dir / STATE_FILE}: missing; {len(trades)} trades in the ledger, nothing to compare with")
+        print(f"{data_dir / STATE_FILE}: missing; {ledger.count} trades in the ledger, nothing to compare with")
         return EXIT_ERROR
     default_starting = {ex: dict(config.portfolio.starting_balances) for ex in config.market.exchanges}
-    check = check_books(trades, saved, default_starting, PortfolioTracker)  # the start-up's replay and comparison
-    print(f"ledger: {len(trades)} trades (last seq {check.tracker.last_seq}); state: last seq {saved.get('last_seq')}")
+    check = check_books(records, saved, default_starting, PortfolioTracker)  # the start-up's replay and comparison
+    print(f"ledger: {ledger.count} trades (last seq {check.tracker.last_seq}); state: last seq {saved.get('last_seq')}")
+    print(f"entries: {ledger_summary(records, check.tracker)}")
     if check.unusable is not None:
         print(f"MISMATCH: {STATE_FILE} is not a usable state ({check.unusable})")
         return EXIT_ERROR
@@ -189,8 +195,28 @@ def _verify_locked(data_dir: Path, config: BotConfig) -> int:
         for line in differences:
             print(f"  {line}")
         return EXIT_ERROR
-    print(f"OK: balances, positions and per-strategy P&L rebuilt from the ledger agree with {STATE_FILE}")
+    print(f"OK: balances, positions, coins in transit and per-strategy P&L and costs rebuilt from the ledger "
+          f"agree with {STATE_FILE}")
     return EXIT_OK
+
+
+def ledger_summary(records, tracker: PortfolioTracker) -> str:
+    """'2 transfers (1 in transit, 0 cancelled, fees 3.10 USDT), 4 borrow fees (0.52 USDT), 1 margin call'."""
+    sent = cancelled = bills = calls = 0
+    for record in records:
+        kind = getattr(record, "entry", None)
+        if kind == TRANSFER_OUT:
+            sent += 1
+        elif kind == TRANSFER_IN and record.detail.get("cancelled"):
+            cancelled += 1
+        elif kind == BORROW_FEE:
+            bills += 1
+        elif kind is None and record.kind == MARGIN_CALL:
+            calls += 1
+    stats = tracker.stats.values()
+    return (f"{sent} transfers ({len(tracker.in_transit)} in transit, {cancelled} cancelled, fees "
+            f"{sum(s.transfer_fees_usdt for s in stats):.2f} USDT), {bills} borrow fees "
+            f"({sum(s.borrow_fees_usdt for s in stats):.2f} USDT), {calls} margin call fills")
 
 
 class ProgressBar:
@@ -239,6 +265,9 @@ def summary_table(facade) -> str:
     lines.append(f"equity {portfolio['equity']:.2f} USDT (start {portfolio['initial_equity']:.2f}); "
                  f"total P&L {portfolio['total_pnl']:+.2f} = strategies {portfolio['strategies_net_pnl']:+.2f} "
                  f"+ starting holdings {portfolio['holdings_pnl']:+.2f}")
+    lines.append(f"strategies' net P&L is after {portfolio['transfer_fees_usdt']:.2f} USDT of transfer fees and "
+                 f"{portfolio['borrow_fees_usdt']:.2f} USDT of borrow fees; {len(portfolio['in_transit'])} "
+                 f"transfer(s) in transit")
     status = facade.status()
     market_line = f"market: {status['market_description']}; last tick {status['tick']} at {status['market_time']}"
     if status["market_source"] == "live":

@@ -21,6 +21,7 @@ from bot.commands import CommandHandler
 from bot.config import MAX_SPEED, BotConfig
 from bot.data_flow import DataFlowManager, LiveCache
 from bot.drawdown import DrawdownMeter, trading_equity
+from bot.accounting.books import BooksKeeper, margin_rules
 from bot.accounting.equity_log import EquityLog
 from bot.engine_state import ALLOWED_FROM, ARRIVAL_EVENT, EngineState
 from bot.execution.executor import PaperExecutor
@@ -105,6 +106,9 @@ class BotEngine:
         self.data_flow.on_listener_error = lambda _event, exc: self.faults.side_failed("listeners", exc)
         self._strategies = strategies
         self._strategy_configs = strategy_configs or {}
+        # Shorts' margin (collateral, borrow, maintenance) for the strategies that declare shorts.
+        self.margin_rules = margin_rules(config, {s.name for s in strategies if s.allows_short})
+        self.books: BooksKeeper | None = None
         self.manager: StrategyManager | None = None
         self.state = EngineState.STOPPED
         self.pause_reason = ""
@@ -125,7 +129,7 @@ class BotEngine:
 
     def _new_tracker(self, starting_balances) -> PortfolioTracker:
         return PortfolioTracker(starting_balances, self.config.storage.equity_history_points,
-                                self.config.engine.equity_sample_seconds)
+                                self.config.engine.equity_sample_seconds, margin=self.margin_rules)
 
     def open(self) -> list[str]:
         """Lock the data dir, load the ledger and state, rebuild the books, position the market;
@@ -153,6 +157,8 @@ class BotEngine:
         self.data_flow.on_outcome = self.manager.settle  # orders in flight are counted when they land
         if saved and isinstance(saved.get("engine"), dict):
             self.drawdown.restore(saved["engine"].get("trading_peak_equity"))
+        self.books = BooksKeeper(self.config, self.ledger, tracker, self.data_flow.write_state,
+                                 self.data_flow.process_signal, self.notices.books)
         if saved and isinstance(saved.get("engine", {}).get("enabled"), dict):
             for name, enabled in saved["engine"]["enabled"].items():
                 if name in self.manager.enabled and isinstance(enabled, bool):
@@ -207,15 +213,18 @@ class BotEngine:
             self.faults.guard("alerts", self.alerts.check, snapshot, self._drawdown_now, self.portfolio.marks)
             if self.faults.probe_due():
                 self._probe_storage()
-            if self.state == EngineState.PAUSED and self.data_flow.orders:
+            before = self.ledger.count
+            if self.state in (EngineState.RUNNING, EngineState.PAUSED) and self.data_flow.orders:
                 try:
-                    self.data_flow.deliver_due(snapshot)  # orders sent before the pause still reach the market
+                    # Orders that reach the market now fill first; those sent before a pause still land.
+                    self.data_flow.deliver_due(snapshot)
                 except StorageError as exc:
                     self._storage_failed(exc)
+            if self.state == EngineState.RUNNING or self.paused_by() in ("user", "kill_switch"):
+                # Transfers land, borrow fees and margin calls go on while paused; not while storage fails.
+                self.faults.guard("books", self.books.on_tick, snapshot, self.state == EngineState.RUNNING)
             if self.state == EngineState.RUNNING:
-                before = self.ledger.count
                 try:
-                    self.data_flow.deliver_due(snapshot)  # orders that reach the market now fill first
                     self.manager.run(snapshot)
                 except StorageError as exc:
                     self._storage_failed(exc)

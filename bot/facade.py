@@ -92,6 +92,8 @@ class BotFacade:
             stats = p.stats.values()
             realized = sum(s.realized_pnl for s in stats)
             fees = sum(s.fees_usdt for s in stats)
+            transfer_fees = sum(s.transfer_fees_usdt for s in stats)
+            borrow_fees = sum(s.borrow_fees_usdt for s in stats)
             unrealized = p.unrealized_pnl()
             holdings = p.holdings_pnl()
             meter = self.engine.drawdown
@@ -115,10 +117,16 @@ class BotFacade:
                 "realized_pnl": realized,
                 "unrealized_pnl": unrealized,
                 "fees_usdt": fees,
-                "strategies_net_pnl": realized + unrealized - fees,  # total_pnl = this + holdings_pnl
+                "transfer_fees_usdt": transfer_fees,
+                "borrow_fees_usdt": borrow_fees,
+                # total_pnl = this + holdings_pnl
+                "strategies_net_pnl": realized + unrealized - fees - transfer_fees - borrow_fees,
                 "holdings_pnl": holdings,
                 "trading_equity": equity - holdings,
                 "buy_and_hold_equity": initial + holdings,  # the starting inventory, left alone
+                "in_transit": [t.to_dict() for _, t in sorted(p.in_transit.items())],
+                "reserved_collateral": {ex: p.balance(ex, PORTFOLIO_QUOTE) - p.available(ex, PORTFOLIO_QUOTE, "")
+                                        for ex in sorted(p.balances) if p.margin is not None},
                 "peak_equity": p.peak_equity,
                 "drawdown_pct": p.drawdown_pct(),
                 "trading_peak_equity": meter.trading_peak,
@@ -149,6 +157,8 @@ class BotFacade:
                 realized = s.realized_pnl if s else 0.0
                 fees = s.fees_usdt if s else 0.0
                 unrealized = p.unrealized_pnl(name)
+                transfer_fees = s.transfer_fees_usdt if s else 0.0
+                borrow_fees = s.borrow_fees_usdt if s else 0.0
                 trips = figures.get(name, {})
                 rows.append({
                     "strategy": name,
@@ -157,7 +167,10 @@ class BotFacade:
                     "realized_pnl": realized,
                     "unrealized_pnl": unrealized,
                     "fees_usdt": fees,
-                    "net_pnl": realized + unrealized - fees,
+                    "transfer_fees_usdt": transfer_fees,
+                    "borrow_fees_usdt": borrow_fees,
+                    "transfers": s.transfers if s else 0,
+                    "net_pnl": realized + unrealized - fees - transfer_fees - borrow_fees,
                     "round_trips": trips.get("round_trips", 0),
                     "open_round_trips": trips.get("open_round_trips", 0),
                     "wins": trips.get("wins", 0),
@@ -235,12 +248,13 @@ class BotFacade:
             found = ledger.recent(limit, strategy)
             count = ledger.count
             held = ledger.held
+            last_seq = ledger.last_seq
         if len(found) >= limit or held >= count:
             return [t.to_dict() for t in found]
         from collections import deque
 
         newest: deque = deque(maxlen=limit)
-        for number, trade in enumerate(ledger.since(0, count), start=1):
+        for number, trade in enumerate(ledger.since(0, last_seq), start=1):
             if strategy is None or trade.strategy == strategy:
                 newest.append(trade)
             if cooperate is not None and number % 2000 == 0:
@@ -254,7 +268,7 @@ class BotFacade:
             for trade in ledger.recent(ledger.count):
                 if trade.id == trade_id:
                     return trade.to_dict()
-            older = ledger.since(0, ledger.count - ledger.held)  # the trades memory does not hold
+            older = ledger.since(0, ledger.first_held_seq - 1)  # the trades memory does not hold
         for number, trade in enumerate(older, start=1):
             if trade.id == trade_id:
                 return trade.to_dict()
@@ -278,8 +292,39 @@ class BotFacade:
                           for p in self._portfolio.open_positions()}
         return performance.listing(unrealized, **filters)
 
+    def transfers(self, limit: int = 100) -> dict:
+        """Transfers between exchanges, newest first (those held in memory), what is in transit now,
+        and each strategy's transfer and borrow fees (bot/accounting/transfers.py)."""
+        from bot.models import TRANSFER_IN, TRANSFER_OUT
+
+        with self.engine.lock:
+            p = self._portfolio
+            entries = self.engine.ledger.recent_entries(4 * limit, (TRANSFER_OUT, TRANSFER_IN))
+            in_transit = [t.to_dict() for _, t in sorted(p.in_transit.items())]
+            fees = {name: {"transfers": s.transfers, "transfer_fees_usdt": s.transfer_fees_usdt,
+                           "borrow_fees_usdt": s.borrow_fees_usdt} for name, s in sorted(p.stats.items())
+                    if s.transfers or s.borrow_fees_usdt}
+            books = self.engine.books.status() if self.engine.books is not None else None
+        landed = {e.ref: e for e in entries if e.entry == TRANSFER_IN}
+        rows = []
+        for entry in entries:
+            if entry.entry != TRANSFER_OUT:
+                continue
+            done = landed.get(entry.ref)
+            status = "in_transit" if done is None else ("cancelled" if done.detail.get("cancelled") else "arrived")
+            rows.append({"id": entry.ref, "strategy": entry.strategy, "asset": entry.asset,
+                         "from": entry.exchange, "to": entry.detail.get("to"), "amount": -entry.amount - entry.fee,
+                         "fee": entry.fee, "fee_usdt": entry.fee_usdt, "sent_at": entry.detail.get("sent_ts"),
+                         "arrival_at": entry.detail.get("arrival_ts"), "status": status,
+                         "landed_at": iso_utc(done.ts) if done is not None else None,
+                         "reason": entry.detail.get("reason", "") if done is None or not done.detail.get("cancelled")
+                         else done.detail.get("reason", "")})
+            if len(rows) >= limit:
+                break
+        return {"transfers": rows, "in_transit": in_transit, "strategies": fees, "books": books}
+
     def allocation(self) -> dict:
-        """Value in USDT of each asset over all wallets, largest first."""
+        """Value in USDT of each asset over all wallets and in transit, largest first."""
         with self.engine.lock:
             marks = self._portfolio.marks()
             totals: dict[str, float] = {}
@@ -287,6 +332,8 @@ class BotFacade:
                 for asset, amount in wallet.items():
                     if amount:
                         totals[asset] = totals.get(asset, 0.0) + amount * marks.get(asset, 0.0)
+            for transit in self._portfolio.in_transit.values():
+                totals[transit.asset] = totals.get(transit.asset, 0.0) + transit.amount * marks.get(transit.asset, 0.0)
         rows = sorted(((asset, value) for asset, value in totals.items() if value), key=lambda r: (-r[1], r[0]))
         return {"labels": [asset for asset, _ in rows], "values": [value for _, value in rows]}
 

@@ -17,7 +17,7 @@ from bot.storage import StorageError
 
 log = logging.getLogger(__name__)
 
-SIDE_PARTS = ("alerts", "equity", "notifications", "listeners", "misses", "impact")
+SIDE_PARTS = ("alerts", "equity", "notifications", "listeners", "misses", "impact", "books")  # books: transfers, margin
 RECENT_TICKS = 100  # health looks at this many of the latest ticks
 PROBE_SECONDS = 1.0  # wall seconds between probe writes while storage is failing
 STORAGE_REASON_PREFIX = "storage: "

@@ -1,6 +1,7 @@
-"""CSV exports of trades, portfolio and journal, streamed row by row.
+"""CSV exports of trades, portfolio, journal, round trips, transfers and borrow fees, streamed row by row.
 
-The trades export walks ledger.iter_all(), so memory stays flat whatever the ledger's size.
+The trades export walks ledger.since() and the transfers and borrow fees exports
+ledger.iter_non_trades() (the file, streamed), so memory stays flat whatever the ledger's size.
 Text cells that a spreadsheet could run as a formula are prefixed with an apostrophe (OWASP's
 CSV injection advice): those starting with a tab, CR or LF, and those whose first character
 after any leading whitespace is = + - @ | or a full-width form of one. Numbers are written as
@@ -15,7 +16,7 @@ from typing import Iterable, Iterator
 
 from flask import Blueprint, Response, current_app, stream_with_context
 
-from bot.models import Trade
+from bot.models import BORROW_FEE, TRANSFER_IN, TRANSFER_OUT, Trade, iso_utc
 
 TRADE_COLUMNS = tuple(Trade.__slots__)
 PORTFOLIO_COLUMNS = ("kind", "exchange", "strategy", "asset", "qty", "avg_cost", "mark", "value_usdt",
@@ -73,7 +74,7 @@ def export_trades():
     ctx = _ctx()
     ledger = ctx.engine.ledger
     with ctx.engine.lock:
-        trades = ledger.since(0, ledger.count)  # from memory now, or streamed from the file later
+        trades = ledger.since(0, ledger.last_seq)  # from memory now, or streamed from the file later
 
     def rows():
         for trade in trades:
@@ -136,3 +137,57 @@ def export_roundtrips():
     trips = list(reversed(ctx.facade.round_trips(ctx.cooperate)))
     rows = ([_roundtrip_cell(trip, column) for column in ROUNDTRIP_COLUMNS] for trip in trips)
     return csv_response("roundtrips", csv_chunks(ROUNDTRIP_COLUMNS, rows, ctx.cooperate))
+
+
+TRANSFER_COLUMNS = ("id", "strategy", "asset", "from", "to", "amount", "fee", "fee_usdt", "sent_at", "arrival_at",
+                    "status", "landed_at", "out_seq", "in_seq", "reason")
+BORROW_FEE_COLUMNS = ("id", "seq", "ts", "strategy", "exchange", "borrowed_asset", "qty", "price", "rate_hourly_pct",
+                      "qty_hours", "from_ts", "to_ts", "fee_usdt", "closed")
+
+
+def transfer_rows(entries) -> Iterable[list]:
+    """One row per transfer, in the order they landed (or were cancelled), then those still in transit."""
+    sent: dict[str, object] = {}
+    for entry in entries:
+        if entry.entry == TRANSFER_OUT:
+            sent[entry.ref] = entry
+            continue
+        out = sent.pop(entry.ref, None)
+        if out is not None:
+            yield _transfer_row(out, entry)
+    for out in sent.values():
+        yield _transfer_row(out, None)
+
+
+def _transfer_row(out, landed) -> list:
+    cancelled = landed is not None and landed.detail.get("cancelled")
+    status = "in_transit" if landed is None else ("cancelled" if cancelled else "arrived")
+    reason = landed.detail.get("reason", "") if cancelled else out.detail.get("reason", "")
+    return [out.ref, out.strategy, out.asset, out.exchange, out.detail.get("to"), -out.amount - out.fee, out.fee,
+            out.fee_usdt, out.detail.get("sent_ts"), out.detail.get("arrival_ts"), status,
+            iso_utc(landed.ts) if landed is not None else None, out.seq, landed.seq if landed is not None else None,
+            reason]
+
+
+@exports.get("/transfers")
+def export_transfers():
+    """Every transfer between exchanges, one row each (a transfer still in transit included)."""
+    ctx = _ctx()
+    entries = ctx.engine.ledger.iter_non_trades((TRANSFER_OUT, TRANSFER_IN))
+    return csv_response("transfers", csv_chunks(TRANSFER_COLUMNS, transfer_rows(entries), ctx.cooperate))
+
+
+@exports.get("/borrow_fees")
+def export_borrow_fees():
+    """Every borrow fee booked on a short, oldest first."""
+    ctx = _ctx()
+
+    def rows():
+        for entry in ctx.engine.ledger.iter_non_trades((BORROW_FEE,)):
+            detail = entry.detail
+            yield [entry.id, entry.seq, iso_utc(entry.ts), entry.strategy, entry.exchange,
+                   detail.get("borrowed_asset"), detail.get("qty"), detail.get("price"), detail.get("rate_hourly_pct"),
+                   detail.get("qty_hours"), detail.get("from_ts"), detail.get("to_ts"), entry.fee_usdt,
+                   detail.get("closed")]
+
+    return csv_response("borrow_fees", csv_chunks(BORROW_FEE_COLUMNS, rows(), ctx.cooperate))

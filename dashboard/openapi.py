@@ -127,6 +127,10 @@ OPERATIONS: dict[str, Operation] = {
     "exports.export_portfolio": Operation("Balances, positions and equity as CSV", media="text/csv"),
     "exports.export_journal": Operation("Journal entries as CSV", media="text/csv"),
     "exports.export_roundtrips": Operation("Every round trip as CSV", media="text/csv"),
+    "exports.export_transfers": Operation("Every transfer between exchanges as CSV", media="text/csv"),
+    "exports.export_borrow_fees": Operation("Every borrow fee of a short as CSV", media="text/csv"),
+    "books_api.transfers": Operation("Transfers between exchanges (newest first), coins in transit, "
+                                     "transfer and borrow fees per strategy"),
     "roundtrips_api.roundtrips": Operation("Round trips derived from the ledger, filtered and paged",
                                            query=RoundTripsQuery, errors=(400,)),
     "execution_api.execution": Operation("Fill quality per strategy and exchange: fills, misses, slippage, "

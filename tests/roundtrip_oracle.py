@@ -21,6 +21,8 @@ def oracle_round_trips(lines: list[dict]) -> dict[str, list[dict]]:
     held: dict[tuple[str, str], dict] = {}  # (strategy, asset) -> {"qty", "peak", "trip"}
     last_signal: dict[str, tuple[str, dict]] = {}
     for line in lines:
+        if "entry" in line:
+            continue  # a transfer or borrow fee line: round trips are made of trades
         strategy = line["strategy"]
         trips = result.setdefault(strategy, [])
         if strategy == "arbitrage":

@@ -259,7 +259,7 @@ def test_disk_full_pauses_trading_loses_nothing_and_resumes_when_space_returns(t
     run_until(engine, lambda: engine.ledger.count >= 3)
     ledger_path = tmp_path / "data" / "trades.jsonl"
     before_bytes = ledger_path.read_bytes()
-    count_at_fill = engine.ledger.count
+    count_at_fill, seq_at_fill = engine.ledger.count, engine.ledger.last_seq
     disk = fill_data_dir(monkeypatch, tmp_path)
     run_until(engine, lambda: engine.state == "paused")
     assert disk.refused >= 1
@@ -267,8 +267,10 @@ def test_disk_full_pauses_trading_loses_nothing_and_resumes_when_space_returns(t
     assert engine.paused_by() == "storage"
     assert ledger_path.read_bytes() == before_bytes, "nothing half-written stays in the ledger"
     # The failed trade reached neither the ledger's memory nor the books.
-    assert engine.ledger.count == count_at_fill == len(ledger_file_seqs(tmp_path)) == engine.portfolio.last_seq
-    replayed = PortfolioTracker.from_ledger(engine.portfolio.starting_balances, list(engine.ledger.iter_all()))
+    # (count: trades; last_seq: every line, transfers and borrow fees included)
+    assert engine.ledger.count == count_at_fill
+    assert engine.ledger.last_seq == seq_at_fill == len(ledger_file_seqs(tmp_path)) == engine.portfolio.last_seq
+    replayed = PortfolioTracker.from_ledger(engine.portfolio.starting_balances, list(engine.ledger.iter_entries()))
     assert compare_books(replayed.to_state(), engine.portfolio.to_state()) == []
     health = engine.facade.health()
     assert health["status"] == "degraded"
@@ -293,7 +295,7 @@ def test_disk_full_pauses_trading_loses_nothing_and_resumes_when_space_returns(t
     assert engine.facade.health()["status"] == "ok"
     run_until(engine, lambda: engine.ledger.count >= count + 3)
     engine.close()
-    assert ledger_file_seqs(tmp_path) == list(range(1, engine.ledger.count + 1))
+    assert ledger_file_seqs(tmp_path) == list(range(1, engine.ledger.last_seq + 1))
     events = activity(tmp_path)
     storage_errors = [e for e in events if e["event"] == "errors" and e.get("kind") == "storage"]
     assert len(storage_errors) == 1
@@ -304,7 +306,7 @@ def test_disk_full_pauses_trading_loses_nothing_and_resumes_when_space_returns(t
     assert any(e["event"] == "storage_recovered" for e in events)
     assert any(e["event"] == "bot_resumed" for e in events)
     state = json.loads((tmp_path / "data" / "portfolio_state.json").read_text())
-    assert state["last_seq"] == engine.ledger.count
+    assert state["last_seq"] == engine.ledger.last_seq
 
 
 def test_a_failed_state_write_keeps_the_trade_pauses_and_is_retried(tmp_path, monkeypatch):
@@ -321,12 +323,12 @@ def test_a_failed_state_write_keeps_the_trade_pauses_and_is_retried(tmp_path, mo
 
     disk = FullDisk(only=lambda path: "portfolio_state" in path or ".probe." in path)
     monkeypatch.setattr(bot.storage, "os", disk)
-    count = engine.ledger.count
-    run_until(engine, lambda: engine.ledger.count > count)
+    seq = engine.ledger.last_seq
+    run_until(engine, lambda: engine.ledger.last_seq > seq)  # a trade, or a transfer / borrow fee entry
     assert engine.state == "paused" and engine.pause_reason == "storage: No space left on device"
     saved = json.loads(state_path.read_text())
-    assert saved["last_seq"] < engine.ledger.count, "the old state file stayed"
-    replayed = PortfolioTracker.from_ledger(engine.portfolio.starting_balances, list(engine.ledger.iter_all()))
+    assert saved["last_seq"] < engine.ledger.last_seq, "the old state file stayed"
+    replayed = PortfolioTracker.from_ledger(engine.portfolio.starting_balances, list(engine.ledger.iter_entries()))
     assert compare_books(replayed.to_state(), engine.portfolio.to_state()) == [], "the trade was kept and applied"
     assert not list((tmp_path / "data").glob(".*.tmp"))
     disk.free()

@@ -35,8 +35,8 @@ def test_every_sample_is_kept_across_a_restart_and_decomposed(tmp_path):
     engine.run_fast(2941)  # ticks 0..2940: the last one takes a sample, so the marks are the sample's
     with engine.lock:
         holdings = engine.portfolio.holdings_pnl()
-        nets = {name: s.realized_pnl - s.fees_usdt + engine.portfolio.unrealized_pnl(name)
-                for name, s in engine.portfolio.stats.items()}
+        nets = {name: s.realized_pnl - s.fees_usdt - s.transfer_fees_usdt - s.borrow_fees_usdt
+                + engine.portfolio.unrealized_pnl(name) for name, s in engine.portfolio.stats.items()}
         last_sample = engine.portfolio.equity_history[-1]
     engine.close()
     first = lines(tmp_path)

@@ -4,7 +4,7 @@ Each line: {"schema_version": 1, "ts": ISO 8601, "equity", "trading_equity", "ho
 "strategies": {name: cumulative net P&L marked to market}} (USDT). schema_version is on every
 line so any part of the file reads on its own. Trading equity is equity less the starting
 inventory's price moves (holdings_pnl); a strategy's figure is its realized P&L less its fees
-plus the unrealized P&L of its open positions. The file is bounded only by disk; readers
+(trade, transfer and borrow fees) plus the unrealized P&L of its open positions. The file is bounded only by disk; readers
 stream it (read_equity) off the tick path. Samples are flushed, not fsynced: they are a view
 of the books, and the ledger, which is fsynced, stays the truth.
 """
@@ -30,8 +30,7 @@ def equity_record(portfolio) -> dict:
     """The PortfolioTracker's latest equity sample, with its decomposition at the current marks."""
     ts, equity = portfolio.equity_history[-1]  # the sample just taken
     holdings = portfolio.holdings_pnl()
-    strategies = {name: stats.realized_pnl - stats.fees_usdt + portfolio.unrealized_pnl(name)
-                  for name, stats in sorted(portfolio.stats.items())}
+    strategies = {name: stats.net_pnl(portfolio.unrealized_pnl(name)) for name, stats in sorted(portfolio.stats.items())}
     return {"schema_version": EQUITY_SCHEMA_VERSION, "ts": iso_utc(ts), "equity": equity,
             "trading_equity": equity - holdings, "holdings_pnl": holdings, "strategies": strategies}
 

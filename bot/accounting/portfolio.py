@@ -1,9 +1,11 @@
 """PortfolioTracker: per-exchange wallets, per-strategy positions, P&L and the equity curve.
 
-Every change comes from a Trade (a ledger line), so replaying the ledger over the starting
-balances rebuilds the portfolio exactly. P&L identity, all in USDT:
-    equity - initial_equity = realized + unrealized + holdings_pnl - fees
-where holdings_pnl is the mark-to-market change of the starting inventory.
+Every change comes from a ledger line (a Trade, or a LedgerEntry: a transfer leg, a borrow fee;
+bot/accounting/entries.py), so replaying the ledger over the starting balances rebuilds the
+portfolio exactly. P&L identity, all in USDT:
+    equity - initial_equity = realized + unrealized + holdings_pnl - fees - transfer fees - borrow fees
+where equity counts coins in transit and holdings_pnl is the mark-to-market change of the
+starting inventory (less coins paid as fees, from when they were paid).
 """
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Iterable
 
-from bot.models import PORTFOLIO_QUOTE, PositionView, Snapshot, Trade, split_symbol, trade_fee_usdt
+from bot.models import PORTFOLIO_QUOTE, LedgerEntry, PositionView, Snapshot, Trade, split_symbol, trade_fee_usdt
+from bot.accounting.entries import Transit, apply_entry
+from bot.accounting.margin import MarginRules, collateral_of, note_short_change, reserved_collateral, short_qty
 from bot.accounting.positions import Position, book_fill
 
 
@@ -24,17 +28,41 @@ class StrategyStats:
     fees_usdt: float = 0.0
     trades: int = 0
     volume_usdt: float = 0.0
+    transfer_fees_usdt: float = 0.0  # withdrawal fees of the transfers charged to the strategy
+    transfers: int = 0
+    borrow_fees_usdt: float = 0.0  # borrow fees of its shorts
+
+    @property
+    def costs_usdt(self) -> float:
+        """Every cost besides trade fees: transfer and borrow fees."""
+        return self.transfer_fees_usdt + self.borrow_fees_usdt
+
+    def net_pnl(self, unrealized: float) -> float:
+        """Realized + unrealized, less trade fees, transfer fees and borrow fees."""
+        return self.realized_pnl + unrealized - self.fees_usdt - self.transfer_fees_usdt - self.borrow_fees_usdt
 
 
 class PortfolioTracker:
     """Balances, positions and P&L; marks come from the latest snapshot."""
 
     def __init__(self, starting_balances: dict[str, dict[str, float]], equity_history_points: int = 2000,
-                 equity_sample_seconds: float = 60.0):
+                 equity_sample_seconds: float = 60.0, margin: MarginRules | None = None):
         self.starting_balances = {ex: dict(assets) for ex, assets in starting_balances.items()}
         self.balances: dict[str, dict[str, float]] = {ex: dict(assets) for ex, assets in starting_balances.items()}
         self.positions: dict[tuple[str, str], Position] = {}
         self.stats: dict[str, StrategyStats] = {}
+        self.in_transit: dict[str, Transit] = {}
+        # Coins paid as fees, and their USDT value when paid, per asset (holdings_pnl leaves them out).
+        self.fee_coins: dict[str, float] = {}
+        self.fee_coins_usdt: dict[str, float] = {}
+        # None: margin off (no reserved collateral, no borrow accrual); see bot/accounting/margin.py.
+        self.margin = margin
+        self.accruals: dict = {}
+        self.shorts: set[tuple[str, str]] = set()  # (strategy, asset) of the shorting strategies' shorts
+        self._reserved: dict[str, float] = {}  # exchange -> collateral reserved there (reserved_on)
+        # Net wallet change per (exchange, asset) per strategy from its trades: who drained what
+        # (the rebalancer charges a transfer to the strategy that took the most out).
+        self.flows: dict[tuple[str, str], dict[str, float]] = {}
         self.last_seq = 0
         self.last_tick = -1
         self.equity_history: deque[tuple[float, float]] = deque(maxlen=equity_history_points)
@@ -80,13 +108,15 @@ class PortfolioTracker:
         return marks
 
     def equity(self) -> float:
-        """Sum over every wallet of each asset at its mark, in USDT."""
+        """Sum over every wallet, and the coins in transit, of each asset at its mark, in USDT."""
         marks = self.marks()
         total = 0.0
         for assets in self.balances.values():
             for asset, amount in assets.items():
                 if amount:
                     total += amount * marks.get(asset, 0.0)
+        for transit in self.in_transit.values():
+            total += transit.amount * marks.get(transit.asset, 0.0)
         return total
 
     def sample_equity(self) -> float:
@@ -118,13 +148,20 @@ class PortfolioTracker:
                    for asset, amount in assets.items())
 
     def holdings_pnl(self) -> float:
-        """Mark-to-market change of the starting inventory (no strategy's doing)."""
+        """Mark-to-market change of the starting inventory (no strategy's doing), less the price
+        move of the coins paid from it as fees since they were paid (the strategy paid their value)."""
         marks = self.marks()
         total = 0.0
         for assets in self.starting_balances.values():
             for asset, amount in assets.items():
                 total += amount * (marks.get(asset, 0.0) - self.initial_marks.get(asset, marks.get(asset, 0.0)))
+        for asset, coins in self.fee_coins.items():
+            total += self.fee_coins_usdt.get(asset, 0.0) - coins * marks.get(asset, 0.0)
         return total
+
+    def costs_usdt(self) -> float:
+        """Every strategy's transfer and borrow fees, in USDT."""
+        return sum(stats.costs_usdt for stats in self.stats.values())
 
     def unrealized_pnl(self, strategy: str | None = None) -> float:
         """Open positions' value at the marks less their cost, for one strategy or all."""
@@ -141,6 +178,20 @@ class PortfolioTracker:
             results.append(self._book_positions(trade, scratch, copy_from=self.positions))
         return results
 
+    def apply_record(self, record: Trade | LedgerEntry) -> None:
+        """Book one ledger line, whichever kind it is."""
+        if isinstance(record, LedgerEntry):
+            apply_entry(self, record)
+        else:
+            self.apply(record)
+
+    def stats_of(self, strategy: str) -> StrategyStats:
+        """The strategy's running totals (created empty on first use)."""
+        stats = self.stats.get(strategy)
+        if stats is None:
+            stats = self.stats[strategy] = StrategyStats()
+        return stats
+
     def apply(self, trade: Trade) -> float:
         """Book one trade into wallets, positions and stats; returns its realized P&L."""
         base, quote = split_symbol(trade.symbol)
@@ -153,7 +204,25 @@ class PortfolioTracker:
             wallet[base] = wallet.get(base, 0.0) - trade.qty
             wallet[quote] = wallet.get(quote, 0.0) + notional
         wallet[trade.fee_asset] = wallet.get(trade.fee_asset, 0.0) - trade.fee
+        sign = 1.0 if trade.side == "buy" else -1.0
+        self._flow(trade.exchange, base, trade.strategy, sign * trade.qty)
+        self._flow(trade.exchange, quote, trade.strategy, -sign * notional)
+        self._flow(trade.exchange, trade.fee_asset, trade.strategy, -trade.fee)
+        shorting = self.margin is not None and trade.strategy in self.margin.shorting
+        if shorting:
+            key = (trade.strategy, base)
+            before = short_qty(self.positions.get(key), trade.exchange)
         realized = self._book_positions(trade, self.positions)
+        if shorting:
+            self._reserved.clear()
+            position = self.positions.get(key)
+            if position is not None and any(amount < 0 for amount in position.by_exchange.values()):
+                self.shorts.add(key)
+            else:
+                self.shorts.discard(key)
+            if self.margin.rate_pct(base) > 0:
+                after = short_qty(position, trade.exchange)
+                note_short_change(self.accruals, (trade.strategy, base, trade.exchange), before, after, trade.ts)
         stats = self.stats.setdefault(trade.strategy, StrategyStats())
         stats.trades += 1
         stats.realized_pnl += realized
@@ -162,6 +231,12 @@ class PortfolioTracker:
         self.last_seq = trade.seq
         self.last_tick = max(self.last_tick, trade.tick)
         return realized
+
+    def _flow(self, exchange: str, asset: str, strategy: str, change: float) -> None:
+        flows = self.flows.get((exchange, asset))
+        if flows is None:
+            flows = self.flows[(exchange, asset)] = {}
+        flows[strategy] = flows.get(strategy, 0.0) + change
 
     def _book_positions(self, trade: Trade, book: dict, copy_from: dict | None = None) -> float:
         base, quote = split_symbol(trade.symbol)
@@ -187,7 +262,12 @@ class PortfolioTracker:
 
     def available(self, exchange: str, asset: str, strategy: str) -> float:
         """What strategy may spend of asset on exchange: the wallet less what the other
-        strategies' long positions hold there (cash is shared; holdings are not)."""
+        strategies' long positions hold there (cash is shared; holdings are not), and for USDT
+        less the collateral reserved for every short there (its own included)."""
+        if asset == PORTFOLIO_QUOTE and self.margin is not None and self.shorts:
+            balance = self.balance(exchange, asset)
+            reserved = self.reserved_on(exchange)
+            return max(0.0, balance - reserved) if reserved else balance
         held_by_others = 0.0
         for (owner, position_asset), position in self.positions.items():
             if position_asset == asset and owner != strategy and position.qty > 0:
@@ -196,6 +276,49 @@ class PortfolioTracker:
         if not held_by_others:
             return balance
         return max(0.0, balance - held_by_others) if balance >= 0 else balance
+
+    def unreserved(self, exchange: str, asset: str) -> float:
+        """The part of the wallet no strategy's long position holds (and, for USDT, no short's
+        collateral): the house inventory the rebalancer may move."""
+        balance = self.balance(exchange, asset)
+        if asset == PORTFOLIO_QUOTE:
+            reserved = 0.0
+            if self.margin is not None:
+                reserved = self.reserved_on(exchange)
+        else:
+            reserved = sum(max(0.0, p.by_exchange.get(exchange, 0.0)) for (_, a), p in self.positions.items()
+                           if a == asset and p.qty > 0)
+        return max(0.0, balance - reserved)
+
+    def reserved_on(self, exchange: str) -> float:
+        """USDT reserved on exchange as the shorts' collateral (cached until a shorting strategy trades)."""
+        reserved = self._reserved.get(exchange)
+        if reserved is None:
+            reserved = self._reserved[exchange] = reserved_collateral(self.positions, self.margin, exchange,
+                                                                      self.shorts)
+        return reserved
+
+    def collateral_freed(self, exchange: str, asset: str, strategy: str, qty: float) -> float:
+        """USDT collateral a buy of qty asset by strategy on exchange frees (it covers its short)."""
+        if self.margin is None or strategy not in self.margin.shorting:
+            return 0.0
+        position = self.positions.get((strategy, asset))
+        short = short_qty(position, exchange)
+        if not short:
+            return 0.0
+        part = collateral_of(position, self.margin, exchange) * min(qty, short) / short
+        # Never more than the wallet holds beyond the other shorts' collateral (borrow fees may have eaten it).
+        others = self.reserved_on(exchange) - part
+        return max(0.0, min(part, self.balance(exchange, PORTFOLIO_QUOTE) - others))
+
+    def short_opened(self, exchange: str, asset: str, strategy: str, qty: float) -> float | None:
+        """How much of a sell of qty opens or adds to strategy's short on exchange (position-level);
+        None when margin is off (the executor then applies its wallet-level rule)."""
+        if self.margin is None:
+            return None
+        position = self.positions.get((strategy, asset))
+        held = position.by_exchange.get(exchange, 0.0) if position is not None else 0.0
+        return max(0.0, qty - max(0.0, held))
 
     def open_positions(self, strategy: str | None = None) -> list[Position]:
         """The positions that are not flat, for one strategy or all."""
@@ -220,6 +343,7 @@ class PortfolioTracker:
             "balances": {ex: dict(sorted(assets.items())) for ex, assets in sorted(self.balances.items())},
             "positions": [p.to_dict() for _, p in sorted(self.positions.items()) if p.is_open],
             "strategies": {name: asdict(stats) for name, stats in sorted(self.stats.items())},
+            "in_transit": [t.to_dict() for _, t in sorted(self.in_transit.items())],
             "initial_marks": dict(sorted(self.initial_marks.items())),
             "marks": dict(sorted(self.marks().items())),
             "peak_equity": self.peak_equity,
@@ -243,12 +367,12 @@ class PortfolioTracker:
         self._marks = {str(k): float(v) for k, v in saved_marks.items()}
 
     @classmethod
-    def from_ledger(cls, starting_balances: dict[str, dict[str, float]], trades: Iterable[Trade],
+    def from_ledger(cls, starting_balances: dict[str, dict[str, float]], records: Iterable[Trade | LedgerEntry],
                     **kwargs) -> "PortfolioTracker":
-        """Rebuild the books by replaying every trade over the starting balances."""
+        """Rebuild the books by replaying every ledger line over the starting balances."""
         tracker = cls(starting_balances, **kwargs)
-        for trade in trades:
-            tracker.apply(trade)
+        for record in records:
+            tracker.apply_record(record)
         return tracker
 
 

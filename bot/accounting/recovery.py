@@ -1,6 +1,7 @@
 """The books rebuilt from the ledger and compared with the saved state: once, for start-up and verify.
 
-The portfolio is always rebuilt by replaying data/trades.jsonl over the starting balances.
+The portfolio is always rebuilt by replaying data/trades.jsonl (trades, transfers, borrow fees)
+over the starting balances.
 `check_books` is that replay and comparison and nothing else (it reads and writes no file), so
 `run_bot.py verify` and `BotEngine.open` cannot disagree about what "the books agree" means.
 At start, `recover_books` adds what the ledger cannot give (the equity curve, the tick to resume
@@ -14,7 +15,7 @@ from typing import Callable, Iterable
 
 from bot.data_flow import STATE_FILE
 from bot.accounting.ledger import TradeLedger
-from bot.models import Trade
+from bot.models import LedgerEntry, Trade
 from bot.accounting.portfolio import PortfolioTracker
 from bot.accounting.reconcile import compare_books
 from bot.storage import CorruptFileError, read_json
@@ -36,16 +37,16 @@ class BooksCheck:
     unusable: str | None = None
 
 
-def check_books(trades: Iterable[Trade], saved: dict | None, default_starting: dict,
+def check_books(records: Iterable[Trade | LedgerEntry], saved: dict | None, default_starting: dict,
                 new_tracker: Callable[[dict], PortfolioTracker]) -> BooksCheck:
-    """Replay trades over the starting balances (the saved state's when it names them) and compare with saved."""
+    """Replay the ledger over the starting balances (the saved state's when it names them) and compare with saved."""
     starting, starting_differs = default_starting, False
     if saved and isinstance(saved.get("starting_balances"), dict) and saved["starting_balances"]:
         starting_differs = saved["starting_balances"] != default_starting
         starting = saved["starting_balances"]
     tracker = new_tracker(starting)
-    for trade in trades:
-        tracker.apply(trade)
+    for record in records:
+        tracker.apply_record(record)
     check = BooksCheck(tracker, starting_differs)
     if saved is not None:
         try:

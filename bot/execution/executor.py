@@ -29,6 +29,10 @@ class WalletReader(Protocol):
     def available(self, exchange: str, asset: str, strategy: str) -> float:
         """What strategy may spend: the wallet less other strategies' reserved holdings."""
 
+    # Optional (PortfolioTracker has both; bot/accounting/margin.py): collateral_freed(exchange,
+    # asset, strategy, qty) -> USDT a buy-back frees; short_opened(exchange, asset, strategy, qty)
+    # -> float | None, the part of a sell that opens a short (None: margin off, wallet-level rule).
+
 
 @dataclass(frozen=True, slots=True)
 class ExecutionResult:
@@ -155,6 +159,10 @@ class PaperExecutor:
         if leg.side == "buy":
             need = notional + fee
             available = have(quote)
+            # (books) Buying back a short may spend the collateral reserved for it.
+            freed = getattr(wallets, "collateral_freed", None)
+            if freed is not None and allows_short:
+                available += freed(ex, base, strategy, qty)
             if need > available + WALLET_TOLERANCE:
                 raise _Rejected("insufficient_funds", f"insufficient {quote} on {ex}: need {need:.8g}, "
                                                       f"have {available:.8g}")
@@ -162,14 +170,19 @@ class PaperExecutor:
             return
         available = have(base)
         after = available - qty
-        if after < -WALLET_TOLERANCE:
-            if not allows_short:
-                raise _Rejected("insufficient_funds", f"insufficient {base} on {ex}: need {qty:.8g}, "
-                                                      f"have {available:.8g}")
-            short_usdt = -after * (notional / qty) * rate
+        if after < -WALLET_TOLERANCE and not allows_short:
+            raise _Rejected("insufficient_funds", f"insufficient {base} on {ex}: need {qty:.8g}, "
+                                                  f"have {available:.8g}")
+        # (books) With margin on, the short is position-level (bot/accounting/margin.py): the part of
+        # this sell beyond what the strategy holds on the exchange, whatever the wallet holds.
+        opened = getattr(wallets, "short_opened", None)
+        opened = opened(ex, base, strategy, qty) if opened is not None and allows_short else None
+        short_qty = max(0.0, -after) if opened is None else opened
+        if allows_short and short_qty > WALLET_TOLERANCE:
+            short_usdt = short_qty * (notional / qty) * rate
             collateral_usdt = (have(quote) + notional - fee) * rate
             if short_usdt * self.short_margin_ratio > collateral_usdt + 1e-9:
-                raise _Rejected("insufficient_funds", f"short of {-after:.8g} {base} on {ex} exceeds the margin rule "
+                raise _Rejected("insufficient_funds", f"short of {short_qty:.8g} {base} on {ex} exceeds the margin rule "
                                 f"(needs {short_usdt * self.short_margin_ratio:.2f} USDT collateral, "
                                 f"{collateral_usdt:.2f} available)")
         _record(deltas, ex, wallet_changes(leg.side, base, quote, qty, notional, fee))

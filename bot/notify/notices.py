@@ -29,6 +29,11 @@ class EngineNotices:
         except Exception as exc:  # noqa: BLE001 - telling must not stop trading
             self.faults.side_failed("notifications", exc)
 
+    def books(self, message: str, level: str = "info") -> None:
+        """Transfers waiting or cancelled, margin calls that cannot fill: logged and told."""
+        self.activity.record("books", message=message, level=level)
+        self.notify("books", message, level=level)
+
     def trades_executed(self, trades: list[Trade]) -> None:
         """One confirmation for one signal's trades: every leg, and the realized P&L when there is some."""
         first = trades[0]

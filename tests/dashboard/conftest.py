@@ -77,10 +77,15 @@ def csrf(app) -> dict:
     return {"X-CSRF-Token": app.config["DASHBOARD_CSRF_TOKEN"]}
 
 
-def ledger_lines(engine) -> list[dict]:
-    """The ledger as the file says, read independently of the bot."""
+def all_ledger_lines(engine) -> list[dict]:
+    """Every line of the ledger as the file says, read independently of the bot."""
     path = Path(engine.data_dir) / "trades.jsonl"
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def ledger_lines(engine) -> list[dict]:
+    """The ledger's trade lines as the file says (transfer and borrow fee lines carry an "entry" key)."""
+    return [line for line in all_ledger_lines(engine) if "entry" not in line]
 
 
 def state_file(engine) -> dict:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dashboard.conftest import force_trade, ledger_lines, state_file
+from tests.dashboard.conftest import all_ledger_lines, force_trade, ledger_lines, state_file
 
 
 def test_health_reports_engine_and_ledger(client, engine):
@@ -29,7 +29,7 @@ def test_portfolio_agrees_with_the_state_file(client, engine):
     body = client.get("/api/portfolio").get_json()
     saved = state_file(engine)
     assert body["balances"] == saved["balances"]
-    assert body["last_seq"] == saved["last_seq"] == len(ledger_lines(engine))
+    assert body["last_seq"] == saved["last_seq"] == len(all_ledger_lines(engine))
     realized = sum(s["realized_pnl"] for s in saved["strategies"].values())
     fees = sum(s["fees_usdt"] for s in saved["strategies"].values())
     assert body["realized_pnl"] == pytest.approx(realized, abs=1e-9)
@@ -38,6 +38,7 @@ def test_portfolio_agrees_with_the_state_file(client, engine):
         {(p["strategy"], p["asset"]) for p in saved["positions"]}
     marks = body["marks"]
     equity = sum(qty * marks.get(asset, 0.0) for wallet in body["balances"].values() for asset, qty in wallet.items())
+    equity += sum(t["amount"] * marks.get(t["asset"], 0.0) for t in saved["in_transit"])  # coins in transit count
     assert body["equity"] == pytest.approx(equity, rel=1e-12)
 
 

@@ -24,7 +24,7 @@ def test_serve_until_stop_requested(engine):
     thread.start()
     base = f"http://127.0.0.1:{config.port}"
     wait_for(lambda: http_ok(base + "/api/health"), timeout=10)
-    assert requests.get(base + "/api/portfolio", timeout=5).json()["last_seq"] == engine.ledger.count
+    assert requests.get(base + "/api/portfolio", timeout=5).json()["last_seq"] == engine.ledger.last_seq
 
     received: dict[str, list] = {}
     client = socketio.Client(reconnection=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from dashboard.events import UPDATE_EVENTS
-from tests.dashboard.conftest import force_trade, ledger_lines
+from tests.dashboard.conftest import all_ledger_lines, force_trade, ledger_lines
 from tests.polling import wait_for
 
 
@@ -37,7 +37,7 @@ def test_a_new_client_gets_every_update_and_the_status_at_once(sio, engine):
     received = sio().get_received()
     assert set(UPDATE_EVENTS) | {"bot_status"} <= set(names(received))
     portfolio = by_name(received, "portfolio_update")[0]
-    assert portfolio["last_seq"] == len(ledger_lines(engine))
+    assert portfolio["last_seq"] == len(all_ledger_lines(engine))
     assert portfolio["broadcast_seq"] == 0 and portfolio["sent_at"] > 0
     assert by_name(received, "trades_update")[0] == list(reversed(ledger_lines(engine)))[:10]
     assert by_name(received, "alerts_update")[0]["rules"] == []

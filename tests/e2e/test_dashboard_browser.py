@@ -308,6 +308,7 @@ def test_trades_csv_download_matches_the_ledger(bot_server, watched):
     rows = list(csv.DictReader(io.StringIO(text)))
     assert rows, "the trades CSV has no rows"
     ledger = [json.loads(line) for line in (bot_server.data_dir / "trades.jsonl").read_text().splitlines() if line]
+    ledger = [line for line in ledger if "entry" not in line]  # transfer and borrow fee lines have their own CSVs
     # The ledger may have grown since the download: the CSV must be its prefix, in order.
     assert len(ledger) >= len(rows)
     assert [r["id"] for r in rows] == [t["id"] for t in ledger[: len(rows)]]

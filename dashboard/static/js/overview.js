@@ -1,11 +1,12 @@
-// Overview page: portfolio figures, bot controls, strategy cards, live prices, open positions
-// and the latest trades (growing live on trade_executed).
+// Overview page: portfolio figures, bot controls, strategy cards, live prices, open positions,
+// the latest trades (growing live on trade_executed) and transfers between exchanges.
 import { currentStatus, updateStatus } from "./layout.js";
 import { api } from "./api.js";
 import { byId, el, panelError, panelLoading, panelShow, replaceChildren, setText, td } from "./dom.js";
 import * as fmt from "./format.js";
 import { confirmAction, showError, showSuccess } from "./notify.js";
 import { asList, on } from "./socket.js";
+import { loadTransfers, transfersMaybeChanged } from "./transfers.js";
 
 const MAX_TRADES = 50;
 
@@ -375,7 +376,10 @@ if (speedForm) {
 
 // ---- live updates ---------------------------------------------------------------------------
 
-on("portfolio_update", renderPortfolio);
+on("portfolio_update", (payload) => {
+  renderPortfolio(payload);
+  transfersMaybeChanged(payload);
+});
 on("trades_update", (payload) => addTrades(tradesFrom(payload), true));
 on("trade_executed", (payload) => addTrades(tradesFrom(payload), true));
 on("strategies_update", (payload) => renderStrategies(asList(payload, "strategies")));
@@ -385,3 +389,4 @@ loadPortfolio();
 loadTrades();
 loadStrategies();
 loadPrices();
+loadTransfers(true);
