@@ -18,6 +18,7 @@ from bot.accounting.portfolio import PortfolioTracker
 from bot.accounting.recovery import UNUSABLE_STATE_ERRORS, check_books
 from bot.data_flow import STATE_FILE
 from bot.drawdown import DrawdownMeter
+from bot.models import Trade
 from bot.run_settings import read_run_settings
 from bot.storage import read_json
 
@@ -69,7 +70,7 @@ class RunRecord:
         self.equity_samples = len(read_equity(self.data_dir / EQUITY_FILE))  # CorruptFileError if damaged
         if self.equity_samples == 0:
             raise UnusableRun(f"{self.data_dir}: no equity samples in {EQUITY_FILE} "
-                              f"({len(trades)} trades in the ledger): nothing to report on")
+                              f"({sum(isinstance(line, Trade) for line in trades)} trades in the ledger): nothing to report on")
         engine = self.saved.get("engine") if isinstance(self.saved.get("engine"), dict) else {}
         default_starting = {ex: dict(config.portfolio.starting_balances) for ex in config.market.exchanges}
         check = check_books(trades, self.saved, default_starting, PortfolioTracker)
@@ -90,7 +91,7 @@ class RunRecord:
         self.settings = read_run_settings(self.data_dir)
         enabled = engine.get("enabled") if isinstance(engine.get("enabled"), dict) else {}
         self.manager = RecordedCounters({str(k): bool(v) for k, v in enabled.items()})
-        symbols = sorted({trade.symbol for trade in trades}) or list(config.market.symbols)
+        symbols = sorted({line.symbol for line in trades if isinstance(line, Trade)}) or list(config.market.symbols)
         kind = str(engine.get("market_source", config.market.source))
         self.source = RecordedSource(kind, tuple(sorted(self.portfolio.starting_balances)), tuple(symbols),
                                      f"recorded run ({kind} market)")

@@ -84,3 +84,14 @@ def oracle_figures(trips: list[dict]) -> dict:
             "win_rate": len(wins) / len(nets) if nets else None,
             "profit_factor": sum(wins) / sum(losses) if sum(losses) > 0 else None,
             "net": sum(nets)}
+
+
+def oracle_holdings_pnl(starting: dict, initial_marks: dict, marks: dict, ledger_lines: list[dict]) -> float:
+    """The starting inventory's price moves, less the moves of the coins paid from it as transfer fees
+    since they were paid (their value at payment is the strategy's cost), from the file's lines."""
+    total = sum(qty * (marks[asset] - initial_marks[asset]) for wallet in starting.values()
+                for asset, qty in wallet.items())
+    for line in ledger_lines:
+        if line.get("entry") == "transfer_out" and line["fee"]:
+            total += line["fee_usdt"] - line["fee"] * marks[line["asset"]]
+    return total

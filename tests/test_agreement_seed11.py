@@ -18,7 +18,7 @@ from bot.engine import BotEngine
 from bot.models import parse_iso
 from dashboard import create_app
 from tests.report_figures import report_figures
-from tests.roundtrip_oracle import fee_usdt, oracle_figures, oracle_round_trips
+from tests.roundtrip_oracle import fee_usdt, oracle_figures, oracle_holdings_pnl, oracle_round_trips
 
 ROOT = Path(__file__).resolve().parents[1]
 TICKS = 8000
@@ -80,7 +80,10 @@ def test_the_round_trip_figures_agree_everywhere_and_with_the_oracle(seed11):
     oracle = {name: oracle_figures(trips) for name, trips in oracle_round_trips(read_lines(data_dir / "trades.jsonl")).items()}
     rows, _ = summary_rows(stdout)
     performance = {row["strategy"]: row for row in api["strategies/performance"]["strategies"]}
-    assert set(oracle) == set(rows) == {"arbitrage", "momentum", "news", "stat_arb"}
+    # With latency, arbitrage's few signals on this market all miss (recorded misses): no round trip.
+    assert set(rows) == {"arbitrage", "momentum", "news", "stat_arb"}
+    assert {"momentum", "stat_arb"} <= set(oracle) <= set(rows)
+    assert {name for name, row in rows.items() if row["trades"]} == set(oracle)
     for name, expected in oracle.items():
         analytics = api["analytics"]["strategies"][name]
         for figures in (analytics, performance[name]):
@@ -106,8 +109,9 @@ def test_the_pnl_decomposition_agrees_everywhere_and_with_the_state_file(seed11)
     state = json.loads((data_dir / "portfolio_state.json").read_text(encoding="utf-8"))
     marks, first = state["marks"], state["initial_marks"]
     equity = sum(qty * marks[asset] for wallet in state["balances"].values() for asset, qty in wallet.items())
-    holdings = sum(qty * (marks[asset] - first[asset]) for wallet in state["starting_balances"].values()
-                   for asset, qty in wallet.items())
+    equity += sum(t["amount"] * marks[t["asset"]] for t in state.get("in_transit", []))  # coins on their way count
+    ledger = [json.loads(line) for line in (data_dir / "trades.jsonl").read_text(encoding="utf-8").splitlines()]
+    holdings = oracle_holdings_pnl(state["starting_balances"], first, marks, ledger)
     portfolio = api["portfolio"]
     for key, expected in (("equity", equity), ("holdings_pnl", holdings)):
         assert portfolio[key] == pytest.approx(expected, abs=1e-6), key
@@ -116,7 +120,7 @@ def test_the_pnl_decomposition_agrees_everywhere_and_with_the_state_file(seed11)
     for key in ("equity", "total_pnl", "strategies_net_pnl", "holdings_pnl", "trading_equity", "buy_and_hold_equity"):
         assert report[key]["value"] == portfolio[key], key
     assert report["total_pnl"]["text"] == ("+" if line["total_pnl"] > 0 else MINUS) + f"{abs(line['total_pnl']):,.2f} USDT"
-    trades = read_lines(data_dir / "trades.jsonl")
+    trades = [t for t in read_lines(data_dir / "trades.jsonl") if "entry" not in t]  # fee lines are costs of their own
     assert report["fees.total"]["value"] == pytest.approx(sum(fee_usdt(t) for t in trades), rel=1e-9)
 
 

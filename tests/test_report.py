@@ -19,7 +19,7 @@ from bot.engine import BotEngine
 from bot.models import parse_iso
 from tests.dashboard.conftest import force_trade
 from tests.report_figures import report_figures, report_outside_references
-from tests.roundtrip_oracle import fee_usdt, oracle_figures, oracle_round_trips
+from tests.roundtrip_oracle import fee_usdt, oracle_figures, oracle_holdings_pnl, oracle_round_trips
 
 ROOT = Path(__file__).resolve().parents[1]
 TICKS = 6000
@@ -92,15 +92,14 @@ def test_the_balance_figures_equal_the_state_file_and_the_ledger(run_dir, made):
     equity = sum(qty * marks[asset] for wallet in state["balances"].values() for asset, qty in wallet.items())
     initial = sum(qty * initial_marks[asset] for wallet in state["starting_balances"].values()
                   for asset, qty in wallet.items())
-    holdings = sum(qty * (marks[asset] - initial_marks[asset]) for wallet in state["starting_balances"].values()
-                   for asset, qty in wallet.items())
+    holdings = oracle_holdings_pnl(state["starting_balances"], initial_marks, marks, lines(run_dir / "trades.jsonl"))
     assert figures["equity"]["value"] == pytest.approx(equity, rel=1e-12)
     assert figures["total_pnl"]["value"] == pytest.approx(equity - initial, abs=1e-6)
     assert figures["holdings_pnl"]["value"] == pytest.approx(holdings, abs=1e-6)
     assert figures["strategies_net_pnl"]["value"] == pytest.approx(equity - initial - holdings, abs=1e-6)
     assert figures["buy_and_hold_equity"]["value"] == pytest.approx(initial + holdings, abs=1e-6)
     assert figures["total_pnl"]["text"] == f"{'+' if equity > initial else chr(0x2212)}{abs(equity - initial):,.2f} USDT"
-    trades = lines(run_dir / "trades.jsonl")
+    trades = [line for line in lines(run_dir / "trades.jsonl") if "entry" not in line]  # entries are not trades
     assert figures["trades"]["value"] == len(trades)
     assert figures["fees.total"]["value"] == pytest.approx(sum(fee_usdt(t) for t in trades), rel=1e-9)
 

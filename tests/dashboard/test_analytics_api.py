@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from bot.models import parse_iso
-from tests.dashboard.conftest import force_trade, ledger_lines
-from tests.roundtrip_oracle import oracle_figures, oracle_round_trips
+from tests.dashboard.conftest import all_ledger_lines, force_trade, ledger_lines
+from tests.roundtrip_oracle import oracle_figures, oracle_holdings_pnl, oracle_round_trips
 
 METRIC_KEYS = {"sharpe", "sortino", "calmar", "volatility_pct", "max_drawdown_pct", "max_drawdown_duration_seconds",
                "period", "periods", "needs_periods", "profit_factor", "win_rate", "avg_win", "avg_loss",
@@ -210,8 +210,7 @@ def test_the_portfolio_shows_both_terms_of_total_pnl_and_the_kill_switch_basis(c
     body = client.get("/api/portfolio").get_json()
     initial, starting, initial_marks = starting_inventory(engine)
     marks = body["marks"]
-    holdings = sum(qty * (marks[asset] - initial_marks[asset]) for wallet in starting.values()
-                   for asset, qty in wallet.items())
+    holdings = oracle_holdings_pnl(starting, initial_marks, marks, all_ledger_lines(engine))
     strategies = {r["strategy"]: r for r in client.get("/api/strategies/performance").get_json()["strategies"]}
     assert body["holdings_pnl"] == pytest.approx(holdings, abs=1e-6)
     assert body["strategies_net_pnl"] == pytest.approx(sum(r["net_pnl"] for r in strategies.values()), abs=1e-6)
