@@ -27,6 +27,10 @@ def make_config(root: Path, broadcast_seconds: float = 5.0):
         "dashboard": {"async_mode": "threading", "broadcast_seconds": broadcast_seconds},
         # Latency 0: force_trade() below fills at once, on the snapshot it is given.
         "execution": {"latency_ms": {"default": 0}},
+        # Gaps left open (no competition, frequent dislocations): the pages get arbitrage trades to show;
+        # the default market's gaps close within a tick or two and arbitrage trades rarely.
+        "market": {"simulator": {"competition": {"enabled": False},
+                                 "deviations": {"dislocations_per_hour": 20, "dislocation_bps": 60}}},
     })
 
 
@@ -93,10 +97,14 @@ def state_file(engine) -> dict:
 
 
 def force_trade(engine, side: str = "buy", symbol: str = "BTC/USDT", qty: float = 0.001,
-                exchange: str = "binance", reason: str = "test fill", strategy: str = "momentum"):
-    """Drive one fill through the real data flow with a hand-made signal; returns the result."""
+                exchange: str | None = None, reason: str = "test fill", strategy: str = "momentum"):
+    """Drive one fill through the real data flow with a hand-made signal; returns the result.
+
+    exchange: by default the one whose wallet holds the most USDT (arbitrage drains some)."""
     with engine.lock:
         snapshot = engine.last_snapshot
+        if exchange is None:
+            exchange = max(engine.portfolio.balances, key=lambda ex: engine.portfolio.balance(ex, "USDT"))
         quote = snapshot.quotes[(exchange, symbol)]
         price = quote.ask if side == "buy" else quote.bid
         signal = Signal(strategy=strategy, kind="manual", legs=(Leg(exchange, symbol, side, qty, price),),

@@ -161,8 +161,8 @@ def test_exported_journal_cells_are_neutralised(client, csrf):
 
 
 def test_negative_numbers_stay_numbers_in_the_csv(client, engine):
-    force_trade(engine)
-    force_trade(engine, side="sell", qty=0.001)
+    # A short (stat_arb declares them) is a negative quantity in the export.
+    force_trade(engine, side="sell", strategy="stat_arb", qty=0.001)
     text = client.get("/api/export/portfolio").get_data(as_text=True)
     negative = [cell for row in csv.reader(io.StringIO(text)) for cell in row if cell.startswith(("-", "'-"))]
     assert negative, "the portfolio export had no negative figure to check"
