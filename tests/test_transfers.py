@@ -139,7 +139,8 @@ def arbitrage_engine(root, script):
     config = config_with(storage={"data_dir": str(root / "data"), "log_dir": str(root / "logs"), "fsync": False},
                          market={"exchanges": ["binance", "kraken"], "symbols": ["BTC/USDT"]},
                          portfolio={"starting_balances": {"USDT": 1000.0, "BTC": 1.0}},
-                         transfers={"minutes": {"BTC": 2}})
+                         transfers={"minutes": {"BTC": 2}},
+                         execution={"latency_ms": {"default": 0}})  # the script's fills land on their own tick
     source = ScriptedMarket(("binance", "kraken"), ("BTC/USDT",),
                             lambda tick: {("binance", "BTC/USDT"): 100.0, ("kraken", "BTC/USDT"): 100.0})
     strategy = ScriptedStrategy("arbitrage", ArbitrageConfig(), script)
