@@ -84,20 +84,26 @@ def test_an_exchange_outage_fills_nothing_there_and_it_comes_back(tmp_path):
 
 
 def test_a_flash_crash_trips_a_10pct_kill_switch_during_the_crash(tmp_path):
-    _, trades, activity, state = run_scenario(tmp_path, "flash_crash", {"risk": {"max_drawdown_pct": 10.0}})
+    # On the equity basis: the crash is mostly the starting inventory's fall, which the default
+    # (trading) basis leaves out by design (the next test).
+    _, trades, activity, state = run_scenario(tmp_path, "flash_crash",
+                                              {"risk": {"max_drawdown_pct": 10.0, "drawdown_basis": "equity"}})
     assert announced(activity) == DOCUMENTED["flash_crash"]
     kill = state["engine"]["kill_switch"]
     assert kill is not None and kill["drawdown_pct"] > 10.0
     assert START_TICK < kill["tick"] < START_TICK + 15 * 60, "in the crash or the trough"
     assert state["engine"]["state"] == "paused"
-    assert all(t["tick"] <= kill["tick"] for t in trades), "nothing traded after the kill switch"
+    # Orders already on their way when it tripped still land (README, "The execution model"); nothing
+    # decided after it trades. A signal id carries its decision tick: "<strategy>-<tick>-<n>".
+    late = [t for t in trades if "entry" not in t and t["tick"] > kill["tick"]]
+    assert all(int(t["signal_id"].split("-")[-2]) <= kill["tick"] for t in late), "nothing decided after it traded"
     assert [line["event"] for line in activity].count("kill_switch") == 1
 
 
 def test_the_default_kill_switch_holds_through_a_flash_crash(tmp_path):
     _, trades, activity, state = run_scenario(tmp_path, "flash_crash")
     assert state["engine"]["kill_switch"] is None and state["engine"]["state"] == "running"
-    assert any(t["tick"] > START_TICK + 150 * 60 - 3000 for t in trades)
+    assert any(t["tick"] > START_TICK + 15 * 60 for t in trades), "it trades on after the crash"
 
 
 def test_the_news_strategy_reads_the_storm(tmp_path):
