@@ -403,7 +403,8 @@ def test_the_engine_trades_on_live_data_and_never_on_stale_or_crossed_quotes(fak
         assert engine.ledger.count == 0
         # The book uncrosses with kraken still 1% rich: a real gap, net of both fees.
         fake.set_fault("kraken", None)
-        run(5.0, until=lambda: engine.ledger.count >= 2)
+        # A deadline, not a wait: it returns at the fills (orders wait for a book fetched after their latency).
+        run(30.0, until=lambda: engine.ledger.count >= 2)
         trades = engine.ledger.recent(100)
         assert {(t.exchange, t.side) for t in trades} == {("binance", "buy"), ("kraken", "sell")}
         # Binance freezes (stale after max_quote_age) and kraken turns 1% cheap: the only way to
@@ -415,7 +416,7 @@ def test_the_engine_trades_on_live_data_and_never_on_stale_or_crossed_quotes(fak
         run(1.5)
         assert engine.ledger.count == before
         fake.set_fault("binance", None)
-        run(5.0, until=lambda: any(t.exchange == "kraken" and t.side == "buy" for t in engine.ledger.recent(100)))
+        run(30.0, until=lambda: any(t.exchange == "kraken" and t.side == "buy" for t in engine.ledger.recent(100)))
         trades = engine.ledger.recent(1000)
         assert any(t.exchange == "kraken" and t.side == "buy" for t in trades)
         for trade in trades:  # every fill came from a fresh, uncrossed book at its tick
