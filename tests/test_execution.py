@@ -153,3 +153,15 @@ def test_another_strategys_holdings_are_reserved_cash_is_shared():
     assert result.status == "rejected" and "insufficient BTC on ex: need 1, have 0.5" in result.reason
     own = Signal("momentum", "test", (Leg("ex", "BTC/USDT", "sell", 1.0, 99.0),), "test")
     assert executor(max_slippage_pct=5).execute(own, snap, tracker).status == "filled"
+
+
+def test_a_later_leg_sees_the_wallet_less_the_earlier_legs_fees():
+    """Two buys on one exchange: USDT covers both notionals but not both plus fees (hand-computed)."""
+    books = {("ex", "BTC/USDT"): ([(99.0, 5.0)], [(100.0, 5.0)]), ("ex", "ETH/USDT"): ([(49.0, 5.0)], [(50.0, 5.0)])}
+    fees = 0.01  # 1% taker fee: leg 1 costs 100 + 1, leg 2 costs 50 + 0.5
+    markets = {key: market(*key, taker_fee=fees) for key in books}
+    legs = (("ex", "BTC/USDT", "buy", 1.0, 100.0), ("ex", "ETH/USDT", "buy", 1.0, 50.0))
+    short = executor().execute(signal(*legs), snapshot(books, markets=markets), PortfolioTracker({"ex": {"USDT": 151.0}}))
+    assert short.status == "rejected" and short.reason == "insufficient USDT on ex: need 50.5, have 50"
+    enough = executor().execute(signal(*legs), snapshot(books, markets=markets), PortfolioTracker({"ex": {"USDT": 151.5}}))
+    assert enough.status == "filled", enough.reason
