@@ -193,3 +193,15 @@ def test_an_unwritable_out_path_is_named(run_dir, tmp_path):
     blocker.write_text("a file, not a folder")
     result = report(run_dir, blocker / "report.html")
     assert result.returncode == 2 and result.stderr.startswith("error: --out: ")
+
+
+def test_the_net_pnl_line_names_every_term_and_adds_up(made):
+    """realized + unrealized - fees - transfer fees - borrow fees, as printed, is the net P&L printed."""
+    html, figures = made
+    import re
+    found = re.search(r"realized ([−+-][\d,.]+) \+ unrealized ([−+-][\d,.]+) − fees ([\d,.]+) − transfer fees "
+                      r"([\d,.]+) − borrow fees ([\d,.]+)", html)
+    assert found, "the strategies' net P&L line lacks a term"
+    realized, unrealized, fees, transfers, borrow = (float(v.replace("−", "-").replace(",", "")) for v in found.groups())
+    assert realized + unrealized - fees - transfers - borrow == pytest.approx(figures["strategies_net_pnl"]["value"],
+                                                                              abs=0.03)
