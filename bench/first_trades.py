@@ -10,6 +10,7 @@ Run: .venv/bin/python bench/first_trades.py [--seeds 1 2 3 42] [--hours 6] [--mi
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -20,15 +21,16 @@ from bot.config import DEFAULT_SPEED, KNOWN_STRATEGIES, parse_config  # noqa: E4
 from bot.engine import BotEngine  # noqa: E402
 
 
-def first_fills(seed: int, hours: float, folder: str) -> tuple[dict[str, float], list[str]]:
-    """Market seconds from the start to each strategy's first fill (missing: none within `hours`)."""
+def first_fills(seed: int, hours: float, folder: str, count_misses: bool = False) -> tuple[dict[str, float], list[str]]:
+    """Market seconds from the start to each strategy's first fill, or with count_misses its first order that
+    reached the market, filled or recorded as a miss (missing: none within `hours`)."""
     config = parse_config({"market": {"seed": seed}, "dashboard": {"enabled": False},
                            "storage": {"data_dir": f"{folder}/data", "log_dir": f"{folder}/logs", "fsync": False}})
     engine = BotEngine(config)
     engine.open()
     enabled = [name for name in KNOWN_STRATEGIES if getattr(config.strategies, name).enabled]
     first: dict[str, float] = {}
-    start = None
+    start, misses, seen = None, Path(folder) / "data" / "misses.jsonl", 0
     ticks = int(hours * 3600 / config.market.tick_seconds)
     try:
         for _ in range(ticks):
@@ -39,6 +41,12 @@ def first_fills(seed: int, hours: float, folder: str) -> tuple[dict[str, float],
             if engine.ledger.count != before:
                 for trade in engine.ledger.recent(engine.ledger.count - before):
                     first.setdefault(trade.strategy, snapshot.ts - start)
+            if count_misses and misses.exists() and misses.stat().st_size > seen:
+                with misses.open(encoding="utf-8") as handle:  # an order that reached the market and missed
+                    handle.seek(seen)
+                    for line in handle.read().splitlines():
+                        first.setdefault(json.loads(line)["strategy"], snapshot.ts - start)
+                    seen = handle.tell()
             if len(first) == len(enabled):
                 break
     finally:
@@ -51,15 +59,18 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5, 42])
     parser.add_argument("--hours", type=float, default=6.0, help="market hours to wait for a first trade")
     parser.add_argument("--minutes", type=float, default=10.0, help="wall minutes a newcomer should wait at most")
+    parser.add_argument("--fills-only", action="store_true",
+                        help="count fills only (default: a first order that reached the market, filled or a recorded miss)")
     args = parser.parse_args()
-    print(f"market time of each strategy's first fill (default config; {args.hours:g} h searched)")
+    what = "fill" if args.fills_only else "order reaching the market (fill or recorded miss)"
+    print(f"market time of each strategy's first {what} (default config; {args.hours:g} h searched)")
     header = f"{'seed':>5} " + " ".join(f"{name:>10}" for name in KNOWN_STRATEGIES) + f" {'slowest':>10} {'speed':>7}"
     print(header)
     print("-" * len(header))
     needed = []
     for seed in args.seeds:
         with tempfile.TemporaryDirectory() as folder:
-            first, enabled = first_fills(seed, args.hours, folder)
+            first, enabled = first_fills(seed, args.hours, folder, count_misses=not args.fills_only)
         cells = [f"{first[name] / 60:>9.1f}m" if name in first else f"{'none':>10}" for name in KNOWN_STRATEGIES]
         slowest = max((first.get(name, float("inf")) for name in enabled), default=0.0)
         speed = slowest / (args.minutes * 60.0)

@@ -25,7 +25,7 @@ A_WEEK_MINUTES = 7 * 1_440.0
 A_YEAR_MINUTES = 365 * 1_440.0
 # market.speed: simulated seconds per wall-clock second in a real-time run. The default is measured
 # (README "How fast the simulated clock runs"; bench/first_trades.py prints the figures behind it).
-DEFAULT_SPEED = 15.0
+DEFAULT_SPEED = 60.0
 
 
 class ConfigError(Exception):

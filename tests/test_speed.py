@@ -94,8 +94,8 @@ def speed(value) -> SetSpeed:
 
 def test_the_default_speed_sets_the_tick_interval(tmp_path):
     engine = make_engine(tmp_path)
-    assert engine.speed == DEFAULT_SPEED == 15.0
-    assert engine.loop.interval_seconds == pytest.approx(1.0 / 15.0)
+    assert engine.speed == DEFAULT_SPEED == 60.0
+    assert engine.loop.interval_seconds == pytest.approx(1.0 / 60.0)  # 1 s ticks
     engine.close()
 
 
