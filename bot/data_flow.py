@@ -30,7 +30,7 @@ from bot.execution.liquidity import LiquidityView
 from bot.execution.misses import MissLog, miss_record
 from bot.execution.orders import Order, OrdersInFlight
 from bot.accounting.ledger import TradeLedger
-from bot.models import Fill, Signal, Snapshot, Trade, iso_utc, parse_iso
+from bot.models import Fill, Signal, Snapshot, Trade, iso_utc, whole_ms
 from bot.accounting.portfolio import PortfolioTracker
 from bot.storage import SCHEMA_VERSION, StorageError, atomic_write_json
 
@@ -46,11 +46,6 @@ OutcomeHandler = Callable[[Signal, ExecutionResult, float], None]
 # The market source's note of one of our fills (MarketSource.note_fill: market impact).
 FillNote = Callable[..., None]
 CANCELLED_AT_SHUTDOWN = "cancelled at shutdown"
-
-
-def _ms(ts: float) -> float:
-    """ts at whole milliseconds, exactly what its ISO 8601 form in a file reads back to."""
-    return parse_iso(iso_utc(ts))
 
 
 class LiveCache:
@@ -210,7 +205,7 @@ class DataFlowManager:
         StorageError when the ledger refused it (nothing recorded); returns a failed state write
         (the trades are recorded) for the caller to raise once the order is settled."""
         signal = order.signal
-        fill_ts = _ms(snapshot.ts)  # whole milliseconds, exactly what the ledger line replays to
+        fill_ts = whole_ms(snapshot.ts)  # whole milliseconds, exactly what the ledger line replays to
         result = self.executor.execute(signal, snapshot, self.portfolio, allows_short=order.allows_short,
                                        arrivals=order.arrivals, fill_ts=fill_ts)
         if result.status == "rejected":
@@ -272,7 +267,7 @@ class DataFlowManager:
     def _trades_for(self, order: Order, snapshot: Snapshot, fills: tuple[Fill, ...], ts: float) -> list[Trade]:
         signal, decision = order.signal, order.decision
         status = "partial" if any(f.partial for f in fills) else "filled"
-        decision_ts = _ms(decision.ts)
+        decision_ts = whole_ms(decision.ts)
         first_seq = self.ledger.next_seq()
         drafts = []
         for i, f in enumerate(fills):

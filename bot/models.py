@@ -26,6 +26,11 @@ def parse_iso(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
+def whole_ms(ts: float) -> float:
+    """ts at whole milliseconds, exactly what its ISO 8601 form in a ledger line reads back to."""
+    return parse_iso(iso_utc(ts))
+
+
 def round_step(value: float, step: float) -> float:
     """Round down to a multiple of step (amounts are never rounded up past what was asked)."""
     if step <= 0:

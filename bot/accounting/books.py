@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Callable
 
 from bot.config import BotConfig
-from bot.models import PORTFOLIO_QUOTE, LedgerEntry, Snapshot, iso_utc, parse_iso
+from bot.models import PORTFOLIO_QUOTE, LedgerEntry, Snapshot, whole_ms
 from bot.accounting import entries as make
 from bot.accounting.margin import MarginRules
 from bot.accounting.margin_desk import MarginDesk, borrow_bills
@@ -76,7 +76,7 @@ class BooksKeeper:
     def _entry_ts(self, snapshot: Snapshot) -> float:
         """The tick's time in whole milliseconds, as the ledger line replays (computed once a tick)."""
         if self._ts is None:
-            self._ts = parse_iso(iso_utc(snapshot.ts))
+            self._ts = whole_ms(snapshot.ts)
         return self._ts
 
     def _bill(self, snapshot: Snapshot) -> None:
@@ -133,7 +133,7 @@ class BooksKeeper:
             mark = 1.0 if plan.asset == PORTFOLIO_QUOTE else marks.get(plan.asset, 0.0)
             entry = make.transfer_out(self.ledger.next_seq(), ts, snapshot.tick, plan.strategy, plan.asset,
                                       plan.source, plan.destination, plan.moved, plan.fee, plan.fee * mark,
-                                      parse_iso(iso_utc(ts + plan.minutes * 60.0)), plan.reason)
+                                      whole_ms(ts + plan.minutes * 60.0), plan.reason)
             self.record([entry])
             self.counts["sent"] += 1
             log.info("transfer %s: %.8g %s %s -> %s (fee %.8g), charged to %s", entry.ref, plan.moved, plan.asset,
