@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from bot.config_base import ConfigError, ConfigModel
 from bot.config_rules import (MAX_ASSET_AMOUNT, MAX_SPEED, MIN_TICK_INTERVAL_SECONDS, MIN_TICK_SECONDS,
                               balances_for_symbols, check_exchange_ids, check_start_time, did_you_mean,
                               normalise_host_name, valued_assets)
@@ -28,13 +29,7 @@ A_YEAR_MINUTES = 365 * 1_440.0
 DEFAULT_SPEED = 60.0
 
 
-class ConfigError(Exception):
-    """A setting is missing, unknown or out of range; the message names the key."""
-
-
-class _Model(BaseModel):
-    # No NaN or infinity anywhere: they pass every range check and crash the first state write.
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+_Model = ConfigModel  # the short name the models below were written with
 
 
 class SimVolatilityConfig(_Model):
