@@ -12,6 +12,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from bot.config_base import ConfigError, ConfigModel
+from bot.config_telegram import TelegramConfig
 from bot.config_rules import (MAX_ASSET_AMOUNT, MAX_SPEED, MIN_TICK_INTERVAL_SECONDS, MIN_TICK_SECONDS,
                               balances_for_symbols, check_exchange_ids, check_start_time, did_you_mean,
                               normalise_host_name, valued_assets)
@@ -625,6 +626,7 @@ class NotificationsConfig(_Model):
     rate_limit_per_minute: int = Field(20, ge=1, le=10_000)
     kinds: dict[str, bool] = Field(default_factory=lambda: {kind: True for kind in NOTIFICATION_KINDS})
     history_size: int = Field(200, ge=10, le=100_000)
+    telegram: TelegramConfig = Field(default_factory=TelegramConfig)
 
     @field_validator("webhook_url")
     @classmethod

@@ -32,6 +32,7 @@ from bot.market.base import MarketSource
 from bot.models import Snapshot, Trade
 from bot.notify.notices import EngineNotices
 from bot.notify.notifications import NotificationService
+from bot.notify.telegram_commands import start_telegram
 from bot.accounting.portfolio import PortfolioTracker
 from bot.accounting.recovery import recover_books
 from bot.run_settings import write_run_settings
@@ -122,6 +123,7 @@ class BotEngine:
         self.loop = TickLoop(self.tick, self.tick_guarded, lambda: self.ticks_run, self._tick_interval())
         self._last_state_write = 0.0
         self.cache = None
+        self.telegram = None  # the Telegram command poller, once open() has started it
 
     # ----- start-up -------------------------------------------------------------------------
     def _default_starting_balances(self) -> dict[str, dict[str, float]]:
@@ -189,6 +191,7 @@ class BotEngine:
                              trades_in_ledger=self.ledger.count, data_dir=str(self.data_dir))
         self.notices.notify("bot_status", f"Bot started on the {self.source.description}", level="info",
                             state=EngineState.RUNNING)
+        self.telegram = start_telegram(self)  # commands from the allowed chats, on a thread of its own
         return warnings
 
     # ----- the tick -------------------------------------------------------------------------
@@ -468,6 +471,8 @@ class BotEngine:
         step(lambda: self.activity.record("bot_stopped", ticks_this_run=self.ticks_run, next_tick=self.next_tick,
                                           trades_in_ledger=self.ledger.count))
         step(self._status_changed, EngineState.STOPPED, "")
+        if self.telegram is not None:
+            step(self.telegram.stop)
         for closer in (self.ledger.close, self.data_flow.misses.close, self.equity_log.close, self.activity.close,
                        self.notifications.close,
                        *(getattr(strategy, "close", None) for strategy in self._strategies), self.source.close):

@@ -1,9 +1,12 @@
 """NotificationService: every notification to the dashboards at once, to logs/notifications.jsonl,
-and, when configured, to a webhook from a background queue that never blocks the tick loop.
+and, when configured, to a webhook and to Telegram chats from one background queue that never
+blocks the tick loop.
 
 The webhook body carries both "text" (Slack-style) and "content" (Discord-style) so either kind
 of incoming webhook accepts it. 5xx, 429 and no answer are retried with doubling backoff; other
-4xx are not. A dead webhook is logged and counted, never fatal.
+4xx are not. A dead webhook is logged and counted, never fatal. Telegram (bot/notify/telegram.py)
+gets the same notes from the same queue, one message per allowed chat, with Telegram's own
+retry_after honoured on a 429.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from typing import Callable
 
 from bot.config import NOTIFICATION_KINDS, NotificationsConfig
 from bot.models import iso_utc
+from bot.notify.telegram import TelegramClient, TelegramError, note_text
 from bot.storage import JsonlWriter, StorageError
 
 log = logging.getLogger(__name__)
@@ -42,16 +46,18 @@ class NotificationService:
         self._recent_by_kind: dict[str, deque[float]] = {}
         self.history: deque[dict] = deque(maxlen=config.history_size)
         self.stats = {"sent": 0, "suppressed": 0, "disabled": 0, "webhook_sent": 0, "webhook_failed": 0,
-                      "webhook_retries": 0, "webhook_dropped": 0, "log_failed": 0}
+                      "webhook_retries": 0, "webhook_dropped": 0, "log_failed": 0,
+                      "telegram_sent": 0, "telegram_failed": 0, "telegram_retries": 0}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._sleep = sleep or self._stop.wait
         self._queue: queue.Queue | None = None
         self._worker: threading.Thread | None = None
         self._sequence = 0
-        if config.webhook_url:
+        self._telegram = TelegramClient(config.telegram) if config.telegram.enabled else None
+        if config.webhook_url or self._telegram is not None:
             self._queue = queue.Queue(maxsize=config.webhook_queue_size)
-            self._worker = threading.Thread(target=self._deliver_loop, name="webhook", daemon=True)
+            self._worker = threading.Thread(target=self._deliver_loop, name="notify-delivery", daemon=True)
             self._worker.start()
 
     def notify(self, kind: str, message: str, level: str = "info", must_log: bool = False, **data) -> dict | None:
@@ -127,7 +133,11 @@ class NotificationService:
                 continue
             if note is None:
                 break
-            self._deliver(note)
+            if self.config.webhook_url:
+                self._deliver(note)
+            if self._telegram is not None:
+                for chat_id in self.config.telegram.chat_ids:
+                    self._deliver_telegram(note, chat_id)
 
     def _deliver(self, note: dict) -> bool:
         url = self.config.webhook_url
@@ -158,6 +168,28 @@ class NotificationService:
                 break
         self.stats["webhook_failed"] += 1
         log.error("webhook gave up on notification %s after %d attempt(s)", note["id"], attempt + 1)
+        return False
+
+    def _deliver_telegram(self, note: dict, chat_id: int) -> bool:
+        settings = self.config.telegram
+        delay = settings.backoff_seconds
+        for attempt in range(settings.retries + 1):
+            try:
+                self._telegram.send_message(chat_id, note_text(note))
+                self.stats["telegram_sent"] += 1
+                return True
+            except TelegramError as exc:
+                log.warning("telegram delivery of %s to chat %s failed (attempt %d): %s", note["id"], chat_id,
+                            attempt + 1, exc)
+                if not exc.retry or attempt == settings.retries or self._stop.is_set():
+                    break
+                wait = min(exc.retry_after if exc.retry_after is not None else delay, settings.max_backoff_seconds)
+                self.stats["telegram_retries"] += 1
+                self._sleep(wait)
+                delay *= 2
+        self.stats["telegram_failed"] += 1
+        log.error("telegram gave up on notification %s for chat %s after %d attempt(s)", note["id"], chat_id,
+                  attempt + 1)
         return False
 
     def pending(self) -> int:
