@@ -172,15 +172,11 @@ class BotEngine:
             log.warning(warning)
             self.activity.record("errors", kind="state_recovery", message=warning)
         from bot.facade import BotFacade
+        from bot.payloads import update_builders
 
         self.facade = BotFacade(self)
-        self.cache = LiveCache({
-            "portfolio_update": self.facade.portfolio_summary,
-            "trades_update": lambda: self.facade.recent_trades(10),
-            "strategies_update": self.facade.strategy_performance,
-            "alerts_update": self.facade.alerts,
-            "market_update": self.facade.market_live,
-        }, version=lambda: self.version)
+        # One builder per event, shared with the REST twins (bot/payloads.py).
+        self.cache = LiveCache(update_builders(self.facade), version=lambda: self.version)
         self.state = EngineState.RUNNING
         # The first write: a full or read-only data dir stops the start here, before "started" is said.
         self.data_flow.write_state()

@@ -1,6 +1,7 @@
 // Chart.js helpers: one dark theme, a stable colour per strategy/exchange, and small
 // constructors for the chart kinds the dashboard uses. Chart.js is loaded as a classic
 // script from /vendor/chart.umd.min.js and lives on window.Chart.
+import { STRATEGIES } from "./catalog.js";
 import { label, money, time } from "./format.js";
 
 export const PALETTE = ["#4f9dff", "#f5a623", "#36c28f", "#e5548c", "#a78bfa", "#22c3d6", "#f06b4f", "#c7d35a"];
@@ -12,8 +13,7 @@ const TEXT = "#9aa7bd";
 const assigned = new Map();
 // Full tooltip titles for bar charts whose axis labels are abbreviated.
 const barTitles = new WeakMap();
-const KNOWN = ["arbitrage", "momentum", "news", "stat_arb"];
-KNOWN.forEach((name, i) => assigned.set(name, PALETTE[i]));
+STRATEGIES.forEach((name, i) => assigned.set(name, PALETTE[i]));
 
 /** The same colour for the same name on every chart and page. */
 export function colorFor(name) {

@@ -4,7 +4,7 @@ import "./layout.js";
 import { api } from "./api.js";
 import { byId, el, panelError, panelLoading, panelShow, replaceChildren, td } from "./dom.js";
 import * as fmt from "./format.js";
-import { asList, on } from "./socket.js";
+import { on } from "./socket.js";
 
 const ANALYTICS_REFRESH_MS = 10_000;
 const SORT_NAMES = { net_pnl: "net P&L", sharpe: "Sharpe ratio", win_rate: "win rate", trades: "trades" };
@@ -104,7 +104,7 @@ async function load() {
   panelLoading(panel);
   try {
     const [perf] = await Promise.all([api.get("/api/strategies/performance"), loadAnalytics()]);
-    performance = asList(perf, "strategies");
+    performance = perf.strategies;
     render();
   } catch (exc) {
     panelError(panel, `Could not load the strategies: ${exc.message}`, load);
@@ -112,7 +112,7 @@ async function load() {
 }
 
 on("strategies_update", (payload) => {
-  performance = asList(payload, "strategies");
+  performance = payload.strategies;
   render();
   if (Date.now() - lastAnalytics >= ANALYTICS_REFRESH_MS) loadAnalytics();
 });

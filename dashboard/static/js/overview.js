@@ -5,7 +5,7 @@ import { api } from "./api.js";
 import { byId, el, panelError, panelLoading, panelShow, replaceChildren, setText, td } from "./dom.js";
 import * as fmt from "./format.js";
 import { confirmAction, showError, showSuccess } from "./notify.js";
-import { asList, on } from "./socket.js";
+import { on } from "./socket.js";
 import { loadTransfers, transfersMaybeChanged } from "./transfers.js";
 
 const MAX_TRADES = 50;
@@ -78,10 +78,9 @@ async function loadPortfolio() {
 
 const trades = new Map(); // id -> trade
 
-/** A list of trades from a payload: a list, {"trades": [...]} or one trade dict. */
+/** The trades of a trades payload ({"trades": [...], "total"}: REST, trades_update, trade_executed). */
 function tradesFrom(payload) {
-  if (payload && !Array.isArray(payload) && payload.id !== undefined && payload.seq !== undefined) return [payload];
-  return asList(payload, "trades");
+  return payload && Array.isArray(payload.trades) ? payload.trades : [];
 }
 const seenOnce = new Set();
 
@@ -129,7 +128,7 @@ async function loadTrades() {
   panelLoading(panels.trades);
   try {
     const data = await api.get(`/api/trades?limit=${MAX_TRADES}`);
-    addTrades(asList(data, "trades"));
+    addTrades(tradesFrom(data));
   } catch (exc) {
     panelError(panels.trades, `Could not load the trades: ${exc.message}`, loadTrades);
   }
@@ -237,7 +236,7 @@ async function toggleStrategy(name, card) {
 async function loadStrategies() {
   panelLoading(panels.strategies);
   try {
-    renderStrategies(asList(await api.get("/api/strategies/performance"), "strategies"));
+    renderStrategies((await api.get("/api/strategies/performance")).strategies);
   } catch (exc) {
     panelError(panels.strategies, `Could not load the strategies: ${exc.message}`, loadStrategies);
   }
@@ -382,7 +381,7 @@ on("portfolio_update", (payload) => {
 });
 on("trades_update", (payload) => addTrades(tradesFrom(payload), true));
 on("trade_executed", (payload) => addTrades(tradesFrom(payload), true));
-on("strategies_update", (payload) => renderStrategies(asList(payload, "strategies")));
+on("strategies_update", (payload) => renderStrategies(payload.strategies));
 on("market_update", renderPrices);
 
 loadPortfolio();
