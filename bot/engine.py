@@ -163,6 +163,10 @@ class BotEngine:
             for name, enabled in saved["engine"]["enabled"].items():
                 if name in self.manager.enabled and isinstance(enabled, bool):
                     self.manager.enabled[name] = enabled
+        if saved and isinstance(saved.get("engine", {}).get("counters"), dict):
+            for name, counts in saved["engine"]["counters"].items():
+                if name in self.manager.counters and isinstance(counts, dict):
+                    self.manager.counters[name].restore(counts)
         self._restore_speed(saved)
         self.next_tick = resume_tick
         self.source.seek(resume_tick)
@@ -500,5 +504,7 @@ class BotEngine:
                 "market_source": self.source.kind,
                 "enabled": dict(self.manager.enabled) if self.manager else {},
                 "speed": {"value": self.speed, "config": self.config.market.speed},
+                # the strategies' counters: they go on counting across restarts, like the ledger's totals
+                "counters": {name: c.persisted() for name, c in self.manager.counters.items()} if self.manager else {},
             }
         }
