@@ -44,6 +44,7 @@ class MarketPayload(TypedDict):
     as_of: Optional[str]
     quotes: list[dict]
     cross_exchange: list[dict]
+    change_window_seconds: Optional[float]
     health: dict
     scenario: Optional[dict]
 
