@@ -165,6 +165,10 @@ class BotEngine:
             for name, enabled in saved["engine"]["enabled"].items():
                 if name in self.manager.enabled and isinstance(enabled, bool):
                     self.manager.enabled[name] = enabled
+        if saved and isinstance(saved.get("engine", {}).get("counters"), dict):
+            for name, counts in saved["engine"]["counters"].items():
+                if name in self.manager.counters and isinstance(counts, dict):
+                    self.manager.counters[name].restore(counts)
         self._restore_speed(saved)
         self.next_tick = resume_tick
         self.source.seek(resume_tick)
@@ -174,15 +178,11 @@ class BotEngine:
             log.warning(warning)
             self.activity.record("errors", kind="state_recovery", message=warning)
         from bot.facade import BotFacade
+        from bot.payloads import update_builders
 
         self.facade = BotFacade(self)
-        self.cache = LiveCache({
-            "portfolio_update": self.facade.portfolio_summary,
-            "trades_update": lambda: self.facade.recent_trades(10),
-            "strategies_update": self.facade.strategy_performance,
-            "alerts_update": self.facade.alerts,
-            "market_update": self.facade.market_live,
-        }, version=lambda: self.version)
+        # One builder per event, shared with the REST twins (bot/payloads.py).
+        self.cache = LiveCache(update_builders(self.facade), version=lambda: self.version)
         self.state = EngineState.RUNNING
         # The first write: a full or read-only data dir stops the start here, before "started" is said.
         self.data_flow.write_state()
@@ -509,5 +509,7 @@ class BotEngine:
                 "market_source": self.source.kind,
                 "enabled": dict(self.manager.enabled) if self.manager else {},
                 "speed": {"value": self.speed, "config": self.config.market.speed},
+                # the strategies' counters: they go on counting across restarts, like the ledger's totals
+                "counters": {name: c.persisted() for name, c in self.manager.counters.items()} if self.manager else {},
             }
         }

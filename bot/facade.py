@@ -214,7 +214,21 @@ class BotFacade:
                           "sell_exchange": high.exchange, "bid": high.bid,
                           "gap_pct": (high.bid - low.ask) / low.ask * 100.0})
         return {"as_of": iso_utc(snapshot.ts), "tick": snapshot.tick, "quotes": quotes, "cross_exchange": cross,
-                "health": health, "scenario": scenario}
+                "change_window_seconds": self._change_window(snapshot), "health": health, "scenario": scenario}
+
+    def _change_window(self, snapshot) -> float | None:
+        """How far back change_24h_pct looks: 24 h on an exchange's ticker; on the simulator, the
+        oldest candle it keeps when that is less than a day (so "24h" is not claimed untruthfully)."""
+        if self.engine.source.kind != "simulated" or not snapshot.quotes:
+            return 86400.0
+        exchange, symbol = next(iter(sorted(snapshot.quotes)))
+        try:
+            candles = snapshot.history.candles(exchange, symbol, 1441)
+        except Exception:  # noqa: BLE001 - a source without candle history: the window is unknown
+            return None
+        if not candles:
+            return None
+        return min(86400.0, max(0.0, snapshot.ts - candles[0].ts))
 
     # ----- dashboard questions: analytics, charts, trade lookups, journal -----------------
     @cached_property

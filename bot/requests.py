@@ -203,6 +203,9 @@ class AlertRuleBase(RequestModel):
     """What every alert rule takes besides its condition's own fields."""
 
     missing_message: ClassVar[str] = "{field} is required for {a} {condition} alert"
+    label: ClassVar[str] = ""  # the condition in the rule form's words
+    help: ClassVar[str] = ""  # the sentence the rule form shows for the condition
+    suggested: ClassVar[dict] = {}  # the values the rule form starts with (not defaults: the field is required)
     repeat: bool = Field(False, description="true or false")
     cooldown_minutes: float = Field(0.0, ge=0, le=MAX_MINUTES, allow_inf_nan=False,
                                     description=f"a number from 0 to {MAX_MINUTES}")
@@ -229,6 +232,8 @@ class _ExchangeBlank(AlertRuleBase):
 class PriceAbove(_ExchangeBlank):
     """Fires when the price reaches the level from below."""
 
+    label: ClassVar[str] = "Price rises to or above a level"
+    help: ClassVar[str] = "Fires when the mid price reaches the level or goes above it (a gap over the level counts)."
     condition: Literal["above"]
     symbol: Symbol
     exchange: Exchange = None
@@ -238,6 +243,8 @@ class PriceAbove(_ExchangeBlank):
 class PriceBelow(_ExchangeBlank):
     """Fires when the price reaches the level from above."""
 
+    label: ClassVar[str] = "Price falls to or below a level"
+    help: ClassVar[str] = "Fires when the mid price reaches the level or goes below it (a gap under the level counts)."
     condition: Literal["below"]
     symbol: Symbol
     exchange: Exchange = None
@@ -247,6 +254,9 @@ class PriceBelow(_ExchangeBlank):
 class PercentMove(_ExchangeBlank):
     """Fires when the price moves pct percent (either way) within window_minutes."""
 
+    label: ClassVar[str] = "Price moves by a % within a window"
+    help: ClassVar[str] = "Fires when the price has moved this much, up or down, within the window."
+    suggested: ClassVar[dict] = {"pct": 2, "window_minutes": 15}
     condition: Literal["pct_move"]
     symbol: Symbol
     exchange: Exchange = None
@@ -257,6 +267,9 @@ class PercentMove(_ExchangeBlank):
 class Drawdown(AlertRuleBase):
     """Fires when the portfolio's drawdown from its peak reaches pct percent."""
 
+    label: ClassVar[str] = "Portfolio drawdown goes beyond a %"
+    help: ClassVar[str] = "Fires when the portfolio's equity is this far below its peak."
+    suggested: ClassVar[dict] = {"pct": 10}
     condition: Literal["drawdown"]
     pct: float = _positive("a positive number below 100 for a drawdown alert", le=None, lt=100)
 
@@ -264,6 +277,9 @@ class Drawdown(AlertRuleBase):
 class Whale(AlertRuleBase):
     """Fires on a whale transfer worth at least min_usd (of the symbol's base asset, or any)."""
 
+    label: ClassVar[str] = "A whale transfer exceeds a USD value"
+    help: ClassVar[str] = "Fires on a single transfer worth at least this much, of one asset or of any."
+    suggested: ClassVar[dict] = {"min_usd": 1000000}
     condition: Literal["whale"]
     symbol: Optional[Symbol] = None
     min_usd: Positive
@@ -272,6 +288,9 @@ class Whale(AlertRuleBase):
 class LossStreak(AlertRuleBase):
     """Fires when a strategy loses count trades in a row."""
 
+    label: ClassVar[str] = "A strategy loses trades in a row"
+    help: ClassVar[str] = "Fires when the strategy closes this many losing trades in a row (net of fees)."
+    suggested: ClassVar[dict] = {"count": 3}
     condition: Literal["loss_streak"]
     strategy: str = Field(min_length=1, max_length=64, description="one of the bot's strategies")
     count: int = Field(ge=1, le=1000, description="a whole number from 1 to 1000")

@@ -9,6 +9,7 @@ import time
 
 from flask import Blueprint, current_app, jsonify
 
+from bot import payloads
 from bot.commands import PauseBot, SetSpeed, StartBot, StopBot, ToggleStrategy
 from bot.requests import SpeedRequest, TradesQuery
 from dashboard.parsing import handle, parse_body, parse_query
@@ -42,12 +43,12 @@ def health():
 
 @api.get("/status")
 def status():
-    return jsonify(_ctx().facade.status())
+    return jsonify(payloads.status(_ctx().facade))
 
 
 @api.get("/portfolio")
 def portfolio():
-    return jsonify(_ctx().facade.portfolio_summary())
+    return jsonify(payloads.portfolio(_ctx().facade))
 
 
 @api.get("/trades")
@@ -57,18 +58,23 @@ def trades():
     if error is not None:
         return error
     ctx = _ctx()
-    found = ctx.facade.trades(query.limit, strategy, ctx.cooperate)
-    return jsonify({"trades": found, "total": ctx.engine.ledger.count})
+    return jsonify(payloads.trades(ctx.facade, query.limit, strategy, ctx.cooperate))
 
 
 @api.get("/strategies/performance")
 def strategies_performance():
-    return jsonify({"strategies": _ctx().facade.strategy_performance()})
+    return jsonify(payloads.strategies(_ctx().facade))
 
 
 @api.get("/market/live")
 def market_live():
-    return jsonify(_ctx().facade.market_live())
+    return jsonify(payloads.market(_ctx().facade))
+
+
+@api.get("/catalog")
+def catalog():
+    """Strategy names, notification levels, alert conditions with their fields and limits (bot/payloads.py)."""
+    return jsonify(payloads.catalog(_ctx().facade))
 
 
 @api.get("/analytics")

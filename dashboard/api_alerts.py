@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 
+from bot import payloads
 from bot.commands import AddAlertRule, DeleteAlertRule, SendNotification, ToggleAlertRule, rule_dict
 from bot.requests import AlertRuleRequest, NotificationRequest
 from dashboard.parsing import handle, parse_body
@@ -23,7 +24,7 @@ def _pushed() -> None:
 
 @alerts_api.get("/alerts")
 def list_alerts():
-    return jsonify(current_app.extensions["dashboard"].facade.alerts())
+    return jsonify(payloads.alerts(current_app.extensions["dashboard"].facade))
 
 
 @alerts_api.post("/alerts")

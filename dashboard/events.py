@@ -15,11 +15,12 @@ import time
 from flask import request
 from flask_socketio import SocketIO
 
+from bot import payloads
 from dashboard.socket_transport import SocketTransport
 
 log = logging.getLogger(__name__)
 
-UPDATE_EVENTS = ("portfolio_update", "trades_update", "strategies_update", "alerts_update", "market_update")
+UPDATE_EVENTS = tuple(payloads.UPDATE_BUILDERS)
 IMMEDIATE_EVENTS = ("trade_executed", "notification", "bot_status")
 
 
@@ -41,10 +42,9 @@ class Broadcaster:
 
     # ----- payloads ---------------------------------------------------------------------
     def payload(self, event: str, seq: int, sent_at: float | None = None):
+        """The event's payload (the live cache's, built by bot/payloads.py) with the envelope fields."""
         data = self.engine.cache.get(event)
-        if isinstance(data, dict):
-            data = {**data, "sent_at": sent_at if sent_at is not None else time.time(), "broadcast_seq": seq}
-        return data
+        return {**data, "sent_at": sent_at if sent_at is not None else time.time(), "broadcast_seq": seq}
 
     # ----- sending ----------------------------------------------------------------------
     def send(self, event: str, data, to: str | None = None) -> int:
@@ -88,7 +88,7 @@ class Broadcaster:
         sent_at = time.time()
         for event in UPDATE_EVENTS + ("bot_status",):
             try:
-                data = self.engine.facade.status() if event == "bot_status" else self.payload(event, 0, sent_at)
+                data = payloads.status(self.engine.facade) if event == "bot_status" else self.payload(event, 0, sent_at)
             except Exception:  # noqa: BLE001 - the client still gets the rest, and the next broadcast
                 log.exception("building %s for a new client failed", event)
                 continue
@@ -101,10 +101,10 @@ class Broadcaster:
             return
         try:
             if event == "bot_status":
-                payload = self.engine.facade.status()
+                payload = payloads.status(self.engine.facade)
             elif event == "trade_executed":
                 # The engine hands over its Trade objects; they become JSON-ready dicts here, at the edge.
-                payload = [trade.to_dict() for trade in payload]
+                payload = payloads.executed(self.engine.facade, payload)
             self.send(event, payload)
         except Exception:  # noqa: BLE001 - the engine must never see a dashboard failure
             log.exception("forwarding %s failed", event)

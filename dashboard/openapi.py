@@ -99,6 +99,7 @@ OPERATIONS: dict[str, Operation] = {
     "api.status": Operation("Engine state, market source, tick, exchanges and their health"),
     "api.portfolio": Operation("Equity, cash, P&L split, wallets and open positions (USDT)"),
     "api.trades": Operation("Newest trades first", query=TradesQuery, errors=(400,)),
+    "api.catalog": Operation("Strategy names, notification levels, alert conditions with their fields and limits"),
     "api.strategies_performance": Operation("Per-strategy P&L, trades, win rate and counters"),
     "api.market_live": Operation("Every quote of the last snapshot and cross-exchange gaps"),
     "api.analytics": Operation("Risk metrics overall and per strategy"),

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, render_template, send_file
 
+from bot import payloads
 from dashboard.security import csrf_token
 
 log = logging.getLogger(__name__)
@@ -49,9 +50,10 @@ def warn_if_vendor_missing(node_modules: Path = NODE_MODULES) -> None:
 
 def _render(name: str, title: str):
     engine = current_app.extensions["dashboard"].engine
-    status = engine.facade.status()
+    status = payloads.status(engine.facade)
     return render_template(f"{name}.html", page=name, title=title, csrf_token=csrf_token(),
-                           market_description=status["market_description"], status=status)
+                           market_description=status["market_description"], status=status,
+                           catalog=payloads.catalog(engine.facade))
 
 
 def _page_view(name: str, title: str):

@@ -53,7 +53,7 @@ def test_a_rule_command_refreshes_the_cache_by_version(engine):
 def test_a_strategy_toggle_is_on_disk_and_survives_a_restart(engine, tmp_path):
     assert engine.commands.handle(ToggleStrategy("momentum")) is False
     assert state_on_disk(engine)["engine"]["enabled"]["momentum"] is False
-    assert [r["enabled"] for r in engine.cache.get("strategies_update") if r["strategy"] == "momentum"] == [False]
+    assert [r["enabled"] for r in engine.cache.get("strategies_update")["strategies"] if r["strategy"] == "momentum"] == [False]
     engine.close()
     again = BotEngine(make_config(tmp_path))
     again.open()

@@ -51,6 +51,21 @@ class StrategyCounters:
             "last_rejection": self.last_rejection,
         }
 
+    def persisted(self) -> dict:
+        """The counts the state file keeps, so a restart goes on counting (not the in-flight ones)."""
+        return {"opportunities": self.opportunities, "executed": self.executed,
+                "rejected": dict(sorted(self.rejected.items())), "errors": self.errors}
+
+    def restore(self, saved: dict) -> None:
+        """Take the counts of a state file written by persisted(); anything malformed is ignored."""
+        for name in ("opportunities", "executed", "errors"):
+            value = saved.get(name)
+            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                setattr(self, name, value)
+        rejected = saved.get("rejected")
+        if isinstance(rejected, dict):
+            self.rejected = {str(k): v for k, v in rejected.items() if isinstance(v, int) and not isinstance(v, bool) and v >= 0}
+
 
 class SignalProcessor(Protocol):
     """What executes an accepted signal (DataFlowManager.process_signal): returns an object with

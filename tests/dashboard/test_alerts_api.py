@@ -113,7 +113,7 @@ def test_writes_push_the_new_version_at_once(dashboard, engine, client, csrf):
     browser = socketio.test_client(app)
     browser.get_received()
     assert engine.cache.get("alerts_update")["rules"] == []  # warm: a cached payload without the rule
-    assert [r["enabled"] for r in engine.cache.get("strategies_update") if r["strategy"] == "news"] == [True]
+    assert [r["enabled"] for r in engine.cache.get("strategies_update")["strategies"] if r["strategy"] == "news"] == [True]
     rule = client.post("/api/alerts", headers=csrf, json={"condition": "drawdown", "pct": 40}).get_json()["rule"]
     pushed = [e["args"][0] for e in browser.get_received() if e["name"] == "alerts_update"]
     assert [r["id"] for r in pushed[-1]["rules"]] == [rule["id"]]
@@ -122,7 +122,7 @@ def test_writes_push_the_new_version_at_once(dashboard, engine, client, csrf):
     assert pushed[-1]["rules"][0]["active"] is False
     client.post("/api/strategies/news/toggle", headers=csrf)
     pushed = [e["args"][0] for e in browser.get_received() if e["name"] == "strategies_update"]
-    assert [r["enabled"] for r in pushed[-1] if r["strategy"] == "news"] == [False]
+    assert [r["enabled"] for r in pushed[-1]["strategies"] if r["strategy"] == "news"] == [False]
     client.delete(f"/api/alerts/{rule['id']}", headers=csrf)
     pushed = [e["args"][0] for e in browser.get_received() if e["name"] == "alerts_update"]
     assert pushed[-1]["rules"] == []

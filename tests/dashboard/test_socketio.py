@@ -39,10 +39,10 @@ def test_a_new_client_gets_every_update_and_the_status_at_once(sio, engine):
     portfolio = by_name(received, "portfolio_update")[0]
     assert portfolio["last_seq"] == len(all_ledger_lines(engine))
     assert portfolio["broadcast_seq"] == 0 and portfolio["sent_at"] > 0
-    assert by_name(received, "trades_update")[0] == list(reversed(ledger_lines(engine)))[:10]
+    assert by_name(received, "trades_update")[0]["trades"] == list(reversed(ledger_lines(engine)))[:10]
     assert by_name(received, "alerts_update")[0]["rules"] == []
     assert by_name(received, "bot_status")[0]["state"] == "running"
-    assert "momentum" in {row["strategy"] for row in by_name(received, "strategies_update")[0]}
+    assert "momentum" in {row["strategy"] for row in by_name(received, "strategies_update")[0]["strategies"]}
     assert by_name(received, "market_update")[0]["tick"] == engine.last_snapshot.tick
 
 
@@ -77,7 +77,7 @@ def test_a_fill_is_pushed_at_once(sio, engine):
     force_trade(engine)
     received = client.get_received()
     fills = by_name(received, "trade_executed")
-    assert fills == [[ledger_lines(engine)[-1]]]
+    assert [fill["trades"] for fill in fills] == [[ledger_lines(engine)[-1]]]
 
 
 def test_notifications_and_status_changes_are_pushed(sio, engine, client, csrf):

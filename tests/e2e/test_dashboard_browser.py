@@ -95,10 +95,14 @@ def test_bot_pause_and_start_change_the_status_bar(bot_server, watched, shots):
         assert "Paused" in status_bot.inner_text()
         assert bot_server.get_json("/api/status")["state"] == "paused"
         assert page.locator("#bot-pause").is_disabled()
-        page.locator(".toast-success").first.wait_for(timeout=WAIT_MS)
+        # One toast per action: the bot's own status notification, not a second one from the page.
+        page.locator(".toast", has_text="Bot paused").first.wait_for(timeout=WAIT_MS)
+        assert page.locator(".toast", has_text="paused").count() == 1
 
         page.click("#bot-start")  # starting needs no confirmation
         page.wait_for_function(BOT_STATE_IS, arg="running", timeout=WAIT_MS)
+        page.locator(".toast", has_text="Bot running").first.wait_for(timeout=WAIT_MS)
+        assert page.locator(".toast", has_text="running").count() == 1
         assert "Running" in status_bot.inner_text()
         assert bot_server.get_json("/api/status")["state"] == "running"
         assert page.locator("#bot-start").is_disabled()

@@ -108,7 +108,7 @@ def test_broadcasts_then_clean_stop(bot):
         assert portfolio[0]["broadcast_seq"] == 0
         seqs = [p["broadcast_seq"] for p in portfolio[1:]]
         assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # none missed
-        assert isinstance(trades, list) and len(trades) <= 10
+        assert isinstance(trades["trades"], list) and len(trades["trades"]) <= 10
         assert portfolio[-1]["equity"] > 0 and portfolio[-1]["as_of"] is not None
         # HTTP answers beside the websocket.
         api_trades = requests.get(base + "/api/trades?limit=10", timeout=5).json()

@@ -6,8 +6,9 @@ import { api, ApiError } from "./api.js";
 import { byId, el, panelError, panelLoading, panelShow, replaceChildren, td } from "./dom.js";
 import * as fmt from "./format.js";
 import { confirmAction, showError, showSuccess } from "./notify.js";
-import { asList, on } from "./socket.js";
-import { baseAsset, initAlertForms, LEVELS, plain } from "./alerts_form.js";
+import { on } from "./socket.js";
+import { LEVELS, STRATEGIES } from "./catalog.js";
+import { baseAsset, initAlertForms, plain } from "./alerts_form.js";
 
 const CONDITION_WORDS = {
   above: "Price above", below: "Price below", pct_move: "% move", drawdown: "Drawdown", whale: "Whale",
@@ -267,10 +268,10 @@ function renderNotifications() {
 
 function accept(payload) {
   if (!payload || typeof payload !== "object") return;
-  data.rules = asList(payload, "rules");
-  data.history = asList(payload, "history");
-  data.whales = asList(payload, "whales");
-  data.notifications = asList(payload, "notifications");
+  data.rules = payload.rules;
+  data.history = payload.history;
+  data.whales = payload.whales;
+  data.notifications = payload.notifications;
   renderRules();
   renderHistory();
   renderWhales();
@@ -325,11 +326,7 @@ async function loadChoices() {
   }
   symbols = Array.isArray(status.symbols) ? status.symbols : [];
   forms.setExchanges(Array.isArray(status.exchanges) ? status.exchanges : []);
-  try {
-    forms.setStrategies(asList(await api.get("/api/strategies/performance"), "strategies").map((s) => s.strategy));
-  } catch (exc) {
-    forms.strategiesFailed(`Could not load the strategies: ${exc.message}`);
-  }
+  forms.setStrategies(STRATEGIES);
   forms.refresh();
   renderHistory(true);
 }

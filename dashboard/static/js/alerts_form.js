@@ -8,38 +8,22 @@ import { byId, el, fieldError, replaceChildren } from "./dom.js";
 import * as fmt from "./format.js";
 import { showError } from "./notify.js";
 import { last, on } from "./socket.js";
+import { CONDITIONS, fieldSpec, LEVELS, LIMITS } from "./catalog.js";
 
-// The same limits as bot/alerts.py validate_rule and the notifications endpoint.
-const MAX_WINDOW_MINUTES = 10_080;
-const MAX_COOLDOWN_MINUTES = 10_080;
-const MAX_NOTE_CHARS = 200;
-const MAX_MESSAGE_CHARS = 500;
-const MAX_COUNT = 1000;
-/** The notification levels (the test form offers these; the page's list shows them). */
-export const LEVELS = ["info", "success", "warning", "error"];
-// Fields each condition takes besides repeat, cooldown_minutes and note (anything else is a 400).
-const CONDITION_FIELDS = {
-  above: ["symbol", "exchange", "price"],
-  below: ["symbol", "exchange", "price"],
-  pct_move: ["symbol", "exchange", "pct", "window_minutes"],
-  drawdown: ["pct"],
-  whale: ["symbol", "min_usd"],
-  loss_streak: ["strategy", "count"],
-};
-const DEFAULTS = {
-  pct_move: { pct: "2", window_minutes: "15" },
-  drawdown: { pct: "10" },
-  whale: { min_usd: "1000000" },
-  loss_streak: { count: "3" },
-};
-const CONDITION_HELP = {
-  above: "Fires when the mid price reaches the level or goes above it (a gap over the level counts).",
-  below: "Fires when the mid price reaches the level or goes below it (a gap under the level counts).",
-  pct_move: "Fires when the price has moved this much, up or down, within the window.",
-  drawdown: "Fires when the portfolio's equity is this far below its peak.",
-  whale: "Fires on a single transfer worth at least this much, of one asset or of any.",
-  loss_streak: "Fires when the strategy closes this many losing trades in a row (net of fees).",
-};
+// Every condition, its fields, their bounds and the form's starting values come from the
+// server's table (bot/requests.py models, served as the page's catalog), so the form checks
+// exactly what the server checks.
+const CONDITION_FIELDS = Object.fromEntries([...CONDITIONS].map(([name, row]) => [name, row.fields.map((f) => f.name)]));
+const DEFAULTS = Object.fromEntries([...CONDITIONS].map(([name, row]) => [
+  name, Object.fromEntries(row.fields.filter((f) => f.suggested !== undefined).map((f) => [f.name, String(f.suggested)])),
+]));
+const CONDITION_HELP = Object.fromEntries([...CONDITIONS].map(([name, row]) => [name, row.help]));
+const MAX_WINDOW_MINUTES = fieldSpec("pct_move", "window_minutes").max;
+const MAX_COOLDOWN_MINUTES = fieldSpec(null, "cooldown_minutes").max;
+const MAX_NOTE_CHARS = fieldSpec(null, "note").max_length;
+const MAX_MESSAGE_CHARS = LIMITS.message_chars;
+const MAX_COUNT = fieldSpec("loss_streak", "count").max;
+const DRAWDOWN_BELOW = fieldSpec("drawdown", "pct").max_exclusive;
 
 // ---- words --------------------------------------------------------------------------------
 
@@ -109,6 +93,18 @@ export function initAlertForms({ getSymbols, onRuleCreated }) {
   };
   const notifyForm = byId("notify-form");
   const notifyInputs = { message: byId("notify-message"), level: byId("notify-level") };
+
+  // Which conditions show each field, and the inputs' bounds, from the same table.
+  for (const node of form.querySelectorAll("[data-field]")) {
+    const takes = [...CONDITIONS.keys()].filter((c) => node.dataset.field.split(" ").some((f) => CONDITION_FIELDS[c].includes(f)));
+    node.dataset.for = takes.join(" ");
+  }
+  for (const [name, input] of Object.entries(inputs)) {
+    const spec = [...CONDITIONS.keys()].map((c) => fieldSpec(c, name)).find((s) => s.name) || fieldSpec(null, name);
+    if (spec.max !== undefined && spec.max < 1e15) input.max = String(spec.max);
+    if (spec.max_length !== undefined) input.maxLength = spec.max_length;
+  }
+  notifyInputs.message.maxLength = MAX_MESSAGE_CHARS;
 
   let market = last("market_update") || null;
   const touched = new Set(); // fields the user typed in since the last reset: defaults leave them alone
@@ -211,7 +207,7 @@ export function initAlertForms({ getSymbols, onRuleCreated }) {
     if (fields.includes("price")) positive("price", "Enter the price level.", "The price must be a number above 0.");
     if (fields.includes("pct")) {
       if (condition === "drawdown") {
-        positive("pct", "Enter the drawdown in %.", "The drawdown must be above 0% and below 100%.", (v) => v < 100);
+        positive("pct", "Enter the drawdown in %.", `The drawdown must be above 0% and below ${DRAWDOWN_BELOW}%.`, (v) => v < DRAWDOWN_BELOW);
       } else {
         positive("pct", "Enter the size of the move in %.", "The move must be a percentage above 0.");
       }

@@ -44,9 +44,21 @@ async function guarded(panelList, silent, load, retry) {
 
 // ---- equity curve and cumulative P&L ----------------------------------------------------
 
+/** The P&L decomposition above the equity chart: total = strategies' net P&L + starting inventory. */
+function renderDecomposition(p) {
+  if (!p || p.total_pnl === undefined) return;
+  for (const [id, v] of [["decomp-total", p.total_pnl], ["decomp-strategies", p.strategies_net_pnl], ["decomp-holdings", p.holdings_pnl]]) {
+    const node = byId(id);
+    node.textContent = fmt.signedMoney(v);
+    node.className = `signed ${fmt.signClass(v)}`;
+  }
+  byId("decomp-as-of").textContent = p.as_of ? `at ${fmt.stamp(p.as_of)} market time` : "";
+}
+
 function loadCumulative(silent = false) {
   return guarded([panels.equity, panels.cumulative], silent, async () => {
-    const data = await api.get("/api/chart/cumulative");
+    const [data, portfolio] = await Promise.all([api.get("/api/chart/cumulative"), api.get("/api/portfolio")]);
+    renderDecomposition(portfolio);
     const equity = charts.isoPairsToPoints(data.equity);
     if (panelShow(panels.equity, equity.length > 1)) {
       const c = chart("equity", () => charts.timeLineChart(byId("equity-chart"), { yLabel: "USDT" }));
@@ -222,7 +234,8 @@ async function refreshAll(silent) {
   }
 }
 
-on("portfolio_update", () => {
+on("portfolio_update", (payload) => {
+  renderDecomposition(payload);
   if (Date.now() - lastRefresh >= REFRESH_MS) refreshAll(true);
 });
 

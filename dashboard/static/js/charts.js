@@ -1,7 +1,8 @@
 // Chart.js helpers: one dark theme, a stable colour per strategy/exchange, and small
 // constructors for the chart kinds the dashboard uses. Chart.js is loaded as a classic
 // script from /vendor/chart.umd.min.js and lives on window.Chart.
-import { label, money, time } from "./format.js";
+import { STRATEGIES } from "./catalog.js";
+import { axisNumber, label, money, stamp, time } from "./format.js";
 
 export const PALETTE = ["#4f9dff", "#f5a623", "#36c28f", "#e5548c", "#a78bfa", "#22c3d6", "#f06b4f", "#c7d35a"];
 export const POSITIVE = "#2ebd85";
@@ -12,8 +13,7 @@ const TEXT = "#9aa7bd";
 const assigned = new Map();
 // Full tooltip titles for bar charts whose axis labels are abbreviated.
 const barTitles = new WeakMap();
-const KNOWN = ["arbitrage", "momentum", "news", "stat_arb"];
-KNOWN.forEach((name, i) => assigned.set(name, PALETTE[i]));
+STRATEGIES.forEach((name, i) => assigned.set(name, PALETTE[i]));
 
 /** The same colour for the same name on every chart and page. */
 export function colorFor(name) {
@@ -55,9 +55,30 @@ function timeAxis(width) {
   };
 }
 
+/**
+ * A y axis never spans less than minSpan(min, max): a flat equity line stays flat instead of a
+ * 6 USDT range making a 0.01 % dip look like a crash. Default: 1 % of the level, at least 1.
+ */
+export function defaultMinSpan(min, max) {
+  return Math.max(1, 0.01 * Math.max(Math.abs(min), Math.abs(max)));
+}
+
+function keepMinSpan(minSpan) {
+  return (scale) => {
+    const { min, max } = scale;
+    if (!Number.isFinite(min) || !Number.isFinite(max)) return;
+    const span = minSpan(min, max);
+    if (max - min >= span) return;
+    const middle = (min + max) / 2;
+    scale.min = middle - span / 2;
+    scale.max = middle + span / 2;
+  };
+}
+
 /** Line chart over time: series = [{name, points: [{x: ms, y}]}]. */
-export function timeLineChart(canvas, { yLabel = "", money: isMoney = true, format = null, tickFormat = null } = {}) {
-  const formatY = tickFormat || format || ((value) => (isMoney ? money(value, 0) : value));
+export function timeLineChart(canvas, { yLabel = "", money: isMoney = true, format = null, tickFormat = null,
+  minSpan = defaultMinSpan } = {}) {
+  const formatY = tickFormat || format || ((value, index, ticks) => (isMoney ? axisNumber(value, index, ticks) : value));
   return make(canvas, {
     type: "line",
     data: { datasets: [] },
@@ -74,6 +95,7 @@ export function timeLineChart(canvas, { yLabel = "", money: isMoney = true, form
         x: timeAxis(canvas.parentElement ? canvas.parentElement.clientWidth : 800),
         y: {
           title: { display: Boolean(yLabel), text: yLabel },
+          afterDataLimits: minSpan ? keepMinSpan(minSpan) : undefined,
           ticks: { callback: formatY },
           grid: { color: GRID },
         },
@@ -81,7 +103,7 @@ export function timeLineChart(canvas, { yLabel = "", money: isMoney = true, form
       plugins: {
         tooltip: {
           callbacks: {
-            title: (items) => (items.length ? time(items[0].parsed.x) : ""),
+            title: (items) => (items.length ? stamp(items[0].parsed.x) : ""),
             label: (item) => `${item.dataset.label}: ${format ? format(item.parsed.y) : isMoney ? money(item.parsed.y) : item.parsed.y}`,
           },
         },
@@ -147,7 +169,7 @@ export function barChart(canvas, { indexAxis = "x", money: isMoney = false, lege
     options: {
       indexAxis,
       scales: {
-        [valueAxis]: { grid: { color: GRID }, ticks: { callback: (v) => (isMoney ? money(v, 0) : v) } },
+        [valueAxis]: { grid: { color: GRID }, ticks: { callback: (v, i, ticks) => (isMoney ? axisNumber(v, i, ticks) : v) } },
         [indexAxis]: { grid: { display: false }, ticks: { maxRotation: 0, autoSkip: true, autoSkipPadding: 8 } },
       },
       plugins: {

@@ -114,6 +114,15 @@ export function panelShow(panel, hasData, emptyMessage = null) {
 }
 
 /** Table cell helper: el("td") with an optional class and title. */
+/** Give each cell of a table body its column's header as data-label (stacked rows at 390 px show it). */
+export function labelCells(tbody) {
+  const table = tbody.closest("table");
+  const heads = table ? [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim()) : [];
+  for (const row of tbody.rows) {
+    [...row.cells].forEach((cell, i) => { if (heads[i]) cell.dataset.label = heads[i]; });
+  }
+}
+
 export function td(text, cls = null, title = null) {
   return el("td", { class: cls, title }, text);
 }

@@ -12,7 +12,29 @@ function fixed(value, digits) {
 
 /** 12,345.67 USDT-style amount (no currency sign: the portfolio's quote asset is USDT). */
 export function money(value, digits = 2) {
-  return missing(value) ? DASH : fixed(value, digits);
+  if (missing(value)) return DASH;
+  return fixed(Math.abs(value) < 0.5 * 10 ** -digits ? 0 : value, digits); // never "-0.00"
+}
+
+/**
+ * An axis tick (Chart.js callback (value, index, ticks)): as many decimals as the step between
+ * ticks needs, so neighbours never read alike ("0, −0, −0, −1"), and never a negative zero.
+ */
+export function axisNumber(value, index, ticks) {
+  if (missing(value)) return "";
+  const step = ticks && ticks.length > 1 ? Math.abs(ticks[1].value - ticks[0].value) : Math.abs(value);
+  const digits = step > 0 && step < 1 ? Math.min(8, Math.ceil(-Math.log10(step) - 1e-9)) : 0;
+  const shown = Math.abs(value) < 0.5 * 10 ** -digits ? 0 : value;
+  return fixed(shown, digits).replace("-", "−");
+}
+
+/** An amount of an asset at the asset's precision: 8 decimals for coins, 2 for USD-like quotes. */
+export function assetAmount(value, asset) {
+  if (missing(value)) return DASH;
+  const digits = /^(USDT|USDC|USD|BUSD|DAI|EUR)$/.test(String(asset || "")) ? 2 : 8;
+  const text = Number(Math.abs(value) < 0.5 * 10 ** -digits ? 0 : value)
+    .toLocaleString("en-US", { minimumFractionDigits: digits === 2 ? 2 : 0, maximumFractionDigits: digits });
+  return text;
 }
 
 /** +12.34 / −5.00 with an explicit sign, for P&L. */
@@ -62,11 +84,10 @@ export function qty(value) {
   return Number(value).toLocaleString("en-US", { maximumFractionDigits: 8 });
 }
 
-/** A fee or other small amount: 2 decimals from 1 up, else up to 6 significant digits. */
+/** A fee or other small amount in an unknown asset: up to 8 decimals (prefer assetAmount). */
 export function amount(value) {
   if (missing(value)) return DASH;
-  if (Math.abs(value) >= 1) return fixed(value, 2);
-  return Number(value).toLocaleString("en-US", { maximumSignificantDigits: 6 });
+  return Number(value).toLocaleString("en-US", { maximumFractionDigits: 8 });
 }
 
 /** CSS class for a signed figure: pos, neg or zero. */
@@ -94,6 +115,33 @@ export function dateTime(value) {
   return date ? date.toISOString().slice(0, 19).replace("T", " ") + " UTC" : DASH;
 }
 
+// ---- the clock policy ----------------------------------------------------------------------
+// Market-produced times (trades, positions, alerts, candles) are on the market clock, shown
+// as HH:MM:SS when they fall on the market's current UTC day and with their date otherwise.
+// Wall-clock times (notifications, journal entries, "Updated") say that they are.
+let marketNow = null; // ms of the market's current time, from the status bar's updates
+
+/** The market's current time (ISO or ms), as the status bar last heard it. */
+export function setMarketNow(value) {
+  const date = toDate(value);
+  if (date) marketNow = date.getTime();
+}
+
+/** A market-clock time: "14:03:09" on the market's current day, else "2026-01-01 14:03". */
+export function stamp(value) {
+  const date = toDate(value);
+  if (!date) return DASH;
+  const today = marketNow === null ? null : new Date(marketNow).toISOString().slice(0, 10);
+  const iso = date.toISOString();
+  return iso.slice(0, 10) === today ? iso.slice(11, 19) : `${iso.slice(0, 10)} ${iso.slice(11, 16)}`;
+}
+
+/** A wall-clock time (the bot's computer clock, UTC), labelled as such. */
+export function wallDateTime(value) {
+  const date = toDate(value);
+  return date ? `${date.toISOString().slice(0, 19).replace("T", " ")} UTC wall clock` : DASH;
+}
+
 /** Local wall-clock HH:MM:SS (when the browser last heard from the bot). */
 export function localTime(date = new Date()) {
   return date.toLocaleTimeString("en-GB", { hour12: false });
@@ -114,6 +162,14 @@ export function basisText(m) {
   if (!m || !m.period) return "";
   const count = m.periods ?? 0;
   return `${m.period} × ${count} period${count === 1 ? "" : "s"}`;
+}
+
+/** The change column's header for a window in seconds: "24h" only when it is a day of market time. */
+export function changeLabel(seconds) {
+  const s = Number(seconds);
+  if (!Number.isFinite(s) || s <= 0) return "Change";
+  if (s >= 86400 - 60) return "24h";
+  return `${s >= 3600 ? `${(s / 3600).toFixed(s >= 36000 ? 0 : 1)}h` : `${Math.max(1, Math.round(s / 60))}m`} change`;
 }
 
 /** 45s, 12m 30s, 3h 05m, 2d 4h. */

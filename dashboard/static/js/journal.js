@@ -5,11 +5,10 @@ import { api, ApiError, query } from "./api.js";
 import { byId, el, fieldError, panelError, panelLoading, panelShow, replaceChildren } from "./dom.js";
 import * as fmt from "./format.js";
 import { showError, showSuccess } from "./notify.js";
-import { asList } from "./socket.js";
+import { STRATEGIES } from "./catalog.js";
 
 const TEXT_FIELDS = ["entry_reason", "exit_reason", "lessons_learned"];
 const MAX_TEXT = 2000;
-const KNOWN_STRATEGIES = ["arbitrage", "momentum", "news", "stat_arb"];
 
 const form = byId("journal-form");
 const inputs = {
@@ -40,7 +39,7 @@ async function loadTrades() {
   help.classList.remove("is-error");
   replaceChildren(help, "Loading the latest trades…");
   try {
-    const list = asList(await api.get("/api/trades?limit=200"), "trades");
+    const list = (await api.get("/api/trades?limit=200")).trades;
     const keep = inputs.trade_id.value;
     const options = [el("option", { value: "" }, "General note (no trade)")];
     for (const t of list) {
@@ -245,21 +244,15 @@ async function loadEntries() {
     const url = `/api/journal/entries${query({ strategy: filterStrategy.value, q: filterText.value.trim() })}`;
     const data = await api.get(url);
     if (mine !== loadNumber) return; // a newer filter answered first
-    entries = asList(data, "entries");
+    entries = data.entries;
     renderEntries();
   } catch (exc) {
     if (mine === loadNumber) panelError(listPanel, `Could not load the journal: ${exc.message}`, loadEntries);
   }
 }
 
-async function loadStrategyFilter() {
-  let names = KNOWN_STRATEGIES;
-  try {
-    const list = asList(await api.get("/api/strategies/performance"), "strategies");
-    if (list.length) names = list.map((s) => s.strategy);
-  } catch (exc) {
-    // The fixed list of strategy names still works for filtering.
-  }
+function loadStrategyFilter() {
+  const names = STRATEGIES; // the server's list (the catalog), the same one its filter checks
   const options = names.map((name) => el("option", { value: name }, fmt.label(name)));
   replaceChildren(filterStrategy, [el("option", { value: "" }, "All strategies"), ...options]);
 }

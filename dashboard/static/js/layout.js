@@ -2,13 +2,14 @@
 // notification toasts and, when the user turns them on, browser notifications. Every page module
 // imports this first.
 import { el, replaceChildren } from "./dom.js";
-import { dateTime, label } from "./format.js";
+import { dateTime, label, setMarketNow } from "./format.js";
 import { showToast } from "./notify.js";
 import { on } from "./socket.js";
 
 const STATE_WORDS = { running: "Running", paused: "Paused", stopped: "Stopped" };
 
 let botStatus = readInitialStatus();
+setMarketNow(botStatus.market_time);
 
 function readInitialStatus() {
   const bar = document.getElementById("statusbar");
@@ -22,23 +23,31 @@ function readInitialStatus() {
 
 /** The latest bot status known to the page (server-rendered first, then from bot_status). */
 export function currentStatus() {
-  return botStatus;
+  return heard ? botStatus : { ...botStatus, state: "unknown" };
 }
 
+// Until the page hears from the bot again after losing it, the bot's state is unknown: the
+// status bar says so and <html data-heard="no"> greys every figure (app.css).
+let heard = true;
+
 function renderStatus() {
-  const state = botStatus.state || "unknown";
+  const state = heard ? botStatus.state || "unknown" : "unknown";
   const reason = botStatus.pause_reason || botStatus.reason || "";
   const bot = document.getElementById("status-bot");
   if (bot) {
     bot.dataset.state = state;
-    const words = STATE_WORDS[state] || label(state);
+    const words = heard ? STATE_WORDS[state] || label(state) : "Unknown";
     replaceChildren(bot, [el("span", { class: "dot", "aria-hidden": "true" }), el("span", { class: "status-value" }, words)]);
-    if (reason) bot.appendChild(el("span", { class: "status-reason" }, ` – ${reason}`));
+    if (!heard) bot.appendChild(el("span", { class: "status-reason" }, " – no contact with the bot; figures are as last heard"));
+    else if (reason) bot.appendChild(el("span", { class: "status-reason" }, ` – ${reason}`));
   }
   const market = document.getElementById("status-market");
   if (market && botStatus.market_description) market.textContent = botStatus.market_description;
   const clock = document.getElementById("status-market-time");
-  if (clock && botStatus.market_time) clock.textContent = dateTime(botStatus.market_time);
+  if (clock && botStatus.market_time) {
+    setMarketNow(botStatus.market_time);
+    clock.textContent = dateTime(botStatus.market_time);
+  }
   renderFeeds(botStatus.health);
   renderScenario(botStatus.scenario);
 }
@@ -79,8 +88,18 @@ function renderFeeds(health) {
     : `All exchanges live${age(oldest)}`;
 }
 
+on("connection", (state) => {
+  if (state !== "disconnected") return; // "connected" alone is not news from the bot: bot_status is
+  heard = false;
+  document.documentElement.dataset.heard = "no";
+  renderStatus();
+  document.dispatchEvent(new CustomEvent("bot-status", { detail: currentStatus() }));
+});
+
 on("bot_status", (payload) => {
   if (!payload || typeof payload !== "object") return;
+  heard = true;
+  document.documentElement.dataset.heard = "yes";
   // A change event may carry only {state, reason}; keep what it does not mention.
   botStatus = { ...botStatus, ...payload };
   if (payload.state && payload.state !== "paused" && payload.state !== "stopped") {
@@ -102,6 +121,7 @@ on("market_update", (payload) => {
   }
   if (payload && payload.as_of) {
     botStatus = { ...botStatus, market_time: payload.as_of };
+    setMarketNow(payload.as_of);
     const clock = document.getElementById("status-market-time");
     if (clock) clock.textContent = dateTime(payload.as_of);
   }

@@ -4,7 +4,7 @@ import "./layout.js";
 import { api } from "./api.js";
 import { byId, el, panelError, panelLoading, panelShow, replaceChildren, td } from "./dom.js";
 import * as fmt from "./format.js";
-import { asList, on } from "./socket.js";
+import { on } from "./socket.js";
 
 const ANALYTICS_REFRESH_MS = 10_000;
 const SORT_NAMES = { net_pnl: "net P&L", sharpe: "Sharpe ratio", win_rate: "win rate", trades: "trades" };
@@ -31,8 +31,11 @@ function rows() {
       profit_factor: s.profit_factor ?? m.profit_factor ?? null,
     };
   });
-  // Undefined figures (no closed trade yet) always sort last, whichever the direction.
+  // Strategies without a trade come last and get no rank; undefined figures (no closed trade
+  // yet) always sort last, whichever the direction.
   return list.sort((a, b) => {
+    const traded = Number((b.trades || 0) > 0) - Number((a.trades || 0) > 0);
+    if (traded) return traded;
     const va = value(a, sortKey);
     const vb = value(b, sortKey);
     if (va === null && vb === null) return a.strategy.localeCompare(b.strategy);
@@ -54,11 +57,14 @@ function render() {
   if (performance === null) return;
   const ranked = rows();
   const body = ranked.map((s, i) => el("tr", { class: s.enabled ? null : "is-disabled", dataset: { strategy: s.strategy } }, [
-    td(String(i + 1), `num rank rank-${i + 1}`),
+    (s.trades || 0) > 0 ? td(String(i + 1), `num rank rank-${i + 1}`) : td(fmt.DASH, "num rank", "no trades yet: not ranked"),
     el("th", { scope: "row" }, fmt.label(s.strategy)),
     td(fmt.signedMoney(s.net_pnl), `num ${fmt.signClass(s.net_pnl)}`),
     riskCell(s.risk, "sharpe", fmt.num),
-    td(fmt.ratioPct(s.win_rate), "num", s.wins !== undefined ? `${s.wins} wins, ${s.losses} losses` : null),
+    el("td", { class: "num", title: s.wins !== undefined ? `${s.wins} wins, ${s.losses} losses` : null }, [
+      fmt.ratioPct(s.win_rate),
+      el("small", { class: "figure-basis" }, `${s.round_trips ?? 0} closed round trip${s.round_trips === 1 ? "" : "s"}`),
+    ]),
     td(s.trades ?? fmt.DASH, "num"),
     td(fmt.num(s.profit_factor), "num"),
     riskCell(s.risk, "max_drawdown_pct", fmt.pct),
@@ -104,7 +110,7 @@ async function load() {
   panelLoading(panel);
   try {
     const [perf] = await Promise.all([api.get("/api/strategies/performance"), loadAnalytics()]);
-    performance = asList(perf, "strategies");
+    performance = perf.strategies;
     render();
   } catch (exc) {
     panelError(panel, `Could not load the strategies: ${exc.message}`, load);
@@ -112,7 +118,7 @@ async function load() {
 }
 
 on("strategies_update", (payload) => {
-  performance = asList(payload, "strategies");
+  performance = payload.strategies;
   render();
   if (Date.now() - lastAnalytics >= ANALYTICS_REFRESH_MS) loadAnalytics();
 });

@@ -69,7 +69,12 @@ function renderQuotes(market) {
       td(Number.isFinite(q.age_seconds) ? `${q.age_seconds.toFixed(1)} s` : fmt.DASH, "num muted"),
     ]));
   replaceChildren(byId("quotes-body"), rows);
-  byId("quotes-as-of").textContent = market.as_of ? `as of ${fmt.time(market.as_of)} UTC` : "";
+  const changeHead = byId("quotes-body").closest("table").querySelector('th[data-col="change"]');
+  if (changeHead) {
+    changeHead.textContent = fmt.changeLabel(market.change_window_seconds);
+    changeHead.title = "Change of the last price over this much market time (on the simulator: since its oldest candle, at most 24 h)";
+  }
+  byId("quotes-as-of").textContent = market.as_of ? `as of ${fmt.stamp(market.as_of)} market time` : "";
   panelShow(panels.quotes, rows.length > 0);
 
   const cross = Array.isArray(market.cross_exchange) ? market.cross_exchange : [];

@@ -2,10 +2,10 @@
 // the latest trades (growing live on trade_executed) and transfers between exchanges.
 import { currentStatus, updateStatus } from "./layout.js";
 import { api } from "./api.js";
-import { byId, el, panelError, panelLoading, panelShow, replaceChildren, setText, td } from "./dom.js";
+import { byId, el, labelCells, panelError, panelLoading, panelShow, replaceChildren, setText, td } from "./dom.js";
 import * as fmt from "./format.js";
 import { confirmAction, showError, showSuccess } from "./notify.js";
-import { asList, on } from "./socket.js";
+import { on } from "./socket.js";
 import { loadTransfers, transfersMaybeChanged } from "./transfers.js";
 
 const MAX_TRADES = 50;
@@ -56,9 +56,10 @@ function renderPositions(positions) {
     td(fmt.money(pos.value_usdt), "num"),
     td(fmt.signedMoney(pos.unrealized_pnl), `num ${fmt.signClass(pos.unrealized_pnl)}`),
     td(Object.keys(pos.by_exchange || {}).join(", ") || fmt.DASH),
-    td(fmt.time(pos.opened_at), null, fmt.dateTime(pos.opened_at)),
+    td(fmt.stamp(pos.opened_at), "nowrap", `${fmt.dateTime(pos.opened_at)} (market time)`),
   ]));
   replaceChildren(byId("positions-body"), rows);
+  labelCells(byId("positions-body"));
   panelShow(panels.positions, rows.length > 0);
 }
 
@@ -78,10 +79,9 @@ async function loadPortfolio() {
 
 const trades = new Map(); // id -> trade
 
-/** A list of trades from a payload: a list, {"trades": [...]} or one trade dict. */
+/** The trades of a trades payload ({"trades": [...], "total"}: REST, trades_update, trade_executed). */
 function tradesFrom(payload) {
-  if (payload && !Array.isArray(payload) && payload.id !== undefined && payload.seq !== undefined) return [payload];
-  return asList(payload, "trades");
+  return payload && Array.isArray(payload.trades) ? payload.trades : [];
 }
 const seenOnce = new Set();
 
@@ -104,9 +104,9 @@ function addTrades(list, fresh = false) {
 function tradeRow(t) {
   const fresh = t.__fresh && !seenOnce.has(t.id);
   seenOnce.add(t.id);
-  const fee = `${fmt.amount(t.fee)} ${t.fee_asset || ""}`.trim();
+  const fee = `${fmt.assetAmount(t.fee, t.fee_asset)} ${t.fee_asset || ""}`.trim();
   return el("tr", { class: fresh ? "row-new" : null, dataset: { tradeId: String(t.id) } }, [
-    td(fmt.time(t.ts), "nowrap", fmt.dateTime(t.ts)),
+    td(fmt.stamp(t.ts), "nowrap", `${fmt.dateTime(t.ts)} (market time)`),
     td(fmt.label(t.strategy), null, t.kind ? `${t.strategy} (${t.kind})` : null),
     td(t.symbol, "nowrap"),
     td(t.exchange),
@@ -121,6 +121,7 @@ function tradeRow(t) {
 
 function renderTrades(list) {
   replaceChildren(byId("trades-body"), list.map(tradeRow));
+  labelCells(byId("trades-body"));
   byId("trades-count").textContent = list.length ? `showing the latest ${list.length}` : "";
   panelShow(panels.trades, list.length > 0);
 }
@@ -129,7 +130,7 @@ async function loadTrades() {
   panelLoading(panels.trades);
   try {
     const data = await api.get(`/api/trades?limit=${MAX_TRADES}`);
-    addTrades(asList(data, "trades"));
+    addTrades(tradesFrom(data));
   } catch (exc) {
     panelError(panels.trades, `Could not load the trades: ${exc.message}`, loadTrades);
   }
@@ -148,7 +149,7 @@ function makeCard(name) {
   const toggle = el("input", { type: "checkbox", role: "switch", class: "switch", id: `toggle-${name}` });
   const switchText = el("span", { class: "switch-text" }, "Enabled");
   const stats = [
-    statBox("Trades", "trades"), statBox("Win rate", "win_rate"), statBox("Open", "open_positions"),
+    statBox("Fills", "trades"), statBox("Win rate", "win_rate"), statBox("Open", "open_positions"),
     statBox("Realized", "realized_pnl"), statBox("Unrealized", "unrealized_pnl"), statBox("Fees", "fees_usdt"),
   ];
   const net = el("p", { class: "card-pnl" }, fmt.DASH);
@@ -181,7 +182,11 @@ function renderCard(card, s) {
   setText(card.net, `${fmt.signedMoney(s.net_pnl)} USDT net`, fmt.signClass(s.net_pnl));
   for (const stat of card.stats) {
     const v = s[stat.key];
-    if (stat.key === "win_rate") setText(stat.value, fmt.ratioPct(v));
+    if (stat.key === "win_rate") {
+      // per closed round trip, with how many there are (a rate of 2 says little)
+      setText(stat.value, v === null || v === undefined ? fmt.DASH : `${fmt.ratioPct(v)} of ${s.round_trips ?? 0}`);
+      stat.value.title = `${s.wins ?? 0} wins, ${s.losses ?? 0} losses over ${s.round_trips ?? 0} closed round trips, net of fees`;
+    }
     else if (stat.key === "trades" || stat.key === "open_positions") setText(stat.value, v ?? fmt.DASH);
     else if (stat.key === "fees_usdt") setText(stat.value, fmt.money(v));
     else setText(stat.value, fmt.signedMoney(v), fmt.signClass(v));
@@ -237,34 +242,52 @@ async function toggleStrategy(name, card) {
 async function loadStrategies() {
   panelLoading(panels.strategies);
   try {
-    renderStrategies(asList(await api.get("/api/strategies/performance"), "strategies"));
+    renderStrategies((await api.get("/api/strategies/performance")).strategies);
   } catch (exc) {
     panelError(panels.strategies, `Could not load the strategies: ${exc.message}`, loadStrategies);
   }
 }
 
-// ---- live prices (best bid / ask across exchanges) ------------------------------------------
+// ---- live prices: the best bid and the best ask across exchanges, each with its exchange -----
+// They may sit on different exchanges, so each names its own, and the gap between them is
+// shown (positive = one exchange bids above another's ask, before fees): a bid above an ask is
+// never under one plain "Bid / Ask" header.
 
-function renderPrices(market) {
-  const quotes = market && Array.isArray(market.quotes) ? market.quotes : [];
+/** Per symbol: the highest bid and the lowest ask, each with its exchange, and the mean change. */
+export function bestQuotes(quotes) {
   const bySymbol = new Map();
   for (const q of quotes) {
-    const row = bySymbol.get(q.symbol) || { symbol: q.symbol, bid: -Infinity, ask: Infinity, changes: [] };
-    row.bid = Math.max(row.bid, q.bid);
-    row.ask = Math.min(row.ask, q.ask);
+    const row = bySymbol.get(q.symbol) || { symbol: q.symbol, bid: null, ask: null, changes: [] };
+    if (row.bid === null || q.bid > row.bid.price) row.bid = { price: q.bid, exchange: q.exchange };
+    if (row.ask === null || q.ask < row.ask.price) row.ask = { price: q.ask, exchange: q.exchange };
     if (Number.isFinite(q.change_24h_pct)) row.changes.push(q.change_24h_pct);
     bySymbol.set(q.symbol, row);
   }
-  const rows = [...bySymbol.values()].map((r) => {
+  return [...bySymbol.values()];
+}
+
+function priceWithVenue(side) {
+  return el("td", { class: "num nowrap" }, [
+    el("span", {}, fmt.price(side.price)), " ", el("span", { class: "venue" }, side.exchange),
+  ]);
+}
+
+function renderPrices(market) {
+  const quotes = market && Array.isArray(market.quotes) ? market.quotes : [];
+  const rows = bestQuotes(quotes).map((r) => {
     const change = r.changes.length ? r.changes.reduce((a, b) => a + b, 0) / r.changes.length : null;
-    return el("tr", {}, [
+    const gap = ((r.bid.price - r.ask.price) / r.ask.price) * 100;
+    return el("tr", { dataset: { symbol: r.symbol } }, [
       td(r.symbol, "nowrap"),
-      td(fmt.price(r.bid), "num"),
-      td(fmt.price(r.ask), "num"),
+      priceWithVenue(r.bid),
+      priceWithVenue(r.ask),
+      td(fmt.pct(gap, 3, true), `num ${gap > 0 ? "pos strong" : "muted"}`),
       td(fmt.pct(change, 2, true), `num ${fmt.signClass(change)}`),
     ]);
   });
   replaceChildren(byId("prices-body"), rows);
+  const changeHead = byId("prices-body").closest("table").querySelector('th[data-col="change"]');
+  if (changeHead && market) changeHead.textContent = fmt.changeLabel(market.change_window_seconds);
   panelShow(panels.prices, rows.length > 0);
 }
 
@@ -290,9 +313,10 @@ function renderControls(status) {
   const state = (status && status.state) || "unknown";
   byId("bot-state-text").textContent = state;
   byId("bot-controls").dataset.state = state;
-  controls.start.disabled = controlBusy || state === "running";
-  controls.pause.disabled = controlBusy || state !== "running";
-  controls.stop.disabled = controlBusy || state === "stopped";
+  const unknown = state === "unknown"; // no contact with the bot: nothing to control
+  controls.start.disabled = controlBusy || unknown || state === "running";
+  controls.pause.disabled = controlBusy || unknown || state !== "running";
+  controls.stop.disabled = controlBusy || unknown || state === "stopped";
 }
 
 const QUESTIONS = {
@@ -311,8 +335,8 @@ async function botAction(action) {
   try {
     const result = await api.post(`/api/bot/${action}`, {});
     controlBusy = false;
+    // No toast here: the bot's own status notification is the one toast for this action.
     if (result && result.state) updateStatus({ state: result.state });
-    showSuccess(`Bot ${result && result.state ? result.state : action}.`);
   } catch (exc) {
     showError(`Could not ${action} the bot: ${exc.message}`);
   } finally {
@@ -382,7 +406,7 @@ on("portfolio_update", (payload) => {
 });
 on("trades_update", (payload) => addTrades(tradesFrom(payload), true));
 on("trade_executed", (payload) => addTrades(tradesFrom(payload), true));
-on("strategies_update", (payload) => renderStrategies(asList(payload, "strategies")));
+on("strategies_update", (payload) => renderStrategies(payload.strategies));
 on("market_update", renderPrices);
 
 loadPortfolio();

@@ -118,16 +118,6 @@ export function getSocket() {
   return socket;
 }
 
-/**
- * Normalise a payload that should be a list: accepts a bare array or an object holding one
- * under key (the server may wrap lists as {"trades": [...]}, e.g. with a sent_at).
- */
-export function asList(payload, key) {
-  if (Array.isArray(payload)) return payload;
-  if (payload && Array.isArray(payload[key])) return payload[key];
-  return [];
-}
-
 renderConnection("connecting");
 // Connect once every module of the page has subscribed (module scripts run before this task).
 setTimeout(getSocket, 0);

@@ -12,16 +12,16 @@ let loading = false;
 function transferRow(t) {
   const status = STATUS_TEXT[t.status] || t.status || fmt.DASH;
   return el("tr", { dataset: { transferId: String(t.id) } }, [
-    td(fmt.time(t.sent_at), "nowrap", fmt.dateTime(t.sent_at)),
+    td(fmt.stamp(t.sent_at), "nowrap", fmt.dateTime(t.sent_at)),
     td(t.asset),
     td(t.from),
     td(t.to),
     td(fmt.qty(t.amount), "num"),
-    td(`${fmt.amount(t.fee)} ${t.asset || ""}`.trim(), "num nowrap"),
+    td(`${fmt.assetAmount(t.fee, t.asset)} ${t.asset || ""}`.trim(), "num nowrap"),
     td(fmt.money(t.fee_usdt), "num"),
     td(fmt.label(t.strategy)),
     el("td", { title: t.reason || null }, el("span", { class: `badge badge-${t.status === "cancelled" ? "sell" : "buy"}` }, status)),
-    td(fmt.time(t.landed_at || t.arrival_at), "nowrap", fmt.dateTime(t.landed_at || t.arrival_at)),
+    td(fmt.stamp(t.landed_at || t.arrival_at), "nowrap", fmt.dateTime(t.landed_at || t.arrival_at)),
   ]);
 }
 
