@@ -90,7 +90,7 @@ def test_warning_on_a_non_loopback_address(engine, capsys, caplog):
     err = capsys.readouterr().err
     assert "warning: the dashboard listens on 0.0.0.0:5999" in err
     for exposed_part in ("every page", "the API with its controls", "CSV exports", "/metrics",
-                         "no authentication", "dashboard.allowed_hosts"):
+                         "no authentication", "dashboard.allowed_hosts", "set-password"):
         assert exposed_part in err, exposed_part
     assert [r.getMessage() for r in caplog.records if r.name == "dashboard.server"] == [err.strip()]
 
