@@ -20,6 +20,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from limits import parse_many
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bot.auth import OPEN, AuthStore, Principal
@@ -55,7 +56,7 @@ class DashboardAuth:
         self.activity = activity
         self.clock = clock
         self.lifetime_seconds = config.session_hours * 3600.0
-        self.limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", headers_enabled=True,
+        self.limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", headers_enabled=False,
                                key_prefix="login")
 
     @property
@@ -175,8 +176,14 @@ def login_page():
 
 def _on_breach(limit):
     auth = _auth()
-    wait = max(int(limit.reset_at - time.time()), 1)
-    auth.record_failure(f"rate-limited ({limit.limit}); retry in {wait} s")
+    # flask-limiter names the first tier breached; the wait is that of the longest one spent.
+    resets = [limit.reset_at]
+    for item in parse_many(auth.config.login_limits):
+        window = auth.limiter.limiter.get_window_stats(item, *limit.request_args)
+        if window.remaining <= 0:
+            resets.append(window.reset_time + 1)
+    wait = max(int(max(resets) - auth.clock()), 1)
+    auth.record_failure(f"rate-limited; retry in {wait} s")
     return current_app.make_response(_render_login(
         f"Too many failed sign-ins from your address: try again in {wait} seconds.", 429, wait))
 
