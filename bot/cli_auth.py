@@ -78,9 +78,11 @@ def _read_password() -> str:
     return line[:-1] if line.endswith("\n") else line
 
 
-def show_totp(setup, out=sys.stdout) -> None:
+def show_totp(setup, out=None) -> None:
     """The secret as text and as a QR code for the terminal, then the recovery codes."""
     import qrcode
+
+    out = out or sys.stdout
 
     print("Second factor on. Add this account to your authenticator app (Aegis, Google Authenticator, ...):",
           file=out)

@@ -132,6 +132,8 @@ def test_a_signed_in_chromium_works_through_every_page(secured, browser):
         page.wait_for_url(bot.base_url + "/analytics")
         for path in PAGES:
             w.open(bot.base_url, path)  # settled: the socket connected with the session cookie
+            assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth"), path
+        page.screenshot(path=str(SHOTS_COPY_DIR / "signed-in-390.png"))
         cookies = {c["name"]: c for c in w.context.cookies()}
         assert cookies["ptb_session"]["httpOnly"] and cookies["ptb_session"]["sameSite"] == "Strict"
         assert api_call(page, "POST", "/api/bot/pause")["status"] == 200
