@@ -160,3 +160,67 @@ def test_twenty_wrong_passwords_are_slowed_and_logged(secured):
     lines = [json.loads(line) for line in (bot.log_dir / "activity.jsonl").read_text().splitlines() if line.strip()]
     failed = [line for line in lines if line["event"] == "login_failed"]
     assert len(failed) >= 21 and all(line["address"] == "127.0.0.1" for line in failed)
+
+
+def self_signed(directory) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and its key, made with cryptography (no openssl binary needed)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
+
+
+def test_direct_tls_serves_https_with_a_secure_cookie(tmp_path):
+    cert, key = self_signed(tmp_path)
+    data, logs = tmp_path / "data", tmp_path / "logs"
+    assert run_cli("set-password", "--data-dir", str(data), stdin=PASSWORD + "\n").returncode == 0
+    settings = merge(FAST_CONFIG, {"storage": {"data_dir": str(data), "log_dir": str(logs)},
+                                   "dashboard": {"tls_cert": cert, "tls_key": key}})
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    port = free_port()
+    base = f"https://127.0.0.1:{port}"
+    with open(tmp_path / "out.txt", "wb") as out:
+        process = subprocess.Popen([sys.executable, "run_bot.py", "--config", str(config), "--port", str(port)],
+                                   cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        def login_page():
+            try:
+                return requests.get(base + "/login", verify=cert, timeout=2)
+            except requests.RequestException:
+                assert process.poll() is None, (tmp_path / "out.txt").read_text()
+                return None
+
+        page = wait_for(login_page, timeout=90, what="the HTTPS sign-in page", interval=0.2)
+        assert page.status_code == 200
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        session = requests.Session()
+        session.cookies.update(page.cookies)
+        signed_in = session.post(base + "/login", data={"csrf_token": token, "password": PASSWORD}, verify=cert,
+                                 timeout=10, allow_redirects=False)
+        assert signed_in.status_code == 303 and "Secure" in signed_in.headers["Set-Cookie"]
+        assert session.get(base + "/api/portfolio", verify=cert, timeout=10).status_code == 200
+        with pytest.raises(requests.exceptions.ConnectionError):  # plain HTTP on the TLS port: no answer
+            requests.get(f"http://127.0.0.1:{port}/api/health", timeout=5)
+    finally:
+        process.terminate()
+        assert process.wait(timeout=30) == 0, (tmp_path / "out.txt").read_text()
+    assert f"Dashboard: https://127.0.0.1:{port}" in (tmp_path / "out.txt").read_text()
