@@ -113,7 +113,8 @@ class DashboardAuth:
         """WSGI wrapper: the Socket.IO handshake (and every polling request) needs a principal too."""
         def gated(environ, start_response):
             path = environ.get("PATH_INFO", "")
-            if path == SOCKETIO_PATH or path.startswith(SOCKETIO_PATH + "/"):
+            checked = self.enabled or "HTTP_AUTHORIZATION" in environ  # else nothing to check: no context pushed
+            if checked and (path == SOCKETIO_PATH or path.startswith(SOCKETIO_PATH + "/")):
                 with flask_app.request_context(environ):
                     principal, why = self.resolve()
                 if principal is None:

@@ -41,6 +41,7 @@ def secured(tmp_path_factory):
     assert "ci\tread-write" in listed.stdout and "viewer\tread-only" in listed.stdout
     assert tokens["ci"] not in (root / "data" / "auth.json").read_text()  # stored hashed
     bot = start_bot(root, extra_args=("--host", "0.0.0.0"), headers={"Authorization": f"Bearer {tokens['ci']}"})
+    assert "over plain HTTP" in bot.stderr_path.read_text()  # a password but no TLS: said at start
     try:
         yield bot, tokens
     finally:
