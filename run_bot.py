@@ -13,7 +13,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def _dashboard_wants_eventlet(argv):
-    if argv[:1] in (["verify"], ["report"]) or "--no-dashboard" in argv or "-h" in argv or "--help" in argv:
+    if argv[:1] in (["verify"], ["report"], ["set-password"], ["token"]) or "--no-dashboard" in argv or "-h" in argv or "--help" in argv:
         return False
     import yaml
 
@@ -48,7 +48,7 @@ if __name__ == "__main__" and _dashboard_wants_eventlet(sys.argv[1:]):
 import logging  # noqa: E402
 import signal  # noqa: E402
 
-from bot import cli  # noqa: E402
+from bot import cli, cli_auth  # noqa: E402
 from bot.notify.activity import setup_text_log  # noqa: E402
 from bot.config import ConfigError, config_warnings  # noqa: E402
 from bot.engine import BotEngine  # noqa: E402
@@ -93,6 +93,10 @@ def main(argv):
         return cli.verify(argv[1:])
     if argv[:1] == ["report"]:
         return cli.report(argv[1:])
+    if argv[:1] == ["set-password"]:
+        return cli_auth.set_password(argv[1:])
+    if argv[:1] == ["token"]:
+        return cli_auth.token(argv[1:])
     args = cli.run_parser().parse_args(argv)
     try:
         config = cli.resolve_config(args)
@@ -101,6 +105,10 @@ def main(argv):
         return cli.EXIT_USAGE
     for warning in config_warnings(config):
         print(f"warning: {warning}", file=sys.stderr)
+    problem = cli_auth.startup_problem(config, args.insecure_no_auth)  # before anything opens or binds
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return cli.EXIT_USAGE
     try:
         setup_text_log(config.storage.log_dir, config.storage.log_max_bytes, config.storage.log_backups)
         engine = BotEngine(config, runner=_background_runner())
@@ -142,7 +150,8 @@ def main(argv):
             from dashboard.server import DashboardServer
 
             server = DashboardServer(engine, config.dashboard)
-            print(f"Dashboard: http://{config.dashboard.host}:{config.dashboard.port}  "
+            scheme = "https" if config.dashboard.tls_cert else "http"
+            print(f"Dashboard: {scheme}://{config.dashboard.host}:{config.dashboard.port}  "
                   f"({engine.source.description})", flush=True)
             if args.fast:
                 def fast_run():

@@ -37,13 +37,17 @@ def run_parser() -> argparse.ArgumentParser:
         description="Paper-trading crypto bot with a live dashboard. It never places a real order.",
         epilog="Other commands: 'run_bot.py verify --data-dir DIR' rebuilds the portfolio from the "
                "ledger and compares it with the saved state; 'run_bot.py report --data-dir DIR --out FILE' "
-               "writes an HTML tearsheet of the run.",
+               "writes an HTML tearsheet of the run; 'run_bot.py set-password' and 'run_bot.py token "
+               "create|list|revoke' set who may use the dashboard and its API.",
     )
     parser.add_argument("--config", metavar="FILE", help="YAML config file (default: config.yaml if present)")
     parser.add_argument("--data-dir", metavar="DIR", help="where trades and state are kept (storage.data_dir)")
     parser.add_argument("--log-dir", metavar="DIR", help="where logs are written (storage.log_dir)")
     parser.add_argument("--host", help="dashboard address (dashboard.host, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="dashboard port (dashboard.port, default 5000)")
+    parser.add_argument("--insecure-no-auth", action="store_true",
+                        help="allow a non-loopback --host with no password set (anyone who can connect controls "
+                             "the bot); 'run_bot.py set-password' is the safe way")
     parser.add_argument("--seed", type=int, help="simulator seed (market.seed)")
     parser.add_argument("--market", choices=["simulated", "live"], help="market source (market.source)")
     parser.add_argument("--no-dashboard", action="store_true", help="run the engine without the web dashboard")

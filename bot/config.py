@@ -11,6 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from bot.config_auth import DashboardAccessConfig
 from bot.config_base import ConfigError, ConfigModel
 from bot.config_telegram import TelegramConfig
 from bot.config_rules import (MAX_ASSET_AMOUNT, MAX_SPEED, MIN_TICK_INTERVAL_SECONDS, MIN_TICK_SECONDS,
@@ -580,7 +581,7 @@ class EngineConfig(_Model):
         return value
 
 
-class DashboardConfig(_Model):
+class DashboardConfig(DashboardAccessConfig):  # + session, login limits, proxies, TLS
     """dashboard: whether it runs, where it listens, how often it broadcasts, which host names it answers."""
 
     enabled: bool = True

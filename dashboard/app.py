@@ -14,6 +14,7 @@ from flask import Flask, Response
 from flask_socketio import SocketIO
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from dashboard.auth import init_auth, proxy_fix
 from dashboard.edge import EdgeMiddleware, HostPolicy
 from dashboard.events import Broadcaster, register_handlers
 from dashboard.metrics import DashboardMetrics
@@ -66,6 +67,7 @@ def create_app(engine, dashboard_config, testing: bool = False) -> tuple[Flask, 
     app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH
     app.json.sort_keys = False
     host_policy = HostPolicy(dashboard_config.host, dashboard_config.port, dashboard_config.allowed_hosts)
+    auth = init_auth(app, engine, dashboard_config)  # its gate runs before the CSRF checks
     init_security(app, host_policy)
     app.register_blueprint(pages)
     app.register_blueprint(api)
@@ -84,8 +86,11 @@ def create_app(engine, dashboard_config, testing: bool = False) -> tuple[Flask, 
     socketio = SocketIO(app, async_mode=dashboard_config.async_mode, always_connect=True,
                         ping_interval=25, ping_timeout=20, max_http_buffer_size=MAX_CONTENT_LENGTH,
                         cors_allowed_origins=host_policy.socketio_origin_check)
-    # SocketIO(app) put engineio in front of Flask; the edge goes in front of both.
+    # SocketIO(app) put engineio in front of Flask; the login check on its handshake, then the
+    # edge, then (behind a trusted reverse proxy) ProxyFix go in front of both.
+    app.wsgi_app = auth.socketio_gate(app.wsgi_app, app)
     app.wsgi_app = EdgeMiddleware(app.wsgi_app, host_policy, MAX_CONTENT_LENGTH, SECURITY_HEADERS)
+    app.wsgi_app = proxy_fix(app.wsgi_app, dashboard_config.trusted_proxies)
     metrics = DashboardMetrics(engine)
     broadcaster = Broadcaster(socketio, engine, dashboard_config.broadcast_seconds, metrics)
     register_handlers(socketio, broadcaster)

@@ -70,11 +70,20 @@ class NotificationAnswer(BaseModel):
     webhook: bool
 
 
-ERROR_TEXT = {400: "refused: the field named is wrong", 405: "method not allowed (Allow lists the methods)", 403: "cross-site request refused (CSRF token, Origin)",
+ERROR_TEXT = {400: "refused: the field named is wrong",
+              401: "a password is set: sign in on /login or send Authorization: Bearer <token>",
+              405: "method not allowed (Allow lists the methods)",
+              403: "cross-site request refused (CSRF token, Origin), or a read-only token writing",
               404: "no such thing (field names which)", 409: "switched off in the config, or not for this market",
               413: "body too large", 415: "the body must be JSON", 429: "rate-limited",
               503: "storage failing (`storage: <cause>`); nothing was changed"}
 WRITE_ERRORS = (400, 403, 413, 415, 503)
+
+
+# No security requirement ({}) while no password is set; after set-password one of the others.
+SECURITY_SCHEMES = {"bearer": {"type": "http", "scheme": "bearer", "description": "run_bot.py token create NAME"},
+                    "session": {"type": "apiKey", "in": "cookie", "name": "ptb_session",
+                                "description": "made by POST /login"}}
 
 
 @dataclass(frozen=True)
@@ -172,8 +181,12 @@ def build_document(app, examples: dict[str, list] | None = None) -> dict:
     return {"openapi": "3.1.0",
             "info": {"title": "Paper-trading bot dashboard API", "version": "1",
                      "description": "Errors are {\"error\": sentence, \"field\": name or null}. Writes need the "
-                                    "page's X-CSRF-Token header and a JSON body (the controls take none)."},
-            "paths": paths, "components": {"schemas": components}}
+                                    "page's X-CSRF-Token header and a JSON body (the controls take none). Once a "
+                                    "password is set every endpoint needs the session cookie or an API token "
+                                    "(run_bot.py token create) as Authorization: Bearer; bearer writes need no "
+                                    "CSRF token."},
+            "paths": paths, "security": [{}, {"bearer": []}, {"session": []}],
+            "components": {"schemas": components, "securitySchemes": SECURITY_SCHEMES}}
 
 
 def _add_examples(components: dict, paths: dict, examples: dict) -> None:
@@ -203,7 +216,7 @@ def _operation(rule, components: dict) -> dict:
     content = {spec.media: {"schema": ok_schema if spec.media == "application/json" else {"type": "string"}}}
     operation["responses"] = {str(spec.status): {"description": "OK", "content": content}}
     error_ref = _schema(ErrorAnswer, components)
-    errors = set(spec.errors) | {405} | ({404} if rule.arguments else set())
+    errors = set(spec.errors) | {401, 405} | ({404} if rule.arguments else set())
     for status in sorted(errors):
         operation["responses"][str(status)] = {"description": ERROR_TEXT.get(status, "refused"),
                                                "content": {"application/json": {"schema": error_ref}}}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from flask import Flask, current_app, jsonify, request
+from flask import Flask, current_app, g, jsonify, request, session
 from werkzeug.exceptions import HTTPException
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -38,7 +38,22 @@ def json_error(message: str, status: int, field: str | None = None):
 
 
 def csrf_token() -> str:
+    """The token pages send back on writes: one per session once a password is set
+    (dashboard/auth.py), else one per process."""
+    auth = current_app.extensions.get("auth")
+    if auth is not None and auth.enabled:
+        token = session.get("csrf")
+        if not token:
+            token = session["csrf"] = secrets.token_urlsafe(32)
+        return token
     return current_app.config["DASHBOARD_CSRF_TOKEN"]
+
+
+def _bearer_request() -> bool:
+    # A browser never adds an Authorization: Bearer header by itself, so a request carrying a
+    # valid token cannot be a cross-site forgery: no CSRF token or Origin check for it.
+    principal = g.get("principal")
+    return principal is not None and principal.kind == "token"
 
 
 def _same_origin(url: str) -> bool:
@@ -52,6 +67,18 @@ def refusal():
         return None
     if request.routing_exception is not None:
         return None  # let the 404/405 through unchanged
+    if not _bearer_request():
+        forged = _cross_site()
+        if forged is not None:
+            return forged
+    has_body = bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if has_body or request.endpoint not in BODYLESS_ENDPOINTS:
+        if not request.is_json:
+            return json_error("the request body must be JSON (Content-Type: application/json)", 415)
+    return None
+
+
+def _cross_site():
     origin = request.headers.get("Origin")
     referer = request.headers.get("Referer")
     if origin is not None and not _same_origin(origin):
@@ -61,10 +88,6 @@ def refusal():
     sent = request.headers.get(CSRF_HEADER, "")
     if not sent or not hmac.compare_digest(sent.encode(), csrf_token().encode()):
         return json_error(CROSS_SITE, 403)
-    has_body = bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
-    if has_body or request.endpoint not in BODYLESS_ENDPOINTS:
-        if not request.is_json:
-            return json_error("the request body must be JSON (Content-Type: application/json)", 415)
     return None
 
 

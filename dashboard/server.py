@@ -7,6 +7,7 @@ until engine.request_stop() and then returns, leaving the engine to its caller.
 Connections: an idle one (no request line within IDLE_TIMEOUT_SECONDS) is closed, any socket
 operation stalling SOCKET_TIMEOUT_SECONDS ends its connection, and in eventlet mode one client
 address holds at most MAX_CONNECTIONS_PER_ADDRESS (dashboard/connections.py).
+With dashboard.tls_cert and dashboard.tls_key it serves HTTPS itself.
 """
 from __future__ import annotations
 
@@ -35,11 +36,16 @@ SOCKET_TIMEOUT_SECONDS = 60
 # Descriptors for every connection the caps allow, plus the data files, logs and listener.
 OPEN_FILES_WANTED = MAX_CONNECTIONS + 512
 EXPOSED_WARNING = (
-    "warning: the dashboard listens on {address}, which other machines can reach. Anyone who "
+    "warning: the dashboard listens on {address}, which other machines can reach, and "
+    "--insecure-no-auth let it start with no password: there is no authentication. Anyone who "
     "can connect gets every page, the API with its controls (start/pause/stop, strategy "
-    "toggles, alerts, journal, notifications), the CSV exports and /metrics: there is no "
-    "authentication yet. Requests must name a host in dashboard.allowed_hosts (or localhost). "
-    "Bind to 127.0.0.1 unless you need this.")
+    "toggles, alerts, journal, notifications), the CSV exports and /metrics. Requests must name "
+    "a host in dashboard.allowed_hosts (or localhost). Run 'python run_bot.py set-password', "
+    "or bind to 127.0.0.1 unless you need this.")
+CLEAR_TEXT_WARNING = (
+    "warning: the dashboard listens on {address} over plain HTTP: the password, session cookie "
+    "and API tokens cross the network unencrypted. Put it behind an HTTPS reverse proxy "
+    "(dashboard.trusted_proxies) or set dashboard.tls_cert and dashboard.tls_key.")
 
 
 def is_loopback(host: str) -> bool:
@@ -53,11 +59,17 @@ def is_loopback(host: str) -> bool:
         return False  # a host name: it may resolve to anything
 
 
-def warn_if_exposed(config) -> bool:
+def warn_if_exposed(config, password_set: bool = False) -> bool:
     """On a non-loopback address, say what is exposed (stderr and the log); True if it did."""
     if is_loopback(config.host):
         return False
-    message = EXPOSED_WARNING.format(address=f"{config.host}:{config.port}")
+    address = f"{config.host}:{config.port}"
+    if not password_set:
+        message = EXPOSED_WARNING.format(address=address)
+    elif not config.tls_cert and config.trusted_proxies == 0:
+        message = CLEAR_TEXT_WARNING.format(address=address)
+    else:
+        return False
     print(message, file=sys.stderr, flush=True)
     log.warning(message)
     return True
@@ -72,7 +84,7 @@ class DashboardServer:
         self.app, self.socketio = create_app(engine, dashboard_config)
         self.context = self.app.extensions["dashboard"]
         self.connection_limits = ConnectionLimits(MAX_CONNECTIONS_PER_ADDRESS, MAX_CONNECTIONS)
-        warn_if_exposed(dashboard_config)
+        warn_if_exposed(dashboard_config, self.app.extensions["auth"].enabled)
 
     def start_background_task(self, target, *args, **kwargs):
         """Run target beside the server (a green thread in eventlet mode, a thread otherwise)."""
@@ -113,6 +125,11 @@ class DashboardServer:
         # Accepted sockets inherit this: without it a response written in several sends waits
         # for the client's delayed ACK (~40 ms) between them.
         listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.config.tls_cert:
+            # Each connection's handshake runs in its own green thread on its first read, so a
+            # slow client cannot stall the accept loop.
+            listener = eventlet.wrap_ssl(listener, certfile=self.config.tls_cert, keyfile=self.config.tls_key,
+                                         server_side=True)
         raise_open_file_limit(OPEN_FILES_WANTED)
         limits = self.connection_limits
         server = eventlet.spawn(eventlet.wsgi.server, GuardedListener(listener, limits, eventlet.sleep),
@@ -132,8 +149,9 @@ class DashboardServer:
         class TimedRequestHandler(WSGIRequestHandler):
             timeout = SOCKET_TIMEOUT_SECONDS  # socketserver sets it on each connection
 
+        tls = (self.config.tls_cert, self.config.tls_key) if self.config.tls_cert else None
         server = make_server(self.config.host, self.config.port, self.app, threaded=True,
-                             request_handler=TimedRequestHandler)
+                             request_handler=TimedRequestHandler, ssl_context=tls)
         thread = threading.Thread(target=server.serve_forever, name="dashboard-http", daemon=True)
         thread.start()
         self._wait_for_stop()

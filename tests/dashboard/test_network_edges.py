@@ -90,7 +90,7 @@ def test_warning_on_a_non_loopback_address(engine, capsys, caplog):
     err = capsys.readouterr().err
     assert "warning: the dashboard listens on 0.0.0.0:5999" in err
     for exposed_part in ("every page", "the API with its controls", "CSV exports", "/metrics",
-                         "no authentication", "dashboard.allowed_hosts"):
+                         "no authentication", "dashboard.allowed_hosts", "set-password"):
         assert exposed_part in err, exposed_part
     assert [r.getMessage() for r in caplog.records if r.name == "dashboard.server"] == [err.strip()]
 
@@ -188,3 +188,16 @@ def test_accept_survives_running_out_of_descriptors():
         assert peer[0] == "127.0.0.1" and len(pauses) == 2
         connection.close()
         client.close()
+
+
+def test_with_a_password_the_warning_is_about_clear_text_and_gone_with_tls(capsys):
+    from bot.config import parse_config
+
+    exposed = parse_config({"dashboard": {"host": "0.0.0.0"}}).dashboard
+    assert server_module.warn_if_exposed(exposed, password_set=True)
+    err = capsys.readouterr().err
+    assert "over plain HTTP" in err and "no authentication" not in err
+    proxied = exposed.model_copy(update={"trusted_proxies": 1})
+    assert not server_module.warn_if_exposed(proxied, password_set=True)
+    assert server_module.warn_if_exposed(proxied, password_set=False)  # no password: the loud one
+    assert "there is no authentication" in capsys.readouterr().err

@@ -68,13 +68,16 @@ class BotProcess:
     stdout_path: Path
     stderr_path: Path
     exit_code: int | None = field(default=None)
+    headers: dict = field(default_factory=dict)  # e.g. an API token once a password is set
 
     def get_json(self, path: str, timeout: float = 10.0):
-        with urllib.request.urlopen(self.base_url + path, timeout=timeout) as response:
+        request = urllib.request.Request(self.base_url + path, headers=self.headers)
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.loads(response.read().decode("utf-8"))
 
     def get_text(self, path: str, timeout: float = 30.0) -> str:
-        with urllib.request.urlopen(self.base_url + path, timeout=timeout) as response:
+        request = urllib.request.Request(self.base_url + path, headers=self.headers)
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.read().decode("utf-8")
 
     def output(self) -> str:
@@ -120,10 +123,11 @@ class BotProcess:
 
 
 def start_bot(tmp_dir: Path, config: dict | None = None, extra_args: tuple[str, ...] = (),
-              seed_trades: list[dict] | None = None) -> BotProcess:
+              seed_trades: list[dict] | None = None, headers: dict | None = None) -> BotProcess:
     """Start run_bot.py with FAST_CONFIG merged with config; wait for /api/health.
 
-    seed_trades are written to data/trades.jsonl before the start (a ledger to resume from).
+    seed_trades are written to data/trades.jsonl before the start (a ledger to resume from);
+    headers go with the bot's own requests (an Authorization header when a password is set).
     """
     tmp_dir = Path(tmp_dir)
     data_dir, log_dir = tmp_dir / "data", tmp_dir / "logs"
@@ -145,7 +149,7 @@ def start_bot(tmp_dir: Path, config: dict | None = None, extra_args: tuple[str, 
             [sys.executable, "run_bot.py", "--config", str(config_path), "--port", str(port), *extra_args],
             cwd=REPO_ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
     bot = BotProcess(process, f"http://127.0.0.1:{port}", port, data_dir, log_dir, config_path,
-                     stdout_path, stderr_path)
+                     stdout_path, stderr_path, headers=dict(headers or {}))
     try:
         bot.wait_until(lambda: bot.get_json("/api/health", timeout=2.0).get("status") == "ok",
                        timeout=START_TIMEOUT_SECONDS, interval=0.2, what="GET /api/health")
