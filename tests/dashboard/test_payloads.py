@@ -129,3 +129,12 @@ def test_the_browser_copies_no_table_and_unwraps_no_list():
         assert not re.search(r'\[\s*"arbitrage",\s*"momentum"', text), path.name
         assert not re.search(r'\[\s*"info",\s*"success"', text), path.name
         assert "10_080" not in text and "10080" not in text, path.name
+
+
+def test_a_notification_event_is_the_item_the_alerts_answer_lists(browser, client, csrf):
+    browser.get_received()
+    sent = client.post("/api/notifications/send", json={"message": "shape check", "level": "warning"}, headers=csrf)
+    assert sent.status_code == 200
+    (pushed,) = [n for n in _received(browser).get("notification", []) if n.get("message") == "shape check"]
+    listed = client.get("/api/alerts").get_json()["notifications"][0]
+    assert pushed == listed == sent.get_json()["notification"]

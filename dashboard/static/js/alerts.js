@@ -172,7 +172,7 @@ async function deleteRule(rule, button) {
 
 function historyRow(item) {
   return el("tr", { dataset: { ruleId: String(item.rule_id || "") } }, [
-    td(fmt.dateTime(item.ts), "nowrap"),
+    td(fmt.stamp(item.ts), "nowrap", `${fmt.dateTime(item.ts)} (market time)`),
     el("td", {}, el("span", { class: "badge badge-warning" }, CONDITION_WORDS[item.condition] || fmt.label(item.condition || "alert"))),
     td(item.symbol || fmt.DASH, "nowrap"),
     td(item.message || fmt.DASH, "reason-wrap cell-full"),
@@ -247,7 +247,7 @@ function notificationItem(note) {
     el("div", { class: "notification-head" }, [
       el("span", { class: "badge" }, fmt.label(note.kind || "notification")),
       el("span", { class: `badge ${LEVEL_BADGE[level]}` }, level),
-      el("time", { class: "notification-time", datetime: note.ts || null }, fmt.dateTime(note.ts)),
+      el("time", { class: "notification-time", datetime: note.ts || null, title: "when it was sent, on the bot's computer clock" }, fmt.wallDateTime(note.ts)),
     ]),
     el("p", { class: "notification-message" }, note.message || fmt.DASH),
   ]);

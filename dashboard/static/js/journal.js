@@ -210,12 +210,12 @@ function entryItem(entry) {
   const fields = [["Entry reason", entry.entry_reason], ["Exit reason", entry.exit_reason], ["Lessons learned", entry.lessons_learned]]
     .filter(([, text]) => text)
     .flatMap(([title, text]) => [el("dt", {}, title), el("dd", { class: "journal-text" }, text)]);
-  const edited = entry.updated_at && entry.updated_at !== entry.created_at ? ` · edited ${fmt.dateTime(entry.updated_at)}` : "";
+  const edited = entry.updated_at && entry.updated_at !== entry.created_at ? ` · edited ${fmt.wallDateTime(entry.updated_at)}` : "";
   return el("li", { class: "journal-entry", dataset: { entryId: String(entry.id) } }, [
     el("header", { class: "journal-entry-head" }, [
       el("div", {}, [
         el("h3", {}, entryTitle(entry)),
-        el("p", { class: "journal-meta" }, `${fmt.dateTime(entry.created_at)}${edited}`),
+        el("p", { class: "journal-meta" }, `${fmt.wallDateTime(entry.created_at)}${edited}`),
       ]),
       el("button", { type: "button", class: "btn btn-small", on: { click: () => startEdit(entry) } }, "Edit"),
     ]),

@@ -7,7 +7,7 @@ import * as fmt from "./format.js";
 import { on } from "./socket.js";
 
 const ANALYTICS_REFRESH_MS = 10_000;
-const SORT_NAMES = { net_pnl: "net P&L", sharpe: "Sharpe ratio", win_rate: "win rate", trades: "trades" };
+const SORT_NAMES = { net_pnl: "net P&L", sharpe: "Sharpe ratio", win_rate: "win rate", trades: "fills" };
 
 const panel = byId("leaderboard-panel");
 let performance = null; // list from strategies_update / the API
