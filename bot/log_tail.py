@@ -93,7 +93,8 @@ def text_records(lines: Iterator[tuple[int, str]]) -> Iterator[tuple[int, dict]]
         detail = "\n".join(reversed(continuation))
         continuation = []
         level = level.lower() if level.lower() in LEVELS else "info"
-        yield offset, {"ts": stamp.replace(",", ".").replace(" ", "T"),  # the server's local wall clock "level": level,
+        # ts: the server's local wall clock (logging's asctime), so no "Z"
+        yield offset, {"ts": stamp.replace(",", ".").replace(" ", "T"), "level": level,
                        "logger": logger, "strategy": _strategy_of(logger, message), "message": message,
                        "detail": detail}
     if continuation:  # lines above the first record (the file starts mid-record after a cut)
