@@ -246,9 +246,9 @@ function entryItem(entry) {
       el("button", { type: "button", class: "btn btn-small", on: { click: () => startEdit(entry) } }, "Edit"),
     ]),
     el("p", { class: "journal-scores" }, [
-      el("span", { class: "stars", "aria-hidden": "true" }, stars(entry.rating)),
-      el("span", { class: "sr-only" }, entry.rating ? `Rating ${entry.rating} of 5.` : "Not rated."),
-      el("span", { class: "journal-confidence" }, `Confidence ${entry.confidence_level ?? fmt.DASH}/10`),
+      entry.rating ? el("span", { class: "stars", "aria-hidden": "true" }, stars(entry.rating)) : el("span", { class: "journal-confidence" }, "Not rated"),
+      entry.rating ? el("span", { class: "sr-only" }, `Rating ${entry.rating} of 5.`) : null,
+      el("span", { class: "journal-confidence" }, entry.confidence_level ? `Confidence ${entry.confidence_level}/10` : "No confidence given"),
     ]),
     el("dl", { class: "journal-fields" }, fields),
   ]);

@@ -5,7 +5,7 @@ import { api, query } from "./api.js";
 import { byId, el, panelError, panelLoading, panelShow, replaceChildren, td } from "./dom.js";
 import * as fmt from "./format.js";
 
-const PAGE_SIZE = 100;
+const PAGE_SIZE = 50;
 const inputs = { source: byId("log-source"), level: byId("log-level"), strategy: byId("log-strategy"), q: byId("log-text") };
 const panel = byId("logs-panel");
 let older = null; // the byte offset the next older page starts from

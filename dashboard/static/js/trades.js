@@ -39,8 +39,8 @@ function signed(node, value) {
 
 function tripRow(trip) {
   return el("tr", { dataset: { tripId: trip.id } }, [
-    td(fmt.dateTime(trip.closed_at)),
     td(fmt.dateTime(trip.opened_at)),
+    td(fmt.dateTime(trip.closed_at)),
     td(fmt.duration(trip.duration_seconds), "num"),
     td(fmt.label(trip.strategy)),
     td(trip.symbols.join(" + ")),

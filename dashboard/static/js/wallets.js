@@ -8,14 +8,21 @@ import * as fmt from "./format.js";
 const REFRESH_MS = 10000;
 const panels = ["balances-panel", "shorts-panel", "transit-panel", "drift-panel"].map(byId);
 
+/** A wallet amount: float residue below 1e-8 is 0, then up to 8 decimals (at least 2), grouped. */
+function walletAmount(value) {
+  if (value === null || value === undefined || !Number.isFinite(value)) return fmt.DASH;
+  const v = Math.abs(value) < 5e-9 ? 0 : value;
+  return v.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 8 });
+}
+
 function signed(node, value) {
-  node.classList.add(fmt.signClass(value));
+  node.classList.add(Math.abs(value) < 5e-9 ? "zero" : fmt.signClass(value));
   return node;
 }
 
 function reservedText(reserved) {
   if (!reserved.length) return fmt.DASH;
-  return reserved.map((r) => `${fmt.label(r.by)} (${r.kind}) ${fmt.amount(r.amount)}`).join("; ");
+  return reserved.map((r) => `${fmt.label(r.by)} (${r.kind}) ${walletAmount(r.amount)}`).join("; ");
 }
 
 function balanceRows(exchange) {
@@ -25,11 +32,11 @@ function balanceRows(exchange) {
   ]);
   const rows = exchange.assets.map((a) => el("tr", { class: "row-exchange", dataset: { exchange: exchange.exchange, asset: a.asset } }, [
     el("th", { scope: "row" }, a.asset),
-    td(fmt.amount(a.balance), "num"),
-    td(fmt.amount(a.start), "num"),
-    signed(td(fmt.amount(a.change), "num"), a.change),
+    td(walletAmount(a.balance), "num"),
+    td(walletAmount(a.start), "num"),
+    signed(td(walletAmount(a.change), "num"), a.change),
     td(reservedText(a.reserved), "reason-wrap"),
-    td(fmt.amount(a.free), "num"),
+    td(walletAmount(a.free), "num"),
     td(fmt.money(a.value_usdt), "num"),
   ]));
   return [head, ...rows];
@@ -40,22 +47,22 @@ function shortRow(s) {
   return el("tr", {}, [
     td(fmt.label(s.strategy)),
     td(`${s.asset} on ${s.exchange}`),
-    td(fmt.amount(s.qty), "num"),
+    td(walletAmount(s.qty), "num"),
     td(`${fmt.money(s.collateral_usdt)} USDT`, "num"),
     td(level, s.margin_level !== null && s.margin_level < s.maintenance_ratio ? "num neg" : "num"),
   ]);
 }
 
 function transitRow(t) {
-  return el("tr", {}, [td(t.asset), td(fmt.amount(t.amount), "num"), td(`${t.from} → ${t.to}`), td(fmt.dateTime(t.arrival_ts))]);
+  return el("tr", {}, [td(t.asset), td(walletAmount(t.amount), "num"), td(`${t.from} → ${t.to}`), td(fmt.dateTime(t.arrival_ts))]);
 }
 
 function driftRow(d) {
   return el("tr", { dataset: { asset: d.asset } }, [
     el("th", { scope: "row" }, d.asset),
-    td(fmt.amount(d.start), "num"),
-    td(fmt.amount(d.now), "num"),
-    signed(td(fmt.amount(d.drift), "num"), d.drift),
+    td(walletAmount(d.start), "num"),
+    td(walletAmount(d.now), "num"),
+    signed(td(walletAmount(d.drift), "num"), d.drift),
     signed(td(fmt.pct(d.drift_pct, 2, true), "num"), d.drift_pct),
     signed(td(fmt.signedMoney(d.drift_value_usdt, 2), "num"), d.drift_value_usdt),
   ]);
