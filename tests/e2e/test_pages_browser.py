@@ -106,7 +106,10 @@ def test_logs_panel_filters_by_source_level_and_strategy(bot_server, watched):
                            " && [...document.querySelectorAll('#logs-body tr')]"
                            ".every(r => ['warning', 'error', 'critical'].includes(r.dataset.level))", timeout=WAIT_MS)
     page.select_option("#log-level", "")
-    _ready(page, "logs-panel")
+    page.select_option("#log-source", "activity")
+    page.wait_for_function("() => document.getElementById('logs-panel').dataset.state === 'ready'"
+                           " && document.getElementById('log-note').textContent.includes('activity.jsonl')",
+                           timeout=WAIT_MS)
     _shoot(page, "logs-1366")
     w.assert_clean()
     narrow = watched(390, 844)
