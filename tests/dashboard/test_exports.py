@@ -102,6 +102,24 @@ def test_portfolio_csv(client, engine):
                - Decimal(terms["holdings_pnl"]["value_usdt"])) <= Decimal("2e-8")
 
 
+def test_journal_csv(client, csrf, engine):
+    trade_id = ledger_lines(engine)[0]["id"]
+    client.post("/api/journal/entry", headers=csrf, json={"trade_id": trade_id, "entry_reason": "-risky", "rating": 2})
+    client.post("/api/journal/entry", headers=csrf, json={"lessons_learned": "fine"})
+    response = client.get("/api/export/journal")
+    assert response.headers["Content-Disposition"] == f'attachment; filename="journal-{today()}.csv"'
+    rows = parse(response)
+    assert [r["trade_id"] for r in rows] == [trade_id, ""]
+    assert rows[0]["entry_reason"] == "'-risky" and rows[0]["rating"] == "2"
+    line = ledger_lines(engine)[0]  # the trade as the file says
+    market = engine.source.markets[(line["exchange"], line["symbol"])]
+    assert (rows[0]["trade_time"], rows[0]["trade_side"], rows[0]["symbol"], rows[0]["trade_exchange"]) == \
+        (line["ts"], line["side"], line["symbol"], line["exchange"])
+    assert_decimal(rows[0]["trade_price"], line["price"], _places(market.price_step), "trade_price")
+    assert_decimal(rows[0]["trade_qty"], line["qty"], _places(market.amount_step), "trade_qty")
+    assert rows[1]["trade_time"] == rows[1]["trade_side"] == rows[1]["trade_price"] == ""
+
+
 def _append_copies(engine, template: dict, count: int) -> None:
     batch = []
     for _ in range(count):
