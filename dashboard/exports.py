@@ -5,7 +5,8 @@ ledger.iter_non_trades() (the file, streamed), so memory stays flat whatever the
 Text cells that a spreadsheet could run as a formula are prefixed with an apostrophe (OWASP's
 CSV injection advice): those starting with a tab, CR or LF, and those whose first character
 after any leading whitespace is = + - @ | or a full-width form of one. Numbers are written as
-numbers, so -12.5 stays a number.
+decimal strings at the market's precision (bot/export_format.py), never guarded, so -12.5 stays
+a number and no cell reads 3.1590895999999997.
 """
 from __future__ import annotations
 
@@ -16,12 +17,19 @@ from typing import Iterable, Iterator
 
 from flask import Blueprint, Response, current_app, stream_with_context
 
-from bot.models import BORROW_FEE, TRANSFER_IN, TRANSFER_OUT, Trade, iso_utc
+from bot.export_format import FEE_DECIMALS, SECONDS_DECIMALS, DecimalText, Precision, decimal_text, pct, usdt
+from bot.models import BORROW_FEE, TRANSFER_IN, TRANSFER_OUT, Trade, iso_utc, trade_fee_usdt
+from bot.trade_search import trades_by_id
 
-TRADE_COLUMNS = tuple(Trade.__slots__)
-PORTFOLIO_COLUMNS = ("kind", "exchange", "strategy", "asset", "qty", "avg_cost", "mark", "value_usdt",
+TRADE_COLUMNS = tuple(Trade.__slots__) + ("fee_usdt", "net_pnl")
+PORTFOLIO_COLUMNS = ("as_of", "kind", "exchange", "strategy", "asset", "qty", "avg_cost", "mark", "value_usdt",
                      "unrealized_pnl")
-JOURNAL_COLUMNS = ("id", "trade_id", "strategy", "symbol", "entry_reason", "confidence_level", "exit_reason",
+# The P&L terms, one row each: total_pnl = strategies_net_pnl + holdings_pnl, and
+# strategies_net_pnl = realized + unrealized - fees - transfer fees - borrow fees.
+PORTFOLIO_TERMS = ("equity", "initial_equity", "total_pnl", "strategies_net_pnl", "holdings_pnl", "realized_pnl",
+                   "unrealized_pnl", "fees_usdt", "transfer_fees_usdt", "borrow_fees_usdt", "cash_usdt")
+JOURNAL_COLUMNS = ("id", "trade_id", "strategy", "symbol", "trade_time", "trade_side", "trade_exchange",
+                   "trade_qty", "trade_price", "entry_reason", "confidence_level", "exit_reason",
                    "lessons_learned", "rating", "created_at", "updated_at")
 # Spreadsheets skip leading spaces and line breaks before a formula, and some read the
 # full-width forms (＝ ＋ － ＠ ｜) as their ASCII twins.
@@ -36,7 +44,7 @@ def neutralise(value):
     """A cell value safe to open in a spreadsheet."""
     if value is None:
         return ""
-    if isinstance(value, str) and (value.startswith(CONTROL_STARTS) or value.lstrip()[:1] in FORMULA_CHARACTERS):
+    if isinstance(value, str) and not isinstance(value, DecimalText) and (value.startswith(CONTROL_STARTS) or value.lstrip()[:1] in FORMULA_CHARACTERS):
         return "'" + value
     return value
 
@@ -69,6 +77,23 @@ def _ctx():
     return current_app.extensions["dashboard"]
 
 
+def _precision(ctx) -> Precision:
+    return Precision(ctx.engine.source.markets)
+
+
+def trade_numbers(trade: Trade, precision: Precision) -> dict:
+    """A trade's numeric cells as decimal strings, with its fee in USDT and its net P&L (realized less fee)."""
+    exchange, symbol = trade.exchange, trade.symbol
+    fee_usdt = trade_fee_usdt(trade)
+    return {"qty": precision.qty(exchange, symbol, trade.qty), "price": precision.price(exchange, symbol, trade.price),
+            "fee": decimal_text(trade.fee, FEE_DECIMALS), "quote_usdt_rate": usdt(trade.quote_usdt_rate),
+            "realized_pnl": usdt(trade.realized_pnl), "fee_usdt": usdt(fee_usdt),
+            "net_pnl": usdt(trade.realized_pnl - fee_usdt),
+            "decision_mid": precision.price(exchange, symbol, trade.decision_mid),
+            "latency_ms": decimal_text(trade.latency_ms, SECONDS_DECIMALS),
+            "liquidity_taken_pct": pct(trade.liquidity_taken_pct)}
+
+
 @exports.get("/trades")
 def export_trades():
     ctx = _ctx()
@@ -76,9 +101,12 @@ def export_trades():
     with ctx.engine.lock:
         trades = ledger.since(0, ledger.last_seq)  # from memory now, or streamed from the file later
 
+    precision = _precision(ctx)
+
     def rows():
         for trade in trades:
             line = trade.to_dict()  # as the ledger line holds it (ts in ISO 8601)
+            line.update(trade_numbers(trade, precision))
             yield [line[column] for column in TRADE_COLUMNS]
 
     return csv_response("trades", csv_chunks(TRADE_COLUMNS, rows(), ctx.cooperate))
@@ -86,26 +114,45 @@ def export_trades():
 
 @exports.get("/portfolio")
 def export_portfolio():
-    summary = _ctx().facade.portfolio_summary()
-    marks = summary["marks"]
+    """Balances, positions and the P&L terms, each row stamped with the market time they are as of."""
+    ctx = _ctx()
+    summary = ctx.facade.portfolio_summary()
+    precision = _precision(ctx)
+    as_of, marks = summary["as_of"], summary["marks"]
     rows = []
     for exchange, wallet in summary["balances"].items():
         for asset, qty in wallet.items():
-            mark = marks.get(asset)
-            rows.append(["balance", exchange, None, asset, qty, None, mark,
-                         qty * mark if mark is not None else None, None])
+            mark = 1.0 if asset == "USDT" else marks.get(asset)
+            rows.append([as_of, "balance", exchange, None, asset, precision.asset(asset, qty), None,
+                         precision.asset_price(asset, mark), usdt(qty * mark) if mark is not None else None, None])
     for p in summary["positions"]:
-        rows.append(["position", None, p["strategy"], p["asset"], p["qty"], p["avg_cost"], p["mark"],
-                     p["value_usdt"], p["unrealized_pnl"]])
-    rows.append(["equity", None, None, "USDT", None, None, None, summary["equity"], summary["unrealized_pnl"]])
+        asset = p["asset"]
+        rows.append([as_of, "position", None, p["strategy"], asset, precision.asset(asset, p["qty"]),
+                     precision.asset_price(asset, p["avg_cost"]), precision.asset_price(asset, p["mark"]),
+                     usdt(p["value_usdt"]), usdt(p["unrealized_pnl"])])
+    for term in PORTFOLIO_TERMS:
+        rows.append([as_of, term, None, None, "USDT", None, None, None, usdt(summary[term]), None])
     return csv_response("portfolio", csv_chunks(PORTFOLIO_COLUMNS, rows))
 
 
 @exports.get("/journal")
 def export_journal():
-    entries = _ctx().facade.journal_entries()
-    rows = ([entry.get(column) for column in JOURNAL_COLUMNS] for entry in reversed(entries))
-    return csv_response("journal", csv_chunks(JOURNAL_COLUMNS, rows))
+    """Journal entries, oldest first, with the time, side, exchange, quantity and price of their trade."""
+    ctx = _ctx()
+    entries = list(reversed(ctx.facade.journal_entries()))
+    trades = trades_by_id(ctx.engine.ledger, ctx.engine.lock, {e["trade_id"] for e in entries if e.get("trade_id")})
+    precision = _precision(ctx)
+
+    def row(entry: dict) -> list:
+        trade = trades.get(entry.get("trade_id"))
+        if trade is not None:
+            entry = {**entry, "trade_time": iso_utc(trade.ts), "trade_side": trade.side,
+                     "trade_exchange": trade.exchange, "symbol": entry.get("symbol") or trade.symbol,
+                     "trade_qty": precision.qty(trade.exchange, trade.symbol, trade.qty),
+                     "trade_price": precision.price(trade.exchange, trade.symbol, trade.price)}
+        return [entry.get(column) for column in JOURNAL_COLUMNS]
+
+    return csv_response("journal", csv_chunks(JOURNAL_COLUMNS, (row(e) for e in entries)))
 
 
 ROUNDTRIP_COLUMNS = ("id", "strategy", "kind", "status", "side", "symbols", "exchanges", "opened_at", "closed_at",
@@ -114,20 +161,41 @@ ROUNDTRIP_COLUMNS = ("id", "strategy", "kind", "status", "side", "symbols", "exc
                      "unrealized_pnl", "entry_reason", "exit_reason", "signal_ids", "trade_ids", "legs")
 
 
-def _leg_text(leg: dict) -> str:
-    """'ETH/USDT buy in 2 @ 100 out 2 @ 115' (the parts a leg has)."""
-    parts = [leg["symbol"], leg["side"]]
+ROUNDTRIP_USDT = frozenset({"entry_notional_usdt", "entry_fees_usdt", "exit_fees_usdt", "fees_usdt", "realized_pnl",
+                            "net_pnl", "unrealized_pnl"})
+
+
+def _leg_text(leg: dict, precision: Precision) -> str:
+    """'ETH/USDT buy in 2.000 @ 100.00 out 2.000 @ 115.00' (the parts a leg has, at the market's precision)."""
+    symbol = leg["symbol"]
+    parts = [symbol, leg["side"]]
     for way in ("entry", "exit"):
         if leg[f"{way}_vwap"] is not None:
-            parts.append(f"{'in' if way == 'entry' else 'out'} {leg[f'{way}_qty']:g} @ {leg[f'{way}_vwap']:.8g}")
+            parts.append(f"{'in' if way == 'entry' else 'out'} {precision.qty(None, symbol, leg[f'{way}_qty'])}"
+                         f" @ {precision.price(None, symbol, leg[f'{way}_vwap'])}")
     return " ".join(parts)
 
 
-def _roundtrip_cell(trip: dict, column: str):
+def roundtrip_cell(trip: dict, column: str, precision: Precision):
+    """One cell of the round-trips CSV (numbers as decimal strings; a VWAP at the finest price step
+    of the symbol, since a round trip may span exchanges)."""
     value = trip[column]
     if column == "legs":
-        return "; ".join(_leg_text(leg) for leg in value)
-    return " ".join(value) if isinstance(value, list) else value
+        return "; ".join(_leg_text(leg, precision) for leg in value)
+    if isinstance(value, list):
+        return " ".join(value)
+    symbol = trip["symbols"][0] if len(trip["symbols"]) == 1 else None
+    if column in ROUNDTRIP_USDT:
+        return usdt(value)
+    if column == "return_pct":
+        return pct(value)
+    if column == "duration_seconds":
+        return decimal_text(value, SECONDS_DECIMALS)
+    if column == "quantity" and symbol is not None:
+        return precision.qty(None, symbol, value)
+    if column in ("entry_vwap", "exit_vwap") and symbol is not None:
+        return precision.price(None, symbol, value)
+    return value
 
 
 @exports.get("/roundtrips")
@@ -135,7 +203,8 @@ def export_roundtrips():
     """Every round trip, oldest first (the rows of GET /api/roundtrips, unpaged)."""
     ctx = _ctx()
     trips = list(reversed(ctx.facade.round_trips(ctx.cooperate)))
-    rows = ([_roundtrip_cell(trip, column) for column in ROUNDTRIP_COLUMNS] for trip in trips)
+    precision = _precision(ctx)
+    rows = ([roundtrip_cell(trip, column, precision) for column in ROUNDTRIP_COLUMNS] for trip in trips)
     return csv_response("roundtrips", csv_chunks(ROUNDTRIP_COLUMNS, rows, ctx.cooperate))
 
 

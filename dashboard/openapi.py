@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from bot.engine_state import EngineState
 from bot.requests import (AlertRuleRequest, ExecutionQuery, JournalEntryRequest, JournalQuery, NoBody,
                           NotificationRequest, RoundTripsQuery, SpeedRequest, TradesQuery, adapter)
+from bot.requests_pages import LogsQuery, RoundTripsSummaryQuery, TradeSearchQuery
 
 openapi = Blueprint("openapi", __name__, url_prefix="/api")
 REF = "#/components/schemas/{model}"
@@ -143,6 +144,15 @@ OPERATIONS: dict[str, Operation] = {
                                      "transfer and borrow fees per strategy"),
     "roundtrips_api.roundtrips": Operation("Round trips derived from the ledger, filtered and paged",
                                            query=RoundTripsQuery, errors=(400,)),
+    "roundtrips_api.roundtrips_summary": Operation("Per-symbol figures and the daily and weekly P&L calendar of "
+                                                   "the round trips matching the filters",
+                                                   query=RoundTripsSummaryQuery, errors=(400,)),
+    "pages_api.wallets": Operation("Balances per exchange and asset, who reserves what, shorts and their "
+                                   "margin, coins in transit, inventory drift against the start"),
+    "pages_api.logs": Operation("A page of the activity log or bot.log, newest first, read from the file's end",
+                                query=LogsQuery, errors=(400, 503)),
+    "pages_api.journal_trades": Operation("Trades for the journal's picker, searched over the whole ledger",
+                                          query=TradeSearchQuery, errors=(400,)),
     "execution_api.execution": Operation("Fill quality per strategy and exchange: fills, misses, slippage, "
                                          "latency cost, transfers, borrow fees", query=ExecutionQuery, errors=(400,)),
     "report_api.report_html": Operation("The HTML tearsheet of the run (a self-contained download)",

@@ -32,6 +32,9 @@ PAGES = {
     "/journal": ("journal", "Trade journal"),
     "/alerts": ("alerts", "Alerts"),
     "/market": ("market", "Market"),
+    "/trades": ("trades", "Round trips"),
+    "/wallets": ("wallets", "Wallets"),
+    "/logs": ("logs", "Logs"),
 }
 
 pages = Blueprint("pages", __name__)

@@ -61,3 +61,6 @@ def setup_text_log(log_dir: str | Path, max_bytes: int, backups: int, console_le
     root.addHandler(file_handler)
     root.addHandler(console)
     root.setLevel(logging.INFO)
+    # APScheduler's executor logs two INFO lines per job run (every tick in real time): they would
+    # bury bot.log (and the dashboard's log panel) in "Running job ..." lines; its warnings stay.
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)

@@ -5,6 +5,7 @@ import csv
 import io
 import tracemalloc
 from datetime import datetime, timezone
+from decimal import Decimal
 
 from bot.models import Trade
 from dashboard.exports import TRADE_COLUMNS, neutralise
@@ -20,6 +21,8 @@ def today() -> str:
 
 
 def test_trades_csv_matches_the_ledger(client, engine):
+    """Every ledger line, parsed back: numbers within half a unit of the market's last decimal
+    (read from the source's Market steps here, not from the exporter), with that many decimals."""
     response = client.get("/api/export/trades")
     assert response.status_code == 200
     assert response.is_streamed
@@ -30,15 +33,40 @@ def test_trades_csv_matches_the_ledger(client, engine):
     rows = parse(response)
     lines = ledger_lines(engine)
     assert len(rows) == len(lines)
+    markets = engine.source.markets
     for row, line in zip(rows, lines):
+        market = markets[(line["exchange"], line["symbol"])]
+        places = {"qty": _places(market.amount_step), "price": _places(market.price_step),
+                  "decision_mid": _places(market.price_step), "fee": 8, "quote_usdt_rate": 8, "realized_pnl": 8,
+                  "latency_ms": 3, "liquidity_taken_pct": 4}
         for column in TRADE_COLUMNS:
+            if column in ("fee_usdt", "net_pnl"):
+                continue
             value = line[column]
             if isinstance(value, float):
-                assert float(row[column]) == value, column
+                assert_decimal(row[column], value, places[column], column)
             elif isinstance(value, int):
                 assert int(row[column]) == value, column
             else:
                 assert row[column] == neutralise(value), column
+        quote = line["symbol"].split("/")[1]
+        fee_usdt = line["fee"] * (line["quote_usdt_rate"] if line["fee_asset"] == quote else 1.0)
+        assert_decimal(row["fee_usdt"], fee_usdt, 8, "fee_usdt")
+        assert_decimal(row["net_pnl"], line["realized_pnl"] - fee_usdt, 8, "net_pnl")
+
+
+def _places(step: float) -> int:
+    """Decimals of a step written by hand: 0.001 -> 3, 1e-05 -> 5, 1.0 -> 0."""
+    text = f"{step:.12f}".rstrip("0")
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+def assert_decimal(cell: str, value: float, places: int, column: str) -> None:
+    """cell is a plain decimal with exactly `places` decimals within half its last unit of value."""
+    assert "e" not in cell.lower(), (column, cell)
+    written = cell.split(".")[1] if "." in cell else ""
+    assert len(written) == places, (column, cell, places)
+    assert abs(Decimal(cell) - Decimal(repr(value))) <= Decimal(5) * Decimal(10) ** (-places - 1), (column, cell, value)
 
 
 def test_formula_cells_are_neutralised(client, engine):
@@ -57,13 +85,21 @@ def test_portfolio_csv(client, engine):
     assert response.headers["Content-Disposition"] == f'attachment; filename="portfolio-{today()}.csv"'
     rows = parse(response)
     summary = client.get("/api/portfolio").get_json()
+    assert {r["as_of"] for r in rows} == {summary["as_of"]} and summary["as_of"]
     balances = [r for r in rows if r["kind"] == "balance"]
-    assert {(r["exchange"], r["asset"]): float(r["qty"]) for r in balances} == \
-        {(ex, asset): qty for ex, wallet in summary["balances"].items() for asset, qty in wallet.items()}
+    assert {(r["exchange"], r["asset"]) for r in balances} == \
+        {(ex, asset) for ex, wallet in summary["balances"].items() for asset in wallet}
+    for r in balances:
+        qty = summary["balances"][r["exchange"]][r["asset"]]
+        assert_decimal(r["qty"], qty, 8, "qty")  # wallets hold amounts finer than the trading step
     positions = [r for r in rows if r["kind"] == "position"]
     assert len(positions) == len(summary["positions"])
-    total = [r for r in rows if r["kind"] == "equity"]
-    assert float(total[0]["value_usdt"]) == summary["equity"]
+    terms = {r["kind"]: r for r in rows if r["kind"] not in ("balance", "position")}
+    for term in ("equity", "total_pnl", "strategies_net_pnl", "holdings_pnl", "realized_pnl", "fees_usdt"):
+        assert_decimal(terms[term]["value_usdt"], summary[term], 8, term)
+    # the terms add up as written: total = strategies' net + starting holdings' move
+    assert abs(Decimal(terms["total_pnl"]["value_usdt"]) - Decimal(terms["strategies_net_pnl"]["value_usdt"])
+               - Decimal(terms["holdings_pnl"]["value_usdt"])) <= Decimal("2e-8")
 
 
 def test_journal_csv(client, csrf, engine):
@@ -75,6 +111,13 @@ def test_journal_csv(client, csrf, engine):
     rows = parse(response)
     assert [r["trade_id"] for r in rows] == [trade_id, ""]
     assert rows[0]["entry_reason"] == "'-risky" and rows[0]["rating"] == "2"
+    line = ledger_lines(engine)[0]  # the trade as the file says
+    market = engine.source.markets[(line["exchange"], line["symbol"])]
+    assert (rows[0]["trade_time"], rows[0]["trade_side"], rows[0]["symbol"], rows[0]["trade_exchange"]) == \
+        (line["ts"], line["side"], line["symbol"], line["exchange"])
+    assert_decimal(rows[0]["trade_price"], line["price"], _places(market.price_step), "trade_price")
+    assert_decimal(rows[0]["trade_qty"], line["qty"], _places(market.amount_step), "trade_qty")
+    assert rows[1]["trade_time"] == rows[1]["trade_side"] == rows[1]["trade_price"] == ""
 
 
 def _append_copies(engine, template: dict, count: int) -> None:

@@ -17,7 +17,7 @@ from tests.e2e.conftest import PAGE_SETTLED, WAIT_MS, api_call, start_bot
 pytestmark = pytest.mark.e2e
 
 PAGES = {"overview": "/", "analytics": "/analytics", "leaderboard": "/leaderboard", "journal": "/journal",
-         "alerts": "/alerts", "market": "/market"}
+         "alerts": "/alerts", "market": "/market", "trades": "/trades", "wallets": "/wallets", "logs": "/logs"}
 XSS_SCRIPT = "<script>window.__xss=1</script>"
 XSS_IMG = '<img src=x onerror="window.__xss=2">'
 BOT_STATE_IS = "(state) => document.querySelector('#status-bot').dataset.state === state"

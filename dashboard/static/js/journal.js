@@ -34,12 +34,17 @@ function tradeText(t) {
   return `${fmt.dateTime(t.ts)} · ${fmt.label(t.strategy)} · ${fill}`;
 }
 
+let tradeSearchNumber = 0;
 async function loadTrades() {
   const help = byId("journal-trade-help");
+  const mine = ++tradeSearchNumber;
+  const text = byId("journal-trade-search").value.trim();
   help.classList.remove("is-error");
-  replaceChildren(help, "Loading the latest trades…");
+  replaceChildren(help, text ? "Searching every trade…" : "Loading the latest trades…");
   try {
-    const list = (await api.get("/api/trades?limit=200")).trades;
+    const data = await api.get(`/api/journal/trades${query({ q: text, limit: 100 })}`);
+    if (mine !== tradeSearchNumber) return; // a newer search answered first
+    const list = data.trades;
     const keep = inputs.trade_id.value;
     const options = [el("option", { value: "" }, "General note (no trade)")];
     for (const t of list) {
@@ -48,10 +53,12 @@ async function loadTrades() {
     }
     replaceChildren(inputs.trade_id, options);
     if (keep) selectTrade(keep);
+    const more = data.matched > list.length || !data.complete ? " Type to narrow the search." : "";
     help.textContent = list.length
-      ? `Pick one of the latest ${list.length} trades, or keep "General note".`
-      : "No trades yet: this entry will be a general note.";
+      ? `${text ? `${list.length} of ${data.complete ? data.matched : "more than " + list.length} matching trades` : `The latest ${list.length} trades`}, newest first; or keep "General note".${more}`
+      : text ? `No trade matches "${text}" in the whole ledger.` : "No trades yet: this entry will be a general note.";
   } catch (exc) {
+    if (mine !== tradeSearchNumber) return;
     help.classList.add("is-error");
     replaceChildren(help, [
       `Could not load trades (${exc.message}). You can still write a general note. `,
@@ -59,6 +66,22 @@ async function loadTrades() {
     ]);
   }
 }
+
+let tradeSearchTimer = null;
+byId("journal-trade-search").addEventListener("input", () => {
+  clearTimeout(tradeSearchTimer);
+  tradeSearchTimer = setTimeout(loadTrades, 300);
+});
+
+// Choosing a trade brings in the bot's own reason as the entry reason, unless the user wrote one.
+let filledReason = null;
+inputs.trade_id.addEventListener("change", () => {
+  const trade = tradesById.get(inputs.trade_id.value);
+  const current = inputs.entry_reason.value;
+  if (current.trim() && current !== filledReason) return;
+  filledReason = trade && trade.reason ? trade.reason : null;
+  inputs.entry_reason.value = filledReason || "";
+});
 
 /** Select a trade, adding an option for it when it is older than the loaded list. */
 function selectTrade(id, entry = null) {
@@ -107,14 +130,15 @@ function readForm() {
   if (!TEXT_FIELDS.some((name) => body[name])) {
     errors.entry_reason = "Write at least an entry reason, an exit reason or a lesson.";
   }
+  // Confidence and rating are optional (a general note or a trade entry alike).
   const confidence = inputs.confidence_level.value;
-  if (confidence === "") errors.confidence_level = "Give your confidence from 1 to 10.";
+  if (confidence === "") body.confidence_level = null;
   else {
     body.confidence_level = integerIn(confidence, 1, 10);
     if (body.confidence_level === null) errors.confidence_level = "Confidence must be a whole number from 1 to 10.";
   }
   const rating = inputs.rating.value;
-  if (rating === "") errors.rating = "Rate the trade from 1 to 5.";
+  if (rating === "") body.rating = null;
   else {
     body.rating = integerIn(rating, 1, 5);
     if (body.rating === null) errors.rating = "Rating must be a whole number from 1 to 5.";
@@ -126,6 +150,7 @@ function readForm() {
 
 function resetForm() {
   editing = null;
+  filledReason = null;
   form.reset();
   inputs.trade_id.value = "";
   clearErrors();
@@ -220,9 +245,9 @@ function entryItem(entry) {
       el("button", { type: "button", class: "btn btn-small", on: { click: () => startEdit(entry) } }, "Edit"),
     ]),
     el("p", { class: "journal-scores" }, [
-      el("span", { class: "stars", "aria-hidden": "true" }, stars(entry.rating)),
-      el("span", { class: "sr-only" }, `Rating ${entry.rating} of 5.`),
-      el("span", { class: "journal-confidence" }, `Confidence ${entry.confidence_level ?? fmt.DASH}/10`),
+      entry.rating ? el("span", { class: "stars", "aria-hidden": "true" }, stars(entry.rating)) : el("span", { class: "journal-confidence" }, "Not rated"),
+      entry.rating ? el("span", { class: "sr-only" }, `Rating ${entry.rating} of 5.`) : null,
+      el("span", { class: "journal-confidence" }, entry.confidence_level ? `Confidence ${entry.confidence_level}/10` : "No confidence given"),
     ]),
     el("dl", { class: "journal-fields" }, fields),
   ]);
