@@ -272,3 +272,4 @@ export function updateStatus(partial) {
 
 renderStatus();
 renderBrowserNotify();
+import("./speed_control.js");
