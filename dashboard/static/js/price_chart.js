@@ -140,6 +140,7 @@ function ensureIndicatorSeries() {
     if (!series.rsi) {
       line("rsi", pane, { color: "#b197fc", title: `RSI${m.rsi_period}`, priceFormat: formatOf(1, 0.1),
         autoscaleInfoProvider: () => ({ priceRange: { minValue: 0, maxValue: 100 } }) });
+      series.rsi.priceScale().applyOptions({ scaleMargins: { top: 0.08, bottom: 0.08 } });
       series.rsi.createPriceLine({ price: m.rsi_overbought, color: DOWN, lineStyle: LWC.LineStyle.Dashed, lineWidth: 1,
         axisLabelVisible: true, title: "no entry above" });
     }
@@ -168,8 +169,20 @@ function ensureIndicatorSeries() {
       markerLayers.headlines = LWC.createSeriesMarkers(series.news, []);
     }
   }
+}
+
+function fitPanes() {
   const panes = chart.panes();
-  for (let i = 1; i < panes.length; i += 1) panes[i].setHeight(90);
+  const total = box.clientHeight;
+  const small = Math.max(70, Math.round(total * 0.16));
+  for (let i = 1; i < panes.length; i += 1) panes[i].setHeight(small);
+  panes[0].setHeight(Math.max(160, total - small * (panes.length - 1) - 30));
+}
+
+function showRecent() {
+  const count = store.candles.size;
+  const bars = Math.max(40, Math.min(150, Math.round(box.clientWidth / 7)));
+  chart.timeScale().setVisibleLogicalRange({ from: Math.max(0, count - bars), to: count + 3 });
 }
 
 // ----- data ---------------------------------------------------------------------------------
@@ -211,7 +224,9 @@ function render() {
   }
   panelShow(panel, true);
   ensurePriceSeries();
+  const panesBefore = chart.panes().length;
   ensureIndicatorSeries();
+  if (chart.panes().length !== panesBefore && store.candles.size && box.dataset.candles) fitPanes();
   const candles = sorted(store.candles);
   series.candles.setData(candles.map(({ time, open, high, low, close }) => ({ time, open, high, low, close })));
   series.volume.setData(candles.map((c) => ({ time: c.time, value: c.volume, color: c.close >= c.open ? "rgba(47, 179, 128, 0.3)" : "rgba(229, 83, 75, 0.3)" })));
@@ -231,6 +246,10 @@ function render() {
   }
   renderKey(fills);
   renderNote(candles);
+  // What is drawn, for the page's tests and anyone inspecting it (the canvas holds no DOM).
+  box.dataset.candles = String(candles.length);
+  box.dataset.fills = String(fills.length);
+  box.dataset.series = Object.keys(series).filter((name) => name === "candles" || name === "volume" || (store.lines[name] && store.lines[name].size)).join(" ");
 }
 
 function renderKey(fills) {
@@ -266,6 +285,9 @@ async function loadPage(params) {
 async function reset() {
   generation += 1;
   store = emptyStore(exchangeSelect.value, symbolSelect.value);
+  delete box.dataset.candles;
+  delete box.dataset.fills;
+  delete box.dataset.series;
   loading = true;
   panelLoading(panel);
   try {
@@ -275,7 +297,8 @@ async function reset() {
     store.hasMore = answer.has_more;
     merge(answer);
     render();
-    if (store.candles.size) chart.timeScale().setVisibleLogicalRange({ from: Math.max(0, store.candles.size - 150), to: store.candles.size + 4 });
+    // Once the panel is shown and the chart has its size: the last ~2 hours, the price pane tallest.
+    if (store.candles.size) requestAnimationFrame(() => { fitPanes(); showRecent(); });
   } catch (exc) {
     panelError(panel, `Could not load the chart: ${exc.message}`, reset);
   } finally {
