@@ -65,12 +65,14 @@ def test_the_chart_shows_candles_fills_and_indicators_and_the_speed_control_work
     # Point along the chart until the tooltip of a fill shows: it names the strategy and the reason.
     area = box.bounding_box()
     tip = page.locator("#chart-tooltip")
+    fill_tip = page.locator("#chart-tooltip .tip-fill")
     for x in range(int(area["x"] + area["width"] - 90), int(area["x"] + 10), -3):
         page.mouse.move(x, area["y"] + area["height"] * 0.3)
-        if tip.is_visible():
+        if tip.is_visible() and fill_tip.count():
             break
-    assert tip.is_visible(), "no fill's tooltip appeared along the chart"
-    text = tip.text_content()
+    assert tip.is_visible() and fill_tip.count(), "no fill's tooltip appeared along the chart"
+    shots(page, "chart-tooltip-1366")
+    text = fill_tip.first.text_content()
     assert " at " in text and any(word in text for word in ("buy", "sell")), text
     page.mouse.move(area["x"] + 5, area["y"] - 40)
     shots(page, "chart-market-1366")
@@ -96,5 +98,5 @@ def test_the_chart_shows_candles_fills_and_indicators_and_the_speed_control_work
     shots(small, "chart-market-390")
     narrow.assert_clean()
     SHOTS.mkdir(exist_ok=True)
-    for name in ("chart-market-1366", "chart-market-390"):
+    for name in ("chart-market-1366", "chart-tooltip-1366", "chart-market-390"):
         shutil.copy(Path("/tmp/dashboard-shots") / f"{name}.png", SHOTS / f"{name}.png")
