@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import PAGE_SETTLED, WAIT_MS, start_bot
+from tests.e2e.conftest import WAIT_MS, start_bot
 
 pytestmark = pytest.mark.e2e
 
