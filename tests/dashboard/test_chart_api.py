@@ -76,8 +76,9 @@ def test_a_missing_market_is_named(client):
 
 
 def test_markers_are_the_ledgers_fills_on_those_candles(client, engine):
-    result = force_trade(engine, "buy", "BTC/USDT", 0.001, reason="chart test: <b>buy</b>")
-    exchange = result.fills[0].exchange
+    force_trade(engine, "buy", "BTC/USDT", 0.001, reason="chart test: <b>buy</b>")
+    forced = engine.ledger.recent(1)[0]
+    exchange = forced.exchange
     engine.run_fast(120)  # the fill's candle closes
     answer = page(client, limit=1000, exchange=exchange)
     start, end = answer["candles"][0]["time"], answer["candles"][-1]["time"] + 60
@@ -91,6 +92,11 @@ def test_markers_are_the_ledgers_fills_on_those_candles(client, engine):
                                             line["reason"], line["realized_pnl"])
         assert marker["time"] == int(parse_iso(line["ts"]) // 60 * 60)
     assert any(m["reason"] == "chart test: <b>buy</b>" for m in answer["markers"])
+    # A page that ends before the fill's minute does not carry it.
+    fill_minute = int(forced.ts // 60 * 60)
+    earlier = page(client, limit=30, exchange=exchange, before=fill_minute)
+    assert earlier["candles"][-1]["time"] == fill_minute - 60
+    assert forced.id not in {m["id"] for m in earlier["markers"]}
 
 
 def wilder_rsi(closes: list[float], period: int) -> float:
@@ -153,14 +159,19 @@ def test_the_stat_arb_z_score_equals_a_numpy_rolling_computation(client, engine)
 
 
 def test_the_news_score_decays_from_each_headline(client, engine):
-    answer = page(client, limit=60)
-    news = answer["indicators"].get("news")
-    assert news is not None
+    engine.run_fast(3600)  # an hour of headlines arriving after the restart
     strategy = engine.manager.strategies["news"]
     half_life = strategy.params.half_life_minutes * 60
-    held = list(strategy._headlines.get("BTC/USDT", ()))
-    for t, score in zip(news["times"], news["scores"]):
-        now = t + 60
-        expected = sum(h.score * 2 ** (-(now - h.ts) / half_life) for h in held
-                       if h.received_ts <= now and now - h.ts < half_life * math.log2(100))
-        assert score == pytest.approx(expected, abs=1e-12)
+    checked = 0
+    for symbol in sorted(strategy.symbol_by_asset.values()):
+        news = client.get(URL, query_string={"exchange": "binance", "symbol": symbol, "limit": 300}).get_json()
+        news = news["indicators"]["news"]
+        held = list(strategy._headlines.get(symbol, ()))
+        # Only a headline arriving inside the window tells "counts from its arrival" apart.
+        checked += sum(1 for h in held if news["times"][0] + 60 < h.received_ts < news["times"][-1])
+        for t, score in zip(news["times"], news["scores"]):
+            now = t + 60
+            expected = sum(h.score * 2 ** (-(now - h.ts) / half_life) for h in held
+                           if h.received_ts <= now and now - h.ts < half_life * math.log2(100))
+            assert score == pytest.approx(expected, abs=1e-12), (symbol, t)
+    assert checked > 0, "no headline arrived inside the charted minutes"
