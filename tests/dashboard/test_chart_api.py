@@ -175,3 +175,13 @@ def test_the_news_score_decays_from_each_headline(client, engine):
                            if h.received_ts <= now and now - h.ts < half_life * math.log2(100))
             assert score == pytest.approx(expected, abs=1e-12), (symbol, t)
     assert checked > 0, "no headline arrived inside the charted minutes"
+
+
+def test_the_status_bar_speed_control_shows_only_where_the_clock_can_change(client, engine, monkeypatch):
+    shown = client.get("/market").get_data(as_text=True)
+    form = shown.split('id="speed-form"', 1)[1].split(">", 1)[0]
+    assert 'data-applies="yes"' in form and "hidden" not in form
+    assert f'value="{engine.speed}"' in shown.split('id="speed-input"', 1)[1][:300]
+    monkeypatch.setattr(engine.source, "kind", "live")  # a market read in real time
+    hidden = client.get("/market").get_data(as_text=True).split('id="speed-form"', 1)[1].split(">", 1)[0]
+    assert 'data-applies="no"' in hidden and "hidden" in hidden

@@ -61,6 +61,15 @@ def test_the_chart_shows_candles_fills_and_indicators_and_the_speed_control_work
     keyed = set(page.locator("#chart-key li[data-strategy]").evaluate_all("nodes => nodes.map(n => n.dataset.strategy)"))
     assert strategies <= keyed, (strategies, keyed)
     assert "EMA3/EMA8" in page.locator("#candle-note").text_content()
+    # Live: more closed candles arrive without a reload (market_update -> GET /api/candles?after=).
+    drawn = int(box.get_attribute("data-candles"))
+    page.wait_for_function(f"() => Number(document.getElementById('candle-chart').dataset.candles) > {drawn}",
+                           timeout=WAIT_MS)
+    # Axis and tooltip numbers: never "−0", a true minus sign, digits from the price step.
+    shown = page.evaluate("""async () => { const m = await import('/static/js/price_chart.js');
+        return [m.axisNumber(-0.0001, 2), m.axisNumber(-1.5, 1), m.axisNumber(60123.456, 2), m.stepDigits(0.01),
+                m.stepDigits(1e-05), m.stepDigits(1)]; }""")
+    assert shown == ["0.00", "−1.5", "60,123.46", 2, 5, 0]
 
     # Point along the chart until the tooltip of a fill shows: it names the strategy and the reason.
     area = box.bounding_box()
