@@ -247,9 +247,11 @@ function render() {
   renderKey(fills);
   renderNote(candles);
   // What is drawn, for the page's tests and anyone inspecting it (the canvas holds no DOM).
-  box.dataset.candles = String(candles.length);
-  box.dataset.fills = String(fills.length);
-  box.dataset.series = Object.keys(series).filter((name) => name === "candles" || name === "volume" || (store.lines[name] && store.lines[name].size)).join(" ");
+  // Read back from the chart library itself, so they count what it holds, not what was meant.
+  box.dataset.candles = String(series.candles.data().length);
+  box.dataset.fills = String(markerLayers.fills.markers().length);
+  box.dataset.headlines = String(markerLayers.headlines ? markerLayers.headlines.markers().length : 0);
+  box.dataset.series = Object.keys(series).filter((name) => series[name].data().length > 0).join(" ");
 }
 
 function renderKey(fills) {
