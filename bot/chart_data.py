@@ -111,6 +111,7 @@ class ChartReader:
         self._fills_seq = 0  # the ledger's fills up to this seq are in _fills_by_market
         self._fills_by_market: dict[tuple[str, str], list] = {}
         self._fills_lock = threading.Lock()  # two requests must not both add the same fills
+        self._momentum_cache: dict[tuple[str, str], tuple[float | None, dict[int, tuple]]] = {}
 
     def page(self, query: CandlesQuery) -> dict:
         """One page of the chart for query's market; CommandError (400/404) for a bad request."""
@@ -136,7 +137,10 @@ class ChartReader:
             candles = archive.candles(key)[lo:hi]
             first_ts = archive.candles(key)[0].ts if archive.candles(key) else None
             indicators = self._indicators(key, lo, hi) if candles else {}
+            closes = np.array([c.close for c in archive.candles(key)[:hi]], dtype=float)
             fills = self._fills_between(key, candles)
+        if "momentum" in indicators:  # the costly part, outside the engine lock and cached
+            indicators["momentum"].update(self._momentum_series(key, closes, lo))
         return {
             "exchange": query.exchange, "symbol": query.symbol, "timeframe": query.timeframe,
             "price_step": market.price_step if market else None,
@@ -180,12 +184,10 @@ class ChartReader:
         found = {}
         momentum = strategies.get("momentum")
         if momentum is not None and key[1] in momentum.symbol_by_asset.values():
-            closes = np.array([c.close for c in candles[:hi]], dtype=float)
-            series = momentum.indicator_series(closes, lo)
             p = momentum.params
             found["momentum"] = {"times": times, "fast": p.fast, "slow": p.slow, "rsi_period": p.rsi_period,
                                  "rsi_overbought": p.rsi_overbought, "window": momentum.warmup_candles,
-                                 "enabled": bool(manager.enabled.get("momentum")), **series}
+                                 "enabled": bool(manager.enabled.get("momentum"))}
         stat_arb = strategies.get("stat_arb")
         if stat_arb is not None:
             pair = self._spread(stat_arb, key, lo, hi)
@@ -200,6 +202,27 @@ class ChartReader:
             found["news"] = {"times": times, "enabled": bool(manager.enabled.get("news")), **scored,
                              "headlines": headlines}
         return found
+
+    def _momentum_series(self, key: tuple[str, str], closes: np.ndarray, lo: int) -> dict:
+        """Momentum's EMAs and RSI for candles lo.. of closes, each computed once per closed candle.
+
+        A closed candle and the strategy's parameters never change, so a value, once computed,
+        is kept (per market, by candle index from the archive's first candle) for the next pages.
+        """
+        momentum = self.engine.manager.strategies["momentum"]
+        archive_first = self.engine.candle_archive.candles(key)[:1]
+        first_ts = archive_first[0].ts if archive_first else None
+        cache = self._momentum_cache.get(key)
+        if cache is None or cache[0] != first_ts:  # new market, or the archive dropped its oldest
+            cache = self._momentum_cache[key] = (first_ts, {})
+        known = cache[1]
+        missing = [i for i in range(lo, closes.shape[0]) if i not in known]
+        if missing:
+            computed = momentum.indicator_series(closes[:missing[-1] + 1], missing[0])
+            for offset, values in enumerate(zip(computed["ema_fast"], computed["ema_slow"], computed["rsi"])):
+                known[missing[0] + offset] = values
+        rows = [known[i] for i in range(lo, closes.shape[0])]
+        return {"ema_fast": [r[0] for r in rows], "ema_slow": [r[1] for r in rows], "rsi": [r[2] for r in rows]}
 
     def _spread(self, stat_arb, key: tuple[str, str], lo: int, hi: int) -> dict | None:
         """The pair's z per candle of this page, when key's symbol is in a tested pair (on its exchange)."""
