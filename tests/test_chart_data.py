@@ -60,3 +60,7 @@ def test_the_oldest_are_dropped_beyond_the_cap_and_pages_are_found_by_time():
     assert archive.window(KEY, before=None, after=None, limit=10) == (20, 30)
     assert archive.window(KEY, before=60.0 * 80, after=None, limit=5) == (5, 10)
     assert archive.window(KEY, before=None, after=60.0 * 95, limit=10) == (26, 30)
+    history.end += 3
+    archive.note(snap(history))
+    assert minutes(archive) == list(range(73, 103))
+    assert archive.window(KEY, before=60.0 * 80, after=None, limit=5) == (2, 7)
