@@ -172,11 +172,10 @@ function ensureIndicatorSeries() {
 }
 
 function fitPanes() {
+  // Stretch factors, not pixels: the price pane three times the height of each indicator pane.
   const panes = chart.panes();
-  const total = box.clientHeight;
-  const small = Math.max(70, Math.round(total * 0.16));
-  for (let i = 1; i < panes.length; i += 1) panes[i].setHeight(small);
-  panes[0].setHeight(Math.max(160, total - small * (panes.length - 1) - 30));
+  panes[0].setStretchFactor(3);
+  for (let i = 1; i < panes.length; i += 1) panes[i].setStretchFactor(1);
 }
 
 function showRecent() {
@@ -226,7 +225,7 @@ function render() {
   ensurePriceSeries();
   const panesBefore = chart.panes().length;
   ensureIndicatorSeries();
-  if (chart.panes().length !== panesBefore && store.candles.size && box.dataset.candles) fitPanes();
+  if (chart.panes().length !== panesBefore) fitPanes();
   const candles = sorted(store.candles);
   series.candles.setData(candles.map(({ time, open, high, low, close }) => ({ time, open, high, low, close })));
   series.volume.setData(candles.map((c) => ({ time: c.time, value: c.volume, color: c.close >= c.open ? "rgba(47, 179, 128, 0.3)" : "rgba(229, 83, 75, 0.3)" })));
