@@ -86,6 +86,18 @@ def test_the_chart_shows_candles_fills_and_indicators_and_the_speed_control_work
     page.mouse.move(area["x"] + 5, area["y"] - 40)
     shots(page, "chart-market-1366")
 
+    # The compact charts: one per symbol of the exchange, with candles; picking one charts it.
+    symbols = bot.get_json("/api/status")["symbols"]
+    page.wait_for_function(f"() => [...document.querySelectorAll('.mini-chart')].filter(n => Number(n.dataset.candles) > 0).length === {len(symbols)}",
+                           timeout=WAIT_MS)
+    other = next(s for s in symbols if s != symbol)
+    page.click(f".mini-chart[data-symbol='{other}']")
+    assert page.locator("#market-symbol").input_value() == other
+    page.wait_for_function(CHART_DRAWN.replace("&& Number(box.dataset.fills) > 0", ""), timeout=WAIT_MS)
+    assert other in page.locator("#candle-note").text_content()
+    page.click(f".mini-chart[data-symbol='{symbol}']")
+    page.wait_for_function(CHART_DRAWN, timeout=WAIT_MS)
+
     # The speed control on the status bar: set, applied, one toast.
     assert page.locator("#speed-form").is_visible()
     page.evaluate("() => { document.getElementById('toasts').replaceChildren(); }")
