@@ -17,6 +17,7 @@ from typing import Callable
 
 from bot.notify.activity import ActivityLog
 from bot.notify.alerts import AlertEngine
+from bot.chart_data import CandleArchive
 from bot.commands import CommandHandler
 from bot.config import MAX_SPEED, BotConfig
 from bot.data_flow import DataFlowManager, LiveCache
@@ -116,6 +117,7 @@ class BotEngine:
         self.kill_switch: dict | None = None
         self.drawdown = DrawdownMeter(config.risk.drawdown_basis)  # the kill switch's peaks (bot/drawdown.py)
         self.last_snapshot: Snapshot | None = None
+        self.candle_archive = CandleArchive()  # every closed candle since the start, for the price chart
         self.ticks_run = 0
         self.next_tick = 0
         self.version = 0
@@ -209,6 +211,7 @@ class BotEngine:
                 self.faults.guard("notifications", self.notices.market_event, event)
             self.last_snapshot = snapshot
             self.next_tick = snapshot.tick + 1
+            self.faults.guard("chart", self.candle_archive.note, snapshot)
             sampled = self.faults.guard("equity", self.portfolio.mark, snapshot, default=False)
             if sampled:  # every sample also goes to data/equity.jsonl, and may raise the kill switch's peaks
                 self.faults.guard("equity", self.equity_log.append, self.portfolio)

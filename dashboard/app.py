@@ -52,6 +52,7 @@ def create_app(engine, dashboard_config, testing: bool = False) -> tuple[Flask, 
     """Build the dashboard for an opened engine; returns (app, socketio)."""
     from dashboard.api import api
     from dashboard.api_alerts import alerts_api
+    from dashboard.api_chart import chart_api
     from dashboard.api_execution import execution_api
     from dashboard.api_books import books_api
     from dashboard.api_journal import journal_api
@@ -79,6 +80,7 @@ def create_app(engine, dashboard_config, testing: bool = False) -> tuple[Flask, 
     app.register_blueprint(report_api)
     app.register_blueprint(books_api)
     app.register_blueprint(pages_api)
+    app.register_blueprint(chart_api)
     app.register_blueprint(exports)
     app.register_blueprint(openapi)
     register_errors(app)

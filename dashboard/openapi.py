@@ -17,6 +17,7 @@ from typing import Literal, Optional
 from flask import Blueprint, current_app, jsonify
 from pydantic import BaseModel
 
+from bot.chart_data import CandlesQuery
 from bot.engine_state import EngineState
 from bot.requests import (AlertRuleRequest, ExecutionQuery, JournalEntryRequest, JournalQuery, NoBody,
                           NotificationRequest, RoundTripsQuery, SpeedRequest, TradesQuery, adapter)
@@ -157,6 +158,8 @@ OPERATIONS: dict[str, Operation] = {
                                          "latency cost, transfers, borrow fees", query=ExecutionQuery, errors=(400,)),
     "report_api.report_html": Operation("The HTML tearsheet of the run (a self-contained download)",
                                         media="text/html"),
+    "chart_api.candles": Operation("One market's closed 1-minute candles (paged), our fills on them and the "
+                                   "deciding strategies' indicators", query=CandlesQuery, errors=(400, 404)),
     "openapi.document": Operation("This document"),
 }
 

@@ -22,6 +22,7 @@ NODE_MODULES = REPO_ROOT / "node_modules"
 VENDOR_FILES = {
     "socket.io.min.js": "socket.io-client/dist/socket.io.min.js",
     "chart.umd.min.js": "chart.js/dist/chart.umd.min.js",
+    "lightweight-charts.js": "lightweight-charts/dist/lightweight-charts.standalone.production.js",
 }
 SETUP_HINT = "run 'make setup' (it runs 'npm install') in the project folder, then restart the bot"
 # route -> (template name, title)

@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from bot.config import MomentumConfig
 from bot.models import PORTFOLIO_QUOTE, Leg, PortfolioView, PositionView, Signal, Snapshot, round_step
 from bot.strategies.base import Strategy
@@ -126,15 +128,14 @@ class MomentumStrategy(Strategy):
         self._volatility[(exchange, symbol)] = (self._minute(snapshot), horizon)
         if closes is None or closes.shape[0] < self.warmup_candles or volatility_1m is None:
             return None
-        fast = ema(closes, p.fast)
-        slow = ema(closes, p.slow)
+        fast, slow, strength = self._indicators(closes)
         reading = _Reading(
             close=float(closes[-1]),
             fast_now=float(fast[-1]),
             fast_previous=float(fast[-2]),
             slow_now=float(slow[-1]),
             slow_previous=float(slow[-2]),
-            rsi=float(rsi(closes, p.rsi_period)[-1]),
+            rsi=float(strength[-1]),
             volatility_1m=volatility_1m,
             volatility_horizon=horizon,
         )
@@ -142,6 +143,28 @@ class MomentumStrategy(Strategy):
                                                        reading.slow_now, reading.slow_previous, reading.rsi)):
             return None
         return reading
+
+    def _indicators(self, closes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """EMA fast, EMA slow and RSI over one window of closes (what a decision reads)."""
+        p = self.params
+        return ema(closes, p.fast), ema(closes, p.slow), rsi(closes, p.rsi_period)
+
+    def indicator_series(self, closes: np.ndarray, start: int) -> dict[str, list[float | None]]:
+        """For each candle index from start on, the EMAs and RSI a decision on that candle read.
+
+        closes are a market's candles oldest first; each value comes from the warmup_candles
+        closes ending at that candle, as _read takes them (None before a full window).
+        """
+        window = self.warmup_candles
+        series: dict[str, list[float | None]] = {"ema_fast": [], "ema_slow": [], "rsi": []}
+        for end in range(start + 1, closes.shape[0] + 1):
+            if end < window:
+                values = (math.nan, math.nan, math.nan)
+            else:
+                values = tuple(float(line[-1]) for line in self._indicators(closes[end - window:end]))
+            for name, value in zip(series, values):
+                series[name].append(value if math.isfinite(value) else None)
+        return series
 
     # -- entries ----------------------------------------------------------------------------
 

@@ -140,7 +140,7 @@ class NewsStrategy(Strategy):
             if age >= self._forget_seconds:
                 faded = True
             else:
-                total += headline.score * 0.5 ** (max(0.0, age) / self._half_life_seconds)
+                total += headline.score * self._weight(headline, now)
         if faded:
             kept = [h for h in held if now - h.ts < self._forget_seconds]
             if kept:
@@ -149,10 +149,30 @@ class NewsStrategy(Strategy):
                 del self._headlines[symbol]
         return total
 
+    def _weight(self, headline: _Headline, now: float) -> float:
+        """How much of a headline's score is left at now (halved every half-life since publication)."""
+        return 0.5 ** (max(0.0, now - headline.ts) / self._half_life_seconds)
+
+    def score_series(self, symbol: str, times: list[float]) -> dict:
+        """The decayed score at each time from the headlines held for symbol, and those headlines.
+
+        A headline counts from its arrival (as aggregate saw it then) and decays from its
+        publication; only headlines still held (not yet forgotten) are known.
+        """
+        held = list(self._headlines.get(symbol, ()))
+        scores = []
+        for now in times:
+            scores.append(sum(h.score * self._weight(h, now) for h in held
+                              if h.received_ts <= now and now - h.ts < self._forget_seconds))
+        return {"scores": scores, "entry_score": self.params.entry_score,
+                "exit_score": -self.params.exit_reversal_score, "half_life_minutes": self.params.half_life_minutes,
+                "headlines": [{"ts": h.ts, "received_ts": h.received_ts, "score": h.score, "title": h.title}
+                              for h in held]}
+
     def _drivers(self, symbol: str, now: float, sign: float) -> str:
         """The headlines that weigh most in the score's direction, quoted, for a reason."""
         weighted = [
-            (sign * h.score * 0.5 ** (max(0.0, now - h.ts) / self._half_life_seconds), h)
+            (sign * h.score * self._weight(h, now), h)
             for h in self._headlines.get(symbol, ())
         ]
         weighted = sorted((pair for pair in weighted if pair[0] > 0), key=lambda pair: -pair[0])

@@ -265,6 +265,31 @@ class StatArbStrategy(Strategy):
         if math.isfinite(mean) and math.isfinite(std) and std > 0:
             state.mean, state.std, state.stats_minute = mean, std, minute
 
+    def spread_series(self, symbol: str, y_closes: np.ndarray, x_closes: np.ndarray, start: int) -> dict | None:
+        """The z-score of each candle's close from index start on for the tested pair holding symbol.
+
+        y_closes and x_closes are the pair's aligned closes on its exchange, oldest first. Each z
+        uses the pair's current model (beta, alpha) and the spread statistics of the
+        lookback_candles closes ending at that candle, as _refresh_stats and _zscore compute them.
+        None when symbol is in no tested pair; z is None before a full window.
+        """
+        state = next((s for c, s in self.pairs.items() if symbol in (c.y, c.x)), None)
+        if state is None:
+            return None
+        p, result, count = self.params, state.result, self.params.lookback_candles
+        values: list[float | None] = []
+        for end in range(start + 1, min(y_closes.shape[0], x_closes.shape[0]) + 1):
+            z = math.nan
+            if end >= count:
+                mean, std = spread_stats(y_closes[end - count:end], x_closes[end - count:end], result.beta, result.alpha)
+                z = spread_zscore(float(y_closes[end - 1]), float(x_closes[end - 1]), result.beta, result.alpha,
+                                  mean, std)
+            values.append(z if math.isfinite(z) else None)
+        return {"pair": state.candidate.label, "y": state.candidate.y, "x": state.candidate.x,
+                "exchange": state.exchange, "beta": result.beta, "alpha": result.alpha, "p_value": result.p_value,
+                "entry_z": p.entry_z, "exit_z": p.exit_z, "stop_z": p.stop_z, "closing": bool(state.closing_reason),
+                "z": values}
+
     # -- per tick --------------------------------------------------------------------------------
 
     def _zscore(self, snapshot: Snapshot, state: _PairState) -> float | None:

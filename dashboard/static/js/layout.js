@@ -292,3 +292,4 @@ export function updateStatus(partial) {
 
 renderStatus();
 renderBrowserNotify();
+import("./speed_control.js");

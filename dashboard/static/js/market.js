@@ -1,6 +1,7 @@
 // Market page: every quote, the cross-exchange gaps, and a live mid-price chart for the chosen
 // symbol (one line per exchange, a bounded window kept for every symbol since the page opened).
 import "./layout.js";
+import "./price_chart.js";
 import { api } from "./api.js";
 import { byId, el, panelError, panelLoading, panelShow, replaceChildren, td } from "./dom.js";
 import * as fmt from "./format.js";

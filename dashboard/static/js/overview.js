@@ -349,55 +349,6 @@ for (const [action, button] of Object.entries(controls)) button.addEventListener
 document.addEventListener("bot-status", (event) => renderControls(event.detail));
 renderControls(currentStatus());
 
-// ---- the simulated clock's speed -------------------------------------------------------------
-
-const speedForm = byId("speed-form");
-const speedInput = byId("speed-input");
-let speedBusy = false;
-
-function renderSpeed(clock) {
-  if (!speedForm || !clock || typeof clock !== "object") return;
-  speedForm.dataset.mode = clock.mode || "idle";
-  speedForm.dataset.applies = clock.applies ? "yes" : "no";
-  if (document.activeElement !== speedInput && typeof clock.speed === "number") speedInput.value = String(clock.speed);
-  const note = byId("speed-note");
-  if (!clock.applies) note.textContent = "The live market runs in real time; speed applies to the simulated market.";
-  else if (clock.mode === "fast") note.textContent = "Running with --fast (as fast as the machine allows); the speed applies to real-time runs.";
-  else {
-    const ms = clock.tick_interval_seconds * 1000;
-    note.textContent = `${fmt.qty(clock.speed)} simulated seconds per second: a tick every ${fmt.num(ms, ms < 10 ? 2 : 0)} ms.`;
-  }
-  for (const node of speedForm.querySelectorAll("input, button")) node.disabled = speedBusy || !clock.applies;
-}
-
-async function setSpeed(event) {
-  event.preventDefault();
-  const speed = Number(speedInput.value);
-  if (speedInput.value.trim() === "" || !Number.isFinite(speed) || speed <= 0) {
-    showError("Speed must be a number above 0 (simulated seconds per wall-clock second).");
-    return;
-  }
-  speedBusy = true;
-  renderSpeed(currentStatus().clock);
-  try {
-    const clock = await api.post("/api/market/speed", { speed });
-    speedBusy = false;
-    updateStatus({ clock });
-    showSuccess(`Simulated clock at ${fmt.qty(clock.speed)}× real time.`);
-  } catch (exc) {
-    showError(`Could not change the speed: ${exc.message}`);
-  } finally {
-    speedBusy = false;
-    renderSpeed(currentStatus().clock);
-  }
-}
-
-if (speedForm) {
-  speedForm.addEventListener("submit", setSpeed);
-  document.addEventListener("bot-status", (event) => renderSpeed(event.detail.clock));
-  renderSpeed(currentStatus().clock);
-}
-
 // ---- live updates ---------------------------------------------------------------------------
 
 on("portfolio_update", (payload) => {
