@@ -19,7 +19,8 @@ from dashboard.socket_transport import SocketTransport
 
 log = logging.getLogger(__name__)
 
-UPDATE_EVENTS = ("portfolio_update", "trades_update", "strategies_update", "alerts_update", "market_update")
+UPDATE_EVENTS = ("portfolio_update", "trades_update", "strategies_update", "alerts_update", "market_update",
+                 "orders_update")
 IMMEDIATE_EVENTS = ("trade_executed", "notification", "bot_status")
 
 

@@ -18,6 +18,7 @@ from flask import Blueprint, current_app, jsonify
 from pydantic import BaseModel
 
 from bot.engine_state import EngineState
+from bot.requests_orders import ClosePositionRequest, OrderRequest
 from bot.requests import (AlertRuleRequest, ExecutionQuery, JournalEntryRequest, JournalQuery, NoBody,
                           NotificationRequest, RoundTripsQuery, SpeedRequest, TradesQuery, adapter)
 
@@ -63,6 +64,14 @@ class DeletedAnswer(BaseModel):
 
 class EntryAnswer(BaseModel):
     entry: dict
+
+
+class OrderAnswer(BaseModel):
+    order: dict
+
+
+class EstimateAnswer(BaseModel):
+    estimate: dict
 
 
 class NotificationAnswer(BaseModel):
@@ -137,6 +146,16 @@ OPERATIONS: dict[str, Operation] = {
                                          "latency cost, transfers, borrow fees", query=ExecutionQuery, errors=(400,)),
     "report_api.report_html": Operation("The HTML tearsheet of the run (a self-contained download)",
                                         media="text/html"),
+    "orders_api.list_orders": Operation("Open orders, the latest finished ones, what they reserve, strategies' exits"),
+    "orders_api.place_order": Operation("Place a paper order of the manual strategy", body=OrderRequest,
+                                        answer=OrderAnswer, status=201, errors=WRITE_ERRORS + (409,)),
+    "orders_api.estimate_order": Operation("What an order would do now (book walk with fees and slippage)",
+                                           body=OrderRequest, answer=EstimateAnswer, errors=WRITE_ERRORS + (409,)),
+    "orders_api.cancel_order": _control("Cancel an open order (a filled one answers with its fill)", OrderAnswer,
+                                        WRITE_ERRORS + (404,)),
+    "orders_api.close_position": Operation("Close or reduce a strategy's position (reason `manual close`)",
+                                           body=ClosePositionRequest, answer=OrderAnswer, status=201,
+                                           errors=WRITE_ERRORS + (404, 409)),
     "openapi.document": Operation("This document"),
 }
 
