@@ -174,6 +174,7 @@ class RestingDesk:
         resting = [o for o in orders if o.is_open and o.queue_ahead is not None]
         if not resting:
             return booked
+        queues = {order.id: order.queue_ahead for order in resting}
         book = snapshot.order_book(*key)
         if book is not None:
             for order in resting:
@@ -183,8 +184,10 @@ class RestingDesk:
             fills[order.id] = fills.get(order.id, 0.0) + qty
         for order in resting:
             qty = fills.get(order.id, 0.0)
-            if qty > QTY_TOLERANCE:
-                booked += self._maker_fill(order, qty, snapshot)
+            if qty > QTY_TOLERANCE and self._maker_fill(order, qty, snapshot):
+                booked += 1
+            elif order.queue_ahead != queues[order.id]:
+                self._event("updated", order, snapshot.ts)  # its place in the queue outlives a restart
         return booked
 
     def _arrive(self, order: RestingOrder, snapshot: Snapshot) -> int:
