@@ -171,7 +171,7 @@ def test_a_sell_stop_triggers_on_the_last_price_and_sells_at_market(engine):
     assert "triggered" in names and names[-1] == "filled"
 
 
-def test_restart_restores_resting_orders_with_their_queue_place_and_reserves(tmp_path):
+def test_restart_restores_resting_orders_with_their_queue_place_and_reserves(tmp_path, capsys):
     config = make_config(tmp_path)
     first = BotEngine(config)
     first.open()
@@ -192,7 +192,24 @@ def test_restart_restores_resting_orders_with_their_queue_place_and_reserves(tmp
     # The file read on its own agrees: the last event of the order is what was restored.
     lines = [json.loads(line) for line in (tmp_path / "data" / "orders.jsonl").read_text().splitlines()]
     assert [line["order"] for line in lines if line["order"]["id"] == order["id"]][-1] == restored
+    again.run_fast(1)
+    filled = place(again, type="market", amount=0.01)
+    again.run_fast(2)
+    assert again.desk.orders[filled["id"]].status == "filled"
     again.close()
+    from bot.cli import _verify_locked
+
+    assert _verify_locked(tmp_path / "data", config) == 0
+    out = capsys.readouterr().out
+    assert "orders: " in out and "1 open" in out and "OK:" in out
+    # An event naming a fill the ledger does not have: verify says so.
+    path = tmp_path / "data" / "orders.jsonl"
+    forged = json.loads(path.read_text().splitlines()[-1])
+    forged["trade_ids"] = ["T99999999"]
+    with path.open("a") as handle:
+        handle.write(json.dumps(forged) + "\n")
+    assert _verify_locked(tmp_path / "data", config) == 1
+    assert "T99999999" in capsys.readouterr().out
 
 
 def test_closing_a_strategys_position_by_hand_is_its_exit_with_reason_manual_close(engine):
