@@ -14,6 +14,12 @@ from bot.requests_orders import check_order, close_order
 from bot.storage import StorageError
 
 
+def _storage_refusal(exc: Exception) -> CommandError:
+    """A refused orders.jsonl write as bot/commands.py's storage_error answers it (503, nothing changed)."""
+    cause = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return CommandError(f"storage: {cause}; nothing was changed", None, status=503)
+
+
 def order_dict(order: RestingOrder) -> dict:
     """An order as the API shows it (its fields, plus remaining and average price)."""
     return {**order.to_dict(), "remaining": order.remaining, "average_price": order.average_price}
@@ -50,9 +56,7 @@ class OrderCommands:
         try:
             self.engine.desk.place(order, self._snapshot())
         except StorageError as exc:
-            from bot.commands import storage_error
-
-            raise storage_error(exc) from exc
+            raise _storage_refusal(exc) from exc
 
     def estimate(self, command) -> dict:
         """What the order would do now (nothing is placed)."""
@@ -75,9 +79,7 @@ class OrderCommands:
             try:
                 engine.desk.cancel(order.id, snapshot.ts if snapshot else order.updated_ts)
             except StorageError as exc:
-                from bot.commands import storage_error
-
-                raise storage_error(exc) from exc
+                raise _storage_refusal(exc) from exc
             engine.version += 1
         return order_dict(order)
 
