@@ -9,7 +9,7 @@ import { asList } from "./socket.js";
 
 const TEXT_FIELDS = ["entry_reason", "exit_reason", "lessons_learned"];
 const MAX_TEXT = 2000;
-const KNOWN_STRATEGIES = ["arbitrage", "momentum", "news", "stat_arb"];
+const KNOWN_STRATEGIES = ["arbitrage", "momentum", "news", "stat_arb", "manual"];
 
 const form = byId("journal-form");
 const inputs = {
