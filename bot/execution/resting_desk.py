@@ -261,7 +261,7 @@ class RestingDesk:
     def _book(self, order: RestingOrder, trades: list[Trade], snapshot: Snapshot) -> None:
         """Count the trades in the order, write the event, then the pair and attached exits."""
         qty = sum(t.qty for t in trades)
-        order.filled += qty
+        order.filled = round(order.filled + qty, 12)  # 20.0, not 20.000000000000004, after many fills
         order.cost += sum(t.qty * t.price for t in trades)
         order.fees += sum(t.fee for t in trades)
         order.trade_ids = list(order.trade_ids) + [t.id for t in trades]
