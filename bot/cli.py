@@ -199,6 +199,15 @@ def _verify_locked(data_dir: Path, config: BotConfig) -> int:
         for line in differences:
             print(f"  {line}")
         return EXIT_ERROR
+    from bot.execution.orders_verify import verify_orders  # resting orders (issue 17)
+
+    summary, problems = verify_orders(data_dir, records, check.tracker.balances)
+    print("\n".join(summary))
+    if problems:
+        print(f"MISMATCH: {len(problems)} problem(s) between data/orders.jsonl and the ledger:")
+        for line in problems:
+            print(f"  {line}")
+        return EXIT_ERROR
     print(f"OK: balances, positions, coins in transit and per-strategy P&L and costs rebuilt from the ledger "
           f"agree with {STATE_FILE}")
     return EXIT_OK

@@ -96,6 +96,35 @@ class SendNotification:
     notification: NotificationRequest
 
 
+# ----- trading by hand (issue 17: resting orders, the order ticket, closing positions) -----------
+@dataclass(frozen=True, slots=True)
+class PlaceOrder:
+    """Place a paper order of the manual strategy (bot.requests_orders.OrderRequest)."""
+
+    request: object
+
+
+@dataclass(frozen=True, slots=True)
+class EstimateOrder:
+    """What an order would do now (a read: nothing is placed or reserved)."""
+
+    request: object
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    """Cancel an open order; one that has filled answers with its fill."""
+
+    order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClosePosition:
+    """Close or reduce any strategy's position (bot.requests_orders.ClosePositionRequest), reason `manual close`."""
+
+    request: object
+
+
 # ----- the handler --------------------------------------------------------------------------
 def storage_error(exc: Exception) -> CommandError:
     """A failed write as the error a command answers with (503: try again when the disk is back)."""
@@ -114,6 +143,11 @@ class CommandHandler:
             AddJournalEntry: self._add_entry, EditJournalEntry: self._edit_entry,
             SendNotification: self._notify, SetSpeed: self._set_speed,
         }
+        from bot.commands_orders import OrderCommands  # trading by hand
+
+        self.orders = OrderCommands(engine)
+        self._handlers.update({PlaceOrder: self.orders.place, EstimateOrder: self.orders.estimate,
+                               CancelOrder: self.orders.cancel, ClosePosition: self.orders.close})
 
     def handle(self, command, cooperate: Callable[[], None] | None = None):
         """Carry out command; returns its result or raises CommandError (and then nothing changed).

@@ -212,6 +212,32 @@ class DataFlowManager:
             log.debug("signal %s missed: %s", signal.id, result.reason)
             return self._missed(order, snapshot.tick, snapshot.ts, result.reason_key, result.reason,
                                 order.latency_ms(), result), None
+        return self._record(order, snapshot, result, fill_ts)
+
+    def execute_now(self, signal: Signal, snapshot: Snapshot, allows_short: bool = False
+                    ) -> tuple[ExecutionResult, list[Trade]]:
+        """Fill a signal on this snapshot at once (a resting order that arrived and crosses) and record it;
+        returns the result and the trades as the ledger has them. Raises StorageError as _complete does."""
+        order = Order(signal, snapshot, allows_short, (), [snapshot] * len(signal.legs))
+        result, state_error = self._complete(order, snapshot)
+        if state_error is not None:
+            raise state_error
+        return result, list(self.ledger.recent(len(result.fills)))[::-1] if result.fills else []
+
+    def record_fills(self, signal: Signal, decision: Snapshot, snapshot: Snapshot, fills: tuple[Fill, ...]
+                     ) -> list[Trade]:
+        """Record fills made outside the executor (resting orders' maker fills): ledger, portfolio, state.
+        Raises StorageError when the ledger refused them (nothing recorded) or the state write failed."""
+        order = Order(signal, decision, False, (), [snapshot] * len(signal.legs))
+        result = ExecutionResult("filled", tuple(fills))
+        _, state_error = self._record(order, snapshot, result, whole_ms(snapshot.ts))
+        if state_error is not None:
+            raise state_error
+        return list(self.ledger.recent(len(fills)))[::-1]
+
+    def _record(self, order: Order, snapshot: Snapshot, result: ExecutionResult, fill_ts: float
+                ) -> tuple[ExecutionResult, StorageError | None]:
+        signal = order.signal
         trades = self._trades_for(order, snapshot, result.fills, fill_ts)
         try:
             self.ledger.append(trades)  # StorageError here: nothing recorded, so nothing is applied

@@ -27,6 +27,7 @@ from bot.accounting.equity_log import EquityLog
 from bot.engine_state import ALLOWED_FROM, ARRIVAL_EVENT, EngineState
 from bot.execution.executor import PaperExecutor
 from bot.execution.orders import OrdersInFlight
+from bot.execution.resting_desk import RestingDesk
 from bot.faults import STORAGE_REASON_PREFIX, FaultTracker, storage_reason
 from bot.accounting.ledger import TradeLedger
 from bot.market.base import MarketSource
@@ -100,6 +101,8 @@ class BotEngine:
                                          orders=OrdersInFlight(config.execution))
         self.data_flow.on_side_error = self.faults.side_failed  # a miss line or impact note that failed
         self.data_flow.note_fill = self.source.note_fill  # our fills move the simulated market
+        # Resting limit and stop orders (the order ticket, the API), data/orders.jsonl.
+        self.desk = RestingDesk(config.execution, self.source, self.data_flow, self.data_dir, fsync=config.storage.fsync)
         self.notifications = NotificationService(config.notifications, self.log_dir,
                                                  emit=lambda note: self.data_flow.emit("notification", note))
         self.notices = EngineNotices(self.activity, self.notifications, self.faults)
@@ -156,6 +159,8 @@ class BotEngine:
         warnings = recovered.warnings + self.alerts.load()
         tracker, saved, resume_tick = recovered.tracker, recovered.saved, recovered.resume_tick
         self.portfolio = self.data_flow.portfolio = tracker
+        warnings += self.desk.restore(self.ledger.iter_all())  # open orders, queue places included
+        tracker.order_reserve = self.desk.reserved  # what they hold, no one may spend
         self.manager = StrategyManager(self._strategies, self._strategy_configs, tracker,
                                        self.data_flow.process_signal, on_error=self._strategy_error)
         self.data_flow.on_outcome = self.manager.settle  # orders in flight are counted when they land
@@ -179,6 +184,7 @@ class BotEngine:
         for warning in warnings:
             log.warning(warning)
             self.activity.record("errors", kind="state_recovery", message=warning)
+        from bot.commands_orders import orders_listing
         from bot.facade import BotFacade
         from bot.payloads import update_builders
 
@@ -224,6 +230,12 @@ class BotEngine:
                 try:
                     # Orders that reach the market now fill first; those sent before a pause still land.
                     self.data_flow.deliver_due(snapshot)
+                except StorageError as exc:
+                    self._storage_failed(exc)
+            if self.state in (EngineState.RUNNING, EngineState.PAUSED) and self.desk.active:
+                try:
+                    # Resting orders arrive, trigger and fill from the market's trades (bot/execution/resting_desk.py).
+                    self.desk.on_tick(snapshot)
                 except StorageError as exc:
                     self._storage_failed(exc)
             if self.state == EngineState.RUNNING or self.paused_by() in ("user", "kill_switch"):
@@ -476,7 +488,8 @@ class BotEngine:
         step(self._status_changed, EngineState.STOPPED, "")
         if self.telegram is not None:
             step(self.telegram.stop)
-        for closer in (self.ledger.close, self.data_flow.misses.close, self.equity_log.close, self.activity.close,
+        for closer in (self.ledger.close, self.data_flow.misses.close, self.desk.log.close,
+                       self.equity_log.close, self.activity.close,
                        self.notifications.close,
                        *(getattr(strategy, "close", None) for strategy in self._strategies), self.source.close):
             if callable(closer):

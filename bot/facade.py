@@ -247,9 +247,10 @@ class BotFacade:
     def strategy_names(self) -> list[str]:
         """Every strategy name a trade or a filter may use: the known ones and any in the books."""
         from bot.config import KNOWN_STRATEGIES
+        from bot.execution.resting import MANUAL_STRATEGY
 
         with self.engine.lock:
-            names = set(KNOWN_STRATEGIES) | set(self._portfolio.stats)
+            names = set(KNOWN_STRATEGIES) | {MANUAL_STRATEGY} | set(self._portfolio.stats)
             if self.engine.manager is not None:
                 names |= set(self.engine.manager.strategies)
         return sorted(names)

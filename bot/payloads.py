@@ -104,12 +104,20 @@ def status(facade) -> dict:
 
 
 # The periodic events: name -> builder (the live cache holds one payload per engine version).
+def orders(facade) -> dict:
+    """orders_update and GET /api/orders: open orders, the latest finished ones, reserves, strategies' exits."""
+    from bot.commands_orders import orders_listing  # late: the order desk's module imports the command path
+
+    return orders_listing(facade.engine)
+
+
 UPDATE_BUILDERS: dict[str, Callable[[Any], dict]] = {
     "portfolio_update": portfolio,
     "trades_update": trades,
     "strategies_update": strategies,
     "alerts_update": alerts,
     "market_update": market,
+    "orders_update": orders,
 }
 # event -> the REST path whose answer has the same shape (GET /api/trades with limit=10)
 REST_TWINS = {
@@ -118,6 +126,7 @@ REST_TWINS = {
     "strategies_update": "/api/strategies/performance",
     "alerts_update": "/api/alerts",
     "market_update": "/api/market/live",
+    "orders_update": "/api/orders",
     "bot_status": "/api/status",
     "trade_executed": "/api/trades",
 }

@@ -57,6 +57,7 @@ def create_app(engine, dashboard_config, testing: bool = False) -> tuple[Flask, 
     from dashboard.api_books import books_api
     from dashboard.api_journal import journal_api
     from dashboard.api_pages import pages_api
+    from dashboard.api_orders import orders_api
     from dashboard.api_report import report_api
     from dashboard.api_roundtrips import roundtrips_api
     from dashboard.exports import exports
@@ -81,6 +82,7 @@ def create_app(engine, dashboard_config, testing: bool = False) -> tuple[Flask, 
     app.register_blueprint(books_api)
     app.register_blueprint(pages_api)
     app.register_blueprint(chart_api)
+    app.register_blueprint(orders_api)
     app.register_blueprint(exports)
     app.register_blueprint(openapi)
     register_errors(app)

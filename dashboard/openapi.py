@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from bot.chart_data import CandlesQuery
 from bot.engine_state import EngineState
+from bot.requests_orders import ClosePositionRequest, OrderRequest
 from bot.requests import (AlertRuleRequest, ExecutionQuery, JournalEntryRequest, JournalQuery, NoBody,
                           NotificationRequest, RoundTripsQuery, SpeedRequest, TradesQuery, adapter)
 from bot.requests_pages import LogsQuery, RoundTripsSummaryQuery, TradeSearchQuery
@@ -65,6 +66,14 @@ class DeletedAnswer(BaseModel):
 
 class EntryAnswer(BaseModel):
     entry: dict
+
+
+class OrderAnswer(BaseModel):
+    order: dict
+
+
+class EstimateAnswer(BaseModel):
+    estimate: dict
 
 
 class NotificationAnswer(BaseModel):
@@ -160,6 +169,16 @@ OPERATIONS: dict[str, Operation] = {
                                         media="text/html"),
     "chart_api.candles": Operation("One market's closed 1-minute candles (paged), our fills on them and the "
                                    "deciding strategies' indicators", query=CandlesQuery, errors=(400, 404)),
+    "orders_api.list_orders": Operation("Open orders, the latest finished ones, what they reserve, strategies' exits"),
+    "orders_api.place_order": Operation("Place a paper order of the manual strategy", body=OrderRequest,
+                                        answer=OrderAnswer, status=201, errors=WRITE_ERRORS + (409,)),
+    "orders_api.estimate_order": Operation("What an order would do now (book walk with fees and slippage)",
+                                           body=OrderRequest, answer=EstimateAnswer, errors=WRITE_ERRORS + (409,)),
+    "orders_api.cancel_order": _control("Cancel an open order (a filled one answers with its fill)", OrderAnswer,
+                                        WRITE_ERRORS + (404,)),
+    "orders_api.close_position": Operation("Close or reduce a strategy's position (reason `manual close`)",
+                                           body=ClosePositionRequest, answer=OrderAnswer, status=201,
+                                           errors=WRITE_ERRORS + (404, 409)),
     "openapi.document": Operation("This document"),
 }
 

@@ -27,7 +27,7 @@ CSRF_HEADER = "X-CSRF-Token"
 CROSS_SITE = "cross-site request refused"
 # Endpoints whose POST carries no body (start/pause/stop, toggle): an empty body is fine there.
 BODYLESS_ENDPOINTS = frozenset({"api.bot_start", "api.bot_pause", "api.bot_stop", "api.toggle_strategy",
-                                "alerts_api.delete_alert", "alerts_api.toggle_alert"})
+                                "alerts_api.delete_alert", "alerts_api.toggle_alert", "orders_api.cancel_order"})
 
 
 def json_error(message: str, status: int, field: str | None = None):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import asdict, dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 from bot.models import PORTFOLIO_QUOTE, LedgerEntry, PositionView, Snapshot, Trade, split_symbol, trade_fee_usdt
 from bot.accounting.entries import Transit, apply_entry
@@ -57,6 +57,8 @@ class PortfolioTracker:
         self.fee_coins_usdt: dict[str, float] = {}
         # None: margin off (no reserved collateral, no borrow accrual); see bot/accounting/margin.py.
         self.margin = margin
+        # What resting orders hold, (exchange, asset) -> amount (bot/execution/resting_desk.py); no one may spend it.
+        self.order_reserve: Callable[[str, str], float] | None = None
         self.accruals: dict = {}
         self.shorts: set[tuple[str, str]] = set()  # (strategy, asset) of the shorting strategies' shorts
         self._reserved: dict[str, float] = {}  # exchange -> collateral reserved there (reserved_on)
@@ -263,7 +265,13 @@ class PortfolioTracker:
     def available(self, exchange: str, asset: str, strategy: str) -> float:
         """What strategy may spend of asset on exchange: the wallet less what the other
         strategies' long positions hold there (cash is shared; holdings are not), and for USDT
-        less the collateral reserved for every short there (its own included)."""
+        less the collateral reserved for every short there (its own included), less what
+        resting orders hold there."""
+        spendable = self._available(exchange, asset, strategy)
+        held = self.order_reserve(exchange, asset) if self.order_reserve is not None else 0.0
+        return max(0.0, spendable - held) if held else spendable
+
+    def _available(self, exchange: str, asset: str, strategy: str) -> float:
         if asset == PORTFOLIO_QUOTE and self.margin is not None and self.shorts:
             balance = self.balance(exchange, asset)
             reserved = self.reserved_on(exchange)

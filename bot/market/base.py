@@ -14,6 +14,9 @@ class MarketSource(ABC):
 
     kind: str = "abstract"
     description: str = ""
+    # True when recent_trades() answers from a real feed of public trades (resting orders need one;
+    # without it they rest and are marked stale).
+    has_trade_feed: bool = False
 
     def __init__(self, exchanges: tuple[str, ...], symbols: tuple[str, ...]):
         self.exchanges = tuple(exchanges)
@@ -46,6 +49,10 @@ class MarketSource(ABC):
 
         depth_share: the share (0-1) of the visible depth within the slippage cap the fill took.
         """
+
+    def recent_trades(self, exchange: str, symbol: str, since_ms: int) -> list:
+        """Public trades on a market after since_ms (ccxt fetch_trades shape), oldest first; none here."""
+        return []
 
     def drain_events(self) -> list[dict]:
         """What happened to the source since the last call (exchange state changes, warnings)."""

@@ -119,6 +119,15 @@ class ScenarioMarket(MarketSource):
         """Our fills move the inner market's prices (its impact), scenario or not."""
         self._inner.note_fill(exchange, symbol, side, qty, price, ts, depth_share)
 
+    def recent_trades(self, exchange: str, symbol: str, since_ms: int) -> list:
+        """The inner market's public trades (the scenario's price rewrite does not reach them)."""
+        return self._inner.recent_trades(exchange, symbol, since_ms)
+
+    @property
+    def has_trade_feed(self) -> bool:
+        """Whether the inner source has public trades."""
+        return self._inner.has_trade_feed
+
     def next_snapshot(self) -> Snapshot:
         """The inner snapshot, rewritten while the scenario (or its candles) is in view."""
         self._last = snapshot = self._view(self._inner.next_snapshot())

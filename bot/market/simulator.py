@@ -13,6 +13,7 @@ only indexes prepared arrays and builds Quote objects; order books are built on 
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from itertools import repeat
@@ -28,9 +29,12 @@ from bot.market.sim_news import MarketEvents
 from bot.market.sim_parts import (BOOK_VARIANTS, PEGGED, BookShapes, CandleStore, asset_params, fee_rates,
                                  market_liquidity, price_step_for, stable_unit)
 from bot.market.sim_prices import REGIMES, PriceProcess
+from bot.market.sim_trades import tick_prints
 from bot.models import Candle, CandleHistory, Market, OrderBook, Quote, Snapshot, iso_utc, split_symbol
 
 USDT, PAIR_PREFERENCE = "USDT", ("XRP", "ADA")  # the preferred cointegrated pair: leader, follower
+# Ticks whose public trades recent_trades() can still tell (resting orders read them each tick).
+RECENT_TICKS = 600
 SPREAD_VOL_BOUNDS = (0.6, 4.0)  # spreads widen with the moment's volatility, within these multiples
 CANDLES_24H, MIN_CANDLES_KEPT = 1440, 2000
 
@@ -101,6 +105,7 @@ class SimulatedMarket(MarketSource, CandleHistory):
 
     kind = "simulated"
     description = "Simulated market - paper trading"
+    has_trade_feed = True
 
     def __init__(self, config: MarketConfig, impact: ImpactConfig | None = None):
         super().__init__(tuple(config.exchanges), tuple(config.symbols))
@@ -268,6 +273,7 @@ class SimulatedMarket(MarketSource, CandleHistory):
         while self._chunk_index < target:
             self._advance()
         self._pos, self._current = tick, None
+        self._recent: deque = deque(maxlen=RECENT_TICKS)
         self._visible_end = self._chunk.visible_end[tick - 1 - self._chunk.start]
 
     def next_snapshot(self) -> Snapshot:
@@ -278,6 +284,7 @@ class SimulatedMarket(MarketSource, CandleHistory):
         i, self._pos = tick - chunk.start, tick + 1
         self._visible_end = chunk.visible_end[i]
         ts, quotes, books = self._current = self._tick_view(chunk, i, tick)
+        self._recent.append((tick, ts, quotes))  # for recent_trades(); draws nothing
         return _new_snapshot(tick, ts, self.exchanges, self.symbols, quotes, self._markets, self, books,
                              chunk.news.get(tick, ()), chunk.whales.get(tick, ()), chunk.new_candle[i], _NOTHING)
 
@@ -300,6 +307,18 @@ class SimulatedMarket(MarketSource, CandleHistory):
                   depth_share: float = 0.0) -> None:
         """One of our fills: it moves this market's later quotes and books (ImpactOverlay)."""
         self._impact.note_fill(exchange, symbol, side, qty, price, ts, depth_share)
+
+    def recent_trades(self, exchange: str, symbol: str, since_ms: int) -> list[dict]:
+        """Public trades after since_ms over the last RECENT_TICKS ticks (bot/market/sim_trades.py), oldest first."""
+        m = self._market_index(exchange, symbol)
+        key, out, previous = (exchange, symbol), [], None
+        for tick, ts, quotes in self._recent:
+            quote = quotes.get(key)
+            if ts * 1000.0 > since_ms + 0.5:
+                out += tick_prints(self._seed, m, tick, ts, previous, quote, self._markets[key].price_step,
+                                   float(self._volume_tick[m]))
+            previous = quote
+        return out
 
     def order_book_for(self, exchange: str, symbol: str) -> OrderBook | None:
         """The book of a market at the latest tick, or None for a market that does not exist."""

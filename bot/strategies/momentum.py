@@ -72,6 +72,8 @@ class MomentumStrategy(Strategy):
         # (exchange, symbol) -> (candle minute, horizon volatility or None). Pure memoisation of
         # what history gives, so that ticks between candles cost a dict lookup.
         self._volatility: dict[tuple[str, str], tuple[int, float | None]] = {}
+        # asset -> the stop and take-profit last checked for its position (shown beside it; never traded on).
+        self._shown_levels: dict[str, dict] = {}
 
     @property
     def warmup_candles(self) -> int:
@@ -81,6 +83,9 @@ class MomentumStrategy(Strategy):
 
     def on_snapshot(self, snapshot: Snapshot, view: PortfolioView) -> list[Signal]:
         """Entries and trend exits on a new candle; stop-loss / take-profit on every tick."""
+        if self._shown_levels:
+            held = {position.asset for position in view.positions() if position.qty > 0}
+            self._shown_levels = {a: v for a, v in self._shown_levels.items() if a in held}
         if snapshot.new_candle:
             return self._on_candle(snapshot, view)
         positions = view.positions()
@@ -227,6 +232,9 @@ class MomentumStrategy(Strategy):
         trigger = None
         if volatility is not None and position.avg_cost > 0:
             stop, target = self._levels(position.avg_cost, volatility)
+            self._shown_levels[position.asset] = {"asset": position.asset, "symbol": symbol, "exchange": exchange,
+                                                  "entry_price": position.avg_cost, "stop": stop,
+                                                  "take_profit": target}
             if bid <= stop:
                 trigger = f"Stop-loss on {symbol}: bid {format_price(bid)} <= stop {format_price(stop)}"
             elif bid >= target:
@@ -237,6 +245,10 @@ class MomentumStrategy(Strategy):
         if trigger is None:
             return None
         return exit_signal(self.name, "momentum_exit", snapshot, position, symbol, trigger)
+
+    def exit_levels(self) -> list[dict]:
+        """The stop and take-profit of each open position, as last checked (asset, symbol, exchange, levels)."""
+        return list(self._shown_levels.values())
 
     def _levels(self, entry_price: float, volatility_horizon: float) -> tuple[float, float]:
         """(stop, take-profit) around an entry price, never below zero."""

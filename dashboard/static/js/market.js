@@ -7,6 +7,7 @@ import { byId, el, panelError, panelLoading, panelShow, replaceChildren, td } fr
 import * as fmt from "./format.js";
 import * as charts from "./charts.js";
 import { on } from "./socket.js";
+import { initOrderTicket } from "./order_ticket.js";
 
 const WINDOW = 300; // points kept per exchange and symbol
 
@@ -115,3 +116,4 @@ if (!charts.chartAvailable()) {
   panelError(panels.chart, "The chart library did not load; reload the page.", () => location.reload());
 }
 load();
+initOrderTicket();

@@ -7,6 +7,7 @@ import * as fmt from "./format.js";
 import { confirmAction, showError, showSuccess } from "./notify.js";
 import { on } from "./socket.js";
 import { loadTransfers, transfersMaybeChanged } from "./transfers.js";
+import { closeButton, exitText, initOrderTicket } from "./order_ticket.js";
 
 const MAX_TRADES = 50;
 
@@ -57,6 +58,8 @@ function renderPositions(positions) {
     td(fmt.signedMoney(pos.unrealized_pnl), `num ${fmt.signClass(pos.unrealized_pnl)}`),
     td(Object.keys(pos.by_exchange || {}).join(", ") || fmt.DASH),
     td(fmt.stamp(pos.opened_at), "nowrap", `${fmt.dateTime(pos.opened_at)} (market time)`),
+    td(exitText(pos.strategy, pos.asset) || fmt.DASH, "num nowrap position-exits"),
+    el("td", {}, closeButton(pos)),
   ]));
   replaceChildren(byId("positions-body"), rows);
   labelCells(byId("positions-body"));
@@ -365,3 +368,4 @@ loadTrades();
 loadStrategies();
 loadPrices();
 loadTransfers(true);
+initOrderTicket();

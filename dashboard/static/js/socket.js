@@ -5,7 +5,7 @@ import { localTime } from "./format.js";
 
 export const SERVER_EVENTS = [
   "portfolio_update", "trades_update", "strategies_update", "alerts_update", "market_update",
-  "bot_status", "trade_executed", "notification",
+  "orders_update", "bot_status", "trade_executed", "notification",
 ];
 
 const SERVER_CLOSE_RETRY_MS = 3000;
