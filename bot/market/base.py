@@ -47,6 +47,15 @@ class MarketSource(ABC):
         depth_share: the share (0-1) of the visible depth within the slippage cap the fill took.
         """
 
+    def recent_trades(self, exchange: str, symbol: str, since_ms: int | None = None) -> list[dict]:
+        """Public trades of a market seen on its exchange, oldest first, with timestamp >= since_ms.
+
+        Each: {"id", "timestamp" (ms, the exchange's), "price", "amount", "side" ("buy"|"sell"|None:
+        the taker's side)}. Bounded (the live source keeps market.live.streams.trades_kept per market);
+        sources without a trades feed answer [] (the default here).
+        """
+        return []
+
     def drain_events(self) -> list[dict]:
         """What happened to the source since the last call (exchange state changes, warnings)."""
         return []
