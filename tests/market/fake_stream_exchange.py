@@ -51,6 +51,7 @@ class FakeBinanceStream:
         self.subscriptions: dict[web.WebSocketResponse, set[str]] = {}
         self.connects = 0  # websocket connections accepted, ever
         self.refused = 0
+        self.refused_times: list[float] = []
         self.connect_times: list[float] = []
         self.depth_requests = 0
         self.frames_sent = 0
@@ -163,6 +164,7 @@ class FakeBinanceStream:
     async def _ws(self, request: web.Request) -> web.StreamResponse:
         if self.refusing:
             self.refused += 1
+            self.refused_times.append(time.time())
             return web.Response(status=503, text="refused by the test")
         ws = web.WebSocketResponse(autoping=True, heartbeat=None)
         await ws.prepare(request)
