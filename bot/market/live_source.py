@@ -92,9 +92,12 @@ class LiveMarket(MarketSource):
             for exchange in self.exchanges:  # every client first: a config error starts no thread
                 client = make_client(exchange, config.exchange_options.get(exchange, {}))
                 self._feeds[exchange] = ExchangeFeed(exchange, client, self.symbols, config.live, self)
-                if config.live.streams.enabled and streams_supported(exchange):
-                    stream = StreamFeed(exchange, config.exchange_options.get(exchange, {}), self.symbols,
-                                        config.live, self)
+                options = config.exchange_options.get(exchange, {})
+                why_not = streams_supported(exchange, options) if config.live.streams.enabled else "streams disabled"
+                if why_not:
+                    log.info("%s: REST polling only (%s)", exchange, why_not)
+                else:
+                    stream = StreamFeed(exchange, options, self.symbols, config.live, self)
                     self._streams[exchange] = stream
                     self._feeds[exchange].stream_covers = stream.covered
             for feed in self._feeds.values():

@@ -51,13 +51,24 @@ def os_threading():
     return threading
 
 
-def streams_supported(exchange_id: str) -> bool:
-    """True when ccxt.pro has the exchange with order book, ticker and trade streams."""
+def streams_supported(exchange_id: str, options: Mapping) -> str:
+    """"" when the exchange can stream here, else why not (logged by the caller; REST serves it).
+
+    ccxt.pro must have order book, ticker and trade streams; and options that point the REST
+    API elsewhere (urls.api) must point the streams too (urls.api.ws), or the two would read
+    different servers.
+    """
     cls = getattr(ccxtpro, exchange_id, None) if exchange_id in ccxtpro.exchanges else None
     if cls is None:
-        return False
+        return "ccxt.pro has no streams for it"
     has = cls().has
-    return all(has.get(name) for name in ("watchOrderBook", "watchTicker", "watchTrades"))
+    missing = [name for name in ("watchOrderBook", "watchTicker", "watchTrades") if not has.get(name)]
+    if missing:
+        return f"ccxt.pro does not offer {', '.join(missing)} for it"
+    api = (options.get("urls") or {}).get("api") if isinstance(options.get("urls"), Mapping) else None
+    if isinstance(api, Mapping) and "ws" not in api:
+        return "market.exchange_options sets urls.api without urls.api.ws"
+    return ""
 
 
 class StreamSink(Protocol):

@@ -266,6 +266,7 @@ class FakeBinanceStream:
     async def _main(self) -> None:
         app = web.Application()
         app.router.add_get("/stream/ws/{n}", self._ws)
+        app.router.add_get("/stream/{category}/ws/{n}", self._ws)  # binanceusdm asks a category path
         app.router.add_get("/api/v3/{tail:.*}", self._rest)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -316,9 +317,17 @@ class FakeBinanceStream:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def stream_options(self, timeout_ms: int = 3000) -> dict:
-        """market.exchange_options.binance that point ccxt (REST and ccxt.pro) at this server."""
-        rest = f"{self.url}/api/v3"
-        return {"urls": {"api": {"public": rest, "private": rest, "v1": f"{self.url}/api/v1",
-                                 "ws": {"spot": f"ws://127.0.0.1:{self.port}/stream/ws"}}},
-                "timeout": timeout_ms, "rateLimit": 5, "options": {"fetchMarkets": {"types": ["spot"]}}}
+    def stream_options(self, exchange: str = "binance", timeout_ms: int = 3000) -> dict:
+        """market.exchange_options.<exchange> that point ccxt (REST and ccxt.pro) at this server.
+
+        exchange: binance, binanceus, or binanceusdm (binance's futures class, here made to trade
+        the spot markets, so that three exchanges speak this protocol)."""
+        rest, ws = f"{self.url}/api/v3", f"ws://127.0.0.1:{self.port}/stream/ws"
+        api = {"public": rest, "private": rest, "v1": f"{self.url}/api/v1", "ws": {"spot": ws}}
+        options = {"fetchMarkets": {"types": ["spot"]}}
+        if exchange == "binanceusdm":
+            api.update({name: rest for name in ("fapiPublic", "fapiPublicV2", "fapiPublicV3", "fapiPrivate", "sapi",
+                                                "dapiPublic")})
+            api["ws"].update(linear=ws, inverse=ws)
+            options["defaultType"] = "spot"
+        return {"urls": {"api": api}, "timeout": timeout_ms, "rateLimit": 5, "options": options}
