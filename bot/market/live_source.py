@@ -84,6 +84,7 @@ class LiveMarket(MarketSource):
         self._streams: dict[str, StreamFeed] = {}
         self._streamed: set[tuple[str, str, str]] = set()  # (exchange, symbol, "book"|"quote") from a stream
         self._trades: dict[tuple[str, str], deque] = {}
+        self._drain_lock = threading.Lock()
         self._news: NewsFeedReader | None = None
         for exchange in config.exchange_options:
             if exchange not in self.exchanges:
@@ -97,7 +98,7 @@ class LiveMarket(MarketSource):
                 if why_not:
                     log.info("%s: REST polling only (%s)", exchange, why_not)
                 else:
-                    stream = StreamFeed(exchange, options, self.symbols, config.live, self)
+                    stream = StreamFeed(exchange, options, self.symbols, config.live)
                     self._streams[exchange] = stream
                     self._feeds[exchange].stream_covers = stream.covered
             for feed in self._feeds.values():
@@ -176,7 +177,34 @@ class LiveMarket(MarketSource):
             self._books[exchange][symbol] = book
             self._streamed.discard((exchange, symbol, "book"))
 
-    # ---- the streams' sink (bot/market/live_stream.py; called by their OS threads) --------
+    # ---- the streams (bot/market/live_stream.py): their updates, applied in the engine's thread
+    def _drain_streams(self) -> None:
+        """Apply what every stream appended since the last drain, in order (see live_stream.py)."""
+        with self._drain_lock:
+            for exchange, stream in self._streams.items():
+                updates, changed = stream.updates, False
+                while True:
+                    try:
+                        kind, symbol, item = updates.popleft()
+                    except IndexError:
+                        break
+                    if kind == "book":
+                        self.stream_book(exchange, symbol, item)
+                    elif kind == "quote":
+                        self.stream_quote(exchange, symbol, item)
+                    elif kind == "trades":
+                        self.trades_received(exchange, symbol, item)
+                    elif kind == "candles":
+                        self.candles_closed(exchange, symbol, item)
+                    elif kind == "invalid":
+                        self.book_invalid(exchange, symbol, item)
+                    elif kind == "changed":
+                        changed = True
+                        if not stream.up:
+                            self.stream_changed(exchange)  # drop its data before anything newer lands
+                if changed:
+                    self.stream_changed(exchange)
+
     def _stream_up(self, exchange: str) -> bool:
         stream = self._streams.get(exchange)
         return stream is not None and stream.up
@@ -227,6 +255,7 @@ class LiveMarket(MarketSource):
 
     def recent_trades(self, exchange: str, symbol: str, since_ms: int | None = None) -> list[dict]:
         """Public trades of a market held from its stream, oldest first, at or after since_ms."""
+        self._drain_streams()
         with self._lock:
             tape = list(self._trades.get((exchange, symbol), ()))
         return tape if since_ms is None else [t for t in tape if t["timestamp"] >= since_ms]
@@ -345,6 +374,7 @@ class LiveMarket(MarketSource):
 
     def next_snapshot(self) -> Snapshot:
         """The latest data every worker holds; stale pairs are left out of quotes and books."""
+        self._drain_streams()
         now = time.time()
         quotes: dict[tuple[str, str], Quote] = {}
         books: dict[tuple[str, str], OrderBook] = {}
@@ -382,7 +412,9 @@ class LiveMarket(MarketSource):
             self._tick = tick
 
     def health(self) -> dict[str, dict]:
-        """Per exchange: state live|degraded|down (recovering counts as down), reason, age of its newest quote."""
+        """Per exchange: state live|degraded|down (recovering counts as down), reason, age of its newest quote,
+        and its feed: stream or REST, messages per second, last message age, reconnects, resyncs, malformed."""
+        self._drain_streams()
         now = time.time()
         out = {}
         with self._lock:

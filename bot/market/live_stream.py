@@ -4,11 +4,13 @@ StreamFeed runs one asyncio event loop per exchange in a real OS thread (the ori
 module when eventlet has patched it: run_bot.py patches it for the dashboard, and an asyncio loop
 inside a green thread would stall every dashboard client). It watches, per symbol, the order
 book (ccxt applies the exchange's incremental updates and resynchronises on a sequence gap),
-the ticker, public trades and 1-minute candles, and hands each update to a StreamSink
-(LiveMarket) through its lock-guarded methods: the engine's tick only reads what is there.
+the ticker, public trades and 1-minute candles, and appends each update to its `updates` deque
+(append and popleft are atomic; no lock is shared with the eventlet side, whose green locks
+cannot be waited on from another OS thread). LiveMarket drains the deque in the engine's
+thread when it builds a snapshot or answers a read, so each snapshot has the freshest state.
 
 Faults: a sequence gap (ccxt raises ChecksumError or InvalidNonce and forgets the book) or a
-book that crosses after an update invalidates the book at the sink at once, and the next watch
+book that crosses after an update invalidates the book at once (an "invalid" update), and the next watch
 takes a fresh snapshot and replays the buffered updates; malformed frames are counted, logged
 once per burst and dropped; a connection that drops, errors or stays silent for
 streams.silence_seconds is torn down (every book of the exchange invalidated) and reopened with
@@ -24,14 +26,14 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import Mapping, Protocol
+from typing import Mapping
 
 import ccxt.pro as ccxtpro
 from ccxt.base.errors import BadSymbol, ChecksumError, InvalidNonce, NetworkError
 
 from bot.config import LiveConfig
 from bot.market.live_parsing import CANDLE_MS, book_from_ccxt, quote_from_ticker
-from bot.models import Candle, OrderBook, Quote
+from bot.models import Candle
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,62 @@ def os_threading():
     if patcher is not None and patcher.is_monkey_patched("thread"):
         return patcher.original("threading")
     return threading
+
+
+def os_socket():
+    """The socket module before eventlet's patching (its getaddrinfo blocks only the calling thread)."""
+    patcher = sys.modules.get("eventlet.patcher")
+    if patcher is not None and patcher.is_monkey_patched("socket"):
+        return patcher.original("socket")
+    import socket
+
+    return socket
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """An asyncio loop on the unpatched selectors whose name lookups run in an OS thread.
+
+    Under eventlet the default executor's threads would be green threads of a hub that never
+    runs in this thread; here each getaddrinfo gets its own short-lived OS thread.
+    """
+    patcher = sys.modules.get("eventlet.patcher")
+    if patcher is not None and patcher.is_monkey_patched("select"):
+        # The original selectors module's classes were built on the green select: a poll
+        # selector on the real select.poll instead (what selectors.PollSelector is).
+        real = patcher.original("select")
+
+        class RealPoll(patcher.original("selectors")._PollLikeSelector):
+            _selector_cls, _EVENT_READ, _EVENT_WRITE = real.poll, real.POLLIN, real.POLLOUT
+
+        selector = RealPoll()
+    else:
+        import selectors
+
+        selector = selectors.DefaultSelector()
+    return _Loop(selector)
+
+
+class _Loop(asyncio.SelectorEventLoop):
+    async def getaddrinfo(self, host, port, *, family=0, type=0, proto=0, flags=0):
+        future = self.create_future()
+        lookup = os_socket().getaddrinfo
+
+        def settle(result, error):
+            if not future.done():
+                future.set_exception(error) if error is not None else future.set_result(result)
+
+        def work():
+            try:
+                result, error = lookup(host, port, family, type, proto, flags), None
+            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+                result, error = None, exc
+            try:
+                self.call_soon_threadsafe(settle, result, error)
+            except RuntimeError:  # the loop closed meanwhile
+                pass
+
+        os_threading().Thread(target=work, name="stream-dns", daemon=True).start()
+        return await future
 
 
 def streams_supported(exchange_id: str, options: Mapping) -> str:
@@ -71,26 +129,16 @@ def streams_supported(exchange_id: str, options: Mapping) -> str:
     return ""
 
 
-class StreamSink(Protocol):
-    """Where a StreamFeed delivers; LiveMarket is one. Called from the stream's OS thread."""
-
-    def stream_book(self, exchange: str, symbol: str, book: OrderBook) -> None:
-        """A consistent, uncrossed book just updated by the stream."""
-
-    def stream_quote(self, exchange: str, symbol: str, quote: Quote) -> None:
-        """A ticker from the stream."""
-
-    def trades_received(self, exchange: str, symbol: str, trades: list[dict]) -> None:
-        """New public trades, oldest first: {"id", "timestamp" (ms), "price", "amount", "side"}."""
-
-    def candles_closed(self, exchange: str, symbol: str, candles: list[Candle]) -> None:
-        """Newly closed 1-minute candles, oldest first."""
-
-    def book_invalid(self, exchange: str, symbol: str, reason: str) -> None:
-        """The book is inconsistent (gap, crossed, malformed): never walk it until the next stream_book."""
-
-    def stream_changed(self, exchange: str) -> None:
-        """The stream went up or down (StreamFeed.up); on down every book of the exchange is invalid."""
+# What StreamFeed.updates holds, oldest first: (kind, symbol, item) with kind
+#   "book"    a consistent, uncrossed OrderBook just updated by the stream
+#   "quote"   a Quote from the ticker stream
+#   "trades"  new public trades, oldest first: {"id", "timestamp" (ms), "price", "amount", "side"}
+#   "candles" newly closed 1-minute Candles, oldest first
+#   "invalid" the book is inconsistent (gap, crossed, malformed; item: why): never walk it
+#             until the next "book"
+#   "changed" the stream went up or down (StreamFeed.up; symbol and item None); when down every
+#             book and quote of the exchange from the stream is invalid
+UPDATES_KEPT = 200_000  # undrained updates kept (the engine drains every tick); older ones are dropped
 
 
 class _Silent(Exception):
@@ -106,7 +154,7 @@ class _Stats:
     """Message counters, written by the stream thread and read by any other (under a lock)."""
 
     def __init__(self):
-        self.lock = threading.Lock()
+        self.lock = os_threading().Lock()
         self.messages = 0
         self.malformed = 0
         self.resyncs = 0
@@ -191,11 +239,11 @@ def make_stream_client(exchange_id: str, options: Mapping):
 
 
 class StreamFeed:
-    """One exchange's streams in an OS thread with its own asyncio loop, delivering to a StreamSink."""
+    """One exchange's streams in an OS thread with its own asyncio loop, appending to `updates`."""
 
-    def __init__(self, exchange: str, options: Mapping, symbols: tuple[str, ...], settings: LiveConfig,
-                 sink: StreamSink):
-        self.id, self.sink, self.settings = exchange, sink, settings
+    def __init__(self, exchange: str, options: Mapping, symbols: tuple[str, ...], settings: LiveConfig):
+        self.id, self.settings = exchange, settings
+        self.updates: deque[tuple] = deque(maxlen=UPDATES_KEPT)
         self.streams = settings.streams
         self.options = dict(options)
         self._wanted = tuple(symbols)
@@ -203,16 +251,17 @@ class StreamFeed:
         self.stats: _Stats = self.client.stats
         self.up = False
         self.problem = "connecting"
-        self.up_event = threading.Event()  # set once the stream delivered its first books
+        real = os_threading()
+        self.up_event = real.Event()  # set once the stream delivered its first books
         self.outages = 0
-        self._stop = threading.Event()
+        self._stop = real.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._rng = random.Random()
         self._closed_ms: dict[str, int] = {}
         self._booked: set[str] = set()
         self._connected_at = 0.0
-        self.thread = os_threading().Thread(target=self._thread_main, name=f"stream-{exchange}", daemon=True)
+        self.thread = real.Thread(target=self._thread_main, name=f"stream-{exchange}", daemon=True)
 
     # ---- life ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -252,7 +301,7 @@ class StreamFeed:
 
     # ---- the loop ------------------------------------------------------------------------
     def _thread_main(self) -> None:
-        loop = asyncio.new_event_loop()
+        loop = new_event_loop()
         self._loop = loop
         try:
             asyncio.set_event_loop(loop)
@@ -344,7 +393,7 @@ class StreamFeed:
             self.up = True
             self.problem = ""
             log.info("%s stream up", self.id)
-            self.sink.stream_changed(self.id)
+            self.updates.append(("changed", None, None))
 
     def _set_down(self, reason: str) -> None:
         self._booked.clear()
@@ -352,7 +401,7 @@ class StreamFeed:
         if was_up:
             self.outages += 1
             log.warning("%s stream down: %s", self.id, reason)
-        self.sink.stream_changed(self.id)
+        self.updates.append(("changed", None, None))
 
     # ---- the watches ---------------------------------------------------------------------
     async def _watch_book(self, symbol: str) -> None:
@@ -378,7 +427,7 @@ class StreamFeed:
                 self._resync(symbol, f"crossed after an update (bid {book.bids[0][0]} >= ask {book.asks[0][0]})",
                              forget=True)
                 continue
-            self.sink.stream_book(self.id, symbol, book)
+            self.updates.append(("book", symbol, book))
             self._booked.add(symbol)
             if not self.up and self._booked >= set(s for s in self._wanted if s in client.markets):
                 self._set_up()
@@ -389,7 +438,7 @@ class StreamFeed:
         with self.stats.lock:
             self.stats.resyncs += 1
         log.info("%s %s book resynchronised: %s", self.id, symbol, reason)
-        self.sink.book_invalid(self.id, symbol, reason)
+        self.updates.append(("invalid", symbol, reason))
         if forget:  # what ccxt itself does on a gap: drop the book and its subscription
             self.client.orderbooks.pop(symbol, None)
             for ws in list((self.client.clients or {}).values()):
@@ -406,7 +455,7 @@ class StreamFeed:
                 self.client.note_malformed(f"ticker {symbol}: {exc}")
                 continue
             if quote is not None:
-                self.sink.stream_quote(self.id, symbol, quote)
+                self.updates.append(("quote", symbol, quote))
 
     async def _watch_trades(self, symbol: str) -> None:
         while True:
@@ -415,7 +464,7 @@ class StreamFeed:
                     "amount": float(t["amount"]), "side": t.get("side")}
                    for t in trades if t.get("timestamp") and t.get("price") and t.get("amount")]
             if out:
-                self.sink.trades_received(self.id, symbol, out)
+                self.updates.append(("trades", symbol, out))
 
     async def _watch_candles(self, symbol: str) -> None:
         if not self.client.has.get("watchOHLCV"):
@@ -429,6 +478,6 @@ class StreamFeed:
                       and int(r[0]) > self._closed_ms.get(symbol, -1)]
             if closed:
                 self._closed_ms[symbol] = int(closed[-1][0])
-                self.sink.candles_closed(self.id, symbol, [Candle(r[0] / 1000.0, float(r[1]), float(r[2]),
+                self.updates.append(("candles", symbol, [Candle(r[0] / 1000.0, float(r[1]), float(r[2]),
                                                                   float(r[3]), float(r[4]), float(r[5] or 0.0))
-                                                           for r in closed])
+                                                           for r in closed]))
