@@ -198,6 +198,8 @@ class LiveMarket(MarketSource):
                         self.candles_closed(exchange, symbol, item)
                     elif kind == "invalid":
                         self.book_invalid(exchange, symbol, item)
+                    elif kind == "log":
+                        log.log(item[0], "%s", item[1])
                     elif kind == "changed":
                         changed = True
                         if not stream.up:

@@ -25,6 +25,7 @@ import random
 import sys
 import threading
 import time
+import traceback
 from collections import deque
 from typing import Mapping
 
@@ -136,6 +137,7 @@ def streams_supported(exchange_id: str, options: Mapping) -> str:
 #   "candles" newly closed 1-minute Candles, oldest first
 #   "invalid" the book is inconsistent (gap, crossed, malformed; item: why): never walk it
 #             until the next "book"
+#   "log"     a log record (item: (level, message)) to be logged by whoever drains
 #   "changed" the stream went up or down (StreamFeed.up; symbol and item None); when down every
 #             book and quote of the exchange from the stream is invalid
 UPDATES_KEPT = 200_000  # undrained updates kept (the engine drains every tick); older ones are dropped
@@ -225,11 +227,12 @@ def make_stream_client(exchange_id: str, options: Mapping):
                 if first:
                     self._malformed_logged = now
             if first:
-                log.warning("%s stream: malformed frame dropped (%s); further ones for %gs are counted only",
-                            self.id, what, MALFORMED_LOG_SECONDS)
+                self.log_later(logging.WARNING, "%s stream: malformed frame dropped (%s); further ones for %gs are "
+                               "counted only", self.id, what, MALFORMED_LOG_SECONDS)
 
     client = Counted({"enableRateLimit": True, **dict(options)})
     client.stats = _Stats()
+    client.log_later = log.log  # StreamFeed routes it through its updates (see _log)
     user_options = options.get("options") if isinstance(options.get("options"), dict) else {}
     if "fetchMarkets" not in user_options:
         current = client.options.get("fetchMarkets")
@@ -249,6 +252,7 @@ class StreamFeed:
         self._wanted = tuple(symbols)
         self.client = make_stream_client(exchange, self.options)
         self.stats: _Stats = self.client.stats
+        self.client.log_later = self._log
         self.up = False
         self.problem = "connecting"
         real = os_threading()
@@ -299,6 +303,11 @@ class StreamFeed:
                 "last_message_age_seconds": round(now - last, 3) if last else None,
                 "messages": messages, "reconnects": reconnects, "resyncs": resyncs, "malformed": malformed}
 
+    def _log(self, level: int, message: str, *args) -> None:
+        """Log from the engine's side: logging's handler locks are green under eventlet, and a
+        green lock waited on from this OS thread breaks the hub, so the record waits in updates."""
+        self.updates.append(("log", None, (level, message % args if args else message)))
+
     # ---- the loop ------------------------------------------------------------------------
     def _thread_main(self) -> None:
         loop = new_event_loop()
@@ -310,19 +319,19 @@ class StreamFeed:
                 return
             loop.run_until_complete(self._main())
         except Exception:  # noqa: BLE001 - logged; the exchange stays on REST
-            log.exception("%s stream thread ended on an error", self.id)
+            self._log(logging.ERROR, "%s stream thread ended on an error:\n%s", self.id, traceback.format_exc())
         finally:
             try:
                 loop.run_until_complete(self._close_client())
             except Exception:  # noqa: BLE001
-                log.debug("%s stream: closing the client failed", self.id, exc_info=True)
+                pass
             loop.close()
 
     async def _close_client(self) -> None:
         try:
             await self.client.close()
         except Exception:  # noqa: BLE001 - the connection may be half gone already
-            log.debug("%s stream: close failed", self.id, exc_info=True)
+            pass
 
     async def _main(self) -> None:
         attempt = 0
@@ -339,7 +348,7 @@ class StreamFeed:
             delay = min(self.streams.reconnect_max_seconds, self.streams.reconnect_base_seconds * 2 ** attempt)
             delay *= 0.5 + 0.5 * self._rng.random()  # equal jitter: half fixed, half random
             attempt += 1
-            log.info("%s stream reconnects in %.2fs (attempt %d): %s", self.id, delay, attempt, reason)
+            self._log(logging.INFO, "%s stream reconnects in %.2fs (attempt %d): %s", self.id, delay, attempt, reason)
             try:
                 await asyncio.wait_for(self._wake.wait(), delay)
             except asyncio.TimeoutError:
@@ -351,6 +360,7 @@ class StreamFeed:
             await self._close_client()
             self.client = make_stream_client(self.id, self.options)
             self.client.stats = self.stats
+            self.client.log_later = self._log
             if markets:
                 self.client.set_markets(markets)
 
@@ -392,7 +402,7 @@ class StreamFeed:
         if not self.up:
             self.up = True
             self.problem = ""
-            log.info("%s stream up", self.id)
+            self._log(logging.INFO, "%s stream up", self.id)
             self.updates.append(("changed", None, None))
 
     def _set_down(self, reason: str) -> None:
@@ -400,7 +410,7 @@ class StreamFeed:
         was_up, self.up, self.problem = self.up, False, reason
         if was_up:
             self.outages += 1
-            log.warning("%s stream down: %s", self.id, reason)
+            self._log(logging.WARNING, "%s stream down: %s", self.id, reason)
         self.updates.append(("changed", None, None))
 
     # ---- the watches ---------------------------------------------------------------------
@@ -437,7 +447,7 @@ class StreamFeed:
         """Invalidate the book now; with forget, make ccxt drop it so the next watch re-snapshots."""
         with self.stats.lock:
             self.stats.resyncs += 1
-        log.info("%s %s book resynchronised: %s", self.id, symbol, reason)
+        self._log(logging.INFO, "%s %s book resynchronised: %s", self.id, symbol, reason)
         self.updates.append(("invalid", symbol, reason))
         if forget:  # what ccxt itself does on a gap: drop the book and its subscription
             self.client.orderbooks.pop(symbol, None)
