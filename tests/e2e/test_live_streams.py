@@ -38,7 +38,7 @@ def settings(fakes) -> dict:
             "exchange_options": {ex: fakes[ex].stream_options(ex) for ex in EXCHANGES},
             "max_quote_age_seconds": 3.0,
             "live": {"poll_seconds": 0.5, "candle_backfill": 60, "retry_attempts": 1,
-                     "streams": {"silence_seconds": 1.5, "reconnect_base_seconds": 0.2,
+                     "streams": {"silence_seconds": 3.0, "reconnect_base_seconds": 0.2,
                                  "reconnect_max_seconds": 1.0}},
         },
         "portfolio": {"starting_balances": {"USDT": 10_000.0, "BTC": 0.05, "ETH": 1.0}},
@@ -77,15 +77,23 @@ def test_the_dashboard_stays_responsive_while_three_exchanges_stream_and_shows_a
 
         browser = watched()
         page = browser.open(bot.base_url, "/")
-        page.wait_for_function("() => /binance stream [0-9.]+\\/s, last [0-9.]+ s, reconnects 0/"
-                               ".test(document.querySelector('#status-streams').textContent)", timeout=WAIT_MS)
+        streams = page.locator("#status-streams")
+        shown = "() => /binanceus stream [0-9.]+\\/s, last [0-9.]+ s, reconnects (\\d+)/" \
+                ".exec(document.querySelector('#status-streams').textContent)"
+        try:
+            page.wait_for_function(shown, timeout=WAIT_MS)
+        except Exception as exc:
+            raise AssertionError(f"status bar streams: {streams.text_content()!r}") from exc
+        before = bot.get_json("/api/status")["health"]["binanceus"]["reconnects"]
 
         fakes["binanceus"].drop()
-        bot.wait_until(lambda: bot.get_json("/api/status")["health"]["binanceus"]["reconnects"] >= 1
-                       and bot.get_json("/api/status")["health"]["binanceus"]["feed"] == "stream",
-                       timeout=30, what="binanceus reconnected")
-        page.wait_for_function("() => /binanceus stream [0-9.]+\\/s, last [0-9.]+ s, reconnects [1-9]/"
-                               ".test(document.querySelector('#status-streams').textContent)", timeout=WAIT_MS)
+        bot.wait_until(lambda: (h := bot.get_json("/api/status")["health"]["binanceus"])["reconnects"] > before
+                       and h["feed"] == "stream", timeout=30, what="binanceus reconnected")
+        try:
+            page.wait_for_function(f"() => {{ const m = ({shown})(); return m && Number(m[1]) > {before}; }}",
+                                   timeout=WAIT_MS)
+        except Exception as exc:
+            raise AssertionError(f"status bar streams: {streams.text_content()!r}") from exc
         browser.assert_clean()
     finally:
         client.disconnect()

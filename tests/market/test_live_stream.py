@@ -34,11 +34,13 @@ class RecordingMarket(LiveMarket):
         super().book_invalid(exchange, symbol, reason)
 
 
-def config(fake: FakeBinanceStream, **streams) -> MarketConfig:
-    settings = dict(silence_seconds=1.0, reconnect_base_seconds=0.1, reconnect_max_seconds=0.8, trades_kept=50)
+def config(fake: FakeBinanceStream, max_quote_age_seconds: float = 3.0, **streams) -> MarketConfig:
+    settings = dict(max_quote_age_seconds=min(5.0, max_quote_age_seconds) if max_quote_age_seconds < 60 else 60.0,
+                    silence_seconds=1.0, reconnect_base_seconds=0.1, reconnect_max_seconds=0.8, trades_kept=50)
     settings.update(streams)
     return MarketConfig(source="live", exchanges=["binance"], symbols=list(SYMBOLS),
-                        exchange_options={"binance": fake.stream_options()}, max_quote_age_seconds=3.0,
+                        exchange_options={"binance": fake.stream_options()},
+                        max_quote_age_seconds=max_quote_age_seconds, max_book_age_seconds=15.0,
                         live=LiveConfig(poll_seconds=0.2, order_book_depth=DEPTH, candle_backfill=30,
                                         retry_attempts=0, streams=StreamsConfig(**settings)))
 
@@ -49,8 +51,8 @@ def fake():
         yield server
 
 
-def open_market(fake, **streams) -> RecordingMarket:
-    market = RecordingMarket(config(fake, **streams))
+def open_market(fake, **settings) -> RecordingMarket:
+    market = RecordingMarket(config(fake, **settings))
     wait_for(lambda: market.health()["binance"]["feed"] == "stream", 10, "the stream up")
     return market
 
@@ -215,3 +217,29 @@ def test_a_bad_stream_setting_names_its_key(tmp_path):
     path.write_text("market:\n  live:\n    streams:\n      max_book_age_seconds: -1\n")
     with pytest.raises(ConfigError, match="market.live.streams.max_book_age_seconds"):
         load_config(path)
+
+
+def test_a_streamed_book_past_the_stream_age_limit_is_not_served_though_the_rest_limit_allows_it(fake):
+    # Books age out at streams.max_book_age_seconds (2 s), not at market.max_book_age_seconds (15 s);
+    # quotes are allowed a minute here, so only the book's age can withdraw the pair.
+    market = open_market(fake, silence_seconds=30.0, max_quote_age_seconds=60.0)
+    try:
+        assert served_book(market, "BTC/USDT") is not None
+        fake.silence(True)
+        wait_for(lambda: served_book(market, "BTC/USDT") is None, 8, "the silent stream's book aged out")
+        assert status(market)["feed"] == "stream"  # the connection is still up: only the age withdrew it
+    finally:
+        fake.silence(False)
+        market.close()
+
+
+def test_the_age_counts_from_the_older_of_the_exchange_stamp_and_our_receive_time():
+    from bot.market.live_source import _age
+    from bot.models import OrderBook
+
+    ahead = OrderBook("binance", "BTC/USDT", ((1.0, 1.0),), ((2.0, 1.0),), ts=1_000.0 + 60, received=997.0)
+    assert _age(ahead, 1_000.0) == pytest.approx(3.0)  # an exchange clock ahead does not make it fresh
+    behind = OrderBook("binance", "BTC/USDT", ((1.0, 1.0),), ((2.0, 1.0),), ts=990.0, received=999.5)
+    assert _age(behind, 1_000.0) == pytest.approx(10.0)
+    unknown = OrderBook("binance", "BTC/USDT", ((1.0, 1.0),), ((2.0, 1.0),), ts=996.0)
+    assert _age(unknown, 1_000.0) == pytest.approx(4.0)
