@@ -14,6 +14,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from bot.config_auth import DashboardAccessConfig
 from bot.config_base import ConfigError, ConfigModel
 from bot.config_telegram import TelegramConfig
+from bot.config_streams import StreamsConfig
 from bot.config_rules import (MAX_ASSET_AMOUNT, MAX_SPEED, MIN_TICK_INTERVAL_SECONDS, MIN_TICK_SECONDS,
                               balances_for_symbols, check_exchange_ids, check_start_time, did_you_mean,
                               normalise_host_name, valued_assets)
@@ -173,6 +174,7 @@ class LiveConfig(_Model):
     breaker_cooldown_seconds: float = Field(60.0, gt=0, le=86_400)
     news_feeds: list[str] = Field(default_factory=list)
     news_poll_seconds: float = Field(300.0, ge=5, le=86_400)
+    streams: StreamsConfig = Field(default_factory=StreamsConfig)
 
 
 class MarketConfig(_Model):

@@ -70,6 +70,7 @@ class Quote:
     ask_size: float
     ts: float
     change_24h_pct: float = 0.0
+    received: float = 0.0  # when we received it (0: not known apart from ts); ages count from both
 
     @property
     def mid(self) -> float:
@@ -91,6 +92,7 @@ class OrderBook:
     bids: tuple[tuple[float, float], ...]
     asks: tuple[tuple[float, float], ...]
     ts: float
+    received: float = 0.0  # when we received it (0: not known apart from ts); ages count from both
 
     @property
     def crossed(self) -> bool:

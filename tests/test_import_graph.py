@@ -14,7 +14,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-BOT, DASHBOARD, ENGINE, LIVE = ("bot",), ("dashboard",), ("bot.engine",), ("bot.market.live",)
+BOT, DASHBOARD, ENGINE = ("bot",), ("dashboard",), ("bot.engine",)
+LIVE = ("bot.market.live", "bot.market.live_stream")  # ccxt (REST) and ccxt.pro (streams): one module each
 STRATEGIES, CCXT = ("bot.strategies",), ("ccxt",)
 WEB_LAYER = ("dashboard", "flask", "flask_socketio", "socketio", "engineio", "eventlet")
 # What a strategy may import from the project. Adding a name here is a design decision:

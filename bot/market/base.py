@@ -50,8 +50,13 @@ class MarketSource(ABC):
         depth_share: the share (0-1) of the visible depth within the slippage cap the fill took.
         """
 
-    def recent_trades(self, exchange: str, symbol: str, since_ms: int) -> list:
-        """Public trades on a market after since_ms (ccxt fetch_trades shape), oldest first; none here."""
+    def recent_trades(self, exchange: str, symbol: str, since_ms: int | None = None) -> list[dict]:
+        """Public trades of a market seen on its exchange, oldest first, with timestamp >= since_ms.
+
+        Each: {"id", "timestamp" (ms, the exchange's), "price", "amount", "side" ("buy"|"sell"|None:
+        the taker's side)}. Bounded (the live source keeps market.live.streams.trades_kept per market);
+        sources without a trades feed answer [] (the default here).
+        """
         return []
 
     def drain_events(self) -> list[dict]:

@@ -150,6 +150,9 @@ class ExchangeFeed:
         self._tickers_at = -math.inf
         self._last_closed_ms: dict[str, int] = {}
         self._rng = random.Random()
+        # Set by the live source when a stream (bot/market/live_stream.py) serves this exchange:
+        # while it returns True, polls read candles only and leave tickers and books to the stream.
+        self.stream_covers: Callable[[], bool] | None = None
         self.thread = threading.Thread(target=self._run, name=f"live-{exchange}", daemon=True)
 
     # ---- life ----------------------------------------------------------------------------
@@ -269,18 +272,21 @@ class ExchangeFeed:
             raise translate_error(exc, self.id, "load markets") from exc
 
     def _poll_cycle(self) -> None:
-        self._refresh_tickers()
-        for symbol in self._symbols:
-            self._check_stop()
-            self._refresh_tickers_if_due()
-            self._per_symbol(symbol, self._refresh_book)
+        covered = self.stream_covers is not None and self.stream_covers()
+        if not covered:
+            self._refresh_tickers()
+            for symbol in self._symbols:
+                self._check_stop()
+                self._refresh_tickers_if_due()
+                self._per_symbol(symbol, self._refresh_book)
         self.first_data.set()
         now_ms = time.time() * 1000.0
         for symbol in self._symbols:
             last = self._last_closed_ms.get(symbol)
             if last is None or now_ms >= last + 2 * CANDLE_MS + CANDLE_CLOSE_GRACE_MS:
                 self._check_stop()
-                self._refresh_tickers_if_due()
+                if not covered:
+                    self._refresh_tickers_if_due()
                 self._per_symbol(symbol, self._refresh_candles)
 
     def _per_symbol(self, symbol: str, read: Callable[[str], None]) -> None:

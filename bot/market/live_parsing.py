@@ -75,7 +75,7 @@ def quote_from_ticker(exchange: str, symbol: str, ticker: Mapping, received: flo
     if change is None and ticker.get("open"):
         change = (last / float(ticker["open"]) - 1.0) * 100.0
     return Quote(exchange, symbol, bid, ask, last, float(ticker.get("bidVolume") or 0.0),
-                 float(ticker.get("askVolume") or 0.0), ts, float(change or 0.0))
+                 float(ticker.get("askVolume") or 0.0), ts, float(change or 0.0), received)
 
 
 def book_from_ccxt(exchange: str, symbol: str, raw: Mapping, received: float, depth: int) -> OrderBook:
@@ -91,7 +91,7 @@ def book_from_ccxt(exchange: str, symbol: str, raw: Mapping, received: float, de
         sides.append(tuple(levels))
     stamp = raw.get("timestamp")
     ts = stamp / 1000.0 if isinstance(stamp, (int, float)) and stamp > 0 else received
-    return OrderBook(exchange, symbol, sides[0], sides[1], ts)
+    return OrderBook(exchange, symbol, sides[0], sides[1], ts, received)
 
 
 def closed_candles(rows, now_ms: float, after_ms: int | None) -> list[Candle]:

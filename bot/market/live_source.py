@@ -26,6 +26,7 @@ import numpy as np
 from bot.config import MarketConfig
 from bot.market.base import MarketSource
 from bot.market.live import ExchangeFeed, MarketConfigError, make_client
+from bot.market.live_stream import StreamFeed, streams_supported
 from bot.market.live_parsing import BookReader, CandleSeries, LiveHistory
 from bot.market.news_feed import NewsFeedReader
 from bot.market.resilience import MarketUnavailableError, PermanentMarketError
@@ -37,9 +38,15 @@ CANDLES_KEPT_MIN = 1_500  # closed candles kept per market, at least (more if ca
 LOAD_WAIT_SECONDS = 120.0  # at start, for every exchange to load its markets or fail
 FIRST_DATA_WAIT_SECONDS = 20.0  # then for every exchange's first poll
 EVENTS_KEPT = 1_000  # undrained events kept; older ones are dropped
+STREAM_WAIT_SECONDS = 10.0  # at start, for the streams' first books (REST serves meanwhile)
 # An exchange's state as health() reports it, and the notification level of a change to it.
 HEALTH_OF = {"live": "live", "degraded": "degraded", "down": "down", "recovering": "down"}
 LEVEL_OF = {"live": "success", "degraded": "warning", "down": "error", "recovering": "info"}
+
+
+def _age(item: Quote | OrderBook, now: float) -> float:
+    """Seconds since the older of the exchange's timestamp and our receive time."""
+    return now - (min(item.ts, item.received) if item.received else item.ts)
 
 
 # ---- the source --------------------------------------------------------------------------------
@@ -74,6 +81,10 @@ class LiveMarket(MarketSource):
         self._reported: dict[str, str | None] = {exchange: None for exchange in self.exchanges}
         self._report_locks = {exchange: threading.Lock() for exchange in self.exchanges}
         self._feeds: dict[str, ExchangeFeed] = {}
+        self._streams: dict[str, StreamFeed] = {}
+        self._streamed: set[tuple[str, str, str]] = set()  # (exchange, symbol, "book"|"quote") from a stream
+        self._trades: dict[tuple[str, str], deque] = {}
+        self._drain_lock = threading.Lock()
         self._news: NewsFeedReader | None = None
         for exchange in config.exchange_options:
             if exchange not in self.exchanges:
@@ -82,11 +93,24 @@ class LiveMarket(MarketSource):
             for exchange in self.exchanges:  # every client first: a config error starts no thread
                 client = make_client(exchange, config.exchange_options.get(exchange, {}))
                 self._feeds[exchange] = ExchangeFeed(exchange, client, self.symbols, config.live, self)
+                options = config.exchange_options.get(exchange, {})
+                why_not = streams_supported(exchange, options) if config.live.streams.enabled else "streams disabled"
+                if why_not:
+                    log.info("%s: REST polling only (%s)", exchange, why_not)
+                else:
+                    stream = StreamFeed(exchange, options, self.symbols, config.live)
+                    self._streams[exchange] = stream
+                    self._feeds[exchange].stream_covers = stream.covered
             for feed in self._feeds.values():
                 feed.start()
             self._wait_all(lambda feed: feed.loaded_event, LOAD_WAIT_SECONDS)
             self._check_start()
+            for stream in self._streams.values():
+                stream.start()
             self._wait_all(lambda feed: feed.first_data, FIRST_DATA_WAIT_SECONDS)
+            deadline = time.monotonic() + STREAM_WAIT_SECONDS
+            for stream in self._streams.values():
+                stream.up_event.wait(max(0.0, deadline - time.monotonic()))
             if config.live.news_feeds:
                 self._news = NewsFeedReader(config.live.news_feeds, config.live.news_poll_seconds)
         except BaseException:
@@ -135,21 +159,125 @@ class LiveMarket(MarketSource):
         self._history = None
 
     def quotes_received(self, exchange: str, quotes: Mapping[str, Quote]) -> None:
-        """Keep the newest tickers of an exchange."""
+        """Keep the newest tickers of an exchange (a polled one never replaces a streamed one while it streams)."""
+        streaming = self._stream_up(exchange)
         with self._lock:
-            self._quotes[exchange].update(quotes)
+            for symbol, quote in quotes.items():
+                if streaming and (exchange, symbol, "quote") in self._streamed:
+                    continue
+                self._quotes[exchange][symbol] = quote
+                self._streamed.discard((exchange, symbol, "quote"))
 
     def book_received(self, exchange: str, symbol: str, book: OrderBook) -> None:
-        """Keep the newest order book of a market."""
+        """Keep the newest order book of a market (a polled one never replaces a streamed one while it streams)."""
+        streaming = self._stream_up(exchange)
         with self._lock:
+            if streaming and (exchange, symbol, "book") in self._streamed:
+                return
             self._books[exchange][symbol] = book
+            self._streamed.discard((exchange, symbol, "book"))
+
+    # ---- the streams (bot/market/live_stream.py): their updates, applied in the engine's thread
+    def _drain_streams(self) -> None:
+        """Apply what every stream appended since the last drain, in order (see live_stream.py)."""
+        with self._drain_lock:
+            for exchange, stream in self._streams.items():
+                updates, changed = stream.updates, False
+                while True:
+                    try:
+                        kind, symbol, item = updates.popleft()
+                    except IndexError:
+                        break
+                    if kind == "book":
+                        self.stream_book(exchange, symbol, item)
+                    elif kind == "quote":
+                        self.stream_quote(exchange, symbol, item)
+                    elif kind == "trades":
+                        self.trades_received(exchange, symbol, item)
+                    elif kind == "candles":
+                        self.candles_closed(exchange, symbol, item)
+                    elif kind == "invalid":
+                        self.book_invalid(exchange, symbol, item)
+                    elif kind == "log":
+                        log.log(item[0], "%s", item[1])
+                    elif kind == "changed":
+                        changed = True
+                        if not stream.up:
+                            self.stream_changed(exchange)  # drop its data before anything newer lands
+                if changed:
+                    self.stream_changed(exchange)
+
+    def _stream_up(self, exchange: str) -> bool:
+        stream = self._streams.get(exchange)
+        return stream is not None and stream.up
+
+    def stream_book(self, exchange: str, symbol: str, book: OrderBook) -> None:
+        """Keep a streamed book (consistent and uncrossed when it arrives)."""
+        with self._lock:
+            if (exchange, symbol) in self._markets:
+                self._books[exchange][symbol] = book
+                self._streamed.add((exchange, symbol, "book"))
+
+    def stream_quote(self, exchange: str, symbol: str, quote: Quote) -> None:
+        """Keep a streamed ticker."""
+        with self._lock:
+            if (exchange, symbol) in self._markets:
+                self._quotes[exchange][symbol] = quote
+                self._streamed.add((exchange, symbol, "quote"))
+
+    def book_invalid(self, exchange: str, symbol: str, reason: str) -> None:
+        """Forget a book that is inconsistent: nothing is walked on it until the stream sends a good one."""
+        with self._lock:
+            self._books[exchange].pop(symbol, None)
+            self._streamed.discard((exchange, symbol, "book"))
+
+    def trades_received(self, exchange: str, symbol: str, trades: list[dict]) -> None:
+        """Append public trades to the market's bounded tape."""
+        key = (exchange, symbol)
+        with self._lock:
+            tape = self._trades.get(key)
+            if tape is None:
+                tape = self._trades[key] = deque(maxlen=self.config.live.streams.trades_kept)
+            newest = tape[-1]["timestamp"] if tape else -1
+            tape.extend(trade for trade in trades if trade["timestamp"] >= newest)
+
+    def stream_changed(self, exchange: str) -> None:
+        """The stream went up or down; when down, its books and quotes are dropped (never traded stale)."""
+        stream = self._streams.get(exchange)
+        if stream is not None and not stream.up:
+            with self._lock:
+                for symbol in list(self._books[exchange]):
+                    if (exchange, symbol, "book") in self._streamed:
+                        self._books[exchange].pop(symbol, None)
+                for symbol in list(self._quotes[exchange]):
+                    if (exchange, symbol, "quote") in self._streamed:
+                        self._quotes[exchange].pop(symbol, None)
+                self._streamed = {key for key in self._streamed if key[0] != exchange}
+        self._refresh_status(exchange)
+
+    @property
+    def has_trade_feed(self) -> bool:
+        """True while an exchange streams its public trades (resting orders fill from them; REST
+        polling reads no trades, so without a stream resting orders wait, marked stale)."""
+        return bool(self._streams)
+
+    def recent_trades(self, exchange: str, symbol: str, since_ms: int | None = None) -> list[dict]:
+        """Public trades of a market held from its stream, oldest first, at or after since_ms."""
+        self._drain_streams()
+        with self._lock:
+            tape = list(self._trades.get((exchange, symbol), ()))
+        return tape if since_ms is None else [t for t in tape if t["timestamp"] >= since_ms]
 
     def candles_closed(self, exchange: str, symbol: str, candles: list[Candle]) -> None:
         """Append closed candles to a market's series, keeping the newest ones."""
         key = (exchange, symbol)
         with self._lock:
             old = self._series.get(key)
-            merged = (old.candles if old else ()) + tuple(candles)
+            newest = old.candles[-1].ts if old and old.candles else -1.0
+            fresh = tuple(c for c in candles if c.ts > newest)  # REST and the stream may both close one
+            if not fresh:
+                return
+            merged = (old.candles if old else ()) + fresh
             merged = merged[-self._candles_kept:]
             closes = np.fromiter((c.close for c in merged), dtype=float, count=len(merged))
             closes.setflags(write=False)
@@ -183,22 +311,33 @@ class LiveMarket(MarketSource):
         link = self._feeds[exchange].link_status()
         if link is not None:
             return link
+        stream = self._streams.get(exchange)
+        if stream is not None and not stream.up:
+            if self.config.live.streams.rest_fallback:
+                return "degraded", f"stream down ({stream.problem}); polling REST meanwhile"
+            return "down", f"stream down ({stream.problem}); no REST fallback (market.live.streams.rest_fallback)"
         quotes, books = self._quotes[exchange], self._books[exchange]
         if not quotes or not books:
             return "degraded", "waiting for first data"
-        max_age = self.config.max_quote_age_seconds
         problems = []
         for ex, symbol in self._markets:
             if ex != exchange:
                 continue
             quote, book = quotes.get(symbol), books.get(symbol)
-            if quote is not None and now - quote.ts > max_age:
-                problems.append(f"{symbol} quote {now - quote.ts:.1f}s old")
+            if quote is not None and _age(quote, now) > self._limit(exchange, symbol, "quote"):
+                problems.append(f"{symbol} quote {_age(quote, now):.1f}s old")
             elif (quote is not None and quote.bid >= quote.ask) or (book is not None and book.crossed):
                 problems.append(f"{symbol} crossed book")
         if problems:
             return "degraded", "stale: " + "; ".join(problems)
         return "live", ""
+
+    def _limit(self, exchange: str, symbol: str, kind: str) -> float:
+        """The age limit of a held quote or book: the stream's when it came from one. Lock held."""
+        if (exchange, symbol, kind) in self._streamed:
+            streams = self.config.live.streams
+            return streams.max_quote_age_seconds if kind == "quote" else streams.max_book_age_seconds
+        return self.config.max_quote_age_seconds if kind == "quote" else self.config.max_book_age_seconds
 
     def _age_seconds(self, exchange: str, now: float) -> float:
         newest = max((quote.ts for quote in self._quotes[exchange].values()), default=self._started_at)
@@ -243,9 +382,8 @@ class LiveMarket(MarketSource):
 
     def next_snapshot(self) -> Snapshot:
         """The latest data every worker holds; stale pairs are left out of quotes and books."""
+        self._drain_streams()
         now = time.time()
-        max_age = self.config.max_quote_age_seconds
-        max_book_age = self.config.max_book_age_seconds
         quotes: dict[tuple[str, str], Quote] = {}
         books: dict[tuple[str, str], OrderBook] = {}
         stale = set()
@@ -254,8 +392,10 @@ class LiveMarket(MarketSource):
             for key in self._markets:
                 exchange, symbol = key
                 quote, book = self._quotes[exchange].get(symbol), self._books[exchange].get(symbol)
-                if (not connected[exchange] or quote is None or book is None or now - quote.ts > max_age
-                        or now - book.ts > max_book_age or quote.bid >= quote.ask or book.crossed):
+                if (not connected[exchange] or quote is None or book is None
+                        or _age(quote, now) > self._limit(exchange, symbol, "quote")
+                        or _age(book, now) > self._limit(exchange, symbol, "book")
+                        or quote.bid >= quote.ask or book.crossed):
                     stale.add(key)
                 else:
                     quotes[key] = quote
@@ -280,7 +420,9 @@ class LiveMarket(MarketSource):
             self._tick = tick
 
     def health(self) -> dict[str, dict]:
-        """Per exchange: state live|degraded|down (recovering counts as down), reason, age of its newest quote."""
+        """Per exchange: state live|degraded|down (recovering counts as down), reason, age of its newest quote,
+        and its feed: stream or REST, messages per second, last message age, reconnects, resyncs, malformed."""
+        self._drain_streams()
         now = time.time()
         out = {}
         with self._lock:
@@ -288,10 +430,20 @@ class LiveMarket(MarketSource):
                 state, reason = self._status(exchange, now)
                 out[exchange] = {"state": HEALTH_OF[state],
                                  "reason": reason if state != "recovering" else f"recovering: {reason}",
-                                 "age_seconds": round(self._age_seconds(exchange, now), 3)}
+                                 "age_seconds": round(self._age_seconds(exchange, now), 3),
+                                 **self._feed_status(exchange, now)}
         for exchange in self.exchanges:
             self._refresh_status(exchange, wait=False)
         return out
+
+    def _feed_status(self, exchange: str, now: float) -> dict:
+        """stream or REST, messages per second, last message age, reconnects (stream figures: None on REST)."""
+        stream = self._streams.get(exchange)
+        if stream is not None:
+            return stream.status(now)
+        return {"feed": "rest", "stream_up": False, "stream_problem": "no stream for this exchange",
+                "messages_per_second": None, "last_message_age_seconds": None, "messages": None,
+                "reconnects": None, "resyncs": None, "malformed": None}
 
     # ---- ccxt-shaped reads of the held data (the simulator offers the same; no network) -------
     def _check_held(self, exchange: str, symbol: str) -> None:
@@ -352,6 +504,8 @@ class LiveMarket(MarketSource):
 
     def close(self) -> None:
         """Stop the workers (they wait on an Event, so this is prompt) and release connections."""
+        for stream in self._streams.values():
+            stream.stop()
         for feed in self._feeds.values():
             feed.stop()
         # A worker may be inside one request: wait at most one ccxt time-out for all of them together.
@@ -361,5 +515,7 @@ class LiveMarket(MarketSource):
             feed.join(deadline - time.monotonic())
         for feed in self._feeds.values():
             feed.close()
+        for stream in self._streams.values():
+            stream.join(max(0.5, deadline - time.monotonic()))
         if self._news is not None:
             self._news.close()

@@ -5,6 +5,7 @@ import { el, replaceChildren } from "./dom.js";
 import { dateTime, label, setMarketNow } from "./format.js";
 import { showToast } from "./notify.js";
 import { on } from "./socket.js";
+import "./streams.js"; // the exchange streams item of the status bar
 
 const STATE_WORDS = { running: "Running", paused: "Paused", stopped: "Stopped" };
 
