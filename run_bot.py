@@ -49,6 +49,7 @@ import logging  # noqa: E402
 import signal  # noqa: E402
 
 from bot import cli  # noqa: E402
+from bot.cli_replay import replay_problem  # noqa: E402
 from bot.notify.activity import setup_text_log  # noqa: E402
 from bot.config import ConfigError, config_warnings  # noqa: E402
 from bot.engine import BotEngine  # noqa: E402
@@ -101,6 +102,10 @@ def main(argv):
         return cli.EXIT_USAGE
     for warning in config_warnings(config):
         print(f"warning: {warning}", file=sys.stderr)
+    problem = replay_problem(config)  # before any dir is made: a refused recording leaves nothing behind
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return cli.EXIT_USAGE
     try:
         setup_text_log(config.storage.log_dir, config.storage.log_max_bytes, config.storage.log_backups)
         engine = BotEngine(config, runner=_background_runner())

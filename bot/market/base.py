@@ -6,6 +6,10 @@ from abc import ABC, abstractmethod
 from bot.models import Market, Snapshot
 
 
+class SourceExhausted(Exception):
+    """A finite source (a replayed recording) has no more snapshots; the engine stops there."""
+
+
 class MarketSource(ABC):
     """Produces one Snapshot per tick and answers ccxt-style reads.
 
