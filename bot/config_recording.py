@@ -19,6 +19,8 @@ class RecordingConfig(ConfigModel):
     max_total_bytes: int = Field(4096 * MIB, ge=0)
     # Snapshots waiting for the background writer; a full queue drops ticks and marks a gap.
     queue_max_ticks: int = Field(2_000, ge=10, le=1_000_000)
+    # Raw record bytes that close a frame early (frames are the unit a crash can tear).
+    frame_max_bytes: int = Field(1 * MIB, ge=1024, le=256 * MIB)
     # Wall seconds (at most) between compressed frames: a crash loses at most this much of the recording.
     flush_seconds: float = Field(1.0, gt=0, le=60)
     # Closed candles per market stored at the start of each segment (the strategies' warm-up).

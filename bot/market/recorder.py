@@ -33,7 +33,6 @@ from bot.storage_recording import SegmentAppender, delete_segment, write_recordi
 
 log = logging.getLogger(__name__)
 
-FRAME_MAX_BYTES = 1024 * 1024  # raw record bytes that close a frame before flush_seconds
 NEW_CANDLES_PEEK = 8  # closed candles read per market on a new-candle tick (more only when all are new)
 _STOP = object()
 SECRET_WORDS = ("secret", "password", "token", "apikey", "api_key", "webhook", "passphrase", "private")
@@ -266,7 +265,7 @@ class _Writer:
                 except Exception:  # noqa: BLE001 - a record that cannot be encoded is a gap, not a dead writer
                     log.exception("recorder: could not encode tick %s", item[0])
                     self._lose(item[0], item[1], "encoding failed")
-            if self._buffer and (self._buffer_bytes >= FRAME_MAX_BYTES
+            if self._buffer and (self._buffer_bytes >= self.settings.frame_max_bytes
                                  or time.monotonic() - last_flush >= self.settings.flush_seconds):
                 self._flush()
                 last_flush = time.monotonic()

@@ -92,10 +92,28 @@ def _scan(path: Path, last: bool) -> tuple[Segment, str | None]:
                 tail_only = last and (problem.startswith("torn") or handle.tell() >= size)
                 if not tail_only:
                     raise RecordingError(f"{path}: {problem}")
+                if _whole_frame_after(handle, offset + 1):
+                    raise RecordingError(f"{path}: {problem}, with whole frames after it (damaged in the middle)")
                 return Segment(path, frames, offset), f"{path}: {problem}: the torn tail is skipped"
             frames += 1
             offset += HEADER.size + length
     return Segment(path, frames, offset), None
+
+
+def _whole_frame_after(handle, start: int) -> bool:
+    """True when a whole, checked frame starts somewhere after `start`: then the bad frame is damage, not a
+    torn tail (a damaged length field can make a frame in the middle look torn)."""
+    handle.seek(start)
+    rest = handle.read()
+    at = rest.find(MAGIC)
+    while at >= 0:
+        if at + HEADER.size <= len(rest):
+            _magic, length, crc = HEADER.unpack_from(rest, at)
+            payload = rest[at + HEADER.size:at + HEADER.size + length]
+            if len(payload) == length and zlib.crc32(payload) == crc:
+                return True
+        at = rest.find(MAGIC, at + 1)
+    return False
 
 
 def open_recording(path: str | Path) -> RecordingInfo:

@@ -75,7 +75,6 @@ class ReplayMarket(MarketSource):
         self._books: dict[tuple[str, str], tuple[BookBlob, int]] = {}
         self._stale: frozenset = _NOTHING
         self._markets: dict[tuple[str, str], Market] = {}
-        self._candles: dict[tuple[str, str], list] = {}
         self._history: LiveHistory | None = None
         self._series: dict[tuple[str, str], CandleSeries] = {}
         self._health: dict = {}
@@ -170,22 +169,21 @@ class ReplayMarket(MarketSource):
 
     def _add_candles(self, rows, reset: bool) -> None:
         if reset:
-            self._candles = {}
-        changed = set()
+            self._series = {}
+        added: dict[tuple[str, str], list] = {}
         for row in rows:
-            key = self.keys[row[0]]
-            self._candles.setdefault(key, []).append(candle_of(row))
-            changed.add(key)
+            added.setdefault(self.keys[row[0]], []).append(candle_of(row))
         kept = self.candles_kept
-        for key in changed:
-            candles = self._candles[key]
-            if len(candles) > kept:
-                del candles[:len(candles) - kept]
-            closes = np.fromiter((c.close for c in candles), dtype=float, count=len(candles))
+        for key, candles in added.items():
+            old = self._series.get(key)
+            merged = ((old.candles if old is not None else ()) + tuple(candles))[-kept:]
+            if old is not None and len(candles) < kept:  # the closes so far, shifted: no Python loop over the history
+                closes = np.concatenate((old.closes, np.fromiter((c.close for c in candles), dtype=float,
+                                                                  count=len(candles))))[-kept:]
+            else:
+                closes = np.fromiter((c.close for c in merged), dtype=float, count=len(merged))
             closes.setflags(write=False)
-            self._series[key] = CandleSeries(tuple(candles), closes)
-        if reset:
-            self._series = {key: self._series[key] for key in self._candles}
+            self._series[key] = CandleSeries(merged, closes)
         self._history = None
 
     # ---- MarketSource ------------------------------------------------------------------------
