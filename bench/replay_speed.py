@@ -14,7 +14,6 @@ import argparse
 import cProfile
 import os
 import pstats
-import resource
 import subprocess
 import sys
 import tempfile
@@ -54,7 +53,7 @@ def replay(folder: Path, recording: Path, profile: bool = False) -> tuple[int, f
     start = time.perf_counter()
     if profiler:
         profiler.enable()
-    ticks = engine.run_fast(None)
+    engine.run_fast(None)
     if profiler:
         profiler.disable()
     elapsed = time.perf_counter() - start
@@ -102,10 +101,8 @@ def main() -> None:
             long_rss = peak_rss_mib(long_recording, tmp / "rss-long")
             print(f"    peak RSS of a replay: {short_rss:,.0f} MiB for {args.ticks:,} ticks, "
                   f"{long_rss:,.0f} MiB for {args.ticks * 5:,} ticks")
-    try:
-        import bench.candle_speed  # noqa: F401 - parts (b) and (c), written by the candles lane
-    except ImportError:
-        print("(b), (c): bench/candle_speed.py not present in this tree")
+    if not (ROOT / "bench" / "candle_speed.py").exists():
+        print("(b), (c): bench/candle_speed.py (the candle backtest and download figures) is not in this tree")
 
 
 if __name__ == "__main__":

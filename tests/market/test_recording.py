@@ -81,11 +81,11 @@ def test_the_files_hold_every_snapshot_and_the_replay_gives_them_back(tmp_path):
     assert len(raw_frames(folder / "seg-000001.rec")) > 3  # frame_max_bytes closed several frames
     keys = [tuple(k) for k in meta["keys"]]
     # Read by hand: the quotes each record holds are the snapshot's, field by field.
-    quotes = {}
+    quotes, order = {}, None
     for record, (snapshot, books, _closes) in zip(records, seen):
         for row in record.get("q", ()):
             quotes[keys[row[0]]] = row[1:]
-        order = record.get("o", order if record is not records[0] else None)
+        order = record.get("o", order)
         assert [keys[i] for i in order] == list(snapshot.quotes)
         for key, q in snapshot.quotes.items():
             assert quotes[key] == [q.bid, q.ask, q.last, q.bid_size, q.ask_size, q.ts, q.change_24h_pct]
