@@ -132,6 +132,9 @@ def main(argv):
     if not args.fast and engine.source.kind == "simulated":
         print(f"Simulated clock: {engine.speed:g} simulated seconds per wall-clock second (market.speed; "
               f"--speed N or the dashboard changes it)", flush=True)
+    if engine.source.kind == "replay":
+        pace = "as fast as the machine allows" if args.fast else f"{engine.speed:g} market seconds per wall second"
+        print(f"{engine.source.description}; {pace}", flush=True)
     scenario = engine.source.scenario_status()
     if scenario is not None:
         print(f"Scenario {scenario['name']}: {scenario['summary']}; {scenario['starts_at']} to {scenario['ends_at']} "

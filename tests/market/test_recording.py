@@ -290,3 +290,39 @@ def test_replay_is_deterministic_and_reproduces_the_recorded_simulator_run(tmp_p
     assert (tmp_path / "r1" / "data" / "trades.jsonl").read_bytes() == sim_trades
     assert first.facade.clock()["applies"] is True
     assert json.loads((tmp_path / "r1" / "data" / "portfolio_state.json").read_text())["engine"]["market_source"] == "replay"
+
+
+def test_a_writer_that_falls_behind_drops_ticks_and_marks_the_gap(tmp_path, monkeypatch):
+    import threading
+
+    config = small_config(queue_max_ticks=10, frame_max_bytes=1024, flush_seconds=0.05)
+    source = RecordingSource(SimulatedMarket(config.market), config, tmp_path / "data", 1.0)
+    real, release = bot.storage_recording._write_all, threading.Event()
+
+    def slow_disk(fd, data):
+        release.wait(30)  # the disk stalls until the test lets it go
+        real(fd, data)
+
+    monkeypatch.setattr(bot.storage_recording, "_write_all", slow_disk)
+    for _ in range(60):  # the tick path never waits: the queue fills and later ticks are dropped
+        source.next_snapshot()
+    assert source.dropped_ticks > 0
+    assert any("queue is full" in e["message"] for e in source.drain_events())
+    release.set()
+    wait_for(lambda: source._queue.empty(), what="the writer catching up")
+    for _ in range(5):
+        source.next_snapshot()
+    source.close()
+    replay = ReplayMarket(source.folder)
+    ticks, events = [], []
+    try:
+        while True:
+            ticks.append(replay.next_snapshot().tick)
+            events.extend(replay.drain_events())
+    except SourceExhausted:
+        pass
+    assert len(ticks) == 65 - source.dropped_ticks and ticks[-1] == 64
+    gaps = [e["message"] for e in events if "gap in the recording" in e["message"]]
+    # One gap per run of dropped ticks (the writer may take a tick between two drops): each named, none filled in.
+    assert gaps and all("queue is full" in gap for gap in gaps)
+    assert ticks == sorted(set(ticks)) and len(gaps) == sum(1 for a, b in zip(ticks, ticks[1:]) if b != a + 1)
