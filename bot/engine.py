@@ -86,7 +86,7 @@ class BotEngine:
         if config.recording.record:  # every snapshot to data/recordings/<start>/, off the tick path
             from bot.market.recorder import RecordingSource
 
-            self.source = RecordingSource(self.source, config, self.data_dir, self._source_tick_seconds())
+            self.source = RecordingSource(self.source, config, self.data_dir, self.source_tick_seconds())
         if strategies is None:
             from bot.strategies.registry import build_strategies
 
@@ -421,10 +421,10 @@ class BotEngine:
     def _tick_interval(self) -> float:
         """Wall seconds between real-time ticks: tick_seconds / speed on the simulator, the configured interval live."""
         if self.source.kind in ("simulated", "replay"):
-            return self._source_tick_seconds() / self.speed
+            return self.source_tick_seconds() / self.speed
         return self.config.engine.tick_interval_seconds
 
-    def _source_tick_seconds(self) -> float:
+    def source_tick_seconds(self) -> float:
         """Market seconds per tick: the simulator's tick_seconds, a replay's as recorded, live's poll interval."""
         if self.source.kind == "live":
             return self.config.engine.tick_interval_seconds

@@ -215,8 +215,9 @@ class RecordingSource(MarketSource):
     def close(self) -> None:
         """Flush what is queued, close the segment and the index, then close the inner source."""
         try:
-            self._queue.put(_STOP, timeout=30)
-            self._thread.join(60)
+            if self._thread.is_alive():
+                self._queue.put(_STOP, timeout=30)
+                self._thread.join(60)
         finally:
             self.inner.close()
 
@@ -248,7 +249,14 @@ class _Writer:
         self._meta_written = False
 
     def run(self) -> None:
-        """Take items until told to stop; flush at least every flush_seconds."""
+        """Take items until told to stop; flush at least every flush_seconds. Never dies on a fault."""
+        try:
+            self._run()
+        except Exception:  # noqa: BLE001 - the run goes on without its recording, and says so
+            log.exception("recorder: the writer stopped")
+            self.source.notice(f"recording: the writer stopped on an error; {self.source.folder} ends here")
+
+    def _run(self) -> None:
         last_flush = time.monotonic()
         while True:
             try:
