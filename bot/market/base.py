@@ -13,7 +13,7 @@ class SourceExhausted(Exception):
 class MarketSource(ABC):
     """Produces one Snapshot per tick and answers ccxt-style reads.
 
-    kind is "simulated" or "live"; description is the plain-words label the dashboard shows.
+    kind is "simulated", "live" or "replay"; description is the plain-words label the dashboard shows.
     """
 
     kind: str = "abstract"
