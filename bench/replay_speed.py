@@ -44,24 +44,35 @@ def record(folder: Path, ticks: int) -> tuple[Path, float]:
     return engine.source.folder, ticks / elapsed
 
 
-def replay(folder: Path, recording: Path, profile: bool = False) -> tuple[int, float, int]:
-    """Replay a recording to its end; (ticks, ticks/s, trades)."""
+def simulate(folder: Path, ticks: int) -> tuple[float, float]:
+    """The same simulator run without recording: (ticks/s, ticks per CPU second), for the ratio."""
+    engine = BotEngine(parse_config(_config(folder)))
+    engine.open()
+    start, cpu = time.perf_counter(), time.process_time()
+    engine.run_fast(ticks)
+    rates = ticks / (time.perf_counter() - start), ticks / (time.process_time() - cpu)
+    engine.close()
+    return rates
+
+
+def replay(folder: Path, recording: Path, profile: bool = False) -> tuple[int, float, int, float]:
+    """Replay a recording to its end; (ticks, ticks/s, trades, ticks per CPU second of this process)."""
     config = parse_config({**_config(folder), "market": {"source": "replay"}, "recording": {"path": str(recording)}})
     engine = BotEngine(config)
     engine.open()
     profiler = cProfile.Profile() if profile else None
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     if profiler:
         profiler.enable()
     engine.run_fast(None)
     if profiler:
         profiler.disable()
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     trades = engine.ledger.count
     engine.close()
     if profiler:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
-    return engine.ticks_run, engine.ticks_run / elapsed, trades
+    return engine.ticks_run, engine.ticks_run / elapsed, trades, engine.ticks_run / cpu
 
 
 def peak_rss_mib(recording: Path, folder: Path) -> float:
@@ -90,11 +101,14 @@ def main() -> None:
         tmp = Path(tmp)
         recording, sim_rate = record(tmp / "recorded", args.ticks)
         size = sum(f.stat().st_size for f in recording.iterdir())
-        ticks, rate, trades = replay(tmp / "replayed", recording, profile=args.profile)
-        print("(a) recording replay, default market (3 exchanges x 6 symbols), all strategies, loaded machine")
-        print(f"    recorded simulator run: {args.ticks:,} ticks at {sim_rate:,.0f} ticks/s "
-              f"(recording on); recording {size / 1e6:.1f} MB ({size / args.ticks / 1e3:.1f} kB/tick)")
-        print(f"    replay --fast: {ticks:,} ticks at {rate:,.0f} ticks/s, {trades} trades  (goal >= 20,000)")
+        plain_rate, plain_cpu = simulate(tmp / "simulated", args.ticks)
+        ticks, rate, trades, cpu_rate = replay(tmp / "replayed", recording, profile=args.profile)
+        print("(a) recording replay, default market (3 exchanges x 6 symbols), all strategies, seed 11")
+        print(f"    simulator run, recording on: {args.ticks:,} ticks at {sim_rate:,.0f} ticks/s; recording "
+              f"{size / 1e6:.1f} MB ({size / args.ticks / 1e3:.1f} kB/tick)")
+        print(f"    simulator run, no recording: {plain_rate:,.0f} ticks/s ({plain_cpu:,.0f} per CPU second)")
+        print(f"    replay --fast: {ticks:,} ticks at {rate:,.0f} ticks/s ({cpu_rate:,.0f} per CPU second), "
+              f"{trades} trades; {rate / plain_rate:.2f}x the simulator run  (goal >= 20,000 ticks/s)")
         if not args.no_memory:
             long_recording, _ = record(tmp / "recorded-long", args.ticks * 5)
             short_rss = peak_rss_mib(recording, tmp / "rss-short")
