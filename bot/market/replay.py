@@ -112,7 +112,7 @@ class ReplayMarket(MarketSource):
     # ---- applying records --------------------------------------------------------------------
     def _warn(self, message: str, ts: float) -> None:
         self._events.append({"ts": iso_utc(ts), "kind": "market_warning", "level": "warning",
-                             "message": message, "exchange": None})
+                             "message": message, "exchange": None, "source": "replay"})
 
     def _gap(self, record: dict) -> None:
         tick, ts = record["t"], record["ts"]
@@ -228,6 +228,8 @@ class ReplayMarket(MarketSource):
         while self._pending is not None and self._pending["t"] < tick:
             self._apply(self._pending, report=False)
             self._advance_pending()
+        # What the skipped ticks' source said was told in the run that played them; the replay's own warnings stay.
+        self._events = [event for event in self._events if event.get("source") == "replay"]
 
     def health(self) -> dict[str, dict]:
         """Each exchange's health as recorded at the current tick."""

@@ -326,3 +326,15 @@ def test_a_writer_that_falls_behind_drops_ticks_and_marks_the_gap(tmp_path, monk
     # One gap per run of dropped ticks (the writer may take a tick between two drops): each named, none filled in.
     assert gaps and all("queue is full" in gap for gap in gaps)
     assert ticks == sorted(set(ticks)) and len(gaps) == sum(1 for a, b in zip(ticks, ticks[1:]) if b != a + 1)
+
+
+def test_seek_resumes_a_replay_at_a_tick_with_the_state_of_the_ticks_before(tmp_path):
+    source, seen = record_sim(tmp_path, 90, small_config(frame_max_bytes=2048))
+    replay = ReplayMarket(source.folder)
+    replay.seek(61)  # a restarted replay goes on from its data dir's next tick
+    for snapshot, books, closes in seen[61:]:
+        again = replay.next_snapshot()
+        assert again.tick == snapshot.tick and list(again.quotes.items()) == list(snapshot.quotes.items())
+        assert {key: again.book_reader(*key) for key in books} == books
+        assert again.history.closes("binance", "BTC/USDT", 700).tolist() == closes.tolist()
+    assert not [e for e in replay.drain_events() if "gap" in e["message"]]
