@@ -49,6 +49,7 @@ import logging  # noqa: E402
 import signal  # noqa: E402
 
 from bot import cli, cli_auth  # noqa: E402
+from bot.cli_replay import replay_problem  # noqa: E402
 from bot.notify.activity import setup_text_log  # noqa: E402
 from bot.config import ConfigError, config_warnings  # noqa: E402
 from bot.engine import BotEngine  # noqa: E402
@@ -105,7 +106,9 @@ def main(argv):
         return cli.EXIT_USAGE
     for warning in config_warnings(config):
         print(f"warning: {warning}", file=sys.stderr)
-    problem = cli_auth.startup_problem(config, args.insecure_no_auth)  # before anything opens or binds
+    # Before any dir is made or any port bound: a refused recording leaves nothing behind, and an
+    # address beyond loopback without a password never serves.
+    problem = replay_problem(config) or cli_auth.startup_problem(config, args.insecure_no_auth)
     if problem is not None:
         print(f"error: {problem}", file=sys.stderr)
         return cli.EXIT_USAGE
@@ -135,6 +138,9 @@ def main(argv):
     if not args.fast and engine.source.kind == "simulated":
         print(f"Simulated clock: {engine.speed:g} simulated seconds per wall-clock second (market.speed; "
               f"--speed N or the dashboard changes it)", flush=True)
+    if engine.source.kind == "replay":
+        pace = "as fast as the machine allows" if args.fast else f"{engine.speed:g} market seconds per wall second"
+        print(f"{engine.source.description}; {pace}", flush=True)
     scenario = engine.source.scenario_status()
     if scenario is not None:
         print(f"Scenario {scenario['name']}: {scenario['summary']}; {scenario['starts_at']} to {scenario['ends_at']} "

@@ -49,7 +49,12 @@ def run_parser() -> argparse.ArgumentParser:
                         help="allow a non-loopback --host with no password set (anyone who can connect controls "
                              "the bot); 'run_bot.py set-password' is the safe way")
     parser.add_argument("--seed", type=int, help="simulator seed (market.seed)")
-    parser.add_argument("--market", choices=["simulated", "live"], help="market source (market.source)")
+    parser.add_argument("--market", choices=["simulated", "live", "replay"], help="market source (market.source)")
+    parser.add_argument("--record", action="store_true",
+                        help="record every snapshot to DATA_DIR/recordings/<start>/ (recording.record)")
+    parser.add_argument("--recording", metavar="DIR",
+                        help="the recording --market replay feeds through the engine (recording.path; implies "
+                             "--market replay)")
     parser.add_argument("--no-dashboard", action="store_true", help="run the engine without the web dashboard")
     parser.add_argument("--max-ticks", type=int, metavar="N", help="stop after N ticks")
     parser.add_argument("--fast", action="store_true",
@@ -134,7 +139,13 @@ def resolve_config(args: argparse.Namespace) -> BotConfig:
         "market.seed": getattr(args, "seed", None),
         "market.source": getattr(args, "market", None),
         "market.speed": getattr(args, "speed", None),
+        "recording.record": True if getattr(args, "record", False) else None,
+        "recording.path": getattr(args, "recording", None),
     }
+    if getattr(args, "recording", None) is not None:
+        if getattr(args, "market", None) not in (None, "replay"):
+            raise ConfigError(f"--recording: only with --market replay (got --market {args.market})")
+        overrides["market.source"] = "replay"
     scenario = getattr(args, "scenario", None)
     if scenario is not None and scenario != "none":
         overrides["market.simulator.scenario"] = scenario

@@ -205,8 +205,8 @@ class CommandHandler:
 
     def _set_speed(self, command: SetSpeed) -> dict:
         engine = self.engine
-        if engine.source.kind != "simulated":
-            raise CommandError(f"speed applies to the simulated market only (this bot reads the "
+        if engine.source.kind not in ("simulated", "replay"):
+            raise CommandError(f"speed applies to the simulated and replayed markets only (this bot reads the "
                                f"{engine.source.kind} market in real time)", "speed", status=409)
         engine.set_speed(float(command.request.speed))
         return engine.facade.clock()

@@ -30,7 +30,7 @@ from bot.execution.orders import OrdersInFlight
 from bot.execution.resting_desk import RestingDesk
 from bot.faults import STORAGE_REASON_PREFIX, FaultTracker, storage_reason
 from bot.accounting.ledger import TradeLedger
-from bot.market.base import MarketSource
+from bot.market.base import MarketSource, SourceExhausted
 from bot.models import Snapshot, Trade
 from bot.notify.notices import EngineNotices
 from bot.notify.notifications import NotificationService
@@ -52,6 +52,10 @@ STATE_WRITE_SECONDS = 5.0
 
 def build_source(config: BotConfig) -> MarketSource:
     """The market source the config names (the simulator wrapped in its stress scenario, if one is set)."""
+    if config.market.source == "replay":
+        from bot.market.replay import ReplayMarket  # a recording made with --record (bot/market/recorder.py)
+
+        return ReplayMarket(config.recording.path, config.recording)
     if config.market.source == "live":
         from bot.market.live_source import LiveMarket  # imported only in live mode: ccxt comes with it
 
@@ -82,6 +86,10 @@ class BotEngine:
         self.data_lock = DataDirLock(self.data_dir)
         self.lock = threading.RLock()
         self.source = source or build_source(config)
+        if config.recording.record:  # every snapshot to data/recordings/<start>/, off the tick path
+            from bot.market.recorder import RecordingSource
+
+            self.source = RecordingSource(self.source, config, self.data_dir, self.source_tick_seconds())
         if strategies is None:
             from bot.strategies.registry import build_strategies
 
@@ -212,7 +220,15 @@ class BotEngine:
         with self.lock:
             if self.state == EngineState.STOPPED:
                 return self.last_snapshot
-            snapshot = self.data_flow.market_view(self.source.next_snapshot())  # books net of our takes
+            try:
+                raw = self.source.next_snapshot()
+            except SourceExhausted as exc:  # the end of a replayed recording: stop here
+                if not self.loop.wait_for_stop(0):
+                    log.info("%s; stopping", exc)
+                    self._record_quietly("market_finished", message=str(exc))
+                    self.request_stop()
+                return self.last_snapshot
+            snapshot = self.data_flow.market_view(raw)  # books net of our takes
             for event in self.source.drain_events():
                 self.faults.guard("notifications", self.notices.market_event, event)
             self.last_snapshot = snapshot
@@ -422,9 +438,15 @@ class BotEngine:
     # ----- the simulated clock's speed ------------------------------------------------------
     def _tick_interval(self) -> float:
         """Wall seconds between real-time ticks: tick_seconds / speed on the simulator, the configured interval live."""
-        if self.source.kind == "simulated":
-            return self.config.market.tick_seconds / self.speed
+        if self.source.kind in ("simulated", "replay"):
+            return self.source_tick_seconds() / self.speed
         return self.config.engine.tick_interval_seconds
+
+    def source_tick_seconds(self) -> float:
+        """Market seconds per tick: the simulator's tick_seconds, a replay's as recorded, live's poll interval."""
+        if self.source.kind == "live":
+            return self.config.engine.tick_interval_seconds
+        return getattr(self.source, "tick_seconds", None) or self.config.market.tick_seconds
 
     def _restore_speed(self, saved: dict | None) -> None:
         """A speed set on the dashboard outlives a restart, until the config (or --speed) names a new one:

@@ -45,9 +45,9 @@ class BotFacade:
     def clock(self) -> dict:
         """How the market clock runs: speed (simulated s per wall s), tick length, wall s per tick, mode."""
         engine = self.engine
-        return {"speed": engine.speed, "tick_seconds": engine.config.market.tick_seconds,
+        return {"speed": engine.speed, "tick_seconds": engine.source_tick_seconds(),
                 "tick_interval_seconds": engine.loop.interval_seconds, "mode": engine.loop.mode,
-                "applies": engine.source.kind == "simulated"}
+                "applies": engine.source.kind in ("simulated", "replay")}
 
     def health(self) -> dict:
         """ok, or degraded with the reasons: ticks failing, storage failing, the market stale (no

@@ -6,10 +6,14 @@ from abc import ABC, abstractmethod
 from bot.models import Market, Snapshot
 
 
+class SourceExhausted(Exception):
+    """A finite source (a replayed recording) has no more snapshots; the engine stops there."""
+
+
 class MarketSource(ABC):
     """Produces one Snapshot per tick and answers ccxt-style reads.
 
-    kind is "simulated" or "live"; description is the plain-words label the dashboard shows.
+    kind is "simulated", "live" or "replay"; description is the plain-words label the dashboard shows.
     """
 
     kind: str = "abstract"

@@ -376,6 +376,11 @@ class LiveMarket(MarketSource):
 
     # ---- MarketSource --------------------------------------------------------------------
     @property
+    def candles_kept(self) -> int:
+        """Closed candles kept per market (older ones drop out): what a recording of this source keeps too."""
+        return self._candles_kept
+
+    @property
     def markets(self) -> dict[tuple[str, str], Market]:
         """Every (exchange, symbol) market listed and polled, with fees and steps (shared: do not modify)."""
         return self._markets
