@@ -35,7 +35,8 @@ def run_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run_bot.py",
         description="Paper-trading crypto bot with a live dashboard. It never places a real order.",
-        epilog="Other commands: 'run_bot.py verify --data-dir DIR' rebuilds the portfolio from the "
+        epilog="Other commands: 'run_bot.py download --help' and 'run_bot.py import --help' fetch or load "
+               "candles for a backtest (--market candles); 'run_bot.py verify --data-dir DIR' rebuilds the portfolio from the "
                "ledger and compares it with the saved state; 'run_bot.py report --data-dir DIR --out FILE' "
                "writes an HTML tearsheet of the run.",
     )
@@ -45,7 +46,11 @@ def run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", help="dashboard address (dashboard.host, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="dashboard port (dashboard.port, default 5000)")
     parser.add_argument("--seed", type=int, help="simulator seed (market.seed)")
-    parser.add_argument("--market", choices=["simulated", "live"], help="market source (market.source)")
+    parser.add_argument("--market", choices=["simulated", "live", "candles"],
+                        help="market source (market.source); candles: a backtest on stored candles (--data)")
+    parser.add_argument("--data", metavar="DIR", help="candles: the candle dir (candles.data_dir, default data/candles)")
+    parser.add_argument("--since", metavar="DATE", help="candles: first bar traded (candles.since, ISO, UTC)")
+    parser.add_argument("--until", metavar="DATE", help="candles: bars from this time on are not read (candles.until)")
     parser.add_argument("--no-dashboard", action="store_true", help="run the engine without the web dashboard")
     parser.add_argument("--max-ticks", type=int, metavar="N", help="stop after N ticks")
     parser.add_argument("--fast", action="store_true",
@@ -130,6 +135,9 @@ def resolve_config(args: argparse.Namespace) -> BotConfig:
         "market.seed": getattr(args, "seed", None),
         "market.source": getattr(args, "market", None),
         "market.speed": getattr(args, "speed", None),
+        "candles.data_dir": getattr(args, "data", None) if hasattr(args, "market") else None,
+        "candles.since": getattr(args, "since", None) if hasattr(args, "market") else None,
+        "candles.until": getattr(args, "until", None) if hasattr(args, "market") else None,
     }
     scenario = getattr(args, "scenario", None)
     if scenario is not None and scenario != "none":

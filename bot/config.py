@@ -12,6 +12,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from bot.config_base import ConfigError, ConfigModel
+from bot.config_candles import CandlesConfig
 from bot.config_rules import (MAX_ASSET_AMOUNT, MAX_SPEED, MIN_TICK_INTERVAL_SECONDS, MIN_TICK_SECONDS,
                               balances_for_symbols, check_exchange_ids, check_start_time, did_you_mean,
                               normalise_host_name, valued_assets)
@@ -176,7 +177,7 @@ class LiveConfig(_Model):
 class MarketConfig(_Model):
     """market: where quotes come from (simulated or live), which exchanges and symbols, and how fresh they must be."""
 
-    source: Literal["simulated", "live"] = "simulated"
+    source: Literal["simulated", "live", "candles"] = "simulated"
     seed: int = Field(42, ge=0)
     exchanges: list[str] = Field(default_factory=lambda: ["binance", "kraken", "coinbase"], min_length=1)
     symbols: list[str] = Field(default_factory=lambda: list(DEFAULT_SYMBOLS), min_length=1)
@@ -657,6 +658,7 @@ class BotConfig(_Model):
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     transfers: TransfersConfig = Field(default_factory=TransfersConfig)
     margin: MarginConfig = Field(default_factory=MarginConfig)
+    candles: CandlesConfig = Field(default_factory=CandlesConfig)
 
     @model_validator(mode="after")
     def _balances_follow_symbols(self) -> "BotConfig":

@@ -49,6 +49,10 @@ STATE_WRITE_SECONDS = 5.0
 
 def build_source(config: BotConfig) -> MarketSource:
     """The market source the config names (the simulator wrapped in its stress scenario, if one is set)."""
+    if config.market.source == "candles":
+        from bot.market.candle_source import CandleMarket
+
+        return CandleMarket(config.candles, tuple(config.market.exchanges), tuple(config.market.symbols))
     if config.market.source == "live":
         from bot.market.live_source import LiveMarket  # imported only in live mode: ccxt comes with it
 
@@ -200,6 +204,9 @@ class BotEngine:
         """
         with self.lock:
             if self.state == EngineState.STOPPED:
+                return self.last_snapshot
+            if getattr(self.source, "finished", False):  # stored data (candles) ran out: the run is over
+                self.loop.request_stop()
                 return self.last_snapshot
             snapshot = self.data_flow.market_view(self.source.next_snapshot())  # books net of our takes
             for event in self.source.drain_events():
