@@ -467,6 +467,10 @@ class MomentumConfig(StrategyConfig):
     take_profit_volatility_mult: float = Field(4.0, gt=0, le=50)
     risk_per_trade_pct: float = Field(1.0, gt=0, le=10)
     exchange: str | None = None
+    # The textbook EMA crossover (and the backtesting.py check) needs these three switches:
+    rsi_filter: bool = True  # false: entries ignore the RSI
+    volatility_exits: bool = True  # false: no stop-loss / take-profit, exits on the trend only
+    order_qty: float | None = Field(None, gt=0, le=MAX_ASSET_AMOUNT)  # a fixed base amount per entry, not risk-sized
 
     @model_validator(mode="after")
     def _fast_below_slow(self) -> "MomentumConfig":

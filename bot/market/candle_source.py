@@ -9,7 +9,8 @@ the bar, so a decision on a closed bar meets the next price the engine can hones
 next bar's open (or later, by the exchange's latency).
 
 Quotes and books come from each tick's price p (bot/config_candles.py, per exchange and symbol):
-bid = p (1 - s/2), ask = p (1 + s/2) for the spread s; each side has `levels` levels
+bid = p (1 - s/2), ask = p (1 + s/2) for the spread s (s = 0: bid = p, ask one float step above
+p, so the book is never locked); each side has `levels` levels
 level_spacing_bps apart, each holding depth_usdt of notional, the whole side capped at
 volume_share of the bar's volume over its four ticks (0: no cap). Fees and steps per market.
 Several markets run on the union of their minutes; a market without a bar in a minute has no
@@ -48,6 +49,12 @@ class _Market:
         self.volume = v
         self.half_spread = model["spread_bps"] / 2e4
         self.spacing = model["level_spacing_bps"] / 1e4
+
+    def touch(self, price: float) -> tuple[float, float]:
+        """(bid, ask) around a price; with no spread the ask is one float step above (never a locked book)."""
+        if self.half_spread == 0.0:
+            return price, math.nextafter(price, math.inf)
+        return price * (1.0 - self.half_spread), price * (1.0 + self.half_spread)
 
 
 class CandleMarket(MarketSource, CandleHistory):
@@ -154,7 +161,7 @@ class CandleMarket(MarketSource, CandleHistory):
             if i < 0:
                 continue
             price = float(m.path[i, phase])
-            bid, ask = price * (1.0 - m.half_spread), price * (1.0 + m.half_spread)
+            bid, ask = m.touch(price)
             size = self._level_qty(m, i, price)
             end = self._closed_before[k][g]
             change = (price / m.close[end - CANDLES_24H] - 1.0) * 100.0 if end >= CANDLES_24H else 0.0
@@ -184,7 +191,7 @@ class CandleMarket(MarketSource, CandleHistory):
         qty = self._level_qty(m, bar, price)
         if qty <= 0:
             return OrderBook(exchange, symbol, (), (), ts)
-        bid, ask, step = price * (1.0 - m.half_spread), price * (1.0 + m.half_spread), m.spacing
+        (bid, ask), step = m.touch(price), m.spacing
         levels = range(m.model["levels"])
         return OrderBook(exchange, symbol, tuple((bid * (1.0 - i * step), qty) for i in levels),
                          tuple((ask * (1.0 + i * step), qty) for i in levels), ts)
