@@ -7,7 +7,8 @@ moved or renamed still says what it holds. Files are written whole through
 bot/storage.atomic_write_with (temp file + rename): a reader sees the old file or the new one.
 
 read_series() refuses, with one line naming the file and the problem (CandleFileError), a file
-that is missing, empty, of another schema, damaged (pyarrow cannot decode it) or whose rows do
+that is missing, empty, of another schema, damaged (a page checksum fails, or pyarrow cannot
+decode it) or whose rows do
 not hold (time not increasing, a high below the open, a price not above zero...).
 """
 from __future__ import annotations
@@ -149,7 +150,9 @@ def write_series(path: str | Path, series: CandleSeries, fsync: bool = True) -> 
     metadata = {"schema_version": str(CANDLE_SCHEMA_VERSION), "exchange": series.exchange,
                 "symbol": series.symbol, "timeframe": series.timeframe}
     table = pa.table(arrays, names=list(COLUMNS)).replace_schema_metadata(metadata)
-    atomic_write_with(path, lambda temp: pq.write_table(table, temp, compression="zstd"), fsync=fsync)
+    # Page checksums: a file damaged after it was written is found on read, not read as prices.
+    atomic_write_with(path, lambda temp: pq.write_table(table, temp, compression="zstd", write_page_checksum=True),
+                      fsync=fsync)
 
 
 def _metadata(path: Path) -> dict[str, str]:
@@ -189,7 +192,7 @@ def read_series(path: str | Path) -> CandleSeries:
     path = Path(path)
     meta = _metadata(path)
     try:
-        table = pq.read_table(path)
+        table = pq.read_table(path, page_checksum_verification=True)
         ts = table.column("ts").to_numpy()
         values = np.column_stack([table.column(name).to_numpy() for name in PRICE_COLUMNS]).astype(np.float64)
     except Exception as exc:  # noqa: BLE001 - a damaged page or column: pyarrow says which
