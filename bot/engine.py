@@ -413,6 +413,9 @@ class BotEngine:
         """Wall seconds between real-time ticks: tick_seconds / speed on the simulator, the configured interval live."""
         if self.source.kind == "simulated":
             return self.config.market.tick_seconds / self.speed
+        market_seconds = getattr(self.source, "tick_seconds", None)  # stored data (candles) has its own step
+        if market_seconds:
+            return market_seconds / self.speed
         return self.config.engine.tick_interval_seconds
 
     def _restore_speed(self, saved: dict | None) -> None:

@@ -61,6 +61,7 @@ class CandleMarket(MarketSource, CandleHistory):
     """A market that replays candle files tick by tick through the intrabar path (see the module doc)."""
 
     kind = "candles"
+    tick_seconds = 60.0 / TICKS_PER_BAR  # market seconds per tick: a real-time run paces by market.speed
 
     def __init__(self, settings: CandlesConfig, exchanges: tuple[str, ...] | None = None,
                  symbols: tuple[str, ...] | None = None):

@@ -179,3 +179,21 @@ def test_strategies_candles_cannot_feed_are_switched_off_saying_why(tmp_path):
     config, warnings = prepare_backtest(parse_config({"market": {"source": "candles"},
                                                       "candles": {"data_dir": str(tmp_path)}}))
     assert config.strategies.stat_arb.enabled and not any(w.startswith("stat_arb") for w in warnings)
+
+
+def test_a_backtest_ends_when_the_candles_run_out_and_paces_by_market_speed(tmp_path):
+    from bot.engine import BotEngine
+
+    write_walk(tmp_path / "candles", bars=120)
+    config, _ = prepare_backtest(parse_config({"market": {"source": "candles", "speed": 30.0},
+                                               "candles": {"data_dir": str(tmp_path / "candles")},
+                                               "storage": {"data_dir": str(tmp_path / "d"),
+                                                           "log_dir": str(tmp_path / "l"), "fsync": False}}))
+    engine = BotEngine(config)
+    assert engine.loop.interval_seconds == pytest.approx(15.0 / 30.0)  # a 15 s tick at 30 market s per wall s
+    engine.open()
+    try:
+        engine.run_fast(None)  # returns by itself
+        assert engine.next_tick == 480 and engine.last_snapshot.ts == START_MS / 1000 + 119 * 60 + 45
+    finally:
+        engine.close()
