@@ -13,7 +13,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def _dashboard_wants_eventlet(argv):
-    if argv[:1] in (["verify"], ["report"], ["set-password"], ["token"]) or "--no-dashboard" in argv or "-h" in argv or "--help" in argv:
+    if argv[:1] in (["verify"], ["report"], ["set-password"], ["token"], ["download"], ["import"]) or "--no-dashboard" in argv or "-h" in argv or "--help" in argv:
         return False
     import yaml
 
@@ -50,6 +50,8 @@ import signal  # noqa: E402
 
 from bot import cli, cli_auth  # noqa: E402
 from bot.cli_replay import replay_problem  # noqa: E402
+from bot import cli_candles  # noqa: E402
+from bot.market.candle_store import CandleFileError  # noqa: E402
 from bot.notify.activity import setup_text_log  # noqa: E402
 from bot.config import ConfigError, config_warnings  # noqa: E402
 from bot.engine import BotEngine  # noqa: E402
@@ -98,10 +100,18 @@ def main(argv):
         return cli_auth.set_password(argv[1:])
     if argv[:1] == ["token"]:
         return cli_auth.token(argv[1:])
+    if argv[:1] == ["download"]:
+        return cli_candles.download(argv[1:])
+    if argv[:1] == ["import"]:
+        return cli_candles.import_(argv[1:])
     args = cli.run_parser().parse_args(argv)
     try:
         config = cli.resolve_config(args)
-    except ConfigError as exc:
+        if config.market.source == "candles":  # every candle file checked before anything is written
+            config, refusals = cli_candles.prepare_backtest(config)
+            for line in refusals:
+                print(f"warning: {line}", file=sys.stderr)
+    except (ConfigError, CandleFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return cli.EXIT_USAGE
     for warning in config_warnings(config):

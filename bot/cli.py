@@ -35,7 +35,8 @@ def run_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run_bot.py",
         description="Paper-trading crypto bot with a live dashboard. It never places a real order.",
-        epilog="Other commands: 'run_bot.py verify --data-dir DIR' rebuilds the portfolio from the "
+        epilog="Other commands: 'run_bot.py download --help' and 'run_bot.py import --help' fetch or load "
+               "candles for a backtest (--market candles); 'run_bot.py verify --data-dir DIR' rebuilds the portfolio from the "
                "ledger and compares it with the saved state; 'run_bot.py report --data-dir DIR --out FILE' "
                "writes an HTML tearsheet of the run; 'run_bot.py set-password' and 'run_bot.py token "
                "create|list|revoke' set who may use the dashboard and its API.",
@@ -49,12 +50,17 @@ def run_parser() -> argparse.ArgumentParser:
                         help="allow a non-loopback --host with no password set (anyone who can connect controls "
                              "the bot); 'run_bot.py set-password' is the safe way")
     parser.add_argument("--seed", type=int, help="simulator seed (market.seed)")
-    parser.add_argument("--market", choices=["simulated", "live", "replay"], help="market source (market.source)")
+    parser.add_argument("--market", choices=["simulated", "live", "replay", "candles"],
+                        help="market source (market.source); replay: a recording (--recording); candles: a "
+                             "backtest on stored candles (--data)")
     parser.add_argument("--record", action="store_true",
                         help="record every snapshot to DATA_DIR/recordings/<start>/ (recording.record)")
     parser.add_argument("--recording", metavar="DIR",
                         help="the recording --market replay feeds through the engine (recording.path; implies "
                              "--market replay)")
+    parser.add_argument("--data", metavar="DIR", help="candles: the candle dir (candles.data_dir, default data/candles)")
+    parser.add_argument("--since", metavar="DATE", help="candles: first bar traded (candles.since, ISO, UTC)")
+    parser.add_argument("--until", metavar="DATE", help="candles: bars from this time on are not read (candles.until)")
     parser.add_argument("--no-dashboard", action="store_true", help="run the engine without the web dashboard")
     parser.add_argument("--max-ticks", type=int, metavar="N", help="stop after N ticks")
     parser.add_argument("--fast", action="store_true",
@@ -141,6 +147,9 @@ def resolve_config(args: argparse.Namespace) -> BotConfig:
         "market.speed": getattr(args, "speed", None),
         "recording.record": True if getattr(args, "record", False) else None,
         "recording.path": getattr(args, "recording", None),
+        "candles.data_dir": getattr(args, "data", None) if hasattr(args, "market") else None,
+        "candles.since": getattr(args, "since", None) if hasattr(args, "market") else None,
+        "candles.until": getattr(args, "until", None) if hasattr(args, "market") else None,
     }
     if getattr(args, "recording", None) is not None:
         if getattr(args, "market", None) not in (None, "replay"):

@@ -16,6 +16,7 @@ from bot.config_base import ConfigError, ConfigModel
 from bot.config_telegram import TelegramConfig
 from bot.config_streams import StreamsConfig
 from bot.config_recording import RecordingConfig
+from bot.config_candles import CandlesConfig
 from bot.config_rules import (MAX_ASSET_AMOUNT, MAX_SPEED, MIN_TICK_INTERVAL_SECONDS, MIN_TICK_SECONDS,
                               balances_for_symbols, check_exchange_ids, check_start_time, did_you_mean,
                               normalise_host_name, valued_assets)
@@ -181,7 +182,7 @@ class LiveConfig(_Model):
 class MarketConfig(_Model):
     """market: where quotes come from (simulated or live), which exchanges and symbols, and how fresh they must be."""
 
-    source: Literal["simulated", "live", "replay"] = "simulated"
+    source: Literal["simulated", "live", "replay", "candles"] = "simulated"
     seed: int = Field(42, ge=0)
     exchanges: list[str] = Field(default_factory=lambda: ["binance", "kraken", "coinbase"], min_length=1)
     symbols: list[str] = Field(default_factory=lambda: list(DEFAULT_SYMBOLS), min_length=1)
@@ -471,6 +472,10 @@ class MomentumConfig(StrategyConfig):
     take_profit_volatility_mult: float = Field(4.0, gt=0, le=50)
     risk_per_trade_pct: float = Field(1.0, gt=0, le=10)
     exchange: str | None = None
+    # The textbook EMA crossover (and the backtesting.py check) needs these three switches:
+    rsi_filter: bool = True  # false: entries ignore the RSI
+    volatility_exits: bool = True  # false: no stop-loss / take-profit, exits on the trend only
+    order_qty: float | None = Field(None, gt=0, le=MAX_ASSET_AMOUNT)  # a fixed base amount per entry, not risk-sized
 
     @model_validator(mode="after")
     def _fast_below_slow(self) -> "MomentumConfig":
@@ -664,6 +669,7 @@ class BotConfig(_Model):
     transfers: TransfersConfig = Field(default_factory=TransfersConfig)
     margin: MarginConfig = Field(default_factory=MarginConfig)
     recording: RecordingConfig = Field(default_factory=RecordingConfig)
+    candles: CandlesConfig = Field(default_factory=CandlesConfig)
 
     @model_validator(mode="after")
     def _balances_follow_symbols(self) -> "BotConfig":

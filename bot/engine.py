@@ -56,6 +56,10 @@ def build_source(config: BotConfig) -> MarketSource:
         from bot.market.replay import ReplayMarket  # a recording made with --record (bot/market/recorder.py)
 
         return ReplayMarket(config.recording.path, config.recording)
+    if config.market.source == "candles":
+        from bot.market.candle_source import CandleMarket
+
+        return CandleMarket(config.candles, tuple(config.market.exchanges), tuple(config.market.symbols))
     if config.market.source == "live":
         from bot.market.live_source import LiveMarket  # imported only in live mode: ccxt comes with it
 
@@ -192,7 +196,6 @@ class BotEngine:
         for warning in warnings:
             log.warning(warning)
             self.activity.record("errors", kind="state_recovery", message=warning)
-        from bot.commands_orders import orders_listing
         from bot.facade import BotFacade
         from bot.payloads import update_builders
 
@@ -219,6 +222,9 @@ class BotEngine:
         """
         with self.lock:
             if self.state == EngineState.STOPPED:
+                return self.last_snapshot
+            if getattr(self.source, "finished", False):  # stored data (candles) ran out: the run is over
+                self.loop.request_stop()
                 return self.last_snapshot
             try:
                 raw = self.source.next_snapshot()
@@ -438,7 +444,7 @@ class BotEngine:
     # ----- the simulated clock's speed ------------------------------------------------------
     def _tick_interval(self) -> float:
         """Wall seconds between real-time ticks: tick_seconds / speed on the simulator, the configured interval live."""
-        if self.source.kind in ("simulated", "replay"):
+        if self.source.kind in ("simulated", "replay", "candles"):
             return self.source_tick_seconds() / self.speed
         return self.config.engine.tick_interval_seconds
 

@@ -14,7 +14,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +119,39 @@ def _atomic_write_bytes(path: Path, data: bytes, fsync: bool, mode: int | None =
                 os.fsync(fd)
         finally:
             os.close(fd)
+        os.replace(temp_name, path)
+        temp_name = None
+    except OSError as exc:
+        raise StorageError(path, "replace the file", exc) from exc
+    finally:
+        if temp_name is not None:
+            try:
+                os.unlink(temp_name)
+            except OSError:
+                pass
+    if fsync:
+        _fsync_dir(path.parent)
+
+
+def atomic_write_with(path: str | Path, write: Callable[[Path], None], fsync: bool = True) -> None:
+    """Replace path with what write(temp_path) writes there (a library's own writer: Parquet),
+    in one step as atomic_write_json does: the old file or the complete new one, never half.
+
+    Raises StorageError (the old file untouched, no temp file left) when the disk refuses.
+    """
+    path = Path(path)
+    temp_name = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        write(Path(temp_name))
+        if fsync:
+            fd = os.open(temp_name, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         os.replace(temp_name, path)
         temp_name = None
     except OSError as exc:

@@ -27,7 +27,7 @@ def test_the_shipped_config_yaml_equals_the_defaults():
 
 
 @pytest.mark.parametrize("data, message", [
-    ({"market": {"source": "paper"}}, "market.source: Input should be 'simulated', 'live' or 'replay' (got 'paper')"),
+    ({"market": {"source": "paper"}}, "market.source: Input should be 'simulated', 'live', 'replay' or 'candles' (got 'paper')"),
     ({"strategies": {"momentum": {"fast": 30}}}, "strategies.momentum.fast: must be < slow (got 30 >= 26)"),
     ({"dashboard": {"port": 70000}}, "dashboard.port: Input should be less than or equal to 65535 (got 70000)"),
     ({"market": {"symbols": ["BTCUSDT"]}}, "market.symbols: must be ccxt symbols like BTC/USDT (got 'BTCUSDT')"),

@@ -12,6 +12,11 @@ sqrt(slow) to the horizon of the slow EMA, roughly how long a trend trade lives.
 take-profit are that horizon volatility times stop_volatility_mult / take_profit_volatility_mult
 away from the position's average cost, recomputed from history each minute: a restarted bot
 derives the same levels with no memory of its own.
+
+Switches for the textbook EMA crossover (the backtesting.py check in tests/test_textbook_backtest.py):
+rsi_filter: false enters on every cross up; volatility_exits: false leaves only the trend exit;
+order_qty buys a fixed base amount (still within max_position_pct and the wallet) instead of
+sizing from risk_per_trade_pct.
 """
 from __future__ import annotations
 
@@ -178,7 +183,7 @@ class MomentumStrategy(Strategy):
         committed: dict[str, float] | None = None,
     ) -> Signal | None:
         p = self.params
-        if reading is None or not reading.crossed_up or reading.rsi >= p.rsi_overbought:
+        if reading is None or not reading.crossed_up or (p.rsi_filter and reading.rsi >= p.rsi_overbought):
             return None
         quote = snapshot.quotes.get((exchange, symbol))
         market = snapshot.markets.get((exchange, symbol))
@@ -195,7 +200,8 @@ class MomentumStrategy(Strategy):
             POSITION_LIMIT_HEADROOM * equity * p.max_position_pct / 100.0,
             WALLET_SPEND_FRACTION * view.balance(exchange, PORTFOLIO_QUOTE) - committed.get(exchange, 0.0),
         )
-        qty = round_step(min(risk_usdt / stop_distance, max_notional / price), market.amount_step)
+        wanted = risk_usdt / stop_distance if p.order_qty is None else p.order_qty
+        qty = round_step(min(wanted, max_notional / price), market.amount_step)
         notional = qty * price
         if qty <= 0 or qty < market.min_amount or notional < market.min_notional:
             return None
@@ -228,7 +234,7 @@ class MomentumStrategy(Strategy):
         if exchange is None:
             return None
         bid = snapshot.quotes[(exchange, symbol)].bid
-        volatility = self._horizon_volatility(snapshot, exchange, symbol)
+        volatility = self._horizon_volatility(snapshot, exchange, symbol) if self.params.volatility_exits else None
         trigger = None
         if volatility is not None and position.avg_cost > 0:
             stop, target = self._levels(position.avg_cost, volatility)

@@ -1,0 +1,183 @@
+"""Candle backtest and download speed (issue 12, point 7 (b) and (c)); the lead wires these into
+bench/replay_speed.py, and this file runs alone too.
+
+(b) candle_backtest_speed(): momentum (the textbook EMA crossover of tests/test_textbook_backtest.py)
+    on one symbol over `bars` generated 1-minute candles, through the real engine (BotEngine on
+    --market candles, ledger and equity log written), next to backtesting.py on the same candles
+    and rules in the same run; bars/s of each and the ratio ours / backtesting.py. The engine's
+    peak RSS growth is sampled at two lengths to show whether memory is flat in the data length.
+    `our_bars` < bars runs the engine on the first our_bars candles only (the engine at a few
+    thousand bars/s would take an hour on a million): the figure says so.
+(c) download_speed(): run_bot.py download's Downloader with a real ccxt binance against the local
+    fake klines server (tests/market/fake_klines.py) at its rate limit: rows/s and requests/s.
+
+Usage: .venv/bin/python bench/candle_speed.py [--bars 1000000] [--our-bars 20000] [--download-bars 50000]
+Target (issue 12): ratio >= 1.0 with our_bars = bars, memory flat.
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.market.candle_store import CandleSeries, candle_path, write_series  # noqa: E402
+from tests.candle_files import walk  # noqa: E402
+from tests.test_textbook_backtest import (FAST, QTY, FEE, SLOW, WINDOW, textbook_config)  # noqa: E402
+
+
+def window_ema(closes: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray]:
+    """(value, previous) of momentum's windowed EMA at every bar, vectorised: the EMA over the last
+    WINDOW closes seeded with the mean of the first `period` is a fixed linear filter of the closes."""
+    alpha, keep = 2.0 / (period + 1), 1.0 - 2.0 / (period + 1)
+    n = closes.size
+
+    def filtered(length: int) -> np.ndarray:
+        # End value of an EMA over closes[end-length+1 .. end] (seeded with the mean of its first period).
+        steps = length - period
+        weights = np.concatenate([alpha * keep ** np.arange(steps), np.full(period, keep ** steps / period)])
+        out = np.full(n, np.nan)
+        out[length - 1:] = np.convolve(closes, weights, mode="valid")
+        return out
+
+    value = filtered(WINDOW)
+    previous = np.full(n, np.nan)
+    previous[1:] = filtered(WINDOW - 1)[:-1]  # the same window less its last close
+    return value, previous
+
+
+def backtesting_py_run(ts: np.ndarray, values: np.ndarray) -> tuple[float, int]:
+    """(seconds, closed trades) of backtesting.py on the textbook rules, indicators included."""
+    import pandas as pd
+    from backtesting import Backtest, Strategy
+
+    started = time.perf_counter()
+    frame = pd.DataFrame(values, columns=["Open", "High", "Low", "Close", "Volume"],
+                         index=pd.to_datetime(ts, unit="ms", utc=True))
+    closes = values[:, 3]
+    fast, fast_prev = window_ema(closes, FAST)
+    slow, slow_prev = window_ema(closes, SLOW)
+
+    class EmaCross(Strategy):
+        def init(self):
+            self.fast, self.slow = self.I(lambda: fast), self.I(lambda: slow)
+            self.fast_prev, self.slow_prev = self.I(lambda: fast_prev), self.I(lambda: slow_prev)
+
+        def next(self):
+            if not self.position:
+                if self.fast_prev[-1] <= self.slow_prev[-1] and self.fast[-1] > self.slow[-1]:
+                    self.buy(size=QTY)
+            elif self.fast[-1] < self.slow[-1]:
+                self.position.close()
+
+    stats = Backtest(frame, EmaCross, cash=1_000_000, commission=FEE, finalize_trades=False).run()
+    return time.perf_counter() - started, len(stats._trades)
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def engine_run(folder: Path, bars: int) -> tuple[float, int, float]:
+    """(seconds, trades, RSS growth MB) of the engine's backtest on the first `bars` candles of folder."""
+    from bot.cli_candles import prepare_backtest
+    from bot.config import parse_config
+    from bot.engine import BotEngine
+
+    config = textbook_config(folder / "candles")
+    config["storage"] = {"data_dir": str(folder / f"run-{bars}"), "log_dir": str(folder / f"logs-{bars}"),
+                         "fsync": False}
+    config["engine"] = {"equity_sample_seconds": 60.0}
+    config["candles"]["until"] = _iso((folder / "start_ms").read_text(), bars)
+    config, _ = prepare_backtest(parse_config(config))
+    rss = _peak_rss_mb()
+    engine = BotEngine(config)
+    engine.open()
+    started = time.perf_counter()
+    engine.run_fast(None)
+    seconds = time.perf_counter() - started
+    trades = engine.ledger.count
+    engine.close()
+    return seconds, trades, _peak_rss_mb() - rss
+
+
+def _iso(start_ms: str, bars: int) -> str:
+    from bot.models import iso_utc
+
+    return iso_utc((int(start_ms) + bars * 60_000) / 1000)
+
+
+def candle_backtest_speed(bars: int = 1_000_000, our_bars: int | None = None) -> dict:
+    """(b): bars/s of our engine and of backtesting.py on the same candles and rules, and the ratio."""
+    our_bars = min(our_bars or bars, bars)
+    folder = Path(tempfile.mkdtemp(prefix="candle-speed-"))
+    try:
+        ts, values = walk(bars, seed=8, price=100.0)
+        write_series(candle_path(folder / "candles", "binance", "BTC/USDT", "1m"),
+                     CandleSeries("binance", "BTC/USDT", "1m", ts, values), fsync=False)
+        (folder / "start_ms").write_text(str(int(ts[0])))
+        theirs_seconds, theirs_trades = backtesting_py_run(ts, values)
+        small = max(1000, our_bars // 4)
+        _, _, rss_small = engine_run(folder, small)
+        seconds, trades, rss_big = engine_run(folder, our_bars)
+        ours = our_bars / seconds
+        theirs = bars / theirs_seconds
+        return {"bars": bars, "our_bars": our_bars, "ours_bars_per_s": ours, "ours_trades": trades,
+                "backtesting_py_bars_per_s": theirs, "backtesting_py_trades": theirs_trades,
+                "ratio": ours / theirs, "rss_growth_mb": {small: rss_small, our_bars: rss_big}}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def download_speed(bars: int = 50_000, rate_limit_ms: int = 20) -> dict:
+    """(c): rows/s of a download with a real ccxt binance against the local fake klines server."""
+    from bot.market.candle_download import Downloader
+    from bot.market.live import make_client
+    from bot.market.resilience import RetryPolicy
+    from tests.market.fake_klines import START_MS, FakeKlines
+
+    folder = Path(tempfile.mkdtemp(prefix="download-speed-"))
+    try:
+        with FakeKlines(bars=bars, symbols=("BTC/USDT",)) as fake:
+            client = make_client("binance", fake.exchange_options(rate_limit_ms))
+            client.load_markets()
+            downloader = Downloader(client, "binance", "1m", 60_000, RetryPolicy(3, 0.05, 0.5, 0.5))
+            started = time.perf_counter()
+            result = downloader.download("BTC/USDT", candle_path(folder, "binance", "BTC/USDT", "1m"), START_MS,
+                                         START_MS + bars * 60_000)
+            seconds = time.perf_counter() - started
+            client.close()
+        return {"rows": result.rows, "requests": result.requests, "seconds": seconds, "rows_per_s": result.rows / seconds,
+                "requests_per_s": result.requests / seconds, "rate_limit_ms": rate_limit_ms}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print (b) and (c)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--bars", type=int, default=1_000_000)
+    parser.add_argument("--our-bars", type=int, default=20_000, help="candles our engine runs (default 20000)")
+    parser.add_argument("--download-bars", type=int, default=50_000)
+    args = parser.parse_args(argv)
+    b = candle_backtest_speed(args.bars, args.our_bars)
+    print(f"(b) candle backtest, momentum on 1 symbol: ours {b['ours_bars_per_s']:,.0f} bars/s over "
+          f"{b['our_bars']:,} bars ({b['ours_trades']} fills); backtesting.py {b['backtesting_py_bars_per_s']:,.0f} bars/s "
+          f"over {b['bars']:,} bars ({b['backtesting_py_trades']} trades); ratio {b['ratio']:.3f} (target >= 1.0)")
+    print("    engine peak RSS growth by bars run: " + ", ".join(f"{k:,}: {v:.1f} MB" for k, v in b["rss_growth_mb"].items()))
+    c = download_speed(args.download_bars)
+    print(f"(c) download against the fake exchange (rateLimit {c['rate_limit_ms']} ms): {c['rows']:,} rows in "
+          f"{c['requests']} requests, {c['seconds']:.2f} s: {c['rows_per_s']:,.0f} rows/s, {c['requests_per_s']:.1f} req/s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
