@@ -98,6 +98,38 @@ def test_390px_every_page_in_the_nav_and_key_columns_in_view(bot_server, watched
     w.assert_clean()
 
 
+FORMATS = """async () => {
+    const f = await import('/static/js/format.js');
+    const ticks = [-1, -0.75, -0.5, -0.25, 0].map(value => ({value}));
+    f.setMarketNow('2026-01-03T10:00:00Z');
+    return {
+        axis: ticks.map((t, i) => f.axisNumber(t.value, i, ticks)),
+        wide: [0, 2000, 4000].map((v, i, all) => f.axisNumber(v, i, all.map(value => ({value})))),
+        money: f.money(-0.001), signed: f.signedMoney(-0.004),
+        usdt: f.assetAmount(0.00685688, 'USDT'), big: f.assetAmount(12.4312, 'USDT'), btc: f.assetAmount(0.00012345, 'BTC'),
+        today: f.stamp('2026-01-03T09:15:02Z'), older: f.stamp('2026-01-01T09:15:02Z'),
+        day: f.changeLabel(86400), half: f.changeLabel(43200), wall: f.wallDateTime('2026-01-03T09:15:02Z'),
+    };
+}"""
+
+
+def test_number_and_time_formats_in_the_browser(bot_server, watched):
+    """The page's own format module (imported as the pages import it): axes never read −0 and
+    neighbours never read alike, USDT amounts at 2 decimals whatever their size, dates on
+    anything not from the market's day, "24h" only for a day."""
+    w = watched()
+    page = w.open(bot_server.base_url, "/")
+    got = page.evaluate(FORMATS)
+    assert got["axis"] == ["−1.00", "−0.75", "−0.50", "−0.25", "0.00"]
+    assert got["wide"] == ["0", "2,000", "4,000"]
+    assert got["money"] == "0.00" and got["signed"] == "0.00"
+    assert (got["usdt"], got["big"], got["btc"]) == ("0.01", "12.43", "0.00012345")
+    assert (got["today"], got["older"]) == ("09:15:02", "2026-01-01 09:15")
+    assert (got["day"], got["half"]) == ("24h", "12h change")
+    assert got["wall"].endswith("wall clock")
+    w.assert_clean()
+
+
 def _figure(page, selector: str) -> float:
     return number(page.locator(selector).inner_text())
 
@@ -147,3 +179,4 @@ def test_killing_the_bot_greys_the_page_and_says_the_state_is_unknown(tmp_path, 
         if bot.process.poll() is None:
             bot.process.kill()
             bot.process.wait(timeout=10)
+

@@ -23,7 +23,8 @@ export function money(value, digits = 2) {
 export function axisNumber(value, index, ticks) {
   if (missing(value)) return "";
   const step = ticks && ticks.length > 1 ? Math.abs(ticks[1].value - ticks[0].value) : Math.abs(value);
-  const digits = step > 0 && step < 1 ? Math.min(8, Math.ceil(-Math.log10(step) - 1e-9)) : 0;
+  let digits = 0; // the decimals the step needs to be written exactly (0.25 -> 2), at most 8
+  while (digits < 8 && step > 0 && Math.abs(Math.round(step * 10 ** digits) - step * 10 ** digits) > 1e-6) digits += 1;
   const shown = Math.abs(value) < 0.5 * 10 ** -digits ? 0 : value;
   return fixed(shown, digits).replace("-", "−");
 }
