@@ -59,7 +59,8 @@ def test_page_loads_cleanly(bot_server, watched, shots, name):
     assert page.locator('.nav a[aria-current="page"]').get_attribute("href") == PAGES[name]
     # Chart.js sizes its canvases and Lightweight Charts lays out its panes through the CSSOM
     # (allowed by the CSP, which only refuses style attributes in markup); nothing else has a style.
-    styled = "document.querySelectorAll('[style]:not(canvas):not(#candle-chart):not(#candle-chart *)').length"
+    styled = ("document.querySelectorAll('[style]:not(canvas):not(#candle-chart):not(#candle-chart *)"
+              ":not(#mini-charts *)').length")
     assert page.evaluate(styled) == 0, "inline style attributes"
     if name in ("analytics", "market"):
         page.wait_for_timeout(1500)  # let a live update or two draw into the charts

@@ -2,6 +2,7 @@
 // symbol (one line per exchange, a bounded window kept for every symbol since the page opened).
 import "./layout.js";
 import "./price_chart.js";
+import "./mini_charts.js";
 import { api } from "./api.js";
 import { byId, el, panelError, panelLoading, panelShow, replaceChildren, td } from "./dom.js";
 import * as fmt from "./format.js";

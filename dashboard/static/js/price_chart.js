@@ -16,8 +16,8 @@ export const STRATEGY_COLORS = {
   arbitrage: "#f0b429", momentum: "#4dabf7", news: "#da77f2", stat_arb: "#38d9a9",
 };
 const OTHER_COLOR = "#ced4da";
-const UP = "#2fb380";
-const DOWN = "#e5534b";
+export const UP = "#2fb380";
+export const DOWN = "#e5534b";
 
 const panel = byId("candle-panel");
 const box = byId("candle-chart");
@@ -104,7 +104,8 @@ function ensurePriceSeries() {
   markerLayers.fills = LWC.createSeriesMarkers(series.candles, []);
 }
 
-function widen(range, minSpan) {
+/** An autoscale range widened to at least minSpan(mid) top to bottom (a sensible minimum range). */
+export function widen(range, minSpan) {
   if (!range || !range.priceRange) return range;
   const { minValue, maxValue } = range.priceRange;
   const mid = (minValue + maxValue) / 2;
@@ -397,65 +398,6 @@ function onCrosshair(param) {
   tooltip.style.top = `${Math.max(0, param.point.y - tooltip.offsetHeight - 12)}px`;
 }
 
-// ----- compact charts: every symbol of the chosen exchange -----------------------------------
-
-const MINI_CANDLES = 120;
-const MINI_REFRESH_MS = 60_000; // wall clock: the strip is an overview, the big chart is the live one
-const minis = new Map(); // symbol -> {chart, series, node}
-let miniExchange = null;
-let miniLoadedAt = 0;
-
-function miniFor(symbol) {
-  let mini = minis.get(symbol);
-  if (mini) return mini;
-  const plot = el("div", { class: "mini-plot" });
-  const node = el("button", { type: "button", class: "mini-chart", dataset: { symbol }, title: `Chart ${symbol}`,
-    on: { click: () => { symbolSelect.value = symbol; symbolSelect.dispatchEvent(new Event("change")); } } },
-  [el("span", { class: "mini-label" }, symbol), el("span", { class: "mini-last" }, ""), plot]);
-  byId("mini-charts").appendChild(node);
-  const small = LWC.createChart(plot, {
-    autoSize: true, handleScroll: false, handleScale: false,
-    layout: { background: { type: "solid", color: "transparent" }, textColor: "#8d9ab3", attributionLogo: false, fontSize: 10 },
-    grid: { vertLines: { visible: false }, horzLines: { visible: false } },
-    rightPriceScale: { visible: false }, timeScale: { visible: false }, crosshair: { mode: LWC.CrosshairMode.Hidden },
-  });
-  const candles = small.addSeries(LWC.CandlestickSeries, { upColor: UP, downColor: DOWN, borderVisible: false,
-    wickUpColor: UP, wickDownColor: DOWN, priceLineVisible: false, lastValueVisible: false,
-    autoscaleInfoProvider: (original) => widen(original(), (mid) => mid * 0.002) });
-  mini = { chart: small, series: candles, node };
-  minis.set(symbol, mini);
-  return mini;
-}
-
-async function loadMinis(force = false) {
-  const exchange = exchangeSelect.value;
-  if (!force && exchange === miniExchange && Date.now() - miniLoadedAt < MINI_REFRESH_MS) return;
-  if (exchange !== miniExchange) {
-    for (const mini of minis.values()) { mini.chart.remove(); mini.node.remove(); }
-    minis.clear();
-  }
-  miniExchange = exchange;
-  miniLoadedAt = Date.now();
-  const symbols = [...symbolSelect.options].map((o) => o.value);
-  for (const symbol of symbols) {
-    try {
-      const answer = await api.get(`/api/candles${query({ exchange, symbol, limit: MINI_CANDLES })}`);
-      if (exchange !== exchangeSelect.value) return;
-      const mini = miniFor(symbol);
-      mini.series.setData(answer.candles.map(({ time, open, high, low, close }) => ({ time, open, high, low, close })));
-      mini.chart.timeScale().fitContent();
-      const last = answer.candles[answer.candles.length - 1];
-      mini.node.querySelector(".mini-last").textContent = last ? axisNumber(last.close, stepDigits(answer.price_step)) : fmt.DASH;
-      mini.node.dataset.candles = String(mini.series.data().length);
-    } catch (exc) {
-      if (!(exc && exc.status === 404)) console.warn(`compact chart for ${symbol} did not load:`, exc);
-    }
-  }
-  for (const mini of minis.values()) mini.node.classList.toggle("is-current", mini.node.dataset.symbol === symbolSelect.value);
-}
-
-on("market_update", () => { if (store && store.candles.size) loadMinis(); });
-
 // ----- start --------------------------------------------------------------------------------
 
 if (!panel) {
@@ -463,10 +405,7 @@ if (!panel) {
 } else if (!LWC || typeof LWC.createChart !== "function") {
   panelError(panel, "The chart library did not load; reload the page.", () => location.reload());
 } else {
-  exchangeSelect.addEventListener("change", () => { reset(); loadMinis(true); });
-  symbolSelect.addEventListener("change", () => {
-    reset();
-    for (const mini of minis.values()) mini.node.classList.toggle("is-current", mini.node.dataset.symbol === symbolSelect.value);
-  });
-  reset().then(() => loadMinis(true));
+  exchangeSelect.addEventListener("change", reset);
+  symbolSelect.addEventListener("change", reset);
+  reset();
 }
