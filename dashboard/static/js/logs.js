@@ -24,7 +24,7 @@ function row(record) {
     el("td", {}, levelBadge(record.level)),
     td(record.event || record.logger || fmt.DASH),
     td(record.strategy ? fmt.label(record.strategy) : fmt.DASH),
-    td(message, "reason-wrap log-message"),
+    td(message, "reason-wrap log-message wide"),
   ]);
 }
 

@@ -2,17 +2,17 @@
 // margin, coins in transit and inventory drift against the start (GET /api/wallets).
 import "./layout.js";
 import { api } from "./api.js";
-import { byId, el, panelError, panelLoading, panelShow, replaceChildren, td } from "./dom.js";
+import { byId, el, panelError, panelLoading, panelShow, replaceChildren } from "./dom.js";
 import * as fmt from "./format.js";
 
 const REFRESH_MS = 10000;
 const panels = ["balances-panel", "shorts-panel", "transit-panel", "drift-panel"].map(byId);
 
-/** A wallet amount: float residue below 1e-8 is 0, then up to 8 decimals (at least 2), grouped. */
-function walletAmount(value) {
+/** A wallet amount: float residue below 1e-8 is 0, then up to 8 decimals (USDT: 2), at least 2, grouped. */
+function walletAmount(value, asset = null) {
   if (value === null || value === undefined || !Number.isFinite(value)) return fmt.DASH;
   const v = Math.abs(value) < 5e-9 ? 0 : value;
-  return v.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 8 });
+  return v.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: asset === "USDT" ? 2 : 8 });
 }
 
 function signed(node, value) {
@@ -20,24 +20,30 @@ function signed(node, value) {
   return node;
 }
 
+/** A cell that carries its column's name, shown above the value when rows stack at 390 px. */
+function cell(label, text, cls = null) {
+  return el("td", { class: cls, "data-label": label }, text);
+}
+
 function reservedText(reserved) {
   if (!reserved.length) return fmt.DASH;
-  return reserved.map((r) => `${fmt.label(r.by)} (${r.kind}) ${walletAmount(r.amount)}`).join("; ");
+  return reserved.map((r) => `${fmt.label(r.by)} (${r.kind}) ${walletAmount(r.amount, r.kind.includes("collateral") ? "USDT" : null)}`).join("; ");
 }
 
 function balanceRows(exchange) {
   const head = el("tr", { class: "row-group" }, [
-    el("th", { scope: "row", colspan: "6" }, fmt.label(exchange.exchange)),
-    td(fmt.money(exchange.value_usdt), "num"),
+    el("th", { scope: "row", colspan: "5" }, fmt.label(exchange.exchange)),
+    cell("Value (USDT)", fmt.money(exchange.value_usdt), "num"),
+    el("td", { class: "stack-hide" }),
   ]);
   const rows = exchange.assets.map((a) => el("tr", { class: "row-exchange", dataset: { exchange: exchange.exchange, asset: a.asset } }, [
-    el("th", { scope: "row" }, a.asset),
-    td(walletAmount(a.balance), "num"),
-    td(walletAmount(a.start), "num"),
-    signed(td(walletAmount(a.change), "num"), a.change),
-    td(reservedText(a.reserved), "reason-wrap"),
-    td(walletAmount(a.free), "num"),
-    td(fmt.money(a.value_usdt), "num"),
+    el("th", { scope: "row", class: "wide" }, a.asset),
+    cell("Balance", walletAmount(a.balance, a.asset), "num"),
+    cell("Start", walletAmount(a.start, a.asset), "num"),
+    signed(cell("Change", walletAmount(a.change, a.asset), "num"), a.change),
+    cell("Free", walletAmount(a.free, a.asset), "num"),
+    cell("Value (USDT)", fmt.money(a.value_usdt), "num"),
+    cell("Reserved by", reservedText(a.reserved), "reason-wrap wide"),
   ]));
   return [head, ...rows];
 }
@@ -45,26 +51,27 @@ function balanceRows(exchange) {
 function shortRow(s) {
   const level = s.margin_level === null ? fmt.DASH : `${fmt.num(s.margin_level, 2)}× (call < ${fmt.num(s.maintenance_ratio, 2)}×)`;
   return el("tr", {}, [
-    td(fmt.label(s.strategy)),
-    td(`${s.asset} on ${s.exchange}`),
-    td(walletAmount(s.qty), "num"),
-    td(`${fmt.money(s.collateral_usdt)} USDT`, "num"),
-    td(level, s.margin_level !== null && s.margin_level < s.maintenance_ratio ? "num neg" : "num"),
+    cell("Strategy", fmt.label(s.strategy)),
+    cell("Short", `${s.asset} on ${s.exchange}`),
+    cell("Qty", walletAmount(s.qty), "num"),
+    cell("Collateral", `${fmt.money(s.collateral_usdt)} USDT`, "num"),
+    cell("Margin level", level, s.margin_level !== null && s.margin_level < s.maintenance_ratio ? "num neg" : "num"),
   ]);
 }
 
 function transitRow(t) {
-  return el("tr", {}, [td(t.asset), td(walletAmount(t.amount), "num"), td(`${t.from} → ${t.to}`), td(fmt.dateTime(t.arrival_ts))]);
+  return el("tr", {}, [cell("Asset", t.asset), cell("Amount", walletAmount(t.amount, t.asset), "num"),
+    cell("From → to", `${t.from} → ${t.to}`), cell("Arrives", fmt.dateTime(t.arrival_ts))]);
 }
 
 function driftRow(d) {
   return el("tr", { dataset: { asset: d.asset } }, [
-    el("th", { scope: "row" }, d.asset),
-    td(walletAmount(d.start), "num"),
-    td(walletAmount(d.now), "num"),
-    signed(td(walletAmount(d.drift), "num"), d.drift),
-    signed(td(fmt.pct(d.drift_pct, 2, true), "num"), d.drift_pct),
-    signed(td(fmt.signedMoney(d.drift_value_usdt, 2), "num"), d.drift_value_usdt),
+    el("th", { scope: "row", class: "wide" }, d.asset),
+    cell("Start", walletAmount(d.start, d.asset), "num"),
+    cell("Now", walletAmount(d.now, d.asset), "num"),
+    signed(cell("Drift", walletAmount(d.drift, d.asset), "num"), d.drift),
+    signed(cell("Drift %", fmt.pct(d.drift_pct, 2, true), "num"), d.drift_pct),
+    signed(cell("Drift (USDT)", fmt.signedMoney(d.drift_value_usdt, 2), "num"), d.drift_value_usdt),
   ]);
 }
 
