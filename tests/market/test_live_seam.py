@@ -105,7 +105,7 @@ def foreign_private_uses(source: str) -> list[str]:
     return [f"line {line}: {text}" for line, _, text in sorted(uses)]
 
 
-@pytest.mark.parametrize("module", ["live.py", "live_source.py", "live_sink.py", "live_stream.py"])
+@pytest.mark.parametrize("module", ["live.py", "live_source.py", "live_sink.py", "live_stream.py", "live_streamed.py"])
 def test_the_live_modules_touch_only_their_own_private_members(module):
     assert [use for use in foreign_private_uses((MARKET / module).read_text())
             if not any(allowed in use for allowed in STDLIB_PRIVATE_ALLOWED.get(module, ()))] == []
