@@ -27,6 +27,7 @@ from bot.config import MarketConfig
 from bot.market.base import MarketSource
 from bot.market.live import ExchangeFeed, MarketConfigError, make_client
 from bot.market.live_stream import StreamFeed, streams_supported
+from bot.market.live_streamed import StreamedState
 from bot.market.live_parsing import BookReader, CandleSeries, LiveHistory
 from bot.market.news_feed import NewsFeedReader
 from bot.market.resilience import MarketUnavailableError, PermanentMarketError
@@ -50,7 +51,7 @@ def _age(item: Quote | OrderBook, now: float) -> float:
 
 
 # ---- the source --------------------------------------------------------------------------------
-class LiveMarket(MarketSource):
+class LiveMarket(StreamedState, MarketSource):
     """Public market data of real exchanges through ccxt; paper trading only (no keys, no orders).
 
     Events are dicts appended to self.events (drain them with drain_events()): "market_status"
@@ -176,97 +177,6 @@ class LiveMarket(MarketSource):
                 return
             self._books[exchange][symbol] = book
             self._streamed.discard((exchange, symbol, "book"))
-
-    # ---- the streams (bot/market/live_stream.py): their updates, applied in the engine's thread
-    def _drain_streams(self) -> None:
-        """Apply what every stream appended since the last drain, in order (see live_stream.py)."""
-        with self._drain_lock:
-            for exchange, stream in self._streams.items():
-                updates, changed = stream.updates, False
-                while True:
-                    try:
-                        kind, symbol, item = updates.popleft()
-                    except IndexError:
-                        break
-                    if kind == "book":
-                        self.stream_book(exchange, symbol, item)
-                    elif kind == "quote":
-                        self.stream_quote(exchange, symbol, item)
-                    elif kind == "trades":
-                        self.trades_received(exchange, symbol, item)
-                    elif kind == "candles":
-                        self.candles_closed(exchange, symbol, item)
-                    elif kind == "invalid":
-                        self.book_invalid(exchange, symbol, item)
-                    elif kind == "log":
-                        log.log(item[0], "%s", item[1])
-                    elif kind == "changed":
-                        changed = True
-                        if not stream.up:
-                            self.stream_changed(exchange)  # drop its data before anything newer lands
-                if changed:
-                    self.stream_changed(exchange)
-
-    def _stream_up(self, exchange: str) -> bool:
-        stream = self._streams.get(exchange)
-        return stream is not None and stream.up
-
-    def stream_book(self, exchange: str, symbol: str, book: OrderBook) -> None:
-        """Keep a streamed book (consistent and uncrossed when it arrives)."""
-        with self._lock:
-            if (exchange, symbol) in self._markets:
-                self._books[exchange][symbol] = book
-                self._streamed.add((exchange, symbol, "book"))
-
-    def stream_quote(self, exchange: str, symbol: str, quote: Quote) -> None:
-        """Keep a streamed ticker."""
-        with self._lock:
-            if (exchange, symbol) in self._markets:
-                self._quotes[exchange][symbol] = quote
-                self._streamed.add((exchange, symbol, "quote"))
-
-    def book_invalid(self, exchange: str, symbol: str, reason: str) -> None:
-        """Forget a book that is inconsistent: nothing is walked on it until the stream sends a good one."""
-        with self._lock:
-            self._books[exchange].pop(symbol, None)
-            self._streamed.discard((exchange, symbol, "book"))
-
-    def trades_received(self, exchange: str, symbol: str, trades: list[dict]) -> None:
-        """Append public trades to the market's bounded tape."""
-        key = (exchange, symbol)
-        with self._lock:
-            tape = self._trades.get(key)
-            if tape is None:
-                tape = self._trades[key] = deque(maxlen=self.config.live.streams.trades_kept)
-            newest = tape[-1]["timestamp"] if tape else -1
-            tape.extend(trade for trade in trades if trade["timestamp"] >= newest)
-
-    def stream_changed(self, exchange: str) -> None:
-        """The stream went up or down; when down, its books and quotes are dropped (never traded stale)."""
-        stream = self._streams.get(exchange)
-        if stream is not None and not stream.up:
-            with self._lock:
-                for symbol in list(self._books[exchange]):
-                    if (exchange, symbol, "book") in self._streamed:
-                        self._books[exchange].pop(symbol, None)
-                for symbol in list(self._quotes[exchange]):
-                    if (exchange, symbol, "quote") in self._streamed:
-                        self._quotes[exchange].pop(symbol, None)
-                self._streamed = {key for key in self._streamed if key[0] != exchange}
-        self._refresh_status(exchange)
-
-    @property
-    def has_trade_feed(self) -> bool:
-        """True while an exchange streams its public trades (resting orders fill from them; REST
-        polling reads no trades, so without a stream resting orders wait, marked stale)."""
-        return bool(self._streams)
-
-    def recent_trades(self, exchange: str, symbol: str, since_ms: int | None = None) -> list[dict]:
-        """Public trades of a market held from its stream, oldest first, at or after since_ms."""
-        self._drain_streams()
-        with self._lock:
-            tape = list(self._trades.get((exchange, symbol), ()))
-        return tape if since_ms is None else [t for t in tape if t["timestamp"] >= since_ms]
 
     def candles_closed(self, exchange: str, symbol: str, candles: list[Candle]) -> None:
         """Append closed candles to a market's series, keeping the newest ones."""
@@ -440,15 +350,6 @@ class LiveMarket(MarketSource):
         for exchange in self.exchanges:
             self._refresh_status(exchange, wait=False)
         return out
-
-    def _feed_status(self, exchange: str, now: float) -> dict:
-        """stream or REST, messages per second, last message age, reconnects (stream figures: None on REST)."""
-        stream = self._streams.get(exchange)
-        if stream is not None:
-            return stream.status(now)
-        return {"feed": "rest", "stream_up": False, "stream_problem": "no stream for this exchange",
-                "messages_per_second": None, "last_message_age_seconds": None, "messages": None,
-                "reconnects": None, "resyncs": None, "malformed": None}
 
     # ---- ccxt-shaped reads of the held data (the simulator offers the same; no network) -------
     def _check_held(self, exchange: str, symbol: str) -> None:

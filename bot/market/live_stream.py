@@ -110,6 +110,11 @@ class _Loop(asyncio.SelectorEventLoop):
         return await future
 
 
+def reconnect_delay(attempt: int, base: float, cap: float, random) -> float:
+    """Seconds before reconnect number attempt + 1: base doubling per attempt up to cap, equal jitter."""
+    return min(cap, base * 2 ** attempt) * (0.5 + 0.5 * random())
+
+
 def streams_supported(exchange_id: str, options: Mapping) -> str:
     """"" when the exchange can stream here, else why not (logged by the caller; REST serves it).
 
@@ -345,8 +350,8 @@ class StreamFeed:
             self._set_down(reason)
             if time.time() - started > 30.0 and self.stats.last_message_at > started:
                 attempt = 0  # it ran well for a while: start the backoff again from its base
-            delay = min(self.streams.reconnect_max_seconds, self.streams.reconnect_base_seconds * 2 ** attempt)
-            delay *= 0.5 + 0.5 * self._rng.random()  # equal jitter: half fixed, half random
+            delay = reconnect_delay(attempt, self.streams.reconnect_base_seconds, self.streams.reconnect_max_seconds,
+                                    self._rng.random)
             attempt += 1
             self._log(logging.INFO, "%s stream reconnects in %.2fs (attempt %d): %s", self.id, delay, attempt, reason)
             try:

@@ -243,3 +243,12 @@ def test_the_age_counts_from_the_older_of_the_exchange_stamp_and_our_receive_tim
     assert _age(behind, 1_000.0) == pytest.approx(10.0)
     unknown = OrderBook("binance", "BTC/USDT", ((1.0, 1.0),), ((2.0, 1.0),), ts=996.0)
     assert _age(unknown, 1_000.0) == pytest.approx(4.0)
+
+
+def test_reconnects_back_off_exponentially_with_equal_jitter_up_to_the_cap():
+    from bot.market.live_stream import reconnect_delay
+
+    lowest = [reconnect_delay(k, 0.5, 30.0, lambda: 0.0) for k in range(8)]
+    highest = [reconnect_delay(k, 0.5, 30.0, lambda: 1.0) for k in range(8)]
+    assert lowest == [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 15.0]  # half fixed ...
+    assert highest == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]  # ... half random
