@@ -93,6 +93,7 @@ def engine_run(folder: Path, bars: int) -> tuple[float, int, float]:
     from bot.engine import BotEngine
 
     config = textbook_config(folder / "candles")
+    config["market"]["source"] = "candles"
     config["storage"] = {"data_dir": str(folder / f"run-{bars}"), "log_dir": str(folder / f"logs-{bars}"),
                          "fsync": False}
     config["engine"] = {"equity_sample_seconds": 60.0}
