@@ -6,7 +6,7 @@ Prints figures; asserts nothing. Run: .venv/bin/python bench/replay_speed.py [--
      replay alone (open excluded), next to the simulator run's own ticks/s;
   memory: peak RSS of a replay subprocess of the recording, and of one 5x longer (flat = the
      recording is streamed, not loaded whole).
-The candle backtest (b) and download (c) figures come from bench/candle_speed.py where it exists.
+The candle backtest (b) and download (c) figures come from bench/candle_speed.py, run after (a).
 """
 from __future__ import annotations
 
@@ -96,6 +96,9 @@ def main() -> None:
     parser.add_argument("--ticks", type=int, default=20_000)
     parser.add_argument("--profile", action="store_true", help="cProfile the replay and print the top costs")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-RSS runs")
+    parser.add_argument("--no-candles", action="store_true", help="skip (b) and (c) (bench/candle_speed.py)")
+    parser.add_argument("--candle-bars", type=int, default=20_000,
+                        help="candles our engine runs in (b); backtesting.py runs all 1,000,000")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -115,8 +118,13 @@ def main() -> None:
             long_rss = peak_rss_mib(long_recording, tmp / "rss-long")
             print(f"    peak RSS of a replay: {short_rss:,.0f} MiB for {args.ticks:,} ticks, "
                   f"{long_rss:,.0f} MiB for {args.ticks * 5:,} ticks")
-    if not (ROOT / "bench" / "candle_speed.py").exists():
-        print("(b), (c): bench/candle_speed.py (the candle backtest and download figures) is not in this tree")
+    if args.no_candles:
+        return
+    # (b) and (c) in the same run: the candle backtest next to backtesting.py, and the download.
+    sys.path.insert(0, str(ROOT / "bench"))
+    import candle_speed
+
+    candle_speed.main(["--our-bars", str(args.candle_bars)])
 
 
 if __name__ == "__main__":
