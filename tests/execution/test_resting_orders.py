@@ -154,13 +154,27 @@ def test_a_stop_rests_untriggered_reserves_and_cancels_cleanly(engine):
     cancelled = engine.commands.handle(CancelOrder(stop["id"]))
     assert cancelled["status"] == "cancelled" and engine.desk.reserved(EX, "USDT") == 0.0
     assert events(engine)[-1]["event"] == "cancelled"
+    # Without a public trades feed (live, until streams bring one) an order rests, marked stale, and never fills.
+    engine.source.has_trade_feed = False
+    price = quote(engine).bid
+    waiting = place(engine, price=price)
+    engine.run_fast(30)
+    live = engine.desk.orders[waiting["id"]]
+    assert live.stale and live.status == "open" and live.filled == 0
 
 
 def test_a_sell_stop_triggers_on_the_last_price_and_sells_at_market(engine):
-    # Buy first, at market, so there is something to sell.
-    bought = place(engine, type="market", amount=0.02)
-    engine.run_fast(1)
+    # Buy first, at market, so there is something to sell; with a take-profit and stop-loss attached.
+    ask = quote(engine).ask
+    bought = place(engine, type="market", amount=0.02, take_profit=round(ask * 1.5, 2), stop_loss=round(ask * 0.5, 2))
+    engine.run_fast(2)
     assert engine.desk.orders[bought["id"]].status == "filled"
+    exits = [o for o in engine.desk.orders.values() if o.parent_id == bought["id"]]
+    assert sorted((o.type, o.side, o.qty) for o in exits) == [("limit", "sell", 0.02), ("stop-market", "sell", 0.02)]
+    assert engine.desk.reserved(EX, "BTC") == pytest.approx(0.02), "a take-profit/stop-loss pair holds its coins once"
+    for child in exits:
+        engine.commands.handle(CancelOrder(child.id))
+    assert engine.desk.reserved(EX, "BTC") == 0.0
     market = engine.source.markets[(EX, SYM)]
     stop_price = round(quote(engine).last - market.price_step * 20, 2)
     stop = place(engine, side="sell", type="stop-market", stop_price=stop_price, amount=0.02)
