@@ -264,3 +264,18 @@ def test_the_estimate_walks_the_book_with_the_taker_fee_and_places_nothing(engin
     assert estimate["average_price"] == pytest.approx(cost / 0.01)
     assert estimate["fee"] == pytest.approx(cost * market.taker_fee)
     assert engine.desk.orders == {} and not (Path(engine.data_dir) / "orders.jsonl").exists()
+
+
+def test_with_no_latency_a_limit_at_the_bid_joins_behind_the_whole_visible_level(tmp_path):
+    bot = BotEngine(make_config(tmp_path, latency_ms={"default": 0}))
+    bot.open()
+    try:
+        bot.run_fast(3)
+        top = quote(bot)
+        order = place(bot, price=top.bid)
+        assert order["status"] == "open", "latency 0: it meets the book it was placed on"
+        assert order["queue_ahead"] == pytest.approx(top.bid_size), "behind everything the best bid shows"
+        on_disk = [e for e in events(bot) if e["order"]["id"] == order["id"]][-1]["order"]
+        assert on_disk["queue_ahead"] == pytest.approx(top.bid_size)
+    finally:
+        bot.close()
