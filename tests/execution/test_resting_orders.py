@@ -210,6 +210,15 @@ def test_restart_restores_resting_orders_with_their_queue_place_and_reserves(tmp
     filled = place(again, type="market", amount=0.01)
     again.run_fast(2)
     assert again.desk.orders[filled["id"]].status == "filled"
+    # The wallets the restarted bot holds are the starting ones plus the fills of trades.jsonl, read here.
+    usdt = config.portfolio.starting_balances["USDT"]
+    for line in (tmp_path / "data" / "trades.jsonl").read_text().splitlines():
+        trade = json.loads(line)
+        if trade["exchange"] == EX:
+            sign = -1 if trade["side"] == "buy" else 1
+            usdt += sign * trade["qty"] * trade["price"] - trade["fee"]
+    assert again.portfolio.balance(EX, "USDT") == pytest.approx(usdt, abs=1e-9)
+    assert again.portfolio.available(EX, "USDT", "manual") == pytest.approx(usdt - again.desk.reserved(EX, "USDT"))
     again.close()
     from bot.cli import _verify_locked
 
