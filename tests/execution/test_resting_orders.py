@@ -33,6 +33,16 @@ def engine(tmp_path):
         bot.close()
 
 
+@pytest.fixture(scope="module")
+def refusing_engine(tmp_path_factory):
+    """One engine for every refusal case: a refused order changes nothing, so they can share it."""
+    bot = BotEngine(make_config(tmp_path_factory.mktemp("refusals")))
+    bot.open()
+    bot.run_fast(3)
+    yield bot
+    bot.close()
+
+
 def place(engine, **fields):
     body = {"exchange": EX, "symbol": SYM, "side": "buy", "type": "limit", "amount": 0.01, **fields}
     return engine.commands.handle(PlaceOrder(validate_request(OrderRequest, body)))
@@ -110,7 +120,8 @@ def test_a_limit_at_the_bid_rests_behind_the_queue_and_fills_only_from_prints_at
     ({"type": "stop-market", "side": "sell", "stop_price": 1e9}, "stop_price"),  # a sell stop above the market
     ({"type": "limit"}, "price"),
 ])
-def test_bad_orders_are_refused_naming_the_field_and_change_nothing(engine, fields, field):
+def test_bad_orders_are_refused_naming_the_field_and_change_nothing(refusing_engine, fields, field):
+    engine = refusing_engine
     body = {"price": round(quote(engine).bid - 100, 2), **fields}
     body = {k: v for k, v in body.items() if not (k == "price" and body.get("type") == "stop-market")}
     if fields.get("type") == "limit":
