@@ -33,6 +33,16 @@ def engine(tmp_path):
         bot.close()
 
 
+@pytest.fixture(scope="module")
+def refusing_engine(tmp_path_factory):
+    """One engine for every refusal case: a refused order changes nothing, so they can share it."""
+    bot = BotEngine(make_config(tmp_path_factory.mktemp("refusals")))
+    bot.open()
+    bot.run_fast(3)
+    yield bot
+    bot.close()
+
+
 def place(engine, **fields):
     body = {"exchange": EX, "symbol": SYM, "side": "buy", "type": "limit", "amount": 0.01, **fields}
     return engine.commands.handle(PlaceOrder(validate_request(OrderRequest, body)))
@@ -110,7 +120,8 @@ def test_a_limit_at_the_bid_rests_behind_the_queue_and_fills_only_from_prints_at
     ({"type": "stop-market", "side": "sell", "stop_price": 1e9}, "stop_price"),  # a sell stop above the market
     ({"type": "limit"}, "price"),
 ])
-def test_bad_orders_are_refused_naming_the_field_and_change_nothing(engine, fields, field):
+def test_bad_orders_are_refused_naming_the_field_and_change_nothing(refusing_engine, fields, field):
+    engine = refusing_engine
     body = {"price": round(quote(engine).bid - 100, 2), **fields}
     body = {k: v for k, v in body.items() if not (k == "price" and body.get("type") == "stop-market")}
     if fields.get("type") == "limit":
@@ -154,13 +165,27 @@ def test_a_stop_rests_untriggered_reserves_and_cancels_cleanly(engine):
     cancelled = engine.commands.handle(CancelOrder(stop["id"]))
     assert cancelled["status"] == "cancelled" and engine.desk.reserved(EX, "USDT") == 0.0
     assert events(engine)[-1]["event"] == "cancelled"
+    # Without a public trades feed (live, until streams bring one) an order rests, marked stale, and never fills.
+    engine.source.has_trade_feed = False
+    price = quote(engine).bid
+    waiting = place(engine, price=price)
+    engine.run_fast(30)
+    live = engine.desk.orders[waiting["id"]]
+    assert live.stale and live.status == "open" and live.filled == 0
 
 
 def test_a_sell_stop_triggers_on_the_last_price_and_sells_at_market(engine):
-    # Buy first, at market, so there is something to sell.
-    bought = place(engine, type="market", amount=0.02)
-    engine.run_fast(1)
+    # Buy first, at market, so there is something to sell; with a take-profit and stop-loss attached.
+    ask = quote(engine).ask
+    bought = place(engine, type="market", amount=0.02, take_profit=round(ask * 1.5, 2), stop_loss=round(ask * 0.5, 2))
+    engine.run_fast(2)
     assert engine.desk.orders[bought["id"]].status == "filled"
+    exits = [o for o in engine.desk.orders.values() if o.parent_id == bought["id"]]
+    assert sorted((o.type, o.side, o.qty) for o in exits) == [("limit", "sell", 0.02), ("stop-market", "sell", 0.02)]
+    assert engine.desk.reserved(EX, "BTC") == pytest.approx(0.02), "a take-profit/stop-loss pair holds its coins once"
+    for child in exits:
+        engine.commands.handle(CancelOrder(child.id))
+    assert engine.desk.reserved(EX, "BTC") == 0.0
     market = engine.source.markets[(EX, SYM)]
     stop_price = round(quote(engine).last - market.price_step * 20, 2)
     stop = place(engine, side="sell", type="stop-market", stop_price=stop_price, amount=0.02)
@@ -196,6 +221,15 @@ def test_restart_restores_resting_orders_with_their_queue_place_and_reserves(tmp
     filled = place(again, type="market", amount=0.01)
     again.run_fast(2)
     assert again.desk.orders[filled["id"]].status == "filled"
+    # The wallets the restarted bot holds are the starting ones plus the fills of trades.jsonl, read here.
+    usdt = config.portfolio.starting_balances["USDT"]
+    for line in (tmp_path / "data" / "trades.jsonl").read_text().splitlines():
+        trade = json.loads(line)
+        if trade["exchange"] == EX:
+            sign = -1 if trade["side"] == "buy" else 1
+            usdt += sign * trade["qty"] * trade["price"] - trade["fee"]
+    assert again.portfolio.balance(EX, "USDT") == pytest.approx(usdt, abs=1e-9)
+    assert again.portfolio.available(EX, "USDT", "manual") == pytest.approx(usdt - again.desk.reserved(EX, "USDT"))
     again.close()
     from bot.cli import _verify_locked
 
@@ -250,3 +284,18 @@ def test_the_estimate_walks_the_book_with_the_taker_fee_and_places_nothing(engin
     assert estimate["average_price"] == pytest.approx(cost / 0.01)
     assert estimate["fee"] == pytest.approx(cost * market.taker_fee)
     assert engine.desk.orders == {} and not (Path(engine.data_dir) / "orders.jsonl").exists()
+
+
+def test_with_no_latency_a_limit_at_the_bid_joins_behind_the_whole_visible_level(tmp_path):
+    bot = BotEngine(make_config(tmp_path, latency_ms={"default": 0}))
+    bot.open()
+    try:
+        bot.run_fast(3)
+        top = quote(bot)
+        order = place(bot, price=top.bid)
+        assert order["status"] == "open", "latency 0: it meets the book it was placed on"
+        assert order["queue_ahead"] == pytest.approx(top.bid_size), "behind everything the best bid shows"
+        on_disk = [e for e in events(bot) if e["order"]["id"] == order["id"]][-1]["order"]
+        assert on_disk["queue_ahead"] == pytest.approx(top.bid_size)
+    finally:
+        bot.close()
