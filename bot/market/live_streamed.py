@@ -80,28 +80,30 @@ class StreamedState:
             self._streamed.discard((exchange, symbol, "book"))
 
     def trades_received(self, exchange: str, symbol: str, trades: list[dict]) -> None:
-        """Append public trades to the market's bounded tape, each print once: older than the newest
-        held are dropped, and so are those held already (same id, or same time, price and size)."""
+        """Add public trades to the market's bounded tape, in time order, each print once (same id,
+        or same time, price and size): REST pages and a stream may bring the same or interleaved prints."""
+        if not trades:
+            return
         key = (exchange, symbol)
         with self._lock:
             tape = self._trades.get(key)
             if tape is None:
                 tape = self._trades[key] = deque(maxlen=self.config.live.streams.trades_kept)
-            newest = tape[-1]["timestamp"] if tape else -1
-            fresh = [trade for trade in trades if trade["timestamp"] >= newest]
-            if not fresh:
-                return
-            first = min(trade["timestamp"] for trade in fresh)
-            held = set()
-            for trade in reversed(tape):  # the prints a REST page or a reconnect may repeat
-                if trade["timestamp"] < first:
-                    break
-                held.add(_print_key(trade))
-            for trade in fresh:
+            first = min(trade["timestamp"] for trade in trades)
+            if len(tape) == tape.maxlen and first < tape[0]["timestamp"]:
+                trades = [trade for trade in trades if trade["timestamp"] >= tape[0]["timestamp"]]
+            tail = []  # the held prints from `first` on: the only ones a new print can repeat or precede
+            while tape and tape[-1]["timestamp"] >= first:
+                tail.append(tape.pop())
+            tail.reverse()
+            held = {_print_key(trade) for trade in tail}
+            for trade in trades:
                 print_key = _print_key(trade)
                 if print_key not in held:
                     held.add(print_key)
-                    tape.append(trade)
+                    tail.append(trade)
+            tail.sort(key=lambda trade: trade["timestamp"])  # stable: held prints keep their order
+            tape.extend(tail)
 
     def stream_changed(self, exchange: str) -> None:
         """The stream went up or down; when down, its books and quotes are dropped (never traded stale)."""

@@ -56,6 +56,13 @@ def test_rest_trades_arrive_per_symbol_once_each_and_none_is_missed(fake):
         wait_for(lambda: queries(fake, "binance", "BTC/USDT") >= asked + 5, 10, "five more trade polls")
         assert held(market, "binance", "BTC/USDT") == served(fake, "binance", "BTC/USDT")
         assert held(market, "kraken", "ETH/USDT") == served(fake, "kraken", "ETH/USDT")
+        # The same prints brought again by another feed (a stream coming back) are not doubled;
+        # one without an id is told by its time, price and size.
+        again = market.recent_trades("binance", "BTC/USDT")
+        market.trades_received("binance", "BTC/USDT", [dict(t) for t in again[-2:]])
+        market.trades_received("binance", "BTC/USDT", [{**again[-1], "id": None}, {**again[-1], "id": None}])
+        assert held(market, "binance", "BTC/USDT") == served(fake, "binance", "BTC/USDT") + [
+            (None, *served(fake, "binance", "BTC/USDT")[-1][1:])]
         # A burst bigger than one page (500): read page after page from the last time seen, none lost.
         fake.add_trades("binance", "ETH/USDT", [(3_000.0 + i / 100, 0.01, "buy") for i in range(700)])
         wait_for(lambda: len(market.recent_trades("binance", "ETH/USDT")) >= 701, 10, "the whole burst")
