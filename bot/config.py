@@ -177,6 +177,7 @@ class LiveConfig(_Model):
     news_feeds: list[str] = Field(default_factory=list)
     news_poll_seconds: float = Field(300.0, ge=5, le=86_400)
     streams: StreamsConfig = Field(default_factory=StreamsConfig)
+    rest_trades: bool = True  # read public trades over REST while not streaming: one request per symbol per poll
 
 
 class MarketConfig(_Model):

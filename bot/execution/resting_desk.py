@@ -150,7 +150,7 @@ class RestingDesk:
         return booked
 
     def _on_market(self, key: tuple[str, str], orders: list[RestingOrder], snapshot: Snapshot) -> int:
-        stale = key in snapshot.stale or not self.source.has_trade_feed
+        stale = key in snapshot.stale or not self.source.has_trade_feed_for(*key)
         for order in orders:
             if order.stale != stale:
                 order.stale = stale

@@ -54,6 +54,10 @@ class MarketSource(ABC):
         depth_share: the share (0-1) of the visible depth within the slippage cap the fill took.
         """
 
+    def has_trade_feed_for(self, exchange: str, symbol: str) -> bool:
+        """Whether recent_trades() of this market answers from a real feed (the source's has_trade_feed here)."""
+        return self.has_trade_feed
+
     def recent_trades(self, exchange: str, symbol: str, since_ms: int | None = None) -> list[dict]:
         """Public trades of a market seen on its exchange, oldest first, with timestamp >= since_ms.
 

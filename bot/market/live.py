@@ -37,6 +37,7 @@ if (ccxt.DECIMAL_PLACES, ccxt.SIGNIFICANT_DIGITS, ccxt.TICK_SIZE) != (DECIMAL_PL
     raise ImportError("this ccxt version numbers its precision modes differently; see bot/market/live_parsing.py")
 
 CANDLE_UPDATE_LIMIT = 100  # closed candles asked for per update read
+TRADES_LIMIT = 500  # public trades asked for per read (binance's default page)
 
 
 class MarketConfigError(PermanentMarketError, ConfigError):
@@ -149,6 +150,12 @@ class ExchangeFeed:
         self._priced_steps = False
         self._tickers_at = -math.inf
         self._last_closed_ms: dict[str, int] = {}
+        # Public trades over REST (market.live.rest_trades): the newest trade time read per symbol,
+        # asked for again (since is inclusive); the sink drops the prints it already holds.
+        self._trades_since: dict[str, int] = {}
+        self._rest_trades = settings.rest_trades and bool(client.has.get("fetchTrades"))
+        self.trade_errors = 0
+        self.trades_error = ""
         self._rng = random.Random()
         # Set by the live source when a stream (bot/market/live_stream.py) serves this exchange:
         # while it returns True, polls read candles only and leave tickers and books to the stream.
@@ -279,6 +286,8 @@ class ExchangeFeed:
                 self._check_stop()
                 self._refresh_tickers_if_due()
                 self._per_symbol(symbol, self._refresh_book)
+                if self._rest_trades:
+                    self._per_symbol(symbol, self._refresh_trades)
         self.first_data.set()
         now_ms = time.time() * 1000.0
         for symbol in self._symbols:
@@ -387,6 +396,44 @@ class ExchangeFeed:
             self.sink.candles_closed(self.id, symbol, candles)
         elif last is None:  # no closed candle yet: look again next minute
             self._last_closed_ms[symbol] = int(time.time() * 1000) - 2 * CANDLE_MS
+
+    @property
+    def polls_trades(self) -> bool:
+        """True while this feed reads public trades over REST (on, supported, not refused for good)."""
+        return self._rest_trades
+
+    def _refresh_trades(self, symbol: str) -> None:
+        """Public trades since the newest one read; a failure here is counted and logged, never the
+        poll's (quotes and books keep flowing), and a permanent one stops the reads for this feed."""
+        since = self._trades_since.get(symbol)
+
+        def call():
+            rows = self.client.fetch_trades(symbol, since, TRADES_LIMIT)
+            return [{"id": None if t.get("id") is None else str(t["id"]), "timestamp": int(t["timestamp"]),
+                     "price": float(t["price"]), "amount": float(t["amount"]), "side": t.get("side")}
+                    for t in rows if t.get("timestamp") and t.get("price") and t.get("amount")]
+        try:
+            trades = self._read(f"trades {symbol}", call, symbol)
+        except MarketError as exc:
+            if self._stop.is_set():
+                raise
+            self.trade_errors += 1
+            first, self.trades_error = not self.trades_error, exc.reason
+            if isinstance(exc, PermanentMarketError) and not isinstance(exc, UnknownSymbolError):
+                self._rest_trades = False
+                log.warning("%s: public trades unavailable over REST, no longer read (%s); resting orders "
+                            "there wait, marked stale", self.id, exc)
+            else:  # once per run of failures (each poll would repeat it); the count tells the rest
+                log.log(logging.INFO if first else logging.DEBUG, "%s trades read failed (%d so far): %s",
+                        self.id, self.trade_errors, exc)
+            return
+        if self.trades_error:
+            log.info("%s trades read again after %s", self.id, self.trades_error)
+        self.trades_error = ""
+        if trades:
+            trades.sort(key=lambda t: t["timestamp"])
+            self._trades_since[symbol] = trades[-1]["timestamp"]
+            self.sink.trades_received(self.id, symbol, trades)
 
     def _drop(self, symbol: str, exc: MarketError) -> None:
         self._symbols = tuple(s for s in self._symbols if s != symbol)

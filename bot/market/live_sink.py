@@ -29,6 +29,9 @@ class FeedSink(Protocol):
     def candles_closed(self, exchange: str, symbol: str, candles: list[Candle]) -> None:
         """Newly closed 1-minute candles of one symbol, oldest first."""
 
+    def trades_received(self, exchange: str, symbol: str, trades: list[dict]) -> None:
+        """Public trades of one symbol, oldest first: {"id", "timestamp" (ms), "price", "amount", "side"}."""
+
     def symbol_warning(self, exchange: str, symbol: str, message: str) -> None:
         """A configured symbol is not traded on the exchange (not listed, or halted)."""
 

@@ -16,6 +16,13 @@ from bot.models import OrderBook, Quote
 log = logging.getLogger(__name__)
 
 
+def _print_key(trade: dict) -> tuple:
+    """What makes a public trade the same print: its id, or without one its time, price and size."""
+    if trade.get("id") is not None:
+        return ("id", str(trade["id"]))
+    return ("at", trade["timestamp"], trade["price"], trade["amount"])
+
+
 class StreamedState:
     """Mixin of LiveMarket: stream updates applied, the trades tape, the per-exchange feed status."""
 
@@ -73,14 +80,30 @@ class StreamedState:
             self._streamed.discard((exchange, symbol, "book"))
 
     def trades_received(self, exchange: str, symbol: str, trades: list[dict]) -> None:
-        """Append public trades to the market's bounded tape."""
+        """Add public trades to the market's bounded tape, in time order, each print once (same id,
+        or same time, price and size): REST pages and a stream may bring the same or interleaved prints."""
+        if not trades:
+            return
         key = (exchange, symbol)
         with self._lock:
             tape = self._trades.get(key)
             if tape is None:
                 tape = self._trades[key] = deque(maxlen=self.config.live.streams.trades_kept)
-            newest = tape[-1]["timestamp"] if tape else -1
-            tape.extend(trade for trade in trades if trade["timestamp"] >= newest)
+            first = min(trade["timestamp"] for trade in trades)
+            if len(tape) == tape.maxlen and first < tape[0]["timestamp"]:
+                trades = [trade for trade in trades if trade["timestamp"] >= tape[0]["timestamp"]]
+            tail = []  # the held prints from `first` on: the only ones a new print can repeat or precede
+            while tape and tape[-1]["timestamp"] >= first:
+                tail.append(tape.pop())
+            tail.reverse()
+            held = {_print_key(trade) for trade in tail}
+            for trade in trades:
+                print_key = _print_key(trade)
+                if print_key not in held:
+                    held.add(print_key)
+                    tail.append(trade)
+            tail.sort(key=lambda trade: trade["timestamp"])  # stable: held prints keep their order
+            tape.extend(tail)
 
     def stream_changed(self, exchange: str) -> None:
         """The stream went up or down; when down, its books and quotes are dropped (never traded stale)."""
@@ -98,12 +121,22 @@ class StreamedState:
 
     @property
     def has_trade_feed(self) -> bool:
-        """True while an exchange streams its public trades (resting orders fill from them; REST
-        polling reads no trades, so without a stream resting orders wait, marked stale)."""
-        return bool(self._streams)
+        """True when some exchange supplies public trades, streamed or polled over REST
+        (market.live.rest_trades); has_trade_feed_for() tells one market."""
+        return any(self.has_trade_feed_for(exchange, "") for exchange in self.exchanges)
+
+    def has_trade_feed_for(self, exchange: str, symbol: str) -> bool:
+        """True while the exchange's public trades reach recent_trades(): its stream is up, or its
+        REST feed reads them (resting orders fill from them; without, they wait, marked stale)."""
+        if self._stream_up(exchange):
+            return True
+        stream, feed = self._streams.get(exchange), self._feeds.get(exchange)
+        if feed is None or not feed.polls_trades:
+            return False
+        return stream is None or stream.streams.rest_fallback  # a stream down: REST stands in if allowed
 
     def recent_trades(self, exchange: str, symbol: str, since_ms: int | None = None) -> list[dict]:
-        """Public trades of a market held from its stream, oldest first, at or after since_ms."""
+        """Public trades of a market held from its stream or REST poll, oldest first, at or after since_ms."""
         self._drain_streams()
         with self._lock:
             tape = list(self._trades.get((exchange, symbol), ()))

@@ -200,6 +200,19 @@ class RecordingSource(MarketSource):
         """Passed to the inner source (the simulator's prices react to our fills)."""
         self.inner.note_fill(exchange, symbol, side, qty, price, ts, depth_share)
 
+    @property
+    def has_trade_feed(self) -> bool:
+        """The inner source's public trades feed (resting orders fill from it)."""
+        return self.inner.has_trade_feed
+
+    def has_trade_feed_for(self, exchange: str, symbol: str) -> bool:
+        """Whether the inner source has public trades for this market."""
+        return self.inner.has_trade_feed_for(exchange, symbol)
+
+    def recent_trades(self, exchange: str, symbol: str, since_ms: int | None = None) -> list[dict]:
+        """The inner source's public trades (not written to the recording)."""
+        return self.inner.recent_trades(exchange, symbol, since_ms)
+
     def __getattr__(self, name):
         # ccxt-shaped reads (fetch_ticker, load_markets...) and the simulator's extras.
         if name == "inner":

@@ -128,6 +128,10 @@ class ScenarioMarket(MarketSource):
         """Whether the inner source has public trades."""
         return self._inner.has_trade_feed
 
+    def has_trade_feed_for(self, exchange: str, symbol: str) -> bool:
+        """Whether the inner source has public trades for this market."""
+        return self._inner.has_trade_feed_for(exchange, symbol)
+
     def next_snapshot(self) -> Snapshot:
         """The inner snapshot, rewritten while the scenario (or its candles) is in view."""
         self._last = snapshot = self._view(self._inner.next_snapshot())

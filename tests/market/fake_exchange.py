@@ -2,8 +2,9 @@
 
 Real ccxt objects are pointed at it through market.exchange_options.<id>.urls (see
 exchange_options()). Bodies have the shapes those exchanges send (the parts ccxt's binance.py
-and kraken.py read): binance /api/v3/exchangeInfo, ticker/24hr, depth, klines; kraken
-/0/public/Assets, AssetPairs, Ticker, Depth, OHLC, Time.
+and kraken.py read): binance /api/v3/exchangeInfo, ticker/24hr, depth, klines, aggTrades; kraken
+/0/public/Assets, AssetPairs, Ticker, Depth, OHLC, Trades, Time. Public trades are only those a
+test adds with add_trades() (none by default), served oldest first from startTime/since.
 
 Prices are a deterministic random walk per symbol, advanced per wall-clock step, and kraken
 quotes a little off binance; every gap_every_seconds (20 by default, 0 turns it off) kraken
@@ -132,6 +133,9 @@ class FakeExchangeServer:
         self.offsets: dict[tuple[str, str], float] = {}
         self.delisted: dict[str, set] = {ex: set() for ex in EXCHANGES}
         self.requests: list[tuple[float, str, str, int]] = []  # (time, exchange, path, status)
+        self.tapes: dict[tuple[str, str], list[tuple[int, int, float, float, str]]] = {}  # (id, ms, price, qty, side)
+        self.trades_failing = False  # True: the public trades endpoints answer HTTP 500 (nothing else does)
+        self.trade_queries: list[tuple[str, str, int | None]] = []  # (exchange, symbol, since ms or None)
         self.served_books: list[tuple[float, str, str, float, float]] = []  # (time, exchange, symbol, bid, ask)
         self._release = threading.Event()
         self.held = 0  # requests being held by a "timeout" fault right now
@@ -200,6 +204,24 @@ class FakeExchangeServer:
     def delist(self, exchange: str, symbol: str) -> None:
         with self._lock:
             self.delisted[exchange].add(symbol)
+
+    def add_trades(self, exchange: str, symbol: str, prints) -> list[tuple[int, int, float, float, str]]:
+        """Public trades (price, qty, side) printed now, 1 ms apart, after every earlier one; returns them."""
+        with self._lock:
+            tape = self.tapes.setdefault((exchange, symbol), [])
+            ms = max(int(time.time() * 1000), tape[-1][1] + 1 if tape else 0)
+            added = [(len(tape) + i + 1, ms + i, float(p), float(q), side) for i, (p, q, side) in enumerate(prints)]
+            tape.extend(added)
+            return added
+
+    def trades(self, exchange: str, symbol: str, since_ms: int | None, limit: int):
+        """The trades served: from since_ms (inclusive) the oldest `limit`, else the newest `limit`."""
+        with self._lock:
+            self.trade_queries.append((exchange, symbol, since_ms))
+            tape = list(self.tapes.get((exchange, symbol), ()))
+        if since_ms is None:
+            return tape[-limit:]
+        return [t for t in tape if t[1] >= since_ms][:limit]
 
     def count(self, exchange: str, path_part: str = "", since: float = 0.0) -> int:
         """Requests answered for exchange (path containing path_part) since a time."""
@@ -300,6 +322,8 @@ class _Handler(BaseHTTPRequestHandler):
                 with self.fake._lock:
                     self.fake.held -= 1
         answer = self._fault_answer(exchange, fault)
+        if answer is None and self.fake.trades_failing and path in ("/api/v3/aggTrades", "/0/public/Trades"):
+            answer = 500, "text/html", "<html><body><h1>500 Internal Server Error</h1></body></html>"
         if answer is None:
             try:
                 answer = (binance_answer if exchange == "binance" else kraken_answer)(self.fake, path, query)
@@ -396,6 +420,13 @@ def binance_answer(fake: FakeExchangeServer, path: str, query: dict):
             rows = rows[-limit:]
         return _json([[r[0], _fmt(r[1]), _fmt(r[2]), _fmt(r[3]), _fmt(r[4]), _fmt(r[5]), r[0] + 59_999,
                        _fmt(r[4] * r[5]), 100, _fmt(r[5] / 2), _fmt(r[4] * r[5] / 2), "0"] for r in rows])
+    if path == "/api/v3/aggTrades":
+        if query.get("symbol") not in by_id:
+            return invalid_symbol()
+        since = int(query["startTime"]) if "startTime" in query else None
+        rows = fake.trades("binance", by_id[query["symbol"]], since, min(int(query.get("limit", 500)), 1000))
+        return _json([{"a": i, "p": _fmt(p), "q": _fmt(q), "f": i, "l": i, "T": ms, "m": side == "sell", "M": True}
+                      for i, ms, p, q, side in rows])
     return 404, "application/json", json.dumps({"code": -1, "msg": f"unknown path {path}"})
 
 
@@ -478,6 +509,16 @@ def kraken_answer(fake: FakeExchangeServer, path: str, query: dict):
         out = [[r[0] // 1000, _fmt(r[1], decimals), _fmt(r[2], decimals), _fmt(r[3], decimals),
                 _fmt(r[4], decimals), _fmt(r[4], decimals), _fmt(r[5]), 42] for r in rows]
         return _json({"error": [], "result": {pair: out, "last": out[-1][0] if out else 0}})
+    if path == "/0/public/Trades":
+        pair = query.get("pair")
+        if pair not in live:
+            return _kraken_error("EQuery:Invalid asset pair")
+        since = int(query["since"]) * 1000 if "since" in query else None  # ccxt sends whole seconds
+        rows = fake.trades("kraken", live[pair], since, int(query.get("count", 1000)))
+        d = SPECS[live[pair]].pair_decimals
+        out = [[_fmt(p, d), _fmt(q), ms / 1000.0, "s" if side == "sell" else "b", "l", "", i]
+               for i, ms, p, q, side in rows]
+        return _json({"error": [], "result": {pair: out, "last": str(rows[-1][1] * 1_000_000 if rows else 0)}})
     return _kraken_error("EGeneral:Unknown method")
 
 

@@ -1,5 +1,6 @@
 """A local binance that streams: REST (exchangeInfo, depth with lastUpdateId, klines, ticker) and
 the spot WebSocket market streams (diff depth with U/u ids, 24hrTicker, trade, kline_1m) on loopback.
+REST aggTrades serves the streamed trades with the same ids (the REST fallback's trades).
 
 Built on aiohttp's server, in its own thread and event loop. A real ccxt.pro binance client is
 pointed at it with stream_options() (urls.api.public for REST, urls.api.ws.spot for the
@@ -42,6 +43,8 @@ class FakeBinanceStream:
         self.update_id = {s: first_update_id for s in self.symbols}
         self.levels: dict[str, tuple[dict, dict]] = {s: self._levels(s) for s in self.symbols}
         self.trade_id = {s: 0 for s in self.symbols}
+        self.trades: dict[str, list[dict]] = {s: [] for s in self.symbols}  # every trade streamed, oldest first
+        self.rest_trade_ids: set[tuple[str, int]] = set()  # (symbol, id) served by REST aggTrades
         self._pending_gap: set[str] = set()
         self._pending_cross: set[str] = set()
         self._pending_malformed = 0
@@ -119,8 +122,10 @@ class FakeBinanceStream:
         buyer_maker = self._rng.random() < 0.5
         price = max(bids) if buyer_maker else min(asks)
         self.trade_id[symbol] += 1
-        return {"e": "trade", "E": now_ms, "s": _binance_id(symbol), "t": self.trade_id[symbol], "p": _fmt(price),
-                "q": _fmt(round(0.001 + self._rng.random() * 0.05, 5)), "T": now_ms, "m": buyer_maker, "M": True}
+        trade = {"e": "trade", "E": now_ms, "s": _binance_id(symbol), "t": self.trade_id[symbol], "p": _fmt(price),
+                 "q": _fmt(round(0.001 + self._rng.random() * 0.05, 5)), "T": now_ms, "m": buyer_maker, "M": True}
+        self.trades[symbol].append(trade)
+        return trade
 
     def _kline(self, symbol: str, now_ms: int) -> dict:
         start = now_ms // 60_000 * 60_000
@@ -204,7 +209,7 @@ class FakeBinanceStream:
             return web.json_response({"timezone": "UTC", "serverTime": now_ms, "rateLimits": [], "exchangeFilters": [],
                                       "symbols": [_binance_market(s) for s in self.symbols]})
         symbol = self.by_id.get(query.get("symbol", ""))
-        if path in ("/depth", "/klines", "/ticker/24hr") and symbol is None and "symbol" in query:
+        if path in ("/depth", "/klines", "/ticker/24hr", "/aggTrades") and symbol is None and "symbol" in query:
             return web.json_response({"code": -1121, "msg": "Invalid symbol."}, status=400)
         if path == "/depth":
             with self.lock:
@@ -229,6 +234,16 @@ class FakeBinanceStream:
             rows = [[t, mid, mid, mid, mid, "10", t + 59_999, "100", 5, "5", "50", "0"]
                     for t in range(end - limit * 60_000, end + 1, 60_000)][-limit:]
             return web.json_response(rows)
+        if path == "/aggTrades":  # the streamed trades, same ids: from startTime (inclusive) or the newest
+            limit = min(int(query.get("limit", 500)), 1000)
+            with self.lock:
+                tape = list(self.trades[symbol])
+            rows = [t for t in tape if t["T"] >= int(query["startTime"])][:limit] if "startTime" in query \
+                else tape[-limit:]
+            with self.lock:
+                self.rest_trade_ids.update((symbol, t["t"]) for t in rows)
+            return web.json_response([{"a": t["t"], "p": t["p"], "q": t["q"], "f": t["t"], "l": t["t"], "T": t["T"],
+                                       "m": t["m"], "M": True} for t in rows])
         return web.json_response({"code": -1, "msg": f"unknown path {request.path}"}, status=404)
 
     async def _pump(self) -> None:

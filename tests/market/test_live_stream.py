@@ -206,6 +206,33 @@ def test_public_trades_are_kept_per_market_bounded_and_filtered_by_time(fake):
         market.close()
 
 
+def test_rest_trades_stand_in_while_the_stream_is_down_and_no_print_is_doubled(fake):
+    market = open_market(fake, trades_kept=100_000, reconnect_base_seconds=0.2, reconnect_max_seconds=0.4)
+    try:
+        assert market.has_trade_feed_for("binance", "BTC/USDT")
+        wait_for(lambda: len(market.recent_trades("binance", "BTC/USDT")) >= 20, 10, "streamed trades")
+        before = set(fake.rest_trade_ids)  # REST read trades at start, before the stream was up
+        held = len(market.recent_trades("binance", "BTC/USDT"))
+        wait_for(lambda: len(market.recent_trades("binance", "BTC/USDT")) >= held + 20, 10, "more streamed trades")
+        assert set(fake.rest_trade_ids) == before  # and none while it is up
+        fake.refuse(True)
+        fake.drop()
+        wait_for(lambda: status(market)["feed"] == "rest", 10, "the stream down")
+        assert market.has_trade_feed_for("binance", "BTC/USDT")  # REST stands in
+        wait_for(lambda: len({i for s, i in set(fake.rest_trade_ids) if s == "BTC/USDT"}) >= 40, 15, "REST trades")
+        fake.refuse(False)
+        wait_for(lambda: status(market)["feed"] == "stream", 10, "the stream back")
+        held = len(market.recent_trades("binance", "BTC/USDT"))
+        wait_for(lambda: len(market.recent_trades("binance", "BTC/USDT")) >= held + 20, 10, "streamed trades again")
+        ids = [int(t["id"]) for t in market.recent_trades("binance", "BTC/USDT")]
+        assert ids == sorted(set(ids)), "each print once, in order"
+        by_rest = {i for s, i in set(fake.rest_trade_ids) if s == "BTC/USDT" and i >= ids[0]}
+        assert by_rest <= set(ids)  # every print REST read during the outage is on the tape
+        assert by_rest - before, "REST brought prints during the outage"
+    finally:
+        market.close()
+
+
 def test_the_base_source_answers_no_trades():
     from bot.market.base import MarketSource
 
