@@ -82,7 +82,7 @@ def test_alerts_page_loads_with_empty_states_and_no_errors(bot_server, watched):
     page.select_option("#alert-condition", "loss_streak")
     assert page.locator("#alert-strategy").is_visible() and page.locator("#alert-count").is_visible()
     assert page.locator("#alert-symbol").is_hidden() and page.locator("#alert-price").is_hidden()
-    strategies = [s["strategy"] for s in bot_server.get_json("/api/strategies/performance")["strategies"]]
+    strategies = bot_server.get_json("/api/catalog")["strategies"]  # the server's one list (manual included)
     assert page.eval_on_selector_all("#alert-strategy option", "os => os.map(o => o.value)") == strategies
     page.select_option("#alert-condition", "whale")
     assert page.locator("#alert-min-usd").is_visible() and page.input_value("#alert-min-usd") == "1000000"

@@ -118,7 +118,7 @@ def test_trade_by_hand_at_390_px(rich_bot, watched):
     confirm(page)
     rich_bot.wait_until(lambda: any(t["reason"] == "manual close"
                                     for t in rich_bot.get_json("/api/trades?limit=200&strategy=momentum")["trades"]),
-                        timeout=60, what="momentum's manual close in the ledger")
+                        timeout=120, what="momentum's manual close in the ledger")
 
     # The journal offers the manual trade.
     journal = w.open(rich_bot.base_url, "/journal")

@@ -12,7 +12,7 @@ from tests.e2e.conftest import WAIT_MS, api_call, start_bot
 pytestmark = pytest.mark.e2e
 
 PAGES = {"overview": "/", "analytics": "/analytics", "leaderboard": "/leaderboard", "journal": "/journal",
-         "alerts": "/alerts", "market": "/market"}
+         "alerts": "/alerts", "market": "/market", "trades": "/trades", "wallets": "/wallets", "logs": "/logs"}
 
 # Every table on the page as {headers, rows: [[cell text...]]}.
 TABLES = """() => [...document.querySelectorAll('table')].map(t => ({
