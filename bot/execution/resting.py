@@ -175,5 +175,7 @@ def reserve_of(order: RestingOrder, base: str, quote: str, maker_fee: float, tak
         return base, left
     if order.type == "stop-market":
         return quote, left * order.stop_price * (1 + max_slippage_pct / 100.0) * (1 + taker_fee)
+    if order.price is None:  # a market order on its way: it fills on arrival against the wallet as it is then
+        return quote, 0.0
     fee = taker_fee if order.is_stop else maker_fee
     return quote, left * order.price * (1 + max(fee, maker_fee))
