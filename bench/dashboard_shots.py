@@ -9,7 +9,7 @@ one resting manual limit order through POST /api/orders, then drives Debian's Ch
 every page in the nav at each width, saving full-page screenshots to shots/ (git-ignored), and
 prints the fills per strategy, console errors and CSP violations.
 
-Run: .venv/bin/python bench/dashboard_shots.py [--out shots] [--timeout 600]
+Run: .venv/bin/python bench/dashboard_shots.py [--out shots] [--timeout 600] [--only market trades]
 Not a test (pytest does not collect bench/); look at the pictures it writes.
 """
 from __future__ import annotations
@@ -96,13 +96,13 @@ def performance(base: str) -> dict[str, dict]:
 
 
 def place_manual_order(page) -> str:
-    """A limit buy 2% under the best bid of the first quote, resting; returns what happened."""
+    """A limit buy 10% under the best bid of the first quote, resting; returns what happened."""
     return page.evaluate(
         """async () => {
             const token = document.querySelector('meta[name="csrf-token"]').content;
             const live = await (await fetch('/api/market/live')).json();
             const q = live.quotes.find(x => x.symbol.startsWith('BTC/')) || live.quotes[0];
-            const price = Math.floor(q.bid * 0.98);
+            const price = Math.floor(q.bid * 0.9);
             const r = await fetch('/api/orders', {method: 'POST',
                 headers: {'Content-Type': 'application/json', 'X-CSRF-Token': token},
                 body: JSON.stringify({exchange: q.exchange, symbol: q.symbol, side: 'buy', type: 'limit',
@@ -111,7 +111,7 @@ def place_manual_order(page) -> str:
         }""")
 
 
-def shoot(base: str, out: Path) -> list[str]:
+def shoot(base: str, out: Path, only: list[str]) -> list[str]:
     from playwright.sync_api import sync_playwright
 
     findings: list[str] = []
@@ -129,7 +129,7 @@ def shoot(base: str, out: Path) -> list[str]:
                     page.goto(base + "/")
                     page.wait_for_function(PAGE_SETTLED, timeout=30_000)
                     print("manual order:", place_manual_order(page))
-                for route in PAGES:
+                for route in [r for r in PAGES if not only or (r.strip('/') or 'overview') in only]:
                     errors.clear()
                     page.goto(base + route)
                     page.wait_for_function(PAGE_SETTLED, timeout=30_000)
@@ -154,6 +154,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "shots")
     parser.add_argument("--timeout", type=float, default=600.0, help="wall seconds to wait for every strategy's fills")
     parser.add_argument("--grace", type=float, default=120.0, help="further seconds to wait for closed round trips")
+    parser.add_argument("--only", nargs="*", default=[], help="page names to shoot (overview, market, ...); default all")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="dashboard-shots-") as folder:
@@ -179,7 +180,7 @@ def main() -> int:
             for name, row in performance(base).items():
                 print(f"  {name:10} fills {row['trades']:4}  closed round trips {row['round_trips']:3}  "
                       f"open {row['open_round_trips']:3}  net P&L {row['net_pnl']}")
-            findings = shoot(base, args.out)
+            findings = shoot(base, args.out, args.only)
             print("console errors / CSP violations:", findings or "none")
         finally:
             if process.poll() is None:
