@@ -12,7 +12,7 @@ from tests.e2e.conftest import WAIT_MS, api_call, start_bot
 pytestmark = pytest.mark.e2e
 
 PAGES = {"overview": "/", "analytics": "/analytics", "leaderboard": "/leaderboard", "journal": "/journal",
-         "alerts": "/alerts", "market": "/market"}
+         "alerts": "/alerts", "market": "/market", "trades": "/trades", "wallets": "/wallets", "logs": "/logs"}
 
 # Every table on the page as {headers, rows: [[cell text...]]}.
 TABLES = """() => [...document.querySelectorAll('table')].map(t => ({
@@ -80,6 +80,32 @@ CELL_IN_VIEW = """([id, name]) => {
 }"""
 
 
+# Every cell of the first row of tbody#id inside its table's scroll box, labelled with its column's header,
+# and every number on one line: 'ok', or what is wrong.
+ROW_IN_VIEW = """(id) => {
+    const body = document.getElementById(id);
+    const row = body && body.rows[0];
+    if (!row) return 'no row';
+    const box = body.closest('.table-wrap').getBoundingClientRect();
+    const heads = [...body.closest('table').querySelectorAll('thead th')].map(th => th.textContent.trim());
+    const bad = [];
+    [...row.cells].forEach((cell, i) => {
+        const r = cell.getBoundingClientRect();
+        const name = heads[i] || 'cell ' + i;
+        if (heads[i] && cell.dataset.label !== heads[i]) bad.push(name + ' labelled ' + cell.dataset.label);
+        if (!(r.width > 0 && r.left >= box.left - 0.5 && r.right <= box.right + 0.5))
+            bad.push(name + ' at ' + Math.round(r.left) + '..' + Math.round(r.right) + ' outside ' + Math.round(box.left) + '..' + Math.round(box.right));
+        if (cell.classList.contains('num')) {
+            const range = document.createRange();
+            range.selectNodeContents(cell);
+            const lines = new Set([...range.getClientRects()].map(rect => Math.round(rect.top))).size;
+            if (lines > 1) bad.push(name + ' wraps over ' + lines + ' lines: ' + cell.textContent);
+        }
+    });
+    return bad.length ? bad.join('; ') : 'ok';
+}"""
+
+
 def test_390px_every_page_in_the_nav_and_key_columns_in_view(bot_server, watched):
     w = watched(390, 844)
     for name, path in PAGES.items():
@@ -95,6 +121,21 @@ def test_390px_every_page_in_the_nav_and_key_columns_in_view(bot_server, watched
     page.wait_for_function("() => document.querySelectorAll('#trades-body tr').length > 0", timeout=WAIT_MS)
     assert page.evaluate(CELL_IN_VIEW, ["positions-body", "Unrealized"]) == "ok"
     assert page.evaluate(CELL_IN_VIEW, ["trades-body", "Side"]) == "ok"
+    # /market: every column of a quote, a cross-exchange gap and an open order inside its panel, named.
+    page = w.open(bot_server.base_url, "/market")
+    page.wait_for_function("() => document.querySelectorAll('#quotes-body tr').length > 0", timeout=WAIT_MS)
+    page.wait_for_function("() => document.querySelectorAll('#cross-body tr').length > 0", timeout=WAIT_MS)
+    quote = bot_server.get_json("/api/market/live")["quotes"][0]
+    placed = api_call(page, "POST", "/api/orders", {
+        "exchange": quote["exchange"], "symbol": quote["symbol"], "side": "buy", "type": "limit",
+        "amount": 20, "amount_in": "quote", "price": float(f"{quote['bid'] * 0.5:.2g}")})
+    assert placed["status"] == 201, placed
+    try:
+        page.wait_for_function("() => document.querySelectorAll('#orders-body tr').length > 0", timeout=WAIT_MS)
+        for body in ("quotes-body", "cross-body", "orders-body"):
+            assert page.evaluate(ROW_IN_VIEW, body) == "ok", body
+    finally:
+        api_call(page, "DELETE", f"/api/orders/{placed['data']['order']['id']}")
     w.assert_clean()
 
 
