@@ -190,6 +190,31 @@ CSP_WATCH = """window.__csp = [];
 document.addEventListener('securitypolicyviolation',
     e => window.__csp.push(e.violatedDirective + ' ' + (e.blockedURI || '') + ' ' + (e.sourceFile || '')));"""
 
+# Every cell of the first row of tbody#id inside its table's scroll box, labelled with its column's header,
+# and every number on one line: 'ok', or what is wrong.
+ROW_IN_VIEW = """(id) => {
+    const body = document.getElementById(id);
+    const row = body && body.rows[0];
+    if (!row) return 'no row';
+    const box = body.closest('.table-wrap').getBoundingClientRect();
+    const heads = [...body.closest('table').querySelectorAll('thead th')].map(th => th.textContent.trim());
+    const bad = [];
+    [...row.cells].forEach((cell, i) => {
+        const r = cell.getBoundingClientRect();
+        const name = heads[i] || 'cell ' + i;
+        if (heads[i] && cell.dataset.label !== heads[i]) bad.push(name + ' labelled ' + cell.dataset.label);
+        if (!(r.width > 0 && r.left >= box.left - 0.5 && r.right <= box.right + 0.5))
+            bad.push(name + ' at ' + Math.round(r.left) + '..' + Math.round(r.right) + ' outside ' + Math.round(box.left) + '..' + Math.round(box.right));
+        if (cell.classList.contains('num')) {
+            const range = document.createRange();
+            range.selectNodeContents(cell);
+            const lines = new Set([...range.getClientRects()].map(rect => Math.round(rect.top))).size;
+            if (lines > 1) bad.push(name + ' wraps over ' + lines + ' lines: ' + cell.textContent);
+        }
+    });
+    return bad.length ? bad.join('; ') : 'ok';
+}"""
+
 
 def _ensure_chromium() -> None:
     if os.path.exists(CHROMIUM):

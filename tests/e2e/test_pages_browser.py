@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import WAIT_MS
+from tests.e2e.conftest import ROW_IN_VIEW, WAIT_MS
 
 pytestmark = pytest.mark.e2e
 SHOTS = Path(__file__).resolve().parents[2] / "shots"
@@ -64,6 +64,7 @@ def test_round_trips_page_filters_and_calendar(bot_server, watched):
     small = narrow.open(bot_server.base_url, "/trades")
     _ready(small, "trips-panel")
     assert small.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
+    assert small.evaluate(ROW_IN_VIEW, "trips-body") == "ok"  # stacked: Net P&L and P&L % in view, labelled
     _shoot(small, "trades-390")
     narrow.assert_clean()
 

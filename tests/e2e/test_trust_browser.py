@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import WAIT_MS, api_call, start_bot
+from tests.e2e.conftest import ROW_IN_VIEW, WAIT_MS, api_call, start_bot
 
 pytestmark = pytest.mark.e2e
 
@@ -95,6 +95,21 @@ def test_390px_every_page_in_the_nav_and_key_columns_in_view(bot_server, watched
     page.wait_for_function("() => document.querySelectorAll('#trades-body tr').length > 0", timeout=WAIT_MS)
     assert page.evaluate(CELL_IN_VIEW, ["positions-body", "Unrealized"]) == "ok"
     assert page.evaluate(CELL_IN_VIEW, ["trades-body", "Side"]) == "ok"
+    # /market: every column of a quote, a cross-exchange gap and an open order inside its panel, named.
+    page = w.open(bot_server.base_url, "/market")
+    page.wait_for_function("() => document.querySelectorAll('#quotes-body tr').length > 0", timeout=WAIT_MS)
+    page.wait_for_function("() => document.querySelectorAll('#cross-body tr').length > 0", timeout=WAIT_MS)
+    quote = bot_server.get_json("/api/market/live")["quotes"][0]
+    placed = api_call(page, "POST", "/api/orders", {
+        "exchange": quote["exchange"], "symbol": quote["symbol"], "side": "buy", "type": "limit",
+        "amount": 20, "amount_in": "quote", "price": float(f"{quote['bid'] * 0.5:.2g}")})
+    assert placed["status"] == 201, placed
+    try:
+        page.wait_for_function("() => document.querySelectorAll('#orders-body tr').length > 0", timeout=WAIT_MS)
+        for body in ("quotes-body", "cross-body", "orders-body"):
+            assert page.evaluate(ROW_IN_VIEW, body) == "ok", body
+    finally:
+        api_call(page, "DELETE", f"/api/orders/{placed['data']['order']['id']}")
     w.assert_clean()
 
 

@@ -4,7 +4,7 @@
 // Refetched on portfolio_update, at most every 10 s.
 import "./layout.js";
 import { api } from "./api.js";
-import { byId, el, panelError, panelLoading, panelShow, replaceChildren, td } from "./dom.js";
+import { byId, el, labelCells, panelError, panelLoading, panelShow, replaceChildren, td } from "./dom.js";
 import * as fmt from "./format.js";
 import * as charts from "./charts.js";
 import { loadExecution } from "./execution_panel.js";
@@ -202,11 +202,13 @@ function loadRisk(silent = false) {
     const rows = strategies.map(([name, m]) => riskRow(fmt.label(name), m || {}));
     if (overall) rows.unshift(riskRow("Equity", overall, true), riskRow("Trading equity", overall.trading || {}, true));
     replaceChildren(byId("risk-body"), rows);
+    labelCells(byId("risk-body"));
     byId("risk-caption").textContent = riskCaption(data, overall);
     panelShow(panels.risk, Boolean(overall && overall.samples));
     const tripRows = strategies.map(([name, m]) => tripsRow(fmt.label(name), m || {}));
     if (overall) tripRows.unshift(tripsRow("All strategies", overall, true));
     replaceChildren(byId("trips-body"), tripRows);
+    labelCells(byId("trips-body"));
     panelShow(panels.trips, strategies.length > 0);
     const traded = strategies.filter(([, m]) => m && (m.trades > 0 || m.net_pnl));
     if (panelShow(panels.comparison, traded.length > 0)) {

@@ -1,7 +1,7 @@
 // "Execution quality" panel (analytics page): GET /api/execution as one row per strategy and an
 // indented row per exchange it used. Definitions: dashboard/API.md, "Execution row".
 import { api } from "./api.js";
-import { byId, el, panelError, panelLoading, panelShow, replaceChildren, td } from "./dom.js";
+import { byId, el, labelCells, panelError, panelLoading, panelShow, replaceChildren, td } from "./dom.js";
 import * as fmt from "./format.js";
 
 const panel = byId("execution-panel");
@@ -50,6 +50,7 @@ export async function loadExecution(silent = false) {
       for (const x of s.exchanges || []) rows.push(qualityRow(x.exchange, x, false));
     }
     replaceChildren(byId("execution-body"), rows);
+    labelCells(byId("execution-body"));
     const active = strategies.some((s) => (s.signals ?? 0) > 0 || (s.transfers ?? 0) > 0 || (s.borrow_fee_entries ?? 0) > 0);
     panelShow(panel, active);
   } catch (exc) {

@@ -4,7 +4,7 @@ import "./layout.js";
 import "./price_chart.js";
 import "./mini_charts.js";
 import { api } from "./api.js";
-import { byId, el, panelError, panelLoading, panelShow, replaceChildren, td } from "./dom.js";
+import { byId, el, labelCells, panelError, panelLoading, panelShow, replaceChildren, td } from "./dom.js";
 import * as fmt from "./format.js";
 import * as charts from "./charts.js";
 import { on } from "./socket.js";
@@ -77,6 +77,7 @@ function renderQuotes(market) {
     changeHead.textContent = fmt.changeLabel(market.change_window_seconds);
     changeHead.title = "Change of the last price over this much market time (on the simulator: since its oldest candle, at most 24 h)";
   }
+  labelCells(byId("quotes-body"));  // after the Change header's name: stacked rows at 390 px show it
   byId("quotes-as-of").textContent = market.as_of ? `as of ${fmt.stamp(market.as_of)} market time` : "";
   panelShow(panels.quotes, rows.length > 0);
 
@@ -90,6 +91,7 @@ function renderQuotes(market) {
     td(fmt.pct(c.gap_pct, 3, true), `num ${c.gap_pct > 0 ? "pos strong" : fmt.signClass(c.gap_pct)}`),
   ]));
   replaceChildren(byId("cross-body"), crossRows);
+  labelCells(byId("cross-body"));
   panelShow(panels.cross, crossRows.length > 0);
 }
 

@@ -2,7 +2,7 @@
 // the overview and /market. Everything goes through the API (POST /api/orders, the estimate,
 // DELETE /api/orders/<id>, POST /api/positions/close); the table follows orders_update.
 import { api } from "./api.js";
-import { byId, el, panelError, panelShow, replaceChildren, td } from "./dom.js";
+import { byId, el, labelCells, panelError, panelShow, replaceChildren, td } from "./dom.js";
 import * as fmt from "./format.js";
 import { confirmAction, showError, showSuccess } from "./notify.js";
 import { on } from "./socket.js";
@@ -139,6 +139,7 @@ function renderOrders(payload) {
   if (!payload || !Array.isArray(payload.open)) return;
   exits = Array.isArray(payload.exits) ? payload.exits : [];
   replaceChildren(byId("orders-body"), payload.open.map(orderRow));
+  labelCells(byId("orders-body"));
   const finished = (payload.finished || []).slice(0, 5)
     .map((o) => `${o.id} ${o.side} ${o.symbol} ${o.status.replace("_", " ")} (${fmt.qty(o.filled)} of ${fmt.qty(o.qty)})`);
   byId("orders-finished").textContent = finished.length ? `Latest finished: ${finished.join("; ")}` : "";

@@ -2,7 +2,7 @@
 // per-symbol figures and the daily / weekly P&L calendar (GET /api/roundtrips/summary).
 import "./layout.js";
 import { api, query } from "./api.js";
-import { byId, el, panelError, panelLoading, panelShow, replaceChildren, td } from "./dom.js";
+import { byId, el, labelCells, panelError, panelLoading, panelShow, replaceChildren, td } from "./dom.js";
 import * as fmt from "./format.js";
 
 const PAGE_SIZE = 50;
@@ -60,6 +60,7 @@ async function loadTrips() {
     if (mine !== loadNumber) return;
     showFilterError("");
     replaceChildren(byId("trips-body"), data.round_trips.map(tripRow));
+    labelCells(byId("trips-body"));
     byId("trips-count").textContent = `${data.total} round trip${data.total === 1 ? "" : "s"}`;
     byId("trips-page").textContent = data.pages ? `Page ${data.page} of ${data.pages}` : "";
     byId("trips-prev").disabled = data.page <= 1;

@@ -1,7 +1,7 @@
 // The transfers panel (overview): transfers between exchanges, newest first, from GET /api/transfers.
 // Reloaded when a portfolio_update shows the coins in transit changed (a transfer sent or landed).
 import { api } from "./api.js";
-import { byId, el, panelError, panelLoading, panelShow, replaceChildren, td } from "./dom.js";
+import { byId, el, labelCells, panelError, panelLoading, panelShow, replaceChildren, td } from "./dom.js";
 import * as fmt from "./format.js";
 
 const panel = byId("transfers-panel");
@@ -28,6 +28,7 @@ function transferRow(t) {
 function render(data) {
   const rows = Array.isArray(data && data.transfers) ? data.transfers : [];
   replaceChildren(byId("transfers-body"), rows.map(transferRow));
+  labelCells(byId("transfers-body"));
   const moving = Array.isArray(data && data.in_transit) ? data.in_transit.length : 0;
   byId("transfers-note").textContent = rows.length ? `${moving} in transit` : "";
   panelShow(panel, rows.length > 0);
