@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from datetime import datetime, timezone
 from itertools import repeat
 
@@ -43,14 +43,19 @@ def _fast_constructor(cls, names: tuple[str, ...]):
     """Positional constructor for a frozen slots dataclass that sets the slots directly.
 
     Same object as cls(...) at about half the cost (a frozen __init__ calls object.__setattr__
-    per field); this is most of a tick's budget. Falls back to keywords if the fields change.
+    per field); this is most of a tick's budget. Fields after `names` take their plain defaults.
+    Falls back to keywords if the fields change otherwise.
     """
-    if tuple(f.name for f in fields(cls)) != names:
+    every = fields(cls)
+    rest = every[len(names):]
+    if tuple(f.name for f in every[:len(names)]) != names or any(f.default is MISSING for f in rest):
         return lambda *values: cls(**dict(zip(names, values)))
-    setters = [cls.__dict__[name].__set__ for name in names]
+    setters = [cls.__dict__[f.name].__set__ for f in every]
     args = ", ".join(f"a{i}" for i in range(len(names)))
     body = "".join(f"    s{i}(o, a{i})\n" for i in range(len(names)))
+    body += "".join(f"    s{len(names) + j}(o, d{j})\n" for j in range(len(rest)))
     scope = {f"s{i}": s for i, s in enumerate(setters)} | {"new": object.__new__, "cls": cls}
+    scope |= {f"d{j}": f.default for j, f in enumerate(rest)}
     exec(f"def make({args}):\n    o = new(cls)\n{body}    return o\n", scope)  # noqa: S102
     return scope["make"]
 
