@@ -107,30 +107,12 @@ def atomic_write_text(path: str | Path, text: str, fsync: bool = True, mode: int
 
 
 def _atomic_write_bytes(path: Path, data: bytes, fsync: bool, mode: int | None = None) -> None:
-    temp_name = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            if mode is not None:
-                os.fchmod(fd, mode)
-            _write_all(fd, data)
-            if fsync:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp_name, path)
-        temp_name = None
-    except OSError as exc:
-        raise StorageError(path, "replace the file", exc) from exc
-    finally:
-        if temp_name is not None:
-            try:
-                os.unlink(temp_name)
-            except OSError:
-                pass
-    if fsync:
-        _fsync_dir(path.parent)
+    def fill(fd: int, _temp: Path) -> None:
+        if mode is not None:
+            os.fchmod(fd, mode)
+        _write_all(fd, data)
+
+    _replace_via_temp(path, fill, fsync)
 
 
 def atomic_write_with(path: str | Path, write: Callable[[Path], None], fsync: bool = True) -> None:
@@ -139,19 +121,22 @@ def atomic_write_with(path: str | Path, write: Callable[[Path], None], fsync: bo
 
     Raises StorageError (the old file untouched, no temp file left) when the disk refuses.
     """
-    path = Path(path)
+    _replace_via_temp(Path(path), lambda _fd, temp: write(temp), fsync)
+
+
+def _replace_via_temp(path: Path, fill: Callable[[int, Path], None], fsync: bool) -> None:
+    """The one atomic replace: fill(fd, temp_path) writes a temp file beside path, which is
+    fsynced, renamed over path, and its directory fsynced; on failure no temp file is left."""
     temp_name = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        write(Path(temp_name))
-        if fsync:
-            fd = os.open(temp_name, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        try:
+            fill(fd, Path(temp_name))
+            if fsync:
+                os.fsync(fd)  # the same file, whoever wrote it: its own fd or a library by path
+        finally:
+            os.close(fd)
         os.replace(temp_name, path)
         temp_name = None
     except OSError as exc:
