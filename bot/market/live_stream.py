@@ -143,8 +143,9 @@ def streams_supported(exchange_id: str, options: Mapping) -> str:
 #   "invalid" the book is inconsistent (gap, crossed, malformed; item: why): never walk it
 #             until the next "book"
 #   "log"     a log record (item: (level, message)) to be logged by whoever drains
-#   "changed" the stream went up or down (StreamFeed.up; symbol and item None); when down every
-#             book and quote of the exchange from the stream is invalid
+#   "changed" the stream went up or down (symbol None; item: (up, problem) as it was then, so an
+#             outage over before the next drain is still seen, in order); when down every book
+#             and quote of the exchange from the stream is invalid
 UPDATES_KEPT = 200_000  # undrained updates kept (the engine drains every tick); older ones are dropped
 
 
@@ -408,7 +409,7 @@ class StreamFeed:
             self.up = True
             self.problem = ""
             self._log(logging.INFO, "%s stream up", self.id)
-            self.updates.append(("changed", None, None))
+            self.updates.append(("changed", None, (True, "")))
 
     def _set_down(self, reason: str) -> None:
         self._booked.clear()
@@ -416,7 +417,7 @@ class StreamFeed:
         if was_up:
             self.outages += 1
             self._log(logging.WARNING, "%s stream down: %s", self.id, reason)
-        self.updates.append(("changed", None, None))
+        self.updates.append(("changed", None, (False, reason)))
 
     # ---- the watches ---------------------------------------------------------------------
     async def _watch_book(self, symbol: str) -> None:

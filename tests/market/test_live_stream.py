@@ -37,11 +37,12 @@ class RecordingMarket(LiveMarket):
 def config(fake: FakeBinanceStream, max_quote_age_seconds: float = 3.0, **streams) -> MarketConfig:
     settings = dict(max_quote_age_seconds=min(5.0, max_quote_age_seconds) if max_quote_age_seconds < 60 else 60.0,
                     silence_seconds=1.0, reconnect_base_seconds=0.1, reconnect_max_seconds=0.8, trades_kept=50)
+    poll_seconds = streams.pop("poll_seconds", 0.2)
     settings.update(streams)
     return MarketConfig(source="live", exchanges=["binance"], symbols=list(SYMBOLS),
                         exchange_options={"binance": fake.stream_options()},
                         max_quote_age_seconds=max_quote_age_seconds, max_book_age_seconds=15.0,
-                        live=LiveConfig(poll_seconds=0.2, order_book_depth=DEPTH, candle_backfill=30,
+                        live=LiveConfig(poll_seconds=poll_seconds, order_book_depth=DEPTH, candle_backfill=30,
                                         retry_attempts=0, streams=StreamsConfig(**settings)))
 
 
@@ -279,3 +280,26 @@ def test_reconnects_back_off_exponentially_with_equal_jitter_up_to_the_cap():
     highest = [reconnect_delay(k, 0.5, 30.0, lambda: 1.0) for k in range(8)]
     assert lowest == [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 15.0]  # half fixed ...
     assert highest == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]  # ... half random
+
+
+def test_an_outage_over_before_anyone_looked_is_still_reported_down_then_live(fake):
+    # A slow tick (or a loaded machine) may look only after the stream dropped *and* came back:
+    # the outage must still be recorded, from what the stream handed over, in order.
+    market = open_market(fake, poll_seconds=60.0, reconnect_base_seconds=0.1, reconnect_max_seconds=0.2)
+    try:
+        stream = market._streams["binance"]  # watched without draining: nobody looks meanwhile
+        market.drain_events()
+        fake.drop()
+        wait_for(lambda: stream.outages >= 1 and stream.up, 10, "the stream down and up again, undrained")
+        reported = []
+
+        def live_again():
+            market.health()
+            reported.extend((e["state"], e["previous"], e["reason"]) for e in market.drain_events()
+                            if e["kind"] == "market_status")
+            return reported and reported[-1][0] == "live"
+        wait_for(live_again, 10, "live again")
+        assert [s for s, _, _ in reported] == ["degraded", "live"], reported
+        assert "stream down" in reported[0][2] and reported[1][1] == "degraded"
+    finally:
+        market.close()
