@@ -12,7 +12,8 @@ moving mid and sends the diff against the previous levels (removed levels with q
 the server's book is always consistent and uncrossed; a client that applies every diff in order
 holds exactly the server's book (book_levels() answers what it is). Faults, switched at run time:
 gap() skips update ids in the next diff, cross() sends one diff (ids in order) that crosses the
-book, malformed() sends frames that are not valid events, silence(True) keeps connections open
+book, duplicate() sends the next diff twice, swap() sends the next two in the wrong order,
+malformed() sends frames that are not valid events, silence(True) keeps connections open
 and sends nothing, drop() closes every connection, refuse(True) refuses new ones (HTTP 503).
 """
 from __future__ import annotations
@@ -56,6 +57,9 @@ class FakeBinanceStream:
         self._pending_gap: set[str] = set()
         self._pending_cross: set[str] = set()
         self._pending_malformed = 0
+        self._pending_duplicate: set[str] = set()
+        self._pending_swap: set[str] = set()
+        self._held: dict[str, str] = {}  # a diff held back to be sent after the next one (swap)
         self.silent = False
         self.refusing = False
         self.connections: set[web.WebSocketResponse] = set()
@@ -176,6 +180,16 @@ class FakeBinanceStream:
         with self.lock:
             self._pending_cross.add(symbol)
 
+    def duplicate(self, symbol: str) -> None:
+        """The next diff of symbol is sent twice (a repeated message)."""
+        with self.lock:
+            self._pending_duplicate.add(symbol)
+
+    def swap(self, symbol: str) -> None:
+        """The next two diffs of symbol are sent in the wrong order (out-of-order messages)."""
+        with self.lock:
+            self._pending_swap.add(symbol)
+
     def malformed(self, count: int = 1) -> None:
         """Send `count` bursts of bad frames (not JSON; JSON that is no event; a depthUpdate with bad levels)."""
         with self.lock:
@@ -288,7 +302,16 @@ class FakeBinanceStream:
                 for symbol in self.symbols:
                     sid = _binance_id(symbol).lower()
                     depth = self._step(symbol)
-                    frames[f"{sid}@depth@100ms"] = [json.dumps(depth)]
+                    diff = [json.dumps(depth)]
+                    if symbol in self._pending_duplicate:
+                        self._pending_duplicate.discard(symbol)
+                        diff = diff * 2
+                    if symbol in self._held:
+                        diff.append(self._held.pop(symbol))
+                    elif symbol in self._pending_swap:
+                        self._pending_swap.discard(symbol)
+                        self._held[symbol], diff = diff[0], diff[1:]
+                    frames[f"{sid}@depth@100ms"] = diff
                     self.sent_at[(symbol, depth["u"])] = time.time()
                     frames[f"{sid}@ticker"] = [json.dumps(self._ticker(symbol, now_ms))]
                     frames[f"{sid}@trade"] = [json.dumps(self._trade(symbol, now_ms))
