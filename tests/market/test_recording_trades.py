@@ -40,24 +40,34 @@ def test_a_recorded_live_run_with_a_resting_limit_replays_to_the_same_fills(tmp_
         live = BotEngine(BotConfig.model_validate({**settings, "recording": {"record": True}}),
                          data_dir=tmp_path / "live" / "data", log_dir=tmp_path / "live" / "logs")
         live.open()
+        seen = []  # per tick: the BTC/USDT prints the live run's resting orders could read
+
+        def tick():
+            live.tick()
+            seen.append(live.source.recent_trades(EX, SYM))
         try:
             assert live.source.has_trade_feed
             for _ in range(5):
-                live.tick()
+                tick()
             placed_after = live.ticks_run
             order = place(live, live.last_snapshot.quotes[(EX, SYM)].bid)
             resting = live.desk.orders[order["id"]]
             deadline = time.monotonic() + 40
             while resting.is_open and time.monotonic() < deadline:
-                live.tick()
+                tick()
                 time.sleep(0.02)  # paces the live run (the fake streams in wall time)
             assert not resting.is_open, f"the resting limit did not fill in 40 s: {resting}"
             for _ in range(3):
-                live.tick()
+                tick()
         finally:
             live.close()
         fills = [t for t in lines(tmp_path / "live" / "data" / "trades.jsonl") if t["strategy"] == "manual"]
         assert fills and sum(t["qty"] for t in fills) == 0.002
+        # The prints the run read are the server's own (id, price, size), each once, in order.
+        server = {str(t["t"]): (float(t["p"]), float(t["q"])) for t in fake.trades[SYM]}
+        tape = seen[-1]
+        assert len(tape) > 20 and [t["id"] for t in tape] == sorted({t["id"] for t in tape}, key=int)
+        assert all(server[t["id"]] == (t["price"], t["amount"]) for t in tape)
     folder = live.source.folder
     assert json.loads((folder / "meta.json").read_text())["schema_version"] == 2
     replay_settings = {**settings, "market": {**market, "source": "replay"}, "recording": {"path": str(folder)}}
@@ -66,8 +76,13 @@ def test_a_recorded_live_run_with_a_resting_limit_replays_to_the_same_fills(tmp_
     replayed.open()
     try:
         assert replayed.source.kind == "replay" and replayed.source.has_trade_feed
-        replayed.run_fast(placed_after)
-        place(replayed, replayed.last_snapshot.quotes[(EX, SYM)].bid)
+        served = []
+        for number in range(len(seen)):
+            if number == placed_after:
+                place(replayed, replayed.last_snapshot.quotes[(EX, SYM)].bid)
+            replayed.run_fast(1)
+            served.append(replayed.source.recent_trades(EX, SYM))
+        assert served == seen  # tick by tick, the same prints as the recorded run read
         replayed.run_fast(None)
     finally:
         replayed.close()
