@@ -119,3 +119,48 @@ def test_a_version_1_recording_without_trades_still_replays_with_no_trade_feed(t
             assert replay.recent_trades(EX, SYM, 0) == []
     finally:
         replay.close()
+
+
+class _Tape:
+    """A source with a trade feed on one market: prints added by the test, served like LiveMarket's tape."""
+
+    has_trade_feed = True
+
+    def __init__(self):
+        self.prints = []
+
+    def has_trade_feed_for(self, exchange, symbol):
+        return (exchange, symbol) == (EX, SYM)
+
+    def recent_trades(self, exchange, symbol, since_ms=None):
+        return [t for t in self.prints if since_ms is None or t["timestamp"] >= since_ms]
+
+
+def test_a_keyframe_holds_the_whole_bounded_tape_so_a_later_segment_replays_alone():
+    from bot.market.recording_trades import ReplayTrades, TradeCapture, TradeTapes, encode_trades
+
+    keys = ((EX, SYM), (EX, "ETH/USDT"))
+    source = _Tape()
+    capture, encoder_tapes = TradeCapture(source, keys, kept=5), TradeTapes(keys, 5)
+    records, tapes = [], []
+    for tick in range(8):
+        # two prints a tick, one sharing the millisecond of the tick before's last (kept once, not lost)
+        source.prints += [{"id": f"{tick}a", "timestamp": 1000 * tick - 1 if tick else 0, "price": 100.0 + tick,
+                           "amount": 0.5, "side": "buy"},
+                          {"id": f"{tick}b", "timestamp": 1000 * (tick + 1) - 1, "price": 100.5, "amount": 0.25,
+                           "side": "sell"}]
+        rows, fed = capture.capture()
+        record = {"t": tick}
+        encode_trades(record, tick in (0, 5), rows, fed, encoder_tapes)  # tick 5 starts a new segment
+        records.append(record)
+        tapes.append(capture.recent(EX, SYM))
+    assert [t["id"] for t in tapes[-1]] == ["5b", "6a", "6b", "7a", "7b"]  # bounded at 5, oldest dropped
+    assert [t["id"] for t in tapes[2]] == ["0b", "1a", "1b", "2a", "2b"]
+    whole = ReplayTrades(keys, 5)
+    for record, tape in zip(records, tapes):
+        whole.apply(record)
+        assert whole.recent(EX, SYM) == tape and whole.has_feed(EX, SYM) and not whole.has_feed(EX, "ETH/USDT")
+    alone = ReplayTrades(keys, 5)
+    for record, tape in zip(records[5:], tapes[5:]):
+        alone.apply(record)
+        assert alone.recent(EX, SYM) == tape and alone.has_feed(EX, SYM)
