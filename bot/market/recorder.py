@@ -87,7 +87,10 @@ class RecordingSource(MarketSource):
         self._notices: deque[dict] = deque(maxlen=1000)  # the recorder's own warnings (not recorded)
         self._last_candle: dict[tuple[str, str], float] = {}
         self._pending_candles: list = []
-        self.trades = TradeCapture(inner, self.keys, config.market.live.streams.trades_kept)
+        # Live sources only: the simulator's prints cost ~15 ms a tick to read for every market
+        # (measured), and a replay of it keeps its old behaviour (no trade feed).
+        self.trades = TradeCapture(inner, self.keys, config.market.live.streams.trades_kept) \
+            if inner.kind == "live" else None
         self._pending_trades: list = []
         self._pending_fed: list | None = None
         self._dropped: list[int] | None = None  # [first, last] tick the queue refused since the last record
@@ -144,7 +147,7 @@ class RecordingSource(MarketSource):
         if snapshot.new_candle or self._first:
             self._pending_candles.extend(self._new_candles(snapshot))
         first, self._first = self._first, False
-        trades, fed = self.trades.capture()
+        trades, fed = self.trades.capture() if self.trades is not None else ([], None)
         self._pending_trades.extend(trades)
         if fed is not None:
             self._pending_fed = fed
@@ -217,10 +220,15 @@ class RecordingSource(MarketSource):
 
     def has_trade_feed_for(self, exchange: str, symbol: str) -> bool:
         """Whether the market had public trades at this tick, as recorded (bot/market/recording_trades.py)."""
+        if self.trades is None:
+            return self.inner.has_trade_feed_for(exchange, symbol)
         return self.trades.has_feed(exchange, symbol)
 
     def recent_trades(self, exchange: str, symbol: str, since_ms: int | None = None) -> list[dict]:
-        """The public trades recorded up to this tick: what the replay will serve at it too."""
+        """The public trades recorded up to this tick: what the replay will serve at it too (a live source's;
+        other sources' trades are not recorded and come from the source)."""
+        if self.trades is None:
+            return self.inner.recent_trades(exchange, symbol, since_ms)
         return self.trades.recent(exchange, symbol, since_ms)
 
     def __getattr__(self, name):
@@ -253,7 +261,8 @@ class _Writer:
         self.settings = source.settings
         self.fsync = fsync
         self.encoder = SnapshotEncoder(source.keys, source.candles_kept)
-        self.encoder.trades = TradeTapes(source.keys, source.trades.kept)
+        if source.trades is not None:
+            self.encoder.trades = TradeTapes(source.keys, source.trades.kept)
         self.compressor = zstandard.ZstdCompressor(level=self.settings.compression_level)
         self.packer = msgpack.Packer(default=pack_default)
         self.segment: SegmentAppender | None = None

@@ -1,6 +1,7 @@
 """Public trades in recordings (schema version 2): what resting orders fill from, recorded and replayed.
 
-Recording: TradeCapture reads, at every captured tick, the new prints of each market whose source
+Recording (live sources: the simulator's prints are not recorded, too costly to read per tick
+for every market): TradeCapture reads, at every captured tick, the new prints of each market whose source
 has a trade feed (MarketSource.has_trade_feed_for) and keeps its own bounded tape of them. The
 recorder answers recent_trades() and has_trade_feed_for() from that tape, not from the live
 source: what the engine saw at a tick is exactly what the recording holds for it (a print that
@@ -123,13 +124,23 @@ def encode_trades(record: dict, keyframe: bool, rows: list, fed: list | None, ta
 
 
 class ReplayTrades(TradeTapes):
-    """The replay's side: the recorded tapes and trade feeds, tick by tick."""
+    """The replay's side: the recorded tapes and trade feeds, tick by tick. The tapes hold the
+    recorded rows as they are; a read turns them into prints (most ticks of a replay read none)."""
 
     def apply(self, record: dict) -> None:
         """Apply a record's tr / trr / tf fields."""
         if "trr" in record:
             self.tapes = {}
+        tapes, keys = self.tapes, self.keys
         for row in record.get("tr", ()):
-            self.add(self.keys[row[0]], (_trade(row),))
+            tape = tapes.get(keys[row[0]])
+            if tape is None:
+                tape = tapes[keys[row[0]]] = deque(maxlen=self.kept)
+            tape.append(row)
         if "tf" in record:
             self.fed = frozenset(self.keys[i] for i in record["tf"])
+
+    def recent(self, exchange: str, symbol: str, since_ms: int | None = None) -> list[dict]:
+        """A market's prints, oldest first, at or after since_ms (MarketSource.recent_trades)."""
+        rows = self.tapes.get((exchange, symbol), ())
+        return [_trade(row) for row in rows if since_ms is None or row[1] >= since_ms]
