@@ -511,6 +511,7 @@ class BotEngine:
             return
         step(self._cancel_orders)
         step(self._final_state_write)
+        step(self._last_market_events)
         step(lambda: self.activity.record("bot_stopped", ticks_this_run=self.ticks_run, next_tick=self.next_tick,
                                           trades_in_ledger=self.ledger.count))
         step(self._status_changed, EngineState.STOPPED, "")
@@ -526,6 +527,12 @@ class BotEngine:
         self.state = EngineState.CLOSED
         if errors:
             raise errors[0]
+
+    def _last_market_events(self) -> None:
+        """What the market said since the last tick (an exchange live again just before the stop) is recorded too."""
+        with self.lock:
+            for event in self.source.drain_events():
+                self.faults.guard("notifications", self.notices.market_event, event)
 
     def _cancel_orders(self) -> None:
         """Orders still in flight at shutdown are misses ("cancelled at shutdown"), not carried over."""

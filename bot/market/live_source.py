@@ -84,6 +84,7 @@ class LiveMarket(StreamedState, MarketSource):
         self._feeds: dict[str, ExchangeFeed] = {}
         self._streams: dict[str, StreamFeed] = {}
         self._streamed: set[tuple[str, str, str]] = set()  # (exchange, symbol, "book"|"quote") from a stream
+        self._stream_view: dict[str, tuple[bool, str]] = {}  # exchange -> (up, problem) as last drained
         self._trades: dict[tuple[str, str], deque] = {}
         self._drain_lock = threading.Lock()
         self._news: NewsFeedReader | None = None
@@ -101,6 +102,7 @@ class LiveMarket(StreamedState, MarketSource):
                 else:
                     stream = StreamFeed(exchange, options, self.symbols, config.live)
                     self._streams[exchange] = stream
+                    self._stream_view[exchange] = (False, stream.problem)
                     self._feeds[exchange].stream_covers = stream.covered
             for feed in self._feeds.values():
                 feed.start()
@@ -117,6 +119,7 @@ class LiveMarket(StreamedState, MarketSource):
         except BaseException:
             self.close()
             raise
+        self._drain_streams()  # the streams' first books and their "up", before the first report
         self._announce = True
         for exchange in self.exchanges:
             self._refresh_status(exchange, force=True)
@@ -221,11 +224,11 @@ class LiveMarket(StreamedState, MarketSource):
         link = self._feeds[exchange].link_status()
         if link is not None:
             return link
-        stream = self._streams.get(exchange)
-        if stream is not None and not stream.up:
+        if exchange in self._streams and not self._stream_up(exchange):
+            problem = self._stream_problem(exchange)
             if self.config.live.streams.rest_fallback:
-                return "degraded", f"stream down ({stream.problem}); polling REST meanwhile"
-            return "down", f"stream down ({stream.problem}); no REST fallback (market.live.streams.rest_fallback)"
+                return "degraded", f"stream down ({problem}); polling REST meanwhile"
+            return "down", f"stream down ({problem}); no REST fallback (market.live.streams.rest_fallback)"
         quotes, books = self._quotes[exchange], self._books[exchange]
         if not quotes or not books:
             return "degraded", "waiting for first data"
@@ -400,7 +403,8 @@ class LiveMarket(StreamedState, MarketSource):
             return dict(self._listings[exchange])
 
     def drain_events(self) -> list[dict]:
-        """Events recorded since the last drain, oldest first."""
+        """Events recorded since the last drain, oldest first (the streams' updates applied first)."""
+        self._drain_streams()
         out = []
         while True:
             try:

@@ -33,7 +33,7 @@ import ccxt.pro as ccxtpro
 from ccxt.base.errors import BadSymbol, ChecksumError, InvalidNonce, NetworkError
 
 from bot.config import LiveConfig
-from bot.market.live_parsing import CANDLE_MS, book_from_ccxt, quote_from_ticker
+from bot.market.live_parsing import book_from_ccxt, quote_from_ticker
 from bot.models import Candle
 
 log = logging.getLogger(__name__)
@@ -143,8 +143,9 @@ def streams_supported(exchange_id: str, options: Mapping) -> str:
 #   "invalid" the book is inconsistent (gap, crossed, malformed; item: why): never walk it
 #             until the next "book"
 #   "log"     a log record (item: (level, message)) to be logged by whoever drains
-#   "changed" the stream went up or down (StreamFeed.up; symbol and item None); when down every
-#             book and quote of the exchange from the stream is invalid
+#   "changed" the stream went up or down (symbol None; item: (up, problem) as it was then, so an
+#             outage over before the next drain is still seen, in order); when down every book
+#             and quote of the exchange from the stream is invalid
 UPDATES_KEPT = 200_000  # undrained updates kept (the engine drains every tick); older ones are dropped
 
 
@@ -268,6 +269,7 @@ class StreamFeed:
         self._wake: asyncio.Event | None = None
         self._rng = random.Random()
         self._closed_ms: dict[str, int] = {}
+        self._open_candle: dict[str, list] = {}  # symbol -> the streamed candle not closed yet
         self._booked: set[str] = set()
         self._connected_at = 0.0
         self.thread = real.Thread(target=self._thread_main, name=f"stream-{exchange}", daemon=True)
@@ -408,15 +410,16 @@ class StreamFeed:
             self.up = True
             self.problem = ""
             self._log(logging.INFO, "%s stream up", self.id)
-            self.updates.append(("changed", None, None))
+            self.updates.append(("changed", None, (True, "")))
 
     def _set_down(self, reason: str) -> None:
         self._booked.clear()
+        self._open_candle.clear()  # its last updates may be lost: a minute missing, never one half seen
         was_up, self.up, self.problem = self.up, False, reason
         if was_up:
             self.outages += 1
             self._log(logging.WARNING, "%s stream down: %s", self.id, reason)
-        self.updates.append(("changed", None, None))
+        self.updates.append(("changed", None, (False, reason)))
 
     # ---- the watches ---------------------------------------------------------------------
     async def _watch_book(self, symbol: str) -> None:
@@ -485,12 +488,20 @@ class StreamFeed:
         if not self.client.has.get("watchOHLCV"):
             return
         while True:
+            # ccxt answers only the rows updated since the last call: a minute's last update may come
+            # alone, and the next minute's first row in a later answer. So the open candle is kept
+            # here, with its latest values, and is closed when a row of a later minute arrives.
             rows = await self.client.watch_ohlcv(symbol, "1m")
-            if not rows:
-                continue
-            newest = int(rows[-1][0])
-            closed = [r for r in rows if int(r[0]) + CANDLE_MS <= newest
-                      and int(r[0]) > self._closed_ms.get(symbol, -1)]
+            closed = []
+            open_row = self._open_candle.get(symbol)
+            for row in sorted(rows or (), key=lambda r: r[0]):
+                if open_row is not None and int(row[0]) > int(open_row[0]):
+                    closed.append(open_row)
+                if open_row is None or int(row[0]) >= int(open_row[0]):
+                    open_row = list(row)
+            if open_row is not None:
+                self._open_candle[symbol] = open_row
+            closed = [r for r in closed if int(r[0]) > self._closed_ms.get(symbol, -1)]
             if closed:
                 self._closed_ms[symbol] = int(closed[-1][0])
                 self.updates.append(("candles", symbol, [Candle(r[0] / 1000.0, float(r[1]), float(r[2]),

@@ -4,7 +4,10 @@ A StreamFeed (bot/market/live_stream.py) appends to its `updates` deque from its
 _drain_streams() applies them in order, in the engine's thread (every snapshot and read
 drains first), under LiveMarket's own lock. Streamed books and quotes are marked in
 self._streamed so that their age limit is the streams' and a polled one never replaces them
-while the stream is up. The attributes used here are LiveMarket's (set in its __init__).
+while the stream is up. Whether a stream is up, as far as the market is concerned, is what the
+drained updates said (self._stream_view), not the stream's flag now: a drop and a reconnect
+between two drains is still an outage, reported down then live, in order.
+The attributes used here are LiveMarket's (set in its __init__).
 """
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ class StreamedState:
         """Apply what every stream appended since the last drain, in order (see live_stream.py)."""
         with self._drain_lock:
             for exchange, stream in self._streams.items():
-                updates, changed = stream.updates, False
+                updates = stream.updates
                 while True:
                     try:
                         kind, symbol, item = updates.popleft()
@@ -49,15 +52,14 @@ class StreamedState:
                     elif kind == "log":
                         log.log(item[0], "%s", item[1])
                     elif kind == "changed":
-                        changed = True
-                        if not stream.up:
-                            self.stream_changed(exchange)  # drop its data before anything newer lands
-                if changed:
-                    self.stream_changed(exchange)
+                        self._stream_view[exchange] = item
+                        self.stream_changed(exchange)  # when down, its data goes before anything newer lands
 
     def _stream_up(self, exchange: str) -> bool:
-        stream = self._streams.get(exchange)
-        return stream is not None and stream.up
+        return self._stream_view.get(exchange, (False, ""))[0]
+
+    def _stream_problem(self, exchange: str) -> str:
+        return self._stream_view.get(exchange, (False, "no stream"))[1]
 
     def stream_book(self, exchange: str, symbol: str, book: OrderBook) -> None:
         """Keep a streamed book (consistent and uncrossed when it arrives)."""
@@ -108,7 +110,7 @@ class StreamedState:
     def stream_changed(self, exchange: str) -> None:
         """The stream went up or down; when down, its books and quotes are dropped (never traded stale)."""
         stream = self._streams.get(exchange)
-        if stream is not None and not stream.up:
+        if stream is not None and not self._stream_up(exchange):
             with self._lock:
                 for symbol in list(self._books[exchange]):
                     if (exchange, symbol, "book") in self._streamed:
@@ -142,12 +144,13 @@ class StreamedState:
             tape = list(self._trades.get((exchange, symbol), ()))
         return tape if since_ms is None else [t for t in tape if t["timestamp"] >= since_ms]
 
-
     def _feed_status(self, exchange: str, now: float) -> dict:
         """stream or REST, messages per second, last message age, reconnects (stream figures: None on REST)."""
         stream = self._streams.get(exchange)
         if stream is not None:
-            return stream.status(now)
+            up = self._stream_up(exchange)  # as drained: the same view the exchange's state comes from
+            return {**stream.status(now), "feed": "stream" if up else ("rest" if stream.streams.rest_fallback else "none"),
+                    "stream_up": up, "stream_problem": "" if up else self._stream_problem(exchange)}
         return {"feed": "rest", "stream_up": False, "stream_problem": "no stream for this exchange",
                 "messages_per_second": None, "last_message_age_seconds": None, "messages": None,
                 "reconnects": None, "resyncs": None, "malformed": None}

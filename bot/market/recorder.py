@@ -26,6 +26,7 @@ import zstandard
 import bot
 from bot.market.base import MarketSource
 from bot.market.recording_codec import SnapshotEncoder, pack_default
+from bot.market.recording_trades import TradeCapture, TradeTapes
 from bot.market.recording_format import FORMAT_NAME, INDEX_FILE, META_FILE, SCHEMA_VERSION, encode_frame, segment_name
 from bot.models import Market, Snapshot, iso_utc
 from bot.storage import StorageError
@@ -78,13 +79,20 @@ class RecordingSource(MarketSource):
                      "source_kind": inner.kind, "source_description": inner.description,
                      "exchanges": list(inner.exchanges), "symbols": list(inner.symbols),
                      "keys": [list(key) for key in self.keys], "tick_seconds": tick_seconds,
-                     "candles_kept": self.candles_kept, "versions": versions(),
+                     "candles_kept": self.candles_kept, "trades_kept": config.market.live.streams.trades_kept,
+                     "versions": versions(),
                      "config": redacted(config.model_dump(mode="json"))}
         self._queue: queue.Queue = queue.Queue(maxsize=self.settings.queue_max_ticks)
         self._events: list[dict] = []
         self._notices: deque[dict] = deque(maxlen=1000)  # the recorder's own warnings (not recorded)
         self._last_candle: dict[tuple[str, str], float] = {}
         self._pending_candles: list = []
+        # Live sources only: the simulator's prints cost ~15 ms a tick to read for every market
+        # (measured), and a replay of it keeps its old behaviour (no trade feed).
+        self.trades = TradeCapture(inner, self.keys, config.market.live.streams.trades_kept) \
+            if inner.kind == "live" else None
+        self._pending_trades: list = []
+        self._pending_fed: list | None = None
         self._dropped: list[int] | None = None  # [first, last] tick the queue refused since the last record
         self._first = True
         self.dropped_ticks = 0
@@ -115,6 +123,7 @@ class RecordingSource(MarketSource):
             self._drop(snapshot.tick, "the recorder's queue is full (the writer fell behind)")
         else:
             self._pending_candles, self._dropped = [], None
+            self._pending_trades, self._pending_fed = [], None
         return snapshot
 
     def _drop(self, tick: int, reason: str) -> None:
@@ -138,12 +147,16 @@ class RecordingSource(MarketSource):
         if snapshot.new_candle or self._first:
             self._pending_candles.extend(self._new_candles(snapshot))
         first, self._first = self._first, False
+        trades, fed = self.trades.capture() if self.trades is not None else ([], None)
+        self._pending_trades.extend(trades)
+        if fed is not None:
+            self._pending_fed = fed
         health = self.inner.health()
         gap = None if self._dropped is None else {"from_tick": self._dropped[0], "to_tick": self._dropped[1],
                                                    "reason": self._dropped[2]}
         return (snapshot.tick, snapshot.ts, snapshot.quotes, books, snapshot.stale, snapshot.markets,
                 snapshot.news, snapshot.whales, snapshot.new_candle, list(self._pending_candles), events,
-                health, gap, first)
+                health, gap, first, list(self._pending_trades), self._pending_fed)
 
     def _new_candles(self, snapshot: Snapshot) -> list:
         out = []
@@ -206,12 +219,17 @@ class RecordingSource(MarketSource):
         return self.inner.has_trade_feed
 
     def has_trade_feed_for(self, exchange: str, symbol: str) -> bool:
-        """Whether the inner source has public trades for this market."""
-        return self.inner.has_trade_feed_for(exchange, symbol)
+        """Whether the market had public trades at this tick, as recorded (bot/market/recording_trades.py)."""
+        if self.trades is None:
+            return self.inner.has_trade_feed_for(exchange, symbol)
+        return self.trades.has_feed(exchange, symbol)
 
     def recent_trades(self, exchange: str, symbol: str, since_ms: int | None = None) -> list[dict]:
-        """The inner source's public trades (not written to the recording)."""
-        return self.inner.recent_trades(exchange, symbol, since_ms)
+        """The public trades recorded up to this tick: what the replay will serve at it too (a live source's;
+        other sources' trades are not recorded and come from the source)."""
+        if self.trades is None:
+            return self.inner.recent_trades(exchange, symbol, since_ms)
+        return self.trades.recent(exchange, symbol, since_ms)
 
     def __getattr__(self, name):
         # ccxt-shaped reads (fetch_ticker, load_markets...) and the simulator's extras.
@@ -243,6 +261,8 @@ class _Writer:
         self.settings = source.settings
         self.fsync = fsync
         self.encoder = SnapshotEncoder(source.keys, source.candles_kept)
+        if source.trades is not None:
+            self.encoder.trades = TradeTapes(source.keys, source.trades.kept)
         self.compressor = zstandard.ZstdCompressor(level=self.settings.compression_level)
         self.packer = msgpack.Packer(default=pack_default)
         self.segment: SegmentAppender | None = None

@@ -12,6 +12,7 @@ holds what changed since the one before it; a keyframe ("k") holds everything:
   c, cr        closed candles [i, ts, o, h, l, c, v] appended (cr: the history starts over)
   n, w         news [id, ts, title, source, symbols, url], whales [id, ts, asset, amount, usd, from, to]
   e            the source's events        h  health (when changed)   g  a gap before this record
+  tr, trr, tf  public trades (schema version 2): bot/market/recording_trades.py
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from collections import deque
 import msgpack
 import numpy as np
 
+from bot.market.recording_trades import TradeTapes, encode_trades
 from bot.models import Candle, Market, NewsItem, OrderBook, Quote, WhaleEvent
 
 
@@ -54,11 +56,12 @@ class SnapshotEncoder:
         self.market_rows: list | None = None
         self.health = None
         self.candles = {i: deque(maxlen=candles_kept) for i in range(len(keys))}
+        self.trades: TradeTapes | None = None  # set by the recorder when it records trades
 
     def encode(self, item: tuple, keyframe: bool, gap: dict | None) -> dict:
         """One record for a captured tick (see the module docstring for the fields)."""
         (tick, ts, quotes, books, stale, markets, news, whales, new_candle, candles, events, health,
-         _gap, _first) = item
+         _gap, _first) = item[:14]
         index = self.index
         record: dict = {"t": tick, "ts": ts}
         if keyframe:
@@ -124,6 +127,8 @@ class SnapshotEncoder:
             self.health = health
         if gap is not None:
             record["g"] = gap
+        if len(item) > 14:
+            encode_trades(record, keyframe, item[14], item[15], self.trades)
         return record
 
 

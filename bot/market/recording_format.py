@@ -25,7 +25,8 @@ from typing import Iterator
 import msgpack
 import zstandard
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2 added public trades (bot/market/recording_trades.py)
+READABLE_VERSIONS = (1, 2)  # a version 1 recording replays without trades
 FORMAT_NAME = "paper-bot-recording"
 MAGIC = b"RCF1"
 HEADER = struct.Struct(">4sII")
@@ -136,9 +137,9 @@ def open_recording(path: str | Path) -> RecordingInfo:
         raise RecordingError(f"{meta_path}: unreadable ({exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
         raise RecordingError(f"{meta_path}: not a recording's meta.json (format is not {FORMAT_NAME!r})")
-    if meta.get("schema_version") != SCHEMA_VERSION:
+    if meta.get("schema_version") not in READABLE_VERSIONS:
         raise RecordingError(f"{meta_path}: schema_version {meta.get('schema_version')!r} is not supported "
-                             f"(this bot reads {SCHEMA_VERSION})")
+                             f"(this bot reads {', '.join(map(str, READABLE_VERSIONS))})")
     files = sorted(folder.glob(SEGMENT_GLOB))
     info = RecordingInfo(folder, meta, [])
     for number, segment_path in enumerate(files):

@@ -21,6 +21,7 @@ from bot.market.base import MarketSource, SourceExhausted
 from bot.market.live_parsing import CandleSeries, LiveHistory
 from bot.market.recording_codec import BookBlob, candle_of, market_of, news_of, whale_of
 from bot.market.recording_format import RecordingInfo, iter_records, last_record, open_recording
+from bot.market.recording_trades import TRADES_KEPT, ReplayTrades
 from bot.market.simulator import _fast_constructor
 from bot.models import Market, OrderBook, Quote, Snapshot, iso_utc
 
@@ -79,6 +80,7 @@ class ReplayMarket(MarketSource):
         self._series: dict[tuple[str, str], CandleSeries] = {}
         self._health: dict = {}
         self._previous: tuple[int, float] | None = None
+        self._trades = ReplayTrades(self.keys, int(meta.get("trades_kept") or TRADES_KEPT))
         self._records = self._all_records()
         first = next(self._records, None)
         if first is None:
@@ -166,6 +168,8 @@ class ReplayMarket(MarketSource):
             self._health = record["h"]
         for event in record.get("e", ()):
             self._events.append(dict(event))
+        if "tf" in record or "tr" in record:
+            self._trades.apply(record)
 
     def _add_candles(self, rows, reset: bool) -> None:
         if reset:
@@ -230,6 +234,19 @@ class ReplayMarket(MarketSource):
             self._advance_pending()
         # What the skipped ticks' source said was told in the run that played them; the replay's own warnings stay.
         self._events = [event for event in self._events if event.get("source") == "replay"]
+
+    @property
+    def has_trade_feed(self) -> bool:
+        """True when the recording holds public trades (schema version 2, a source with a trade feed)."""
+        return bool(self._trades.fed)
+
+    def has_trade_feed_for(self, exchange: str, symbol: str) -> bool:
+        """Whether the market had public trades at this tick, as recorded."""
+        return self._trades.has_feed(exchange, symbol)
+
+    def recent_trades(self, exchange: str, symbol: str, since_ms: int | None = None) -> list[dict]:
+        """The public trades recorded up to this tick, oldest first, at or after since_ms (as the recorded run saw)."""
+        return self._trades.recent(exchange, symbol, since_ms)
 
     def health(self) -> dict[str, dict]:
         """Each exchange's health as recorded at the current tick."""

@@ -1,5 +1,6 @@
 """A local binance that streams: REST (exchangeInfo, depth with lastUpdateId, klines, ticker) and
 the spot WebSocket market streams (diff depth with U/u ids, 24hrTicker, trade, kline_1m) on loopback.
+closed_candles is every 1-minute candle the stream closed (the oracle for the stream's candles).
 REST aggTrades serves the streamed trades with the same ids (the REST fallback's trades).
 
 Built on aiohttp's server, in its own thread and event loop. A real ccxt.pro binance client is
@@ -11,7 +12,8 @@ moving mid and sends the diff against the previous levels (removed levels with q
 the server's book is always consistent and uncrossed; a client that applies every diff in order
 holds exactly the server's book (book_levels() answers what it is). Faults, switched at run time:
 gap() skips update ids in the next diff, cross() sends one diff (ids in order) that crosses the
-book, malformed() sends frames that are not valid events, silence(True) keeps connections open
+book, duplicate() sends the next diff twice, swap() sends the next two in the wrong order,
+malformed() sends frames that are not valid events, silence(True) keeps connections open
 and sends nothing, drop() closes every connection, refuse(True) refuses new ones (HTTP 503).
 """
 from __future__ import annotations
@@ -32,12 +34,19 @@ class FakeBinanceStream:
     """binance spot REST + market streams on 127.0.0.1; start()/stop() or a context manager."""
 
     def __init__(self, symbols=("BTC/USDT", "ETH/USDT"), *, seed: int = 3, step_seconds: float = 0.05,
-                 depth: int = 20, trades_per_step: int = 1, first_update_id: int = 1000):
+                 depth: int = 20, trades_per_step: int = 1, first_update_id: int = 1000, candle_steps: int = 0):
         self.symbols = tuple(symbols)
         self.by_id = {_binance_id(s): s for s in self.symbols}
         self.step_seconds = step_seconds
         self.depth = depth
         self.trades_per_step = trades_per_step
+        # Candles: 0 follows the clock's minutes; N > 0 closes a 1-minute candle every N steps (its
+        # minutes run ahead of the clock from the current one), so a test sees many close.
+        self.candle_steps = candle_steps
+        self._candle_base = int(time.time() * 1000) // 60_000 * 60_000
+        self._candle_step = {s: 0 for s in self.symbols}
+        self._candle: dict[str, dict] = {}  # the open kline per symbol: t, o, h, l, c, v
+        self.closed_candles: dict[str, list[tuple]] = {s: [] for s in self.symbols}  # (t, o, h, l, c, v)
         self._rng = random.Random(seed)
         self.mid = {s: SPECS[s].price for s in self.symbols}
         self.update_id = {s: first_update_id for s in self.symbols}
@@ -48,6 +57,9 @@ class FakeBinanceStream:
         self._pending_gap: set[str] = set()
         self._pending_cross: set[str] = set()
         self._pending_malformed = 0
+        self._pending_duplicate: set[str] = set()
+        self._pending_swap: set[str] = set()
+        self._held: dict[str, str] = {}  # a diff held back to be sent after the next one (swap)
         self.silent = False
         self.refusing = False
         self.connections: set[web.WebSocketResponse] = set()
@@ -127,12 +139,35 @@ class FakeBinanceStream:
         self.trades[symbol].append(trade)
         return trade
 
-    def _kline(self, symbol: str, now_ms: int) -> dict:
-        start = now_ms // 60_000 * 60_000
-        mid = _fmt(self.mid[symbol])
-        return {"e": "kline", "E": now_ms, "s": _binance_id(symbol), "k": {
-            "t": start, "T": start + 59_999, "s": _binance_id(symbol), "i": "1m", "f": 1, "L": 2, "o": mid,
-            "c": mid, "h": mid, "l": mid, "v": "10", "n": 2, "x": False, "q": "100", "V": "5", "Q": "50", "B": "0"}}
+    def _kline(self, symbol: str, now_ms: int) -> list[str]:
+        """This step's kline_1m frames (lock held): the open candle updated with the new mid, as
+        binance sends it (cumulative o/h/l/c/v, x false), and first the final frame (x true) of the
+        candle that closes when a new minute starts."""
+        if self.candle_steps:
+            start = self._candle_base + self._candle_step[symbol] // self.candle_steps * 60_000
+            self._candle_step[symbol] += 1
+        else:
+            start = now_ms // 60_000 * 60_000
+        frames = []
+        candle = self._candle.get(symbol)
+        if candle is not None and candle["t"] != start:
+            self.closed_candles[symbol].append(tuple(candle[k] for k in ("t", "o", "h", "l", "c", "v")))
+            frames.append(self._kline_frame(symbol, candle, True, now_ms))
+            candle = None
+        price = float(_fmt(self.mid[symbol], 2))
+        if candle is None:
+            candle = self._candle[symbol] = {"t": start, "o": price, "h": price, "l": price, "c": price, "v": 0.0}
+        candle.update(h=max(candle["h"], price), l=min(candle["l"], price), c=price, v=round(candle["v"] + 1.25, 2))
+        frames.append(self._kline_frame(symbol, candle, False, now_ms))
+        return frames
+
+    @staticmethod
+    def _kline_frame(symbol: str, candle: dict, closed: bool, now_ms: int) -> str:
+        start = candle["t"]
+        return json.dumps({"e": "kline", "E": now_ms, "s": _binance_id(symbol), "k": {
+            "t": start, "T": start + 59_999, "s": _binance_id(symbol), "i": "1m", "f": 1, "L": 2,
+            "o": _fmt(candle["o"]), "c": _fmt(candle["c"]), "h": _fmt(candle["h"]), "l": _fmt(candle["l"]),
+            "v": _fmt(candle["v"]), "n": 2, "x": closed, "q": "100", "V": "5", "Q": "50", "B": "0"}})
 
     # ---- faults --------------------------------------------------------------------------
     def gap(self, symbol: str) -> None:
@@ -144,6 +179,16 @@ class FakeBinanceStream:
         """The next diff of symbol, in sequence, puts a bid above the best ask."""
         with self.lock:
             self._pending_cross.add(symbol)
+
+    def duplicate(self, symbol: str) -> None:
+        """The next diff of symbol is sent twice (a repeated message)."""
+        with self.lock:
+            self._pending_duplicate.add(symbol)
+
+    def swap(self, symbol: str) -> None:
+        """The next two diffs of symbol are sent in the wrong order (out-of-order messages)."""
+        with self.lock:
+            self._pending_swap.add(symbol)
 
     def malformed(self, count: int = 1) -> None:
         """Send `count` bursts of bad frames (not JSON; JSON that is no event; a depthUpdate with bad levels)."""
@@ -257,12 +302,21 @@ class FakeBinanceStream:
                 for symbol in self.symbols:
                     sid = _binance_id(symbol).lower()
                     depth = self._step(symbol)
-                    frames[f"{sid}@depth@100ms"] = [json.dumps(depth)]
+                    diff = [json.dumps(depth)]
+                    if symbol in self._pending_duplicate:
+                        self._pending_duplicate.discard(symbol)
+                        diff = diff * 2
+                    if symbol in self._held:
+                        diff.append(self._held.pop(symbol))
+                    elif symbol in self._pending_swap:
+                        self._pending_swap.discard(symbol)
+                        self._held[symbol], diff = diff[0], diff[1:]
+                    frames[f"{sid}@depth@100ms"] = diff
                     self.sent_at[(symbol, depth["u"])] = time.time()
                     frames[f"{sid}@ticker"] = [json.dumps(self._ticker(symbol, now_ms))]
                     frames[f"{sid}@trade"] = [json.dumps(self._trade(symbol, now_ms))
                                               for _ in range(self.trades_per_step)]
-                    frames[f"{sid}@kline_1m"] = [json.dumps(self._kline(symbol, now_ms))]
+                    frames[f"{sid}@kline_1m"] = self._kline(symbol, now_ms)
                 bad, self._pending_malformed = self._pending_malformed, 0
                 targets = [(ws, set(subs)) for ws, subs in self.subscriptions.items()]
             for ws, subs in targets:

@@ -30,18 +30,20 @@ class RecordingMarket(LiveMarket):
         super().stream_book(exchange, symbol, book)
 
     def book_invalid(self, exchange, symbol, reason):
-        self.log.append(("invalid", symbol, reason))
         super().book_invalid(exchange, symbol, reason)
+        # the fourth field: could a snapshot still walk a book of this market now? (it must not)
+        self.log.append(("invalid", symbol, reason, symbol in self._books[exchange]))
 
 
 def config(fake: FakeBinanceStream, max_quote_age_seconds: float = 3.0, **streams) -> MarketConfig:
     settings = dict(max_quote_age_seconds=min(5.0, max_quote_age_seconds) if max_quote_age_seconds < 60 else 60.0,
                     silence_seconds=1.0, reconnect_base_seconds=0.1, reconnect_max_seconds=0.8, trades_kept=50)
+    poll_seconds = streams.pop("poll_seconds", 0.2)
     settings.update(streams)
     return MarketConfig(source="live", exchanges=["binance"], symbols=list(SYMBOLS),
                         exchange_options={"binance": fake.stream_options()},
                         max_quote_age_seconds=max_quote_age_seconds, max_book_age_seconds=15.0,
-                        live=LiveConfig(poll_seconds=0.2, order_book_depth=DEPTH, candle_backfill=30,
+                        live=LiveConfig(poll_seconds=poll_seconds, order_book_depth=DEPTH, candle_backfill=30,
                                         retry_attempts=0, streams=StreamsConfig(**settings)))
 
 
@@ -114,6 +116,7 @@ def test_a_sequence_gap_resyncs_from_a_snapshot_and_the_gapped_book_is_never_ser
         entries = [entry for entry in market.log if entry[1] == "BTC/USDT"]
         first_invalid = next(i for i, entry in enumerate(entries) if entry[0] == "invalid")
         assert "sequence gap" in entries[first_invalid][2]
+        assert entries[first_invalid][3] is False, "the gapped book stays walkable"
         hold_still_and_compare(market, fake, "BTC/USDT")  # consistent again after snapshot + replay
         assert status(market)["reconnects"] == 0
     finally:
@@ -127,6 +130,7 @@ def test_a_book_that_crosses_after_an_update_is_dropped_and_resynced_never_serve
         wait_for(lambda: market.health() and any(e[0] == "invalid" and "crossed" in e[2] for e in market.log), 5,
                  "the crossed book dropped")
         assert not any(e[0] == "book" and e[2].crossed for e in market.log)
+        assert not any(e[0] == "invalid" and e[3] for e in market.log), "an invalid book stayed walkable"
         for _ in range(20):  # whatever moment a tick looks, it never sees a crossed book
             book = served_book(market, "ETH/USDT")
             assert book is None or not book.crossed
@@ -179,13 +183,33 @@ def test_a_silent_stream_is_detected_and_without_rest_fallback_the_exchange_is_d
         market.close()
 
 
-def test_malformed_frames_are_counted_and_the_stream_stays_up(fake):
+def test_malformed_frames_are_counted_logged_once_per_burst_and_the_stream_stays_up(fake, caplog):
     market = open_market(fake, silence_seconds=5.0)
     try:
+        caplog.set_level("WARNING", logger="bot.market.live_streamed")
         fake.malformed(2)
-        wait_for(lambda: status(market)["malformed"] >= 3, 5, "malformed frames counted")
+        wait_for(lambda: status(market)["malformed"] >= 6, 5, "malformed frames counted (3 a burst, 2 bursts)")
         hold_still_and_compare(market, fake, "BTC/USDT")
         assert status(market)["reconnects"] == 0 and status(market)["feed"] == "stream"
+        logged = [r for r in caplog.records if "malformed frame dropped" in r.getMessage()]
+        assert len(logged) == 1, [r.getMessage() for r in logged]
+    finally:
+        market.close()
+
+
+def test_duplicated_and_out_of_order_updates_never_corrupt_the_served_book(fake):
+    market = open_market(fake, silence_seconds=5.0)
+    try:
+        fake.duplicate("BTC/USDT")  # a repeat is ignored by its update ids (applying it twice would corrupt sizes)
+        wait_for(lambda: not fake._pending_duplicate, 5, "the repeated diff sent")
+        hold_still_and_compare(market, fake, "BTC/USDT")
+        resyncs = status(market)["resyncs"]
+        fake.swap("ETH/USDT")  # the later diff first: a gap, so a resync; the late one is then stale and ignored
+        wait_for(lambda: status(market)["resyncs"] > resyncs, 5, "a resync on the out-of-order diff")
+        market.health()
+        assert not any(e[0] == "invalid" and e[3] for e in market.log), "an invalid book stayed walkable"
+        hold_still_and_compare(market, fake, "ETH/USDT")
+        assert status(market)["reconnects"] == 0
     finally:
         market.close()
 
@@ -279,3 +303,27 @@ def test_reconnects_back_off_exponentially_with_equal_jitter_up_to_the_cap():
     highest = [reconnect_delay(k, 0.5, 30.0, lambda: 1.0) for k in range(8)]
     assert lowest == [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 15.0]  # half fixed ...
     assert highest == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]  # ... half random
+
+
+def test_an_outage_over_before_anyone_looked_is_still_reported_down_then_live(fake):
+    # A slow tick (or a loaded machine) may look only after the stream dropped *and* came back:
+    # the outage must still be recorded, from what the stream handed over, in order.
+    market = open_market(fake, poll_seconds=60.0, reconnect_base_seconds=0.1, reconnect_max_seconds=0.2)
+    try:
+        stream = market._streams["binance"]  # watched without draining: nobody looks meanwhile
+        market.drain_events()
+        fake.drop()
+        wait_for(lambda: stream.outages >= 1 and stream.up, 10, "the stream down and up again, undrained")
+        reported = []
+
+        def live_again():
+            market.health()
+            reported.extend((e["state"], e["previous"], e["reason"]) for e in market.drain_events()
+                            if e["kind"] == "market_status")
+            return reported and reported[-1][0] == "live"
+        wait_for(live_again, 10, "live again")
+        assert [s for s, _, _ in reported] == ["degraded", "live"], reported
+        assert "stream down (NetworkError" in reported[0][2] and "closed" in reported[0][2], reported  # why, as it was
+        assert reported[1][1] == "degraded"
+    finally:
+        market.close()

@@ -73,7 +73,7 @@ def test_the_files_hold_every_snapshot_and_the_replay_gives_them_back(tmp_path):
     source, seen = record_sim(tmp_path, 150, small_config(frame_max_bytes=4096))
     folder = source.folder
     meta = json.loads((folder / "meta.json").read_text())
-    assert meta["schema_version"] == 1 and meta["source_kind"] == "simulated"
+    assert meta["schema_version"] == 2 and meta["source_kind"] == "simulated"
     assert meta["versions"]["bot"] and meta["versions"]["python"] and "ccxt" in meta["versions"]
     assert meta["config"]["market"]["seed"] == 5
     records = all_records(folder)
