@@ -50,12 +50,14 @@ log = logging.getLogger(__name__)
 STATE_WRITE_SECONDS = 5.0
 
 
-def build_source(config: BotConfig) -> MarketSource:
-    """The market source the config names (the simulator wrapped in its stress scenario, if one is set)."""
+def build_source(config: BotConfig, runner=None) -> MarketSource:
+    """The market source the config names (the simulator wrapped in its stress scenario, if one is set).
+
+    runner (BotEngine's) does a replay's frame decompression ahead, off the tick path."""
     if config.market.source == "replay":
         from bot.market.replay import ReplayMarket  # a recording made with --record (bot/market/recorder.py)
 
-        return ReplayMarket(config.recording.path, config.recording)
+        return ReplayMarket(config.recording.path, config.recording, runner=runner)
     if config.market.source == "candles":
         from bot.market.candle_source import CandleMarket
 
@@ -89,7 +91,7 @@ class BotEngine:
         self.log_dir = prepare_dir(log_dir or config.storage.log_dir, "log dir")
         self.data_lock = DataDirLock(self.data_dir)
         self.lock = threading.RLock()
-        self.source = source or build_source(config)
+        self.source = source or build_source(config, runner)
         if config.recording.record:  # every snapshot to data/recordings/<start>/, off the tick path
             from bot.market.recorder import RecordingSource
 

@@ -20,8 +20,9 @@ from bot.config_recording import RecordingConfig
 from bot.market.base import MarketSource, SourceExhausted
 from bot.market.live_parsing import CandleSeries, LiveHistory
 from bot.market.recording_codec import BookBlob, candle_of, market_of, news_of, whale_of
-from bot.market.recording_format import RecordingInfo, iter_records, last_record, open_recording
+from bot.market.recording_format import RecordingInfo, last_record, open_recording
 from bot.market.recording_trades import TRADES_KEPT, ReplayTrades
+from bot.market.replay_frames import FramePrefetcher
 from bot.market.simulator import _fast_constructor
 from bot.models import Market, OrderBook, Quote, Snapshot, iso_utc
 
@@ -60,7 +61,8 @@ class ReplayMarket(MarketSource):
 
     kind = "replay"
 
-    def __init__(self, info: RecordingInfo | str | Path, settings: RecordingConfig | None = None):
+    def __init__(self, info: RecordingInfo | str | Path, settings: RecordingConfig | None = None, runner=None):
+        """runner (with submit(fn, *args) -> future) decompresses the next frame ahead; None: a worker thread."""
         info = info if isinstance(info, RecordingInfo) else open_recording(info)
         meta = info.meta
         super().__init__(tuple(meta["exchanges"]), tuple(meta["symbols"]))
@@ -81,9 +83,11 @@ class ReplayMarket(MarketSource):
         self._health: dict = {}
         self._previous: tuple[int, float] | None = None
         self._trades = ReplayTrades(self.keys, int(meta.get("trades_kept") or TRADES_KEPT))
+        self._frames = FramePrefetcher(info.segments, runner)
         self._records = self._all_records()
         first = next(self._records, None)
         if first is None:
+            self._frames.close()
             raise SourceExhausted(f"{info.path}: no records")
         self.first_tick, self.first_ts = first["t"], first["ts"]
         last = last_record(info.segments[-1])
@@ -96,8 +100,7 @@ class ReplayMarket(MarketSource):
             self._warn(warning, self.first_ts)
 
     def _all_records(self) -> Iterator[dict]:
-        for segment in self.info.segments:
-            yield from iter_records(segment)
+        return self._frames.records()
 
     def _advance_pending(self) -> None:
         self._pending = next(self._records, None)
@@ -263,5 +266,6 @@ class ReplayMarket(MarketSource):
                 "first_tick": self.first_tick, "last_tick": self.last_tick, "gaps": list(self.gaps)}
 
     def close(self) -> None:
-        """Stop reading (the open segment file is closed with its generator)."""
+        """Stop reading (the open segment file is closed with its generator) and the frame worker."""
         self._records.close()
+        self._frames.close()
