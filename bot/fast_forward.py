@@ -1,0 +1,185 @@
+"""FastForward: a candle backtest's run_fast that skips, in bulk, the ticks on which nothing can happen.
+
+A tick is skippable when nothing is in flight (no orders awaiting delivery, no resting orders, no
+transfers in transit or rebalancing, no margin rules, no alert rules, no storage fault, trading
+running) and every enabled strategy says, from the source's lookahead block, that it certainly
+emits no signal on it (Strategy.quiet_ticks; a strategy that does not implement it says 0, so
+nothing is skipped while it is enabled). The ticks a strategy flags, and everything after them,
+are stepped by BotEngine.tick() as ever: decisions come from the same per-tick code.
+
+What a skipped stretch does in bulk, effect by effect of BotEngine.tick():
+- the source's position: seek() to the stretch's last tick, whose snapshot is built as ever
+  (next_snapshot, then the data flow's market_view: books net of our takes, the liquidity prune);
+- portfolio marks and equity samples: the sample times are found with the tracker's own rule
+  (ts - last sample >= equity_sample_seconds); at each, the tracker marks a stand-in snapshot
+  carrying that tick's bid and ask, exactly the quotes' (so equity.jsonl lines are identical),
+  the equity log is appended, the drawdown peaks raised and the kill switch checked (a kill
+  switch that fires ends the stretch at that tick);
+- non-sampled ticks only replace the marked snapshot, so only the last one matters;
+- the chart's candle archive: the bars closed in the stretch are added once, at its end;
+- the tick and version counters, the health window (tick_succeeded), the wall-clock state write;
+- strategy memos: momentum's volatility memo and shown levels are recomputed on the next tick
+  that reads them (its quiet_ticks says why that is exact).
+- the books' rebalancing schedule (its last check time) moves to the stretch's last tick.
+Events (drain_events), alerts, deliveries, resting orders, transfers (one wallet only), borrow
+fees and margin calls (no short) do nothing on such ticks by the idle conditions above. candles.fast_forward: false turns all of this off.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from bot.chart_data import CATCH_UP_CANDLES, _read_candles
+from bot.engine_state import EngineState
+from bot.faults import RECENT_TICKS
+
+BLOCK_TICKS = 4096  # ticks looked ahead at once
+ENGINE_STATE_WRITE_SECONDS = 5.0  # as bot/engine.py's STATE_WRITE_SECONDS
+
+
+class _Touch:
+    """A quote's bid and ask, all the tracker's marks read."""
+
+    __slots__ = ("bid", "ask")
+
+    def __init__(self, bid: float, ask: float):
+        self.bid, self.ask = bid, ask
+
+
+class _Marked:
+    """The part of a snapshot the portfolio tracker reads to mark and sample (tick, ts, quotes)."""
+
+    __slots__ = ("tick", "ts", "quotes")
+
+    def __init__(self, tick: int, ts: float, quotes: dict):
+        self.tick, self.ts, self.quotes = tick, ts, quotes
+
+
+def fast_forward_for(engine) -> "FastForward | None":
+    """The fast-forward runner for an engine on a candle backtest with candles.fast_forward on; else None."""
+    from bot.market.candle_source import CandleMarket
+
+    if not isinstance(engine.source, CandleMarket) or not engine.config.candles.fast_forward:
+        return None
+    return FastForward(engine)
+
+
+class FastForward:
+    """Runs the engine's ticks back to back like TickLoop.run_fast, skipping quiet stretches in bulk."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.skipped = 0  # ticks advanced in bulk (the rest were stepped)
+
+    def run_fast(self, max_ticks: int | None, progress: Callable[[int], None] | None = None,
+                 cooperate: Callable[[], None] | None = None) -> int:
+        """Run until max_ticks, a stop request or the end of the data; returns ticks run."""
+        engine, loop = self.engine, self.engine.loop
+        done = 0
+        loop.mode = "fast"
+        while not loop.wait_for_stop(0) and (max_ticks is None or done < max_ticks):
+            room = BLOCK_TICKS if max_ticks is None else min(BLOCK_TICKS, max_ticks - done)
+            with engine.lock:
+                advanced = self.advance(room)
+            if advanced == 0:
+                engine.tick()
+                advanced = 1
+            before, done = done, done + advanced
+            if cooperate is not None and done // 100 != before // 100:
+                cooperate()
+            if progress is not None and done // 500 != before // 500:
+                progress(done)
+        if progress is not None:
+            progress(done)
+        return done
+
+    # ----- one skipped stretch ---------------------------------------------------------------
+    def _idle(self) -> bool:
+        engine = self.engine
+        books = engine.books
+        portfolio = engine.portfolio
+        # Rebalancing needs two wallets; borrow fees and margin calls need a short.
+        transfers_idle = not books.transfers.enabled or len(portfolio.balances) <= 1
+        margin_idle = books.rules is None or (not portfolio.accruals and not books.desk.calls
+                                              and all(p.qty >= 0 for p in portfolio.positions.values()))
+        return (engine.state == EngineState.RUNNING and engine.last_snapshot is not None
+                and not engine.source.finished and not engine.data_flow.orders and not engine.desk.active
+                and not portfolio.in_transit and transfers_idle and margin_idle
+                and not engine.alerts.rules and engine.faults.storage_fault is None)
+
+    def quiet(self, room: int):
+        """(lookahead, ticks every enabled strategy is quiet on), or (None, 0) when none can be skipped."""
+        engine = self.engine
+        if not self._idle():
+            return None, 0
+        lookahead = engine.source.lookahead(room)
+        quiet = len(lookahead)
+        manager = engine.manager
+        for name, strategy in manager.strategies.items():
+            if manager.enabled[name] and quiet > 0:
+                quiet = min(quiet, int(strategy.quiet_ticks(lookahead, engine.portfolio.view_for(name))))
+        return lookahead, max(0, quiet)
+
+    def advance(self, room: int) -> int:
+        """Advance over up to `room` quiet ticks in bulk, doing what stepping them would; returns how many."""
+        lookahead, quiet = self.quiet(room)
+        if quiet <= 0:
+            return 0
+        engine = self.engine
+        portfolio, faults = engine.portfolio, engine.faults
+        ts = lookahead.ts[:quiet].tolist()
+        keys = list(lookahead.markets)
+        columns = [(key, lookahead.markets[key].bid[:quiet].tolist(), lookahead.markets[key].ask[:quiet].tolist())
+                   for key in keys]
+        every, last = portfolio.equity_sample_seconds, portfolio._last_sample_ts
+        start, end = lookahead.start_tick, quiet
+        for j in range(quiet):
+            if ts[j] - last < every:
+                continue
+            last = ts[j]
+            quotes = {key: _Touch(bids[j], asks[j]) for key, bids, asks in columns if bids[j] == bids[j]}
+            sampled = faults.guard("equity", portfolio.mark, _Marked(start + j, ts[j], quotes), default=False)
+            if sampled:
+                faults.guard("equity", engine.equity_log.append, portfolio)
+                faults.guard("equity", engine.drawdown.note, portfolio)
+                engine._check_kill_switch()
+                if engine.state != EngineState.RUNNING:  # the kill switch fired: the stretch ends here
+                    end = j + 1
+                    break
+        source = engine.source
+        closed = {key: int(lookahead.markets[key].closed[end - 1]) - int(lookahead.markets[key].closed[0])
+                  for key in keys}  # bars that closed during the stretch
+        source.seek(start + end - 1)
+        snapshot = engine.data_flow.market_view(source.next_snapshot())
+        engine.last_snapshot = snapshot
+        engine.next_tick = snapshot.tick + 1
+        portfolio._snapshot = snapshot  # the marks of a tick already sampled above are cached by tick
+        faults.guard("chart", self._archive, snapshot, closed)
+        if engine.books.transfers.enabled:
+            engine.books._last_check_ts = snapshot.ts  # the rebalancing schedule, as each tick moves it
+        engine.ticks_run += end
+        engine.version += end
+        self.skipped += end
+        for _ in range(min(end, RECENT_TICKS)):
+            faults.tick_succeeded()
+        now = time.monotonic()
+        if now - engine._last_state_write >= ENGINE_STATE_WRITE_SECONDS:
+            engine._last_state_write = now
+            from bot.storage import StorageError
+
+            try:
+                engine.data_flow.write_state()
+            except StorageError as exc:
+                engine._storage_failed(exc)
+        return end
+
+    def _archive(self, snapshot, closed: dict) -> None:
+        """The chart's archive takes the bars that closed in the stretch, as CandleArchive.note would have."""
+        archive = self.engine.candle_archive
+        for key in snapshot.markets:
+            known = archive._candles.get(key)
+            if known and closed.get(key, 0) <= 0:
+                continue
+            count = archive.max_per_market if not known else min(archive.max_per_market,
+                                                                 closed.get(key, 0) + CATCH_UP_CANDLES)
+            archive._add(key, _read_candles(snapshot, key, count))
