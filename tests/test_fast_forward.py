@@ -97,7 +97,7 @@ def candles(tmp_path_factory):
     return folder
 
 
-@pytest.mark.parametrize("make, skips", [(_textbook, True), (_momentum_defaults, True), (_with_stat_arb, False)],
+@pytest.mark.parametrize("make, skips", [(_textbook, 8000), (_momentum_defaults, 1500), (_with_stat_arb, 0)],
                          ids=["textbook", "momentum-defaults", "with-stat-arb"])
 def test_fast_forward_writes_exactly_what_stepping_writes(candles, tmp_path, make, skips):
     config = make(candles)
@@ -114,7 +114,6 @@ def test_fast_forward_writes_exactly_what_stepping_writes(candles, tmp_path, mak
         assert (a.read_bytes() if a.exists() else b"") == (b.read_bytes() if b.exists() else b"")
     assert _trips(skipped_dir) == _trips(stepped)
     assert _state(skipped_dir) == _state(stepped)
-    if skips:
-        assert skipped > BARS  # most ticks went by in bulk (4 per bar)
-    else:
-        assert skipped == 0
+    # Most of the textbook's 4 ticks a bar go by in bulk; the kill switch pauses momentum-defaults
+    # about bar 600 (a paused engine steps); nothing is skipped while stat_arb is on.
+    assert skipped >= skips if skips else skipped == 0
