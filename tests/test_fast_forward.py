@@ -117,3 +117,33 @@ def test_fast_forward_writes_exactly_what_stepping_writes(candles, tmp_path, mak
     # Most of the textbook's 4 ticks a bar go by in bulk; the kill switch pauses momentum-defaults
     # about bar 600 (a paused engine steps); nothing is skipped while stat_arb is on.
     assert skipped >= skips if skips else skipped == 0
+
+
+def test_momentum_screen_flags_a_cross_that_is_a_tie_to_the_last_bit():
+    """Flat closes then a rise: on the first rising bar the previous EMAs are equal to rounding and
+    the exact reading crosses up; the vectorised screen must still flag that bar (its margin)."""
+    import numpy as np
+
+    from bot.config import MomentumConfig
+    from bot.models import Lookahead, MarketAhead
+    from bot.strategies.indicators import ema
+    from bot.strategies.momentum import MomentumStrategy
+
+    strategy = MomentumStrategy(MomentumConfig(fast=5, slow=13, rsi_period=14, volatility_period=30,
+                                               rsi_filter=False, volatility_exits=False, order_qty=1.0),
+                                ("binance",), ("BTC/USDT",))
+    window = strategy.warmup_candles
+    closes = np.concatenate([np.full(window + 20, 100.0), 100.0 + 0.01 * np.arange(1, 11)])
+    rising = window + 20  # index of the first rising close; the candle tick after it reads it
+    fast, slow = ema(closes[rising + 1 - window:rising + 1], 5), ema(closes[rising + 1 - window:rising + 1], 13)
+    assert fast[-2] <= slow[-2] and fast[-1] > slow[-1], "the exact reading crosses up on the first rise"
+    ticks = np.arange(window + 1, closes.size + 1)  # one candle tick per bar, history ending at each
+    ahead = MarketAhead(np.full(ticks.size, 100.0), ticks, closes, np.full(ticks.size, 100.0))
+    lookahead = Lookahead(0, ticks * 60.0, np.ones(ticks.size, dtype=bool), {("binance", "BTC/USDT"): ahead})
+
+    class Flat:
+        def positions(self):
+            return []
+
+    crossing = int(np.flatnonzero(ticks == rising + 1)[0])
+    assert strategy.quiet_ticks(lookahead, Flat()) <= crossing
