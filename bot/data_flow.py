@@ -88,6 +88,9 @@ class DataFlowManager:
         self.state_path = Path(data_dir) / STATE_FILE
         self._state_encoder = StateEncoder()
         self.fsync = fsync
+        # False in a fast-forwarded backtest (bot/fast_forward.py): the state file is then a periodic
+        # checkpoint, and the ledger, written first as ever, is what the books are rebuilt from.
+        self.state_after_trades = True
         self.activity = activity
         self.state_extra = state_extra or (lambda: {})
         # The engine's own follow-up to recorded trades (alerts, notifications): a direct call with the
@@ -252,7 +255,8 @@ class DataFlowManager:
             self._note_fill(trade)
         state_error = None
         try:
-            self.write_state()
+            if self.state_after_trades:
+                self.write_state()
         except StorageError as exc:
             state_error = exc  # the trades are in the ledger; the state file is rebuilt from it later
         if self.activity is not None:

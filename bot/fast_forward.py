@@ -18,6 +18,10 @@ What a skipped stretch does in bulk, effect by effect of BotEngine.tick():
 - non-sampled ticks only replace the marked snapshot, so only the last one matters;
 - the chart's candle archive: the bars closed in the stretch are added once, at its end;
 - the tick and version counters, the health window (tick_succeeded), the wall-clock state write;
+- the state file: not replaced after every trade during the run (on a long backtest that was most
+  of a fill's cost), only every few wall seconds and at close; the ledger is written first as
+  ever, and a restart rebuilds the books from it (bot/accounting/recovery.py) and resumes after
+  its last trade;
 - strategy memos: momentum's volatility memo and shown levels are recomputed on the next tick
   that reads them (its quiet_ticks says why that is exact).
 - the books' rebalancing schedule (its last check time) moves to the stretch's last tick.
@@ -77,6 +81,15 @@ class FastForward:
         engine, loop = self.engine, self.engine.loop
         done = 0
         loop.mode = "fast"
+        engine.data_flow.state_after_trades = False  # a checkpoint every few seconds and at close instead
+        try:
+            return self._run(max_ticks, progress, cooperate)
+        finally:
+            engine.data_flow.state_after_trades = True
+
+    def _run(self, max_ticks, progress, cooperate) -> int:
+        engine, loop = self.engine, self.engine.loop
+        done = 0
         while not loop.wait_for_stop(0) and (max_ticks is None or done < max_ticks):
             room = BLOCK_TICKS if max_ticks is None else min(BLOCK_TICKS, max_ticks - done)
             with engine.lock:

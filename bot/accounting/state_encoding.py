@@ -20,23 +20,35 @@ class StateEncoder:
 
     def __init__(self):
         self._sentinel = f"@@{CURVE_KEY}-{uuid.uuid4().hex}@@"
-        self._points: deque[tuple[tuple, str]] = deque()  # (the point as the tracker holds it, its text)
+        self._points: deque = deque()  # the points as the tracker holds them (alive, so `is` is theirs)
+        self._texts: deque[str] = deque()  # and each one's text
 
     def _curve_text(self, history) -> str:
-        points = self._points
+        points, texts = self._points, self._texts
         if len(history) == 0:
             points.clear()
+            texts.clear()
             return "[]"
-        # Reuse the cached texts of the points still in the history, in order; encode the new ones.
-        cached = {id(point): text for point, text in points}
-        fresh: deque[tuple[tuple, str]] = deque()
-        for point in history:
-            text = cached.get(id(point))
-            if text is None or not isinstance(point, tuple):
-                text = _point_text(point)
-            fresh.append((point, text))
-        self._points = fresh  # keeps the points alive, so their ids stay theirs
-        return "[\n  " + ",\n  ".join(text for _, text in fresh) + "\n ]"
+        # The points appended since the last call: walk back from the end to the last one cached.
+        new = len(history)
+        if points:
+            last = points[-1]
+            for k in range(1, len(history) + 1):
+                if history[-k] is last:
+                    new = k - 1
+                    break
+        for point in list(history)[len(history) - new:] if new < len(history) else history:
+            points.append(point)
+            texts.append(_point_text(point))
+        while len(points) > len(history):  # fallen off the front
+            points.popleft()
+            texts.popleft()
+        if len(points) != len(history) or points[0] is not history[0]:  # not an append-only change: start over
+            points.clear()
+            texts.clear()
+            points.extend(history)
+            texts.extend(_point_text(point) for point in history)
+        return "[\n  " + ",\n  ".join(texts) + "\n ]"
 
     def encode(self, document: dict) -> str:
         """The document as atomic_write_json would write it (ValueError for nan or infinity)."""
