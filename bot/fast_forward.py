@@ -37,7 +37,8 @@ from bot.chart_data import CATCH_UP_CANDLES, _read_candles
 from bot.engine_state import EngineState
 from bot.faults import RECENT_TICKS
 
-BLOCK_TICKS = 4096  # ticks looked ahead at once
+BLOCK_TICKS = 4096  # the most ticks looked ahead at once
+FIRST_BLOCK_TICKS = 64  # the first look after a stepped tick; doubled while whole blocks are quiet
 ENGINE_STATE_WRITE_SECONDS = 5.0  # as bot/engine.py's STATE_WRITE_SECONDS
 
 
@@ -74,6 +75,7 @@ class FastForward:
     def __init__(self, engine):
         self.engine = engine
         self.skipped = 0  # ticks advanced in bulk (the rest were stepped)
+        self._block = FIRST_BLOCK_TICKS
 
     def run_fast(self, max_ticks: int | None, progress: Callable[[int], None] | None = None,
                  cooperate: Callable[[], None] | None = None) -> int:
@@ -91,9 +93,11 @@ class FastForward:
         engine, loop = self.engine, self.engine.loop
         done = 0
         while not loop.wait_for_stop(0) and (max_ticks is None or done < max_ticks):
-            room = BLOCK_TICKS if max_ticks is None else min(BLOCK_TICKS, max_ticks - done)
+            room = self._block if max_ticks is None else min(self._block, max_ticks - done)
             with engine.lock:
                 advanced = self.advance(room)
+            # A quiet block: look further next time; a stretch that ended on a maybe: look near again.
+            self._block = min(BLOCK_TICKS, self._block * 2) if advanced == room else FIRST_BLOCK_TICKS
             if advanced == 0:
                 engine.tick()
                 advanced = 1
