@@ -11,10 +11,12 @@ What a skipped stretch does in bulk, effect by effect of BotEngine.tick():
 - the source's position: seek() to the stretch's last tick, whose snapshot is built as ever
   (next_snapshot, then the data flow's market_view: books net of our takes, the liquidity prune);
 - portfolio marks and equity samples: the sample times are found with the tracker's own rule
-  (ts - last sample >= equity_sample_seconds); at each, the tracker marks a stand-in snapshot
-  carrying that tick's bid and ask, exactly the quotes' (so equity.jsonl lines are identical),
-  the equity log is appended, the drawdown peaks raised and the kill switch checked (a kill
-  switch that fires ends the stretch at that tick);
+  (ts - last sample >= equity_sample_seconds); the samples' values are computed as arrays by
+  bot/fast_samples.py (the tracker's sums term by term, so equity.jsonl lines are identical),
+  appended to the equity log in one write, the curve and both drawdown peaks raised; the stretch
+  ends before a sample that comes near the kill switch's limit, which is stepped. Where a market
+  lacks a bar at a sample, the tracker itself marks a stand-in snapshot per sample instead, and
+  the kill switch is checked at each (one that fires ends the stretch at that tick);
 - non-sampled ticks only replace the marked snapshot, so only the last one matters;
 - the chart's candle archive: the bars closed in the stretch are added once, at its end;
 - the tick and version counters, the health window (tick_succeeded), the wall-clock state write;
@@ -36,6 +38,7 @@ from typing import Callable
 from bot.chart_data import CATCH_UP_CANDLES, _read_candles
 from bot.engine_state import EngineState
 from bot.faults import RECENT_TICKS
+from bot.fast_samples import SampleBlock
 
 BLOCK_TICKS = 4096  # the most ticks looked ahead at once
 FIRST_BLOCK_TICKS = 64  # the first look after a stepped tick; doubled while whole blocks are quiet
@@ -80,9 +83,8 @@ class FastForward:
     def run_fast(self, max_ticks: int | None, progress: Callable[[int], None] | None = None,
                  cooperate: Callable[[], None] | None = None) -> int:
         """Run until max_ticks, a stop request or the end of the data; returns ticks run."""
-        engine, loop = self.engine, self.engine.loop
-        done = 0
-        loop.mode = "fast"
+        engine = self.engine
+        engine.loop.mode = "fast"
         engine.data_flow.state_after_trades = False  # a checkpoint every few seconds and at close instead
         try:
             return self._run(max_ticks, progress, cooperate)
@@ -146,23 +148,25 @@ class FastForward:
         portfolio, faults = engine.portfolio, engine.faults
         ts = lookahead.ts[:quiet].tolist()
         keys = list(lookahead.markets)
-        columns = [(key, lookahead.markets[key].bid[:quiet].tolist(), lookahead.markets[key].ask[:quiet].tolist())
-                   for key in keys]
         every, last = portfolio.equity_sample_seconds, portfolio._last_sample_ts
-        start, end = lookahead.start_tick, quiet
+        start = lookahead.start_tick
+        samples = []  # the stretch's sample ticks, by the tracker's rule
         for j in range(quiet):
-            if ts[j] - last < every:
-                continue
-            last = ts[j]
-            quotes = {key: _Touch(bids[j], asks[j]) for key, bids, asks in columns if bids[j] == bids[j]}
-            sampled = faults.guard("equity", portfolio.mark, _Marked(start + j, ts[j], quotes), default=False)
-            if sampled:
-                faults.guard("equity", engine.equity_log.append, portfolio)
-                faults.guard("equity", engine.drawdown.note, portfolio)
-                engine._check_kill_switch()
-                if engine.state != EngineState.RUNNING:  # the kill switch fired: the stretch ends here
-                    end = j + 1
-                    break
+            if ts[j] - last >= every:
+                samples.append(j)
+                last = ts[j]
+        if not samples:
+            end = quiet
+        elif SampleBlock.usable(portfolio, lookahead, samples):
+            block = SampleBlock(portfolio, lookahead, samples)
+            count = block.first_near_kill(portfolio, engine.drawdown, engine.config.risk.max_drawdown_pct)
+            end = samples[count] if count < len(samples) else quiet  # a sample near the kill switch is stepped
+            if end == 0:
+                return 0
+            faults.guard("equity", engine.equity_log.append_records, block.records(ts, count))
+            block.apply(portfolio, engine.drawdown, ts, start, count)
+        else:
+            end = self._sample_one_by_one(lookahead, ts, samples, quiet)
         source = engine.source
         closed = {key: int(lookahead.markets[key].closed[end - 1]) - int(lookahead.markets[key].closed[0])
                   for key in keys}  # bars that closed during the stretch
@@ -189,6 +193,23 @@ class FastForward:
             except StorageError as exc:
                 engine._storage_failed(exc)
         return end
+
+    def _sample_one_by_one(self, lookahead, ts: list[float], samples: list[int], quiet: int) -> int:
+        """The samples through the tracker itself (a market without a bar at some sample); returns the
+        stretch's end (a kill switch that fires ends it at that tick)."""
+        engine = self.engine
+        portfolio, faults, start = engine.portfolio, engine.faults, lookahead.start_tick
+        columns = [(key, ahead.bid.tolist(), ahead.ask.tolist()) for key, ahead in lookahead.markets.items()]
+        for j in samples:
+            quotes = {key: _Touch(bids[j], asks[j]) for key, bids, asks in columns if bids[j] == bids[j]}
+            sampled = faults.guard("equity", portfolio.mark, _Marked(start + j, ts[j], quotes), default=False)
+            if sampled:
+                faults.guard("equity", engine.equity_log.append, portfolio)
+                faults.guard("equity", engine.drawdown.note, portfolio)
+                engine._check_kill_switch()
+                if engine.state != EngineState.RUNNING:  # the kill switch fired: the stretch ends here
+                    return j + 1
+        return quiet
 
     def _archive(self, snapshot, closed: dict) -> None:
         """The chart's archive takes the bars that closed in the stretch, as CandleArchive.note would have."""
