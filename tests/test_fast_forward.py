@@ -43,6 +43,15 @@ def _momentum_defaults(candles: Path) -> dict:
     }
 
 
+def _textbook_kill(candles: Path) -> dict:
+    """The textbook crossover on a small account that also holds coins from the start (holdings P&L
+    moves at every sample), with a kill switch on all equity that fires as the coins held sink between trades."""
+    config = textbook_config(candles)
+    config["portfolio"] = {"starting_balances": {"USDT": 5_000.0, "BTC": 1.7}}
+    config["risk"] = {"max_drawdown_pct": 1.0, "drawdown_basis": "equity"}
+    return config
+
+
 def _with_stat_arb(candles: Path) -> dict:
     """Momentum and stat_arb on two symbols: stat_arb has no quiet_ticks, so nothing is skipped."""
     config = _momentum_defaults(candles)
@@ -97,8 +106,9 @@ def candles(tmp_path_factory):
     return folder
 
 
-@pytest.mark.parametrize("make, skips", [(_textbook, 8000), (_momentum_defaults, 1500), (_with_stat_arb, 0)],
-                         ids=["textbook", "momentum-defaults", "with-stat-arb"])
+@pytest.mark.parametrize("make, skips", [(_textbook, 8000), (_momentum_defaults, 1500), (_textbook_kill, 500),
+                                         (_with_stat_arb, 0)],
+                         ids=["textbook", "momentum-defaults", "textbook-kill", "with-stat-arb"])
 def test_fast_forward_writes_exactly_what_stepping_writes(candles, tmp_path, make, skips):
     config = make(candles)
     stepped, _ = _run(config, tmp_path / "stepped", fast_forward=False)
