@@ -11,7 +11,7 @@ bench/replay_speed.py, and this file runs alone too.
 (c) download_speed(): run_bot.py download's Downloader with a real ccxt binance against the local
     fake klines server (tests/market/fake_klines.py) at its rate limit: rows/s and requests/s.
 
-Usage: .venv/bin/python bench/candle_speed.py [--bars 1000000] [--our-bars 20000] [--download-bars 50000]
+Usage: .venv/bin/python bench/candle_speed.py [--bars 1000000] [--our-bars BARS] [--download-bars 50000]
 Target (issue 12): ratio >= 1.0 with our_bars = bars, memory flat.
 """
 from __future__ import annotations
@@ -86,6 +86,16 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def engine_run_subprocess(folder: Path, bars: int) -> dict:
+    """engine_run in a fresh interpreter (so its peak RSS is its own): seconds, trades, peak and growth MB."""
+    import json
+    import subprocess
+
+    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--engine-run", str(folder), str(bars)],
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def engine_run(folder: Path, bars: int) -> tuple[float, int, float]:
     """(seconds, trades, RSS growth MB) of the engine's backtest on the first `bars` candles of folder."""
     from bot.cli_candles import prepare_backtest
@@ -127,8 +137,10 @@ def candle_backtest_speed(bars: int = 1_000_000, our_bars: int | None = None) ->
         (folder / "start_ms").write_text(str(int(ts[0])))
         theirs_seconds, theirs_trades = backtesting_py_run(ts, values)
         small = max(1000, our_bars // 4)
-        _, _, rss_small = engine_run(folder, small)
-        seconds, trades, rss_big = engine_run(folder, our_bars)
+        short = engine_run_subprocess(folder, small)
+        full = engine_run_subprocess(folder, our_bars)
+        seconds, trades = full["seconds"], full["trades"]
+        rss_small, rss_big = (short["peak_mb"], short["growth_mb"]), (full["peak_mb"], full["growth_mb"])
         ours = our_bars / seconds
         theirs = bars / theirs_seconds
         return {"bars": bars, "our_bars": our_bars, "ours_bars_per_s": ours, "ours_trades": trades,
@@ -166,14 +178,26 @@ def main(argv: list[str] | None = None) -> int:
     """Print (b) and (c)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bars", type=int, default=1_000_000)
-    parser.add_argument("--our-bars", type=int, default=20_000, help="candles our engine runs (default 20000)")
+    parser.add_argument("--our-bars", type=int, default=None, help="candles our engine runs (default: all)")
     parser.add_argument("--download-bars", type=int, default=50_000)
+    parser.add_argument("--skip-download", action="store_true")
+    parser.add_argument("--engine-run", nargs=2, metavar=("FOLDER", "BARS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.engine_run:  # the child of engine_run_subprocess
+        import json
+
+        seconds, trades, growth = engine_run(Path(args.engine_run[0]), int(args.engine_run[1]))
+        print(json.dumps({"seconds": seconds, "trades": trades, "growth_mb": growth, "peak_mb": _peak_rss_mb()}))
+        return 0
     b = candle_backtest_speed(args.bars, args.our_bars)
     print(f"(b) candle backtest, momentum on 1 symbol: ours {b['ours_bars_per_s']:,.0f} bars/s over "
           f"{b['our_bars']:,} bars ({b['ours_trades']} fills); backtesting.py {b['backtesting_py_bars_per_s']:,.0f} bars/s "
           f"over {b['bars']:,} bars ({b['backtesting_py_trades']} trades); ratio {b['ratio']:.3f} (target >= 1.0)")
-    print("    engine peak RSS growth by bars run: " + ", ".join(f"{k:,}: {v:.1f} MB" for k, v in b["rss_growth_mb"].items()))
+    print("    engine peak RSS (growth over the run) by bars run, one process each: "
+          + ", ".join(f"{k:,}: {v[0]:.1f} MB ({v[1]:+.1f} MB)" for k, v in b["rss_growth_mb"].items()))
+    print("    ours: BotEngine --market candles, fast-forward on, ledger + equity log written, storage.fsync off")
+    if args.skip_download:
+        return 0
     c = download_speed(args.download_bars)
     print(f"(c) download against the fake exchange (rateLimit {c['rate_limit_ms']} ms): {c['rows']:,} rows in "
           f"{c['requests']} requests, {c['seconds']:.2f} s: {c['rows_per_s']:,.0f} rows/s, {c['requests_per_s']:.1f} req/s")

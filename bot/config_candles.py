@@ -57,6 +57,8 @@ class CandlesConfig(ConfigModel):
     data_dir: str = "data/candles"  # download/import write here; --data DIR overrides
     since: str | None = None  # first bar traded (ISO date/time, UTC); earlier bars are warm-up history
     until: str | None = None  # bars from this time on are not read
+    # Skip, in bulk, the ticks no strategy can act on (bot/fast_forward.py); results are identical either way.
+    fast_forward: bool = True
     news_file: str | None = None  # JSONL of headlines {"ts", "title", "source", "symbols"?} for the news strategy
     default: CandleBookModel = Field(default_factory=CandleBookModel)
     markets: dict[str, dict[str, CandleBookModel]] = Field(default_factory=dict)

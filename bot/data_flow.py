@@ -32,7 +32,8 @@ from bot.execution.orders import Order, OrdersInFlight
 from bot.accounting.ledger import TradeLedger
 from bot.models import Fill, Signal, Snapshot, Trade, iso_utc, whole_ms
 from bot.accounting.portfolio import PortfolioTracker
-from bot.storage import SCHEMA_VERSION, StorageError, atomic_write_json
+from bot.accounting.state_encoding import StateEncoder
+from bot.storage import SCHEMA_VERSION, StorageError, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,11 @@ class DataFlowManager:
         self.ledger = ledger
         self.portfolio = portfolio
         self.state_path = Path(data_dir) / STATE_FILE
+        self._state_encoder = StateEncoder()
         self.fsync = fsync
+        # False in a fast-forwarded backtest (bot/fast_forward.py): the state file is then a periodic
+        # checkpoint, and the ledger, written first as ever, is what the books are rebuilt from.
+        self.state_after_trades = True
         self.activity = activity
         self.state_extra = state_extra or (lambda: {})
         # The engine's own follow-up to recorded trades (alerts, notifications): a direct call with the
@@ -250,7 +255,8 @@ class DataFlowManager:
             self._note_fill(trade)
         state_error = None
         try:
-            self.write_state()
+            if self.state_after_trades:
+                self.write_state()
         except StorageError as exc:
             state_error = exc  # the trades are in the ledger; the state file is rebuilt from it later
         if self.activity is not None:
@@ -310,18 +316,20 @@ class DataFlowManager:
         return [_with_realized(trade, pnl) for trade, pnl in zip(drafts, realized)]
 
     # ----- state file -----------------------------------------------------------------------
-    def state_document(self) -> dict:
+    def state_document(self, raw_curve: bool = False) -> dict:
         """What portfolio_state.json holds: the books, the equity curve and the engine's state."""
         return {
             "schema_version": SCHEMA_VERSION,
             "last_updated": iso_utc(time.time()),
-            **self.portfolio.to_state(),
+            **self.portfolio.to_state(raw_curve),
             **self.state_extra(),
         }
 
     def write_state(self) -> None:
         """Replace portfolio_state.json atomically with the current books (StorageError: old file kept)."""
-        atomic_write_json(self.state_path, self.state_document(), fsync=self.fsync)
+        # The curve's points are encoded once each (bot/accounting/state_encoding.py): the same text.
+        atomic_write_text(self.state_path, self._state_encoder.encode(self.state_document(raw_curve=True)),
+                          fsync=self.fsync, mode=None)
 
 
 def _with_realized(trade: Trade, realized: float) -> Trade:

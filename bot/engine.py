@@ -487,7 +487,13 @@ class BotEngine:
 
     def run_fast(self, max_ticks: int | None, progress: Callable[[int], None] | None = None,
                  cooperate: Callable[[], None] | None = None) -> int:
-        """Run ticks back to back until max_ticks or a stop request; returns ticks run (TickLoop.run_fast)."""
+        """Run ticks back to back until max_ticks or a stop request; returns ticks run (TickLoop.run_fast;
+        a candle backtest skips quiet stretches in bulk, bot/fast_forward.py)."""
+        from bot.fast_forward import fast_forward_for
+
+        runner = fast_forward_for(self)
+        if runner is not None:
+            return runner.run_fast(max_ticks, progress, cooperate)
         return self.loop.run_fast(max_ticks, progress, cooperate)
 
     def start_realtime(self, max_ticks: int | None = None) -> None:

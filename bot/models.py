@@ -438,3 +438,28 @@ class LedgerEntry:
         ts = fields["ts"]
         return cls(**{**fields, "ts": parse_iso(ts) if isinstance(ts, str) else float(ts),
                       "detail": dict(fields["detail"])})
+
+
+@dataclass(frozen=True, slots=True)
+class MarketAhead:
+    """One market over a lookahead block: its bid and ask at each tick (nan without a bar then) and,
+    for each tick, how many of `closes` had closed by then (what history.closes would end at)."""
+
+    bid: np.ndarray
+    closed: np.ndarray
+    closes: np.ndarray
+    ask: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class Lookahead:
+    """The ticks a stored-data source will give next (a backtest's fast-forward, bot/fast_forward.py):
+    their times, which of them close a candle, and each market's prices. Read-only arrays."""
+
+    start_tick: int
+    ts: np.ndarray
+    new_candle: np.ndarray
+    markets: Mapping[tuple[str, str], MarketAhead]
+
+    def __len__(self) -> int:
+        return int(self.ts.shape[0])

@@ -100,9 +100,9 @@ def atomic_write_json(path: str | Path, document: dict, fsync: bool = True) -> N
     _atomic_write_bytes(Path(path), data, fsync)
 
 
-def atomic_write_text(path: str | Path, text: str, fsync: bool = True, mode: int = 0o644) -> None:
+def atomic_write_text(path: str | Path, text: str, fsync: bool = True, mode: int | None = 0o644) -> None:
     """Replace path with text (UTF-8) in one step, as atomic_write_json does, readable by others
-    (mode): a report meant to be shared."""
+    (mode): a report meant to be shared (None: private, as atomic_write_json's files)."""
     _atomic_write_bytes(Path(path), text.encode("utf-8"), fsync, mode)
 
 

@@ -57,10 +57,15 @@ class EquityLog:
 
     def append(self, portfolio) -> None:
         """Write the portfolio's current sample (and any still waiting); raises OSError when refused."""
-        if len(self._pending) >= self.PENDING_LIMIT:
-            self._pending.pop(0)
-            self.dropped += 1
-        self._pending.append(equity_record(portfolio))
+        self.append_records([equity_record(portfolio)])
+
+    def append_records(self, records: list[dict]) -> None:
+        """Write samples made elsewhere (a fast-forwarded stretch's, bot/fast_samples.py), in order, as append does."""
+        for record in records:
+            if len(self._pending) >= self.PENDING_LIMIT:
+                self._pending.pop(0)
+                self.dropped += 1
+            self._pending.append(record)
         try:
             if self._writer is None:
                 self._writer = JsonlWriter(self.path, fsync=self.fsync)

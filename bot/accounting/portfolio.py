@@ -344,8 +344,9 @@ class PortfolioTracker:
         return StrategyPortfolioView(self, strategy)
 
     # ----- persistence -------------------------------------------------------------------
-    def to_state(self) -> dict:
-        """The accounting part of portfolio_state.json."""
+    def to_state(self, raw_curve: bool = False) -> dict:
+        """The accounting part of portfolio_state.json (raw_curve: the equity curve as the deque of
+        points itself, for bot/accounting/state_encoding.py, not a copy as lists)."""
         return {
             "starting_balances": self.starting_balances,
             "balances": {ex: dict(sorted(assets.items())) for ex, assets in sorted(self.balances.items())},
@@ -355,7 +356,7 @@ class PortfolioTracker:
             "initial_marks": dict(sorted(self.initial_marks.items())),
             "marks": dict(sorted(self.marks().items())),
             "peak_equity": self.peak_equity,
-            "equity_history": [list(point) for point in self.equity_history],
+            "equity_history": self.equity_history if raw_curve else [list(point) for point in self.equity_history],
             "last_seq": self.last_seq,
             "last_tick": self.last_tick,
         }

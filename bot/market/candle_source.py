@@ -28,7 +28,8 @@ from bot.config_candles import CandlesConfig, epoch_seconds
 from bot.market.base import MarketSource
 from bot.market.candle_store import CandleFileError, CandleSeries, discover, read_series
 from bot.market.sim_parts import fee_rates, market_liquidity
-from bot.models import Candle, CandleHistory, Market, NewsItem, OrderBook, Quote, Snapshot, iso_utc, split_symbol
+from bot.models import (Candle, CandleHistory, Lookahead, Market, MarketAhead, NewsItem, OrderBook, Quote, Snapshot,
+                        iso_utc, split_symbol)
 
 TICKS_PER_BAR = 4
 TICK_OFFSETS = (0.0, 15.0, 30.0, 45.0)  # seconds into the minute of open, first extreme, second extreme, close
@@ -98,10 +99,13 @@ class CandleMarket(MarketSource, CandleHistory):
         # Per market and minute: the bar's index, or -1; and how many bars closed before it (its history).
         self._bar_at = []
         self._closed_before = []
+        self._bar_at_arrays, self._closed_arrays = [], []  # the same as arrays, for lookahead()
         for m in self._data:
             index = np.searchsorted(m.series.ts, self._grid)
             present = (index < len(m.series)) & (m.series.ts[np.minimum(index, len(m.series) - 1)] == self._grid)
-            self._bar_at.append(np.where(present, index, -1).tolist())
+            self._bar_at_arrays.append(np.where(present, index, -1))
+            self._closed_arrays.append(index)
+            self._bar_at.append(self._bar_at_arrays[-1].tolist())
             self._closed_before.append(index.tolist())
         since = epoch_seconds(settings.since)
         self._first_bar = int(np.searchsorted(self._grid, int(since * 1000))) if since is not None else 0
@@ -178,6 +182,25 @@ class CandleMarket(MarketSource, CandleHistory):
         self._current = (ts, quotes, books)
         return Snapshot(tick, ts, self.exchanges, self.symbols, quotes, self._markets, self, books,
                         news=news, new_candle=phase == 0 and g > 0)
+
+    def lookahead(self, count: int) -> Lookahead:
+        """The next `count` ticks (fewer at the end of the data) as arrays, without moving: times,
+        which close a candle, each market's bid (as next_snapshot's quotes have it) and history end."""
+        ticks = np.arange(self._pos, self._pos + count, dtype=np.int64)
+        grid = self._first_bar + ticks // TICKS_PER_BAR
+        ticks, grid = ticks[grid < self._grid.size], grid[grid < self._grid.size]
+        phase = ticks % TICKS_PER_BAR
+        ts = self._grid[grid] / 1000.0 + np.asarray(TICK_OFFSETS)[phase]
+        markets = {}
+        for k, m in enumerate(self._data):
+            bar = self._bar_at_arrays[k][grid]
+            price = np.where(bar >= 0, m.path[np.maximum(bar, 0), phase], np.nan)
+            if m.half_spread == 0.0:
+                bid, ask = price, np.nextafter(price, np.inf)
+            else:
+                bid, ask = price * (1.0 - m.half_spread), price * (1.0 + m.half_spread)
+            markets[self._keys[k]] = MarketAhead(bid, self._closed_arrays[k][grid], m.close, ask)
+        return Lookahead(int(self._pos), ts, (phase == 0) & (grid > 0), markets)
 
     def _level_qty(self, m: _Market, bar: int, price: float) -> float:
         qty = m.model["depth_usdt"] / price

@@ -5,7 +5,7 @@ from abc import ABC, abstractmethod
 from typing import ClassVar
 
 from bot.config import StrategyConfig
-from bot.models import PortfolioView, Signal, Snapshot
+from bot.models import Lookahead, PortfolioView, Signal, Snapshot
 
 
 class Strategy(ABC):
@@ -24,6 +24,11 @@ class Strategy(ABC):
     @property
     def warmup_candles(self) -> int:
         """How many closed 1-minute candles the strategy needs before it can decide."""
+        return 0
+
+    def quiet_ticks(self, lookahead: Lookahead, view: PortfolioView) -> int:
+        """How many of the lookahead's ticks certainly give no signal and change nothing a later
+        decision reads (a backtest skips them, bot/fast_forward.py); 0, never skip, unless overridden."""
         return 0
 
     @abstractmethod

@@ -98,3 +98,48 @@ def log_return_volatility(closes: ArrayLike, period: int) -> float | None:
     returns = np.diff(np.log(window))
     volatility = float(np.std(returns, ddof=1))
     return volatility if math.isfinite(volatility) else None
+
+
+def window_ema_at(closes: np.ndarray, ends: np.ndarray, period: int, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Approximately, for each end: (last, one before last) of ema(closes[end-window:end], period).
+
+    Vectorised (a fixed linear filter of the window), so equal to ema's values only to rounding:
+    for screening (a fast-forward's "could this cross?"), never for a decision. nan where end < window.
+    """
+    ends = np.asarray(ends, dtype=np.int64)
+    value, previous = np.full(ends.shape[0], np.nan), np.full(ends.shape[0], np.nan)
+    ok = ends >= window
+    if not ok.any() or window <= period:
+        return value, previous
+    lo, hi = int(ends[ok].min()) - window, int(ends[ok].max())
+    segment = np.asarray(closes[lo:hi], dtype=float)
+    alpha, keep = 2.0 / (period + 1), 1.0 - 2.0 / (period + 1)
+
+    def filtered(length: int) -> np.ndarray:
+        # weights of closes oldest first: the seed's mean over the first period, then the smoothing.
+        steps = length - period
+        weights = np.concatenate([np.full(period, keep ** steps / period), alpha * keep ** np.arange(steps - 1, -1, -1)])
+        return np.convolve(segment, weights[::-1], mode="valid")  # [j] covers segment[j:j+length]
+
+    full, short = filtered(window), filtered(window - 1)
+    starts = ends[ok] - window - lo
+    value[ok] = full[starts]
+    previous[ok] = short[starts]
+    return value, previous
+
+
+def rolling_log_volatility(closes: np.ndarray, ends: np.ndarray, period: int) -> np.ndarray:
+    """Approximately log_return_volatility(closes[:end], period) for each end (nan when undefined);
+    vectorised, for screening only."""
+    ends = np.asarray(ends, dtype=np.int64)
+    out = np.full(ends.shape[0], np.nan)
+    ok = ends >= period + 1
+    if not ok.any():
+        return out
+    lo, hi = int(ends[ok].min()) - period - 1, int(ends[ok].max())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        returns = np.diff(np.log(np.asarray(closes[lo:hi], dtype=float)))
+    windows = np.lib.stride_tricks.sliding_window_view(returns, period)  # [j] covers returns[j:j+period]
+    stds = windows.std(axis=1, ddof=1)
+    out[ok] = stds[ends[ok] - period - 1 - lo]
+    return out

@@ -26,17 +26,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.config import MomentumConfig
-from bot.models import PORTFOLIO_QUOTE, Leg, PortfolioView, PositionView, Signal, Snapshot, round_step
+from bot.models import PORTFOLIO_QUOTE, Leg, Lookahead, PortfolioView, PositionView, Signal, Snapshot, round_step
 from bot.strategies.base import Strategy
 from bot.strategies.common import (exit_signal, format_price, format_qty, is_dust, recent_closes,
                                     trading_exchange, usdt_symbols)
-from bot.strategies.indicators import ema, log_return_volatility, rsi
+from bot.strategies.indicators import ema, log_return_volatility, rolling_log_volatility, rsi, window_ema_at
 
 # Leave room in the wallet for the taker fee and for the price moving before the fill.
 WALLET_SPEND_FRACTION = 0.95
 # The manager values a position at the mark (the mean over exchanges), not at this ask.
 POSITION_LIMIT_HEADROOM = 0.99
 CANDLE_SECONDS = 60
+# quiet_ticks screens with vectorised indicators: anything this close (relative) to a trigger counts as "maybe".
+SCREEN_MARGIN = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,57 @@ class MomentumStrategy(Strategy):
             if signal is not None:
                 signals.append(signal)
         return signals
+
+    # -- fast-forward screening --------------------------------------------------------------
+
+    def quiet_ticks(self, lookahead: Lookahead, view: PortfolioView) -> int:
+        """Ticks before the first one that could give a signal: a closed-candle reading that could
+        cross up (any held asset: also trend down), or a stop / take-profit that could trigger.
+
+        Vectorised and conservative (SCREEN_MARGIN around every comparison, unknowns count as
+        maybe): the ticks it flags run through on_snapshot, which alone decides. Skipped ticks
+        leave only the volatility memo and the shown levels stale, and both are recomputed on the
+        next tick that reads them.
+        """
+        p = self.params
+        n = len(lookahead)
+        first = n
+        held = {position.asset: position for position in view.positions() if position.qty > 0}
+        candle_ticks = np.flatnonzero(lookahead.new_candle)
+        window = self.warmup_candles
+        for asset, symbol in self.symbol_by_asset.items():
+            position = held.get(asset)
+            for (exchange, market_symbol), ahead in lookahead.markets.items():
+                if market_symbol != symbol:
+                    continue
+                if candle_ticks.size:
+                    ends = ahead.closed[candle_ticks]
+                    fast, fast_prev = window_ema_at(ahead.closes, ends, p.fast, window)
+                    slow, slow_prev = window_ema_at(ahead.closes, ends, p.slow, window)
+                    tol = SCREEN_MARGIN * (np.abs(fast) + np.abs(slow))
+                    maybe = ~(np.isfinite(fast) & np.isfinite(slow) & np.isfinite(fast_prev) & np.isfinite(slow_prev))
+                    maybe |= (fast_prev - slow_prev <= tol) & (fast - slow > -tol)  # could cross up
+                    if position is not None:
+                        maybe |= fast - slow < tol  # could be below: the trend exit
+                    hits = candle_ticks[maybe]
+                    if hits.size:
+                        first = min(first, int(hits[0]))
+                if position is not None and p.volatility_exits and position.avg_cost > 0:
+                    first = min(first, self._first_level_tick(ahead, position.avg_cost))
+        return first
+
+    def _first_level_tick(self, ahead, avg_cost: float) -> int:
+        """The first tick whose bid could reach the stop or the take-profit (len when none)."""
+        volatility = rolling_log_volatility(ahead.closes, ahead.closed, self.params.volatility_period)
+        horizon = volatility * self._horizon_factor
+        stop = np.maximum(0.0, avg_cost * (1.0 - self.params.stop_volatility_mult * horizon))
+        target = avg_cost * (1.0 + self.params.take_profit_volatility_mult * horizon)
+        tol = SCREEN_MARGIN * avg_cost
+        bid = ahead.bid
+        with np.errstate(invalid="ignore"):
+            maybe = (bid <= stop + tol) | (bid >= target - tol) | (np.isfinite(bid) & ~np.isfinite(horizon))
+        hits = np.flatnonzero(maybe)
+        return int(hits[0]) if hits.size else int(bid.shape[0])
 
     # -- per candle -------------------------------------------------------------------------
 
