@@ -267,7 +267,7 @@ def prepare_backtest(config: BotConfig) -> tuple[BotConfig, list[str]]:
     off = {}
     if config.strategies.arbitrage.enabled:
         off["strategies.arbitrage.enabled"] = False
-        warnings.append("arbitrage is off in a candle backtest: cross-exchange and triangular arbitrage need real "
+        warnings.append("arbitrage is refused in a candle backtest (switched off): cross-exchange and triangular arbitrage need real "
                         "order books seen at the same moment, and a candle gives one price per minute per market "
                         "(any gap between candle prices would be an artefact, not an opportunity)")
     if config.strategies.news.enabled and not config.candles.news_file:

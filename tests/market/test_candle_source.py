@@ -171,7 +171,7 @@ def test_strategies_candles_cannot_feed_are_switched_off_saying_why(tmp_path):
     assert not config.strategies.arbitrage.enabled and not config.strategies.news.enabled
     assert config.strategies.momentum.enabled
     assert config.market.exchanges == ["binance"] and config.market.symbols == ["BTC/USDT"]
-    assert any(w.startswith("arbitrage is off in a candle backtest: cross-exchange and triangular arbitrage need "
+    assert any(w.startswith("arbitrage is refused in a candle backtest (switched off): cross-exchange and triangular arbitrage need "
                             "real order books") for w in warnings)
     assert any("no headlines were given (candles.news_file" in w for w in warnings)
     assert any(w.startswith("stat_arb is off") for w in warnings)
