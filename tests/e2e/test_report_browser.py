@@ -38,7 +38,8 @@ def needs(figures: dict) -> str:
 @pytest.fixture(scope="module")
 def stopped_bot(tmp_path_factory):
     """A bot that traded and took samples for a while, then stopped from the API."""
-    bot = start_bot(tmp_path_factory.mktemp("report-bot"))
+    # 30 simulated seconds a tick (the e2e default is 10): two hourly periods in a third of the wall time.
+    bot = start_bot(tmp_path_factory.mktemp("report-bot"), {"market": {"tick_seconds": 30.0}})
     try:
         bot.wait_until(lambda: bot.get_json("/api/trades?limit=1")["total"] >= 5
                        and bot.get_json("/api/analytics")["overall"]["periods"] >= 2,
