@@ -163,7 +163,9 @@ def test_twenty_wrong_passwords_are_slowed_and_logged(secured):
     assert codes.count(401) <= 5 and codes[-15:] == [429] * 15 and set(codes) == {401, 429}
     lines = [json.loads(line) for line in (bot.log_dir / "activity.jsonl").read_text().splitlines() if line.strip()]
     failed = [line for line in lines if line["event"] == "login_failed"]
-    assert len(failed) >= 21 and all(line["address"] == "127.0.0.1" for line in failed)
+    # These twenty, and one more when the browser test ran first on this module's bot (xdist may
+    # give it to the other worker, with its own bot).
+    assert len(failed) >= 20 and all(line["address"] == "127.0.0.1" for line in failed)
 
 
 def self_signed(directory) -> tuple[str, str]:

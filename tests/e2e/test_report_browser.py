@@ -8,9 +8,11 @@ violation, show the API's figures, and are screenshotted into the test's tmp dir
 """
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -44,6 +46,14 @@ def stopped_bot(tmp_path_factory):
         bot.wait_until(lambda: bot.get_json("/api/trades?limit=1")["total"] >= 5
                        and bot.get_json("/api/analytics")["overall"]["periods"] >= 2,
                        timeout=120, interval=0.5, what="trades and two hourly periods")
+        # Trading stopped here too (the first test stops it again from the page): each test finds the
+        # figures still, whichever runs first or alone (xdist may give them to different workers).
+        page = urllib.request.urlopen(bot.base_url + "/", timeout=30).read().decode("utf-8")
+        token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+        request = urllib.request.Request(bot.base_url + "/api/bot/stop", data=b"{}", method="POST",
+                                         headers={"Content-Type": "application/json", "X-CSRF-Token": token})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert answer.status == 200
         yield bot
     finally:
         code = bot.stop()
