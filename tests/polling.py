@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 
 
-def wait_for(condition, timeout: float = 10.0, what: str = "condition", interval: float = 0.02):
+def wait_for(condition, timeout: float = 30.0, what: str = "condition", interval: float = 0.02):
     """condition()'s first truthy value, polled every interval; AssertionError at the deadline."""
     deadline = time.monotonic() + timeout
     while True:

@@ -1,6 +1,7 @@
 """run_bot.py as a user runs it: determinism, verify, crashes, damaged files, bad input, signals."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +22,22 @@ def headless(data, *extra):
     return bot("--no-dashboard", "--fast", "--data-dir", data, "--log-dir", Path(data).parent / "logs", *extra)
 
 
+@pytest.fixture(scope="module")
+def ran_6000(tmp_path_factory):
+    """The data dir of one 6,000-tick headless run (default seed), made once per module (worker)."""
+    data = tmp_path_factory.mktemp("ran-6000") / "data"
+    result = headless(data, "--max-ticks", 6000)
+    assert result.returncode == 0, result.stderr
+    return data
+
+
+def copy_of(ran, tmp_path) -> Path:
+    """A test's own copy of a finished run's data dir (the run is deterministic: as if it ran here)."""
+    data = tmp_path / "data"
+    shutil.copytree(ran, data)
+    return data
+
+
 @pytest.mark.slow
 def test_same_seed_gives_byte_identical_ledgers_and_verify_passes(tmp_path):
     a, b = tmp_path / "A" / "data", tmp_path / "B" / "data"
@@ -38,9 +55,8 @@ def test_same_seed_gives_byte_identical_ledgers_and_verify_passes(tmp_path):
         assert check.stdout.startswith("ledger:") and "OK" in check.stdout
 
 
-def test_verify_reports_differences_and_exits_nonzero(tmp_path):
-    data = tmp_path / "data"
-    assert headless(data, "--max-ticks", 6000).returncode == 0
+def test_verify_reports_differences_and_exits_nonzero(tmp_path, ran_6000):
+    data = copy_of(ran_6000, tmp_path)
     state = json.loads((data / "portfolio_state.json").read_text())
     state["balances"]["kraken"]["USDT"] = 1.0
     (data / "portfolio_state.json").write_text(json.dumps(state))
@@ -76,9 +92,8 @@ def test_sigkill_mid_run_then_restart_resumes_and_loses_no_trade(tmp_path):
     assert not list(data.glob(".*.tmp"))
 
 
-def test_torn_last_ledger_line_is_ignored_with_a_warning(tmp_path):
-    data = tmp_path / "data"
-    assert headless(data, "--max-ticks", 6000).returncode == 0
+def test_torn_last_ledger_line_is_ignored_with_a_warning(tmp_path, ran_6000):
+    data = copy_of(ran_6000, tmp_path)
     ledger = data / "trades.jsonl"
     good = ledger.read_bytes()
     with open(ledger, "ab") as handle:
@@ -90,9 +105,8 @@ def test_torn_last_ledger_line_is_ignored_with_a_warning(tmp_path):
     assert bot("verify", "--data-dir", data).returncode == 0
 
 
-def test_corrupt_ledger_line_in_the_middle_exits_2_naming_file_and_line(tmp_path):
-    data = tmp_path / "data"
-    assert headless(data, "--max-ticks", 6000).returncode == 0
+def test_corrupt_ledger_line_in_the_middle_exits_2_naming_file_and_line(tmp_path, ran_6000):
+    data = copy_of(ran_6000, tmp_path)
     ledger = data / "trades.jsonl"
     lines = ledger.read_text().splitlines(keepends=True)
     assert len(lines) >= 3
@@ -189,9 +203,8 @@ def test_progress_bar_on_a_terminal_and_none_in_a_pipe(tmp_path):
     assert "ticks/s" not in piped.stderr
 
 
-def test_verify_reads_only_a_torn_tail_and_a_stale_state_stay_as_they_were(tmp_path):
-    data = tmp_path / "data"
-    assert headless(data, "--max-ticks", 6000).returncode == 0
+def test_verify_reads_only_a_torn_tail_and_a_stale_state_stay_as_they_were(tmp_path, ran_6000):
+    data = copy_of(ran_6000, tmp_path)
     ledger = data / "trades.jsonl"
     lines = ledger.read_bytes().splitlines(keepends=True)
     assert len(lines) >= 2

@@ -7,6 +7,7 @@ and the cause (exit 2), no traceback.
 """
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,6 +29,22 @@ def bot(*args, timeout=180, **kwargs):
 def headless(data, *extra, **kwargs):
     return bot("--no-dashboard", "--fast", "--data-dir", data, "--log-dir", Path(data).parent / "logs", *extra,
                **kwargs)
+
+
+@pytest.fixture(scope="module")
+def ran_3000(tmp_path_factory):
+    """The data dir of one 3,000-tick headless run (default seed), made once per module (worker)."""
+    data = tmp_path_factory.mktemp("ran-3000") / "data"
+    result = headless(data, "--max-ticks", 3000)
+    assert result.returncode == 0, result.stderr
+    return data
+
+
+def copy_of(ran, tmp_path) -> Path:
+    """A test's own copy of a finished run's data dir (the run is deterministic: as if it ran here)."""
+    data = tmp_path / "data"
+    shutil.copytree(ran, data)
+    return data
 
 
 def start_long_run(tmp_path):
@@ -99,9 +116,8 @@ def test_a_data_dir_that_cannot_be_created_is_one_line_exit_2(tmp_path):
     assert "Not a directory" in line
 
 
-def test_a_read_only_data_dir_is_one_line_exit_2_and_verify_still_reads_it(tmp_path):
-    data = tmp_path / "data"
-    assert headless(data, "--max-ticks", 3000).returncode == 0
+def test_a_read_only_data_dir_is_one_line_exit_2_and_verify_still_reads_it(tmp_path, ran_3000):
+    data = copy_of(ran_3000, tmp_path)
     if IS_ROOT:  # root writes through chmod: make the file system itself read-only
         subprocess.run(["mount", "--bind", str(data), str(data)], check=True)
         try:
@@ -124,9 +140,8 @@ def test_a_read_only_data_dir_is_one_line_exit_2_and_verify_still_reads_it(tmp_p
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-def test_a_forbidden_data_dir_is_one_line_exit_2(tmp_path):
-    data = tmp_path / "data"
-    assert headless(data, "--max-ticks", 3000).returncode == 0
+def test_a_forbidden_data_dir_is_one_line_exit_2(tmp_path, ran_3000):
+    data = copy_of(ran_3000, tmp_path)
     if IS_ROOT:  # root passes any chmod, not an immutable folder
         subprocess.run(["chattr", "+i", str(data)], check=True)
         try:

@@ -230,8 +230,10 @@ def _ensure_chromium() -> None:
                     "the browser tests need Debian's Chromium")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser():
+    """One Chromium per pytest process (xdist worker); every test opens its own context (own cookies,
+    storage and pages) and closes it, so sharing the browser shares no state between tests."""
     _ensure_chromium()
     from playwright.sync_api import sync_playwright
 

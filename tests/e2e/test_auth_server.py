@@ -12,8 +12,10 @@ import pytest
 import requests
 import socketio
 import yaml
+from playwright.sync_api import expect
 
-from tests.e2e.conftest import FAST_CONFIG, REPO_ROOT, SHOTS_COPY_DIR, Watched, api_call, free_port, merge, start_bot
+from tests.e2e.conftest import (FAST_CONFIG, REPO_ROOT, SHOTS_COPY_DIR, WAIT_MS, Watched, api_call, free_port, merge,
+                                start_bot)
 from tests.polling import wait_for
 
 PASSWORD = "a long test password"
@@ -127,7 +129,8 @@ def test_a_signed_in_chromium_works_through_every_page(secured, browser):
         page.screenshot(path=str(SHOTS_COPY_DIR / "login-390.png"), full_page=True)
         page.fill("#password", "wrong password!")
         page.click("button[type=submit]")
-        assert "Wrong password." in page.text_content("#login-error")
+        # The answer is a new page (a form post): wait for its text, not the old page's empty line.
+        expect(page.locator("#login-error")).to_contain_text("Wrong password.", timeout=WAIT_MS)
         page.fill("#password", PASSWORD)
         page.click("button[type=submit]")
         page.wait_for_url(bot.base_url + "/analytics")
@@ -160,7 +163,9 @@ def test_twenty_wrong_passwords_are_slowed_and_logged(secured):
     assert codes.count(401) <= 5 and codes[-15:] == [429] * 15 and set(codes) == {401, 429}
     lines = [json.loads(line) for line in (bot.log_dir / "activity.jsonl").read_text().splitlines() if line.strip()]
     failed = [line for line in lines if line["event"] == "login_failed"]
-    assert len(failed) >= 21 and all(line["address"] == "127.0.0.1" for line in failed)
+    # These twenty, and one more when the browser test ran first on this module's bot (xdist may
+    # give it to the other worker, with its own bot).
+    assert len(failed) >= 20 and all(line["address"] == "127.0.0.1" for line in failed)
 
 
 def self_signed(directory) -> tuple[str, str]:

@@ -8,9 +8,11 @@ violation, show the API's figures, and are screenshotted into the test's tmp dir
 """
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -38,11 +40,20 @@ def needs(figures: dict) -> str:
 @pytest.fixture(scope="module")
 def stopped_bot(tmp_path_factory):
     """A bot that traded and took samples for a while, then stopped from the API."""
-    bot = start_bot(tmp_path_factory.mktemp("report-bot"))
+    # 30 simulated seconds a tick (the e2e default is 10): two hourly periods in a third of the wall time.
+    bot = start_bot(tmp_path_factory.mktemp("report-bot"), {"market": {"tick_seconds": 30.0}})
     try:
         bot.wait_until(lambda: bot.get_json("/api/trades?limit=1")["total"] >= 5
                        and bot.get_json("/api/analytics")["overall"]["periods"] >= 2,
                        timeout=120, interval=0.5, what="trades and two hourly periods")
+        # Trading stopped here too (the first test stops it again from the page): each test finds the
+        # figures still, whichever runs first or alone (xdist may give them to different workers).
+        page = urllib.request.urlopen(bot.base_url + "/", timeout=30).read().decode("utf-8")
+        token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+        request = urllib.request.Request(bot.base_url + "/api/bot/stop", data=b"{}", method="POST",
+                                         headers={"Content-Type": "application/json", "X-CSRF-Token": token})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert answer.status == 200
         yield bot
     finally:
         code = bot.stop()

@@ -4,8 +4,11 @@ It holds a fixed set of 1-minute bars per symbol (tests/candle_files.walk) and s
 way binance does: GET /api/v3/klines?symbol&interval&startTime&endTime&limit (at most 1000 per
 page, from startTime on). Real ccxt binance objects are pointed at it (exchange_options()).
 
-Faults: `min_interval_ms` answers 429 to a request that came sooner than that after the one
-before (a client that ignored its rate limit gets caught); `faults` maps a klines request
+Faults: `window_limit=(n, ms)` answers 429 to a klines request arriving when n had already
+arrived in the ms before it, the way exchanges limit request weight per window (a client that
+ignored its rate limit gets caught; `too_soon` counts them); `hold_from` keeps every klines
+request from that number on waiting (unanswered) until `release` is set, so a test can act
+while the client is surely mid-download; `faults` maps a klines request
 number (1-based) to an HTTP status (429, 500, 502, 503) or "drop" (the connection is closed
 without an answer); `fail_from` makes every klines request from that number on answer 500 (an
 exchange that stays down, for the interrupted-download tests).
@@ -27,8 +30,9 @@ from tests.market.fake_exchange import _binance_market
 class FakeKlines:
     """binance klines on 127.0.0.1; use as a context manager."""
 
-    def __init__(self, bars: int = 5000, symbols=("BTC/USDT", "ETH/USDT"), *, min_interval_ms: float = 0.0,
-                 faults: dict | None = None, fail_from: int | None = None, holes: tuple = ()):
+    def __init__(self, bars: int = 5000, symbols=("BTC/USDT", "ETH/USDT"), *, window_limit: tuple | None = None,
+                 faults: dict | None = None, fail_from: int | None = None, holes: tuple = (),
+                 hold_from: int | None = None):
         self.data = {}
         for n, symbol in enumerate(symbols):
             ts, values = walk(bars, seed=10 + n, price=100.0 * (n + 1))
@@ -37,13 +41,14 @@ class FakeKlines:
                 keep[lo:hi] = False
             self.data[symbol.replace("/", "")] = (ts[keep], values[keep])
         self.symbols = tuple(symbols)
-        self.min_interval_ms = min_interval_ms
+        self.window_limit = window_limit
         self.faults = dict(faults or {})
         self.fail_from = fail_from
+        self.hold_from = hold_from
+        self.release = threading.Event()  # lets held requests through
         self.klines_requests = 0
-        self.too_soon = 0  # requests refused for coming sooner than min_interval_ms
-        self.request_times: list[float] = []
-        self._last = None
+        self.too_soon = 0  # requests refused by window_limit
+        self.request_times: list[float] = []  # time.monotonic() of each klines request's arrival
         self._lock = threading.Lock()
         self._server = None
 
@@ -56,6 +61,7 @@ class FakeKlines:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.release.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -88,9 +94,13 @@ class FakeKlines:
             self.klines_requests += 1
             number = self.klines_requests
             now = time.monotonic()
-            soon = self._last is not None and (now - self._last) * 1000 < self.min_interval_ms
-            self._last = now
+            soon = False
+            if self.window_limit is not None:
+                most, window_ms = self.window_limit
+                soon = sum(1 for t in self.request_times if (now - t) * 1000 < window_ms) >= most
             self.request_times.append(now)
+        if self.hold_from is not None and number >= self.hold_from:
+            self.release.wait(timeout=120)
         if soon:
             self.too_soon += 1
             return 429, {"code": -1003, "msg": "Too many requests; current limit of IP is 1200 requests per minute."}

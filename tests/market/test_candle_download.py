@@ -50,17 +50,36 @@ def _assert_file_holds(tmp_path, fake, symbol, bars):
     np.testing.assert_array_equal(series.values, values[keep])  # exact: the floats went through as strings
 
 
+# ccxt's sync rate limiter (ccxt/base/exchange.py Exchange.throttle, what make_client builds) sleeps
+# before each request until rateLimit * cost ms have passed since the previous request STARTED
+# (lastRestRequestTimestamp is set as a request is sent): no burst, no bucket capacity. binance's
+# spot klines cost 0.4 (ccxt/binance.py, api public get), so rateLimit 750 spaces the sends by at
+# least S = 300 ms. The server sees arrivals, which scheduling can make late by up to some D ms,
+# so in any window of W = 600 ms it gets at most ceil((W + D) / S): 2 when all are on time, and
+# no more than 3 while no arrival is late by more than 300 ms (the slack for a loaded CI machine).
+# Unpaced, each symbol's 4 requests arrive ~10 ms apart (local server): caught unless each took
+# over 200 ms.
+KLINES_RATE_LIMIT_MS = 750  # -> 300 ms between klines requests
+KLINES_WINDOW = (3, 600.0)  # (most requests, window ms) the fake accepts; a 4th within 600 ms gets 429
+
+
 def test_download_paginates_within_the_rate_limit_and_stores_exactly_the_exchanges_bars(tmp_path, capsys):
-    # The server refuses (429) any request sooner than 15 ms after the last; ccxt paces at 20 ms.
-    with FakeKlines(bars=3500, min_interval_ms=15) as fake:
-        assert _download(tmp_path, fake, 3500, symbols=("BTC/USDT", "ETH/USDT")) == 0
-        assert fake.too_soon == 0
-        assert fake.klines_requests == 8  # 4 pages of at most 1000 per symbol
-        gaps = np.diff(fake.request_times)
-        assert (gaps * 1000 >= 15).all()
+    with FakeKlines(bars=3500, window_limit=KLINES_WINDOW) as fake:
+        assert _download(tmp_path, fake, 3500, symbols=("BTC/USDT", "ETH/USDT"), rate_limit_ms=KLINES_RATE_LIMIT_MS) == 0
+        assert fake.too_soon == 0, f"requests over {KLINES_WINDOW[0]} per {KLINES_WINDOW[1]:.0f} ms: {fake.too_soon}"
+        assert fake.klines_requests == 8  # 4 pages of at most 1000 per symbol, none repeated
     _assert_file_holds(tmp_path, fake, "BTC/USDT", 3500)
     _assert_file_holds(tmp_path, fake, "ETH/USDT", 3500)
     assert "3500 new bars in 4 requests" in capsys.readouterr().out
+
+
+def test_the_window_check_catches_a_client_without_its_rate_limiter(tmp_path):
+    # The control for the test above: the same download with ccxt's limiter off is refused.
+    with FakeKlines(bars=3500, window_limit=KLINES_WINDOW) as fake:
+        original = fake.exchange_options
+        fake.exchange_options = lambda rate_limit_ms: {**original(rate_limit_ms), "enableRateLimit": False}
+        _download(tmp_path, fake, 3500, symbols=("BTC/USDT", "ETH/USDT"), rate_limit_ms=KLINES_RATE_LIMIT_MS)
+        assert fake.too_soon > 0, "an unpaced client was not caught"
 
 
 def test_429_5xx_and_a_dropped_connection_mid_download_are_retried(tmp_path):
@@ -110,31 +129,35 @@ def test_unknown_exchange_symbol_or_timeframe_is_refused_before_any_candle_reque
 
 
 def test_sigint_mid_download_leaves_a_complete_file_and_the_same_command_resumes(tmp_path):
-    # 6 pages at 150 ms each: the process is interrupted for real once two pages have been answered.
-    with FakeKlines(bars=6000) as fake:
-        config = _config(tmp_path, fake, rate_limit_ms=150)
+    # 6 pages; the server holds the third request unanswered, so the process is interrupted for
+    # real while it waits for it, with exactly two pages (2000 bars) received.
+    with FakeKlines(bars=6000, hold_from=3) as fake:
+        config = _config(tmp_path, fake)
         argv = [sys.executable, str(ROOT / "run_bot.py"), "download", "--exchange", "binance", "--symbols",
                 "BTC/USDT", "--since", SINCE, "--until", _until(6000), "--data", str(tmp_path / "candles"),
                 "--config", str(config)]
         process = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                    env={**os.environ, "PYTHONPATH": str(ROOT)})
         try:
-            wait_for(lambda: fake.klines_requests >= 2, timeout=30, what="two pages answered")
+            wait_for(lambda: fake.klines_requests >= 3 or process.poll() is not None, timeout=60,
+                     what="the third page asked for")
             process.send_signal(signal.SIGINT)
-            _out, err = process.communicate(timeout=30)
+            _out, err = process.communicate(timeout=60)
         finally:
             if process.poll() is None:
                 process.kill()
         assert process.returncode == 1, err
         assert "interrupted" in err
         path = candle_path(tmp_path / "candles", "binance", "BTC/USDT", "1m")
-        partial = read_series(path)  # complete and checked, whatever page the signal fell on
-        assert 1000 <= len(partial) < 6000
+        partial = read_series(path)  # complete and checked
         ts, values = fake.bars("BTC/USDT")
-        np.testing.assert_array_equal(partial.ts, ts[:len(partial)])
+        np.testing.assert_array_equal(partial.ts, ts[:2000])
+        np.testing.assert_array_equal(partial.values, values[:2000])
+        fake.hold_from = None
+        fake.release.set()
         before = fake.klines_requests
         assert _download(tmp_path, fake, 6000) == 0
-        assert fake.klines_requests - before == -(-(6000 - len(partial)) // 1000)
+        assert fake.klines_requests - before == 4  # bars 2000-5999 only
     _assert_file_holds(tmp_path, fake, "BTC/USDT", 6000)
 
 

@@ -282,7 +282,7 @@ def test_a_failing_exchange_degrades_goes_down_and_recovers_while_the_other_keep
 def test_a_crossed_book_is_stale_and_never_served(market, fake):
     fake.set_fault("kraken", "crossed")
     kraken = {("kraken", "BTC/USDT"), ("kraken", "ETH/USDT")}
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30  # generous: a loaded CI machine
     while not kraken <= (snapshot := market.next_snapshot()).stale:  # books are re-read one by one
         assert time.monotonic() < deadline, "crossed books were never marked stale"
         for key in kraken & set(snapshot.quotes):

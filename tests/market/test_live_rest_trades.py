@@ -53,7 +53,7 @@ def test_rest_trades_arrive_per_symbol_once_each_and_none_is_missed(fake):
         # Many more polls: each asks again from the newest trade's time (inclusive) and gets it back;
         # the tape still holds every print once.
         asked = queries(fake, "binance", "BTC/USDT")
-        wait_for(lambda: queries(fake, "binance", "BTC/USDT") >= asked + 5, 10, "five more trade polls")
+        wait_for(lambda: queries(fake, "binance", "BTC/USDT") >= asked + 5, 30, "five more trade polls")
         assert held(market, "binance", "BTC/USDT") == served(fake, "binance", "BTC/USDT")
         assert held(market, "kraken", "ETH/USDT") == served(fake, "kraken", "ETH/USDT")
         # The same prints brought again by another feed (a stream coming back) are not doubled;
@@ -65,9 +65,9 @@ def test_rest_trades_arrive_per_symbol_once_each_and_none_is_missed(fake):
             (None, *served(fake, "binance", "BTC/USDT")[-1][1:])]
         # A burst bigger than one page (500): read page after page from the last time seen, none lost.
         fake.add_trades("binance", "ETH/USDT", [(3_000.0 + i / 100, 0.01, "buy") for i in range(700)])
-        wait_for(lambda: len(market.recent_trades("binance", "ETH/USDT")) >= 701, 10, "the whole burst")
+        wait_for(lambda: len(market.recent_trades("binance", "ETH/USDT")) >= 701, 30, "the whole burst")
         asked = queries(fake, "binance", "ETH/USDT")
-        wait_for(lambda: queries(fake, "binance", "ETH/USDT") >= asked + 2, 10, "two more polls")
+        wait_for(lambda: queries(fake, "binance", "ETH/USDT") >= asked + 2, 30, "two more polls")
         assert held(market, "binance", "ETH/USDT") == served(fake, "binance", "ETH/USDT")
         assert [since for ex, sym, since in fake.trade_queries if (ex, sym) == ("binance", "ETH/USDT")][-1] == \
             fake.tapes[("binance", "ETH/USDT")][-1][1]
@@ -82,7 +82,7 @@ def test_a_failing_trades_endpoint_is_counted_and_logged_while_quotes_and_books_
         feed = market._feeds["binance"]
         fake.trades_failing = True
         started = time.time()
-        wait_for(lambda: feed.trade_errors >= 5, 10, "failed trade reads")  # breaker_failures is 2
+        wait_for(lambda: feed.trade_errors >= 5, 30, "failed trade reads")  # breaker_failures is 2
         snapshot = market.next_snapshot()
         assert not snapshot.stale and market.health()["binance"]["state"] == "live"
         assert ("binance", "BTC/USDT") in snapshot.quotes
@@ -104,7 +104,7 @@ def test_rest_trades_can_be_switched_off(fake):
     try:
         fake.add_trades("binance", "BTC/USDT", [(60_000.0, 0.1, "sell")])
         started = time.time()
-        wait_for(lambda: fake.count("binance", "/depth", since=started) >= 3, 10, "three polls")
+        wait_for(lambda: fake.count("binance", "/depth", since=started) >= 3, 30, "three polls")
         assert fake.count("binance", "aggTrades") == 0 and fake.count("kraken", "Trades") == 0
         assert market.recent_trades("binance", "BTC/USDT") == []
         assert not market.has_trade_feed and not market.has_trade_feed_for("binance", "BTC/USDT")
@@ -137,15 +137,15 @@ def test_a_resting_limit_on_a_rest_polled_exchange_fills_from_its_public_trades(
                 engine.tick()
                 return done()
             return step
-        wait_for(tick_until(lambda: live.status == "open" and live.queue_ahead is not None), 10, "resting")
+        wait_for(tick_until(lambda: live.status == "open" and live.queue_ahead is not None), 30, "resting")
         assert not live.stale and engine.ledger.count == 0
         # A print above its price does not fill it; one through it does, at the order's own price.
         fake.add_trades("binance", "BTC/USDT", [(price + 5.0, 0.02, "sell")])
-        wait_for(tick_until(lambda: len(engine.source.recent_trades("binance", "BTC/USDT")) == 1), 10, "print 1")
+        wait_for(tick_until(lambda: len(engine.source.recent_trades("binance", "BTC/USDT")) == 1), 30, "print 1")
         engine.tick()
         assert live.status == "open" and engine.ledger.count == 0
         fake.add_trades("binance", "BTC/USDT", [(price - 1.0, 0.02, "sell")])
-        wait_for(tick_until(lambda: engine.ledger.count == 1), 10, "the fill")
+        wait_for(tick_until(lambda: engine.ledger.count == 1), 30, "the fill")
         fill = engine.ledger.recent(1)[0]
         assert (fill.exchange, fill.symbol, fill.side) == ("binance", "BTC/USDT", "buy")
         assert fill.price == pytest.approx(price, abs=1e-9) and fill.qty == pytest.approx(0.01, abs=1e-12)

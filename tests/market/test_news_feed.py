@@ -4,13 +4,13 @@ from __future__ import annotations
 import calendar
 import logging
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from bot.market.news_feed import NewsFeedReader, plain_text
+from tests.polling import wait_for
 
 DATA = Path(__file__).parent / "data"
 
@@ -154,13 +154,11 @@ def test_feeds_can_be_files_and_a_bad_feed_does_not_stop_the_others(tmp_path):
 
 
 def test_background_thread_reads_on_its_own_and_closes_promptly(feed_server):
-    reader = NewsFeedReader([feed_server.url], 0.05)
-    deadline = time.monotonic() + 5
-    items = ()
-    while not items and time.monotonic() < deadline:
-        items = reader.drain()
-        time.sleep(0.02)
+    # An hour between polls: after the first read the thread waits an hour, so close() ends it
+    # only by waking that wait (an Event), never by the wait running out (join gives up at 11 s).
+    reader = NewsFeedReader([feed_server.url], 3600.0)
+    items = wait_for(reader.drain, timeout=30, what="the background thread's first read")
     assert len(items) == 2
-    started = time.monotonic()
+    thread = reader._thread
     reader.close()
-    assert time.monotonic() - started < 2.0  # waits on an Event, not a long sleep
+    assert not thread.is_alive(), "close() returned with the reader's thread still waiting"
