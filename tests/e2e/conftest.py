@@ -38,6 +38,9 @@ FAST_CONFIG = {
 }
 
 
+PORT_ATTEMPTS = 3  # a start that lost its port to another process is retried on a new one
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -141,24 +144,30 @@ def start_bot(tmp_dir: Path, config: dict | None = None, extra_args: tuple[str, 
     settings = merge(settings, {"storage": {"data_dir": str(data_dir), "log_dir": str(log_dir)}})
     config_path = tmp_dir / "config.yaml"
     config_path.write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
-    port = free_port()
     stdout_path, stderr_path = tmp_dir / "bot.stdout.txt", tmp_dir / "bot.stderr.txt"
     env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="1")
-    with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
-        process = subprocess.Popen(
-            [sys.executable, "run_bot.py", "--config", str(config_path), "--port", str(port), *extra_args],
-            cwd=REPO_ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
-    bot = BotProcess(process, f"http://127.0.0.1:{port}", port, data_dir, log_dir, config_path,
-                     stdout_path, stderr_path, headers=dict(headers or {}))
-    try:
-        bot.wait_until(lambda: bot.get_json("/api/health", timeout=2.0).get("status") == "ok",
-                       timeout=START_TIMEOUT_SECONDS, interval=0.2, what="GET /api/health")
-    except BaseException:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
-        raise
-    return bot
+    for attempt in range(PORT_ATTEMPTS):
+        # free_port() lets the port go before the bot binds it: another process (a client's
+        # ephemeral port on the other worker) can take it in between. Only that is retried.
+        port = free_port()
+        with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
+            process = subprocess.Popen(
+                [sys.executable, "run_bot.py", "--config", str(config_path), "--port", str(port), *extra_args],
+                cwd=REPO_ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
+        bot = BotProcess(process, f"http://127.0.0.1:{port}", port, data_dir, log_dir, config_path,
+                         stdout_path, stderr_path, headers=dict(headers or {}))
+        try:
+            bot.wait_until(lambda: bot.get_json("/api/health", timeout=2.0).get("status") == "ok",
+                           timeout=START_TIMEOUT_SECONDS, interval=0.2, what="GET /api/health")
+            return bot
+        except BaseException:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+            taken = "Address already in use" in stderr_path.read_text(encoding="utf-8", errors="replace")
+            if not taken or attempt == PORT_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture(scope="module")
