@@ -64,9 +64,13 @@ class DataDirInUse(Exception):
 LOCK_FILE = ".lock"
 
 
+# What json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False) builds on every call, made once.
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def dumps(obj: Any) -> str:
     """Compact, key-ordered-as-given JSON; floats keep their exact repr."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return _COMPACT.encode(obj)
 
 
 def _fsync_dir(folder: Path) -> None:
