@@ -332,7 +332,11 @@ class JsonlWriter:
     def append_many(self, records) -> None:
         """Write the records as one block: all of it lands, or the file is left as it was and
         StorageError is raised."""
-        data = "".join(dumps(r) + "\n" for r in records).encode("utf-8")
+        self.append_encoded(dumps(r) for r in records)
+
+    def append_encoded(self, lines) -> None:
+        """append_many for records already encoded, each exactly as dumps gives it (no newline)."""
+        data = "".join(line + "\n" for line in lines).encode("utf-8")
         if not data:
             return
         if self._fd is None:

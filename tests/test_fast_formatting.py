@@ -44,3 +44,24 @@ def test_dumps_matches_json_dumps():
         loop.append(loop)
         dumps(loop)
     assert dumps({"k": 0.5}) == '{"k":0.5}'
+
+
+def test_equity_line_matches_dumps():
+    from bot.accounting.equity_log import equity_line
+
+    rng = random.Random(9)
+    base = {"schema_version": 1, "ts": "2024-02-29T23:59:59.999Z", "equity": 0.0, "trading_equity": -0.0,
+            "holdings_pnl": 1e-320, "strategies": {}}
+    records = [base]
+    for _ in range(2000):
+        record = dict(base, equity=rng.uniform(-1e9, 1e9), trading_equity=rng.random() * 10 ** rng.randint(-30, 30),
+                      holdings_pnl=float(rng.randint(-5, 5)),
+                      strategies={name: rng.gauss(0, 1e4) for name in rng.sample(["momentum", "stat_arb", 'q"\\é\n'], 2)})
+        records.append(record)
+    records += [dict(base, equity=3), dict(base, equity=True), dict(base, ts='a"b'), dict(base, schema_version=1.0),
+                dict(base, strategies={"x": 2}), {**base, "extra": 1}, {k: base[k] for k in reversed(base)}]
+    for record in records:
+        assert equity_line(record) == json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for bad in (dict(base, equity=float("nan")), dict(base, strategies={"x": float("-inf")})):
+        with pytest.raises(ValueError):
+            equity_line(bad)
