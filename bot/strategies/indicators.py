@@ -137,6 +137,22 @@ def window_ema_at(closes: np.ndarray, ends: np.ndarray, period: int, window: int
     return value, previous
 
 
+def window_emas_at(closes: np.ndarray, ends: np.ndarray, periods: Sequence[int], window: int
+                   ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """[window_ema_at(closes, ends, period, window) for period in periods], the same values, with the
+    work the periods share (the window's segment, the ends' checks) done once. For screening only."""
+    ends = np.asarray(ends, dtype=np.int64)
+    ok = ends >= window
+    every = bool(ok.all()) if ends.shape[0] else False
+    if not every or any(window <= period for period in periods):  # the general path
+        return [window_ema_at(closes, ends, period, window) for period in periods]
+    lo, hi = int(ends.min()) - window, int(ends.max())
+    segment = np.asarray(closes[lo:hi], dtype=float)
+    starts = ends - window - lo
+    return [(np.convolve(segment, _window_weights(period, window), mode="valid")[starts],
+             np.convolve(segment, _window_weights(period, window - 1), mode="valid")[starts]) for period in periods]
+
+
 def rolling_log_volatility(closes: np.ndarray, ends: np.ndarray, period: int) -> np.ndarray:
     """Approximately log_return_volatility(closes[:end], period) for each end (nan when undefined);
     vectorised, for screening only."""
