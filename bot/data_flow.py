@@ -333,4 +333,7 @@ class DataFlowManager:
 
 
 def _with_realized(trade: Trade, realized: float) -> Trade:
+    # A draft already holds 0.0: an entry's realized P&L (the same float, sign and all) keeps the draft as it is.
+    if type(realized) is float and type(trade.realized_pnl) is float and repr(realized) == repr(trade.realized_pnl) == "0.0":
+        return trade
     return dataclasses.replace(trade, realized_pnl=realized)

@@ -79,6 +79,9 @@ class FastForward:
         self.engine = engine
         self.skipped = 0  # ticks advanced in bulk (the rest were stepped)
         self._block = FIRST_BLOCK_TICKS
+        # The last stretch ended before its lookahead did: on a tick a strategy may act on (or a sample
+        # near the kill switch). Looking again would find that at once, so that tick is stepped directly.
+        self._step_next = False
 
     def run_fast(self, max_ticks: int | None, progress: Callable[[int], None] | None = None,
                  cooperate: Callable[[], None] | None = None) -> int:
@@ -95,11 +98,15 @@ class FastForward:
         engine, loop = self.engine, self.engine.loop
         done = 0
         while not loop.wait_for_stop(0) and (max_ticks is None or done < max_ticks):
-            room = self._block if max_ticks is None else min(self._block, max_ticks - done)
-            with engine.lock:
-                advanced = self.advance(room)
-            # A quiet block: look further next time; a stretch that ended on a maybe: look near again.
-            self._block = min(BLOCK_TICKS, self._block * 2) if advanced == room else FIRST_BLOCK_TICKS
+            if self._step_next:  # stepping is always what a skip must equal, so this is safe whatever changed
+                self._step_next = False
+                advanced = 0
+            else:
+                room = self._block if max_ticks is None else min(self._block, max_ticks - done)
+                with engine.lock:
+                    advanced = self.advance(room)
+                # A quiet block: look further next time; a stretch that ended on a maybe: look near again.
+                self._block = min(BLOCK_TICKS, self._block * 2) if advanced == room else FIRST_BLOCK_TICKS
             if advanced == 0:
                 engine.tick()
                 advanced = 1
@@ -167,6 +174,7 @@ class FastForward:
             block.apply(portfolio, engine.drawdown, ts, start, count)
         else:
             end = self._sample_one_by_one(lookahead, ts, samples, quiet)
+        self._step_next = end < len(lookahead)
         source = engine.source
         closed = {key: int(lookahead.markets[key].closed[end - 1]) - int(lookahead.markets[key].closed[0])
                   for key in keys}  # bars that closed during the stretch

@@ -16,8 +16,18 @@ Side = Literal["buy", "sell"]
 PORTFOLIO_QUOTE = "USDT"
 
 
+_DAYS: dict[int, str] = {}  # epoch day -> "YYYY-MM-DDT", for iso_utc
+
+
 def iso_utc(ts: float) -> str:
     """Format epoch seconds as ISO 8601 UTC with millisecond precision."""
+    if ts >= 0 and ts == ts // 1 and ts < 253402300800:  # a whole second in years 1970-9999: no rounding to do
+        day, second = divmod(int(ts), 86400)
+        prefix = _DAYS.get(day)
+        if prefix is None:
+            prefix = _DAYS[day] = datetime.fromtimestamp(day * 86400, tz=timezone.utc).strftime("%Y-%m-%dT")
+        hour, second = divmod(second, 3600)
+        return "%s%02d:%02d:%02d.000Z" % (prefix, hour, second // 60, second % 60)
     return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
@@ -28,6 +38,8 @@ def parse_iso(text: str) -> float:
 
 def whole_ms(ts: float) -> float:
     """ts at whole milliseconds, exactly what its ISO 8601 form in a ledger line reads back to."""
+    if ts >= 0 and ts == ts // 1 and ts < 253402300800:  # a whole second reads back as itself
+        return float(ts)
     return parse_iso(iso_utc(ts))
 
 

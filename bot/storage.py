@@ -64,9 +64,13 @@ class DataDirInUse(Exception):
 LOCK_FILE = ".lock"
 
 
+# What json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False) builds on every call, made once.
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def dumps(obj: Any) -> str:
     """Compact, key-ordered-as-given JSON; floats keep their exact repr."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return _COMPACT.encode(obj)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -328,7 +332,11 @@ class JsonlWriter:
     def append_many(self, records) -> None:
         """Write the records as one block: all of it lands, or the file is left as it was and
         StorageError is raised."""
-        data = "".join(dumps(r) + "\n" for r in records).encode("utf-8")
+        self.append_encoded(dumps(r) for r in records)
+
+    def append_encoded(self, lines) -> None:
+        """append_many for records already encoded, each exactly as dumps gives it (no newline)."""
+        data = "".join(line + "\n" for line in lines).encode("utf-8")
         if not data:
             return
         if self._fd is None:

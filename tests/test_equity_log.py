@@ -69,7 +69,7 @@ def test_a_refused_sample_waits_and_is_written_when_the_disk_takes_it(tmp_path, 
     def refuse(records):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(engine.equity_log._writer, "append_many", refuse)  # this file only
+    monkeypatch.setattr(engine.equity_log._writer, "append_encoded", refuse)  # this file only (its lines come encoded)
     engine.run_fast(120)
     assert engine.equity_log.failures == 2 and "No space left" in engine.equity_log.last_error
     assert engine.ticks_run == 181

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.models import iso_utc, parse_iso
-from bot.storage import CorruptFileError, JsonlWriter, iter_jsonl
+from bot.storage import CorruptFileError, JsonlWriter, dumps, iter_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,36 @@ def equity_record(portfolio) -> dict:
     strategies = {name: stats.net_pnl(portfolio.unrealized_pnl(name)) for name, stats in sorted(portfolio.stats.items())}
     return {"schema_version": EQUITY_SCHEMA_VERSION, "ts": iso_utc(ts), "equity": equity,
             "trading_equity": equity - holdings, "holdings_pnl": holdings, "strategies": strategies}
+
+
+_LAYOUT = ("schema_version", "ts", "equity", "trading_equity", "holdings_pnl", "strategies")
+_PLAIN_TS = frozenset("0123456789-:.TZ")  # what iso_utc writes: nothing JSON escapes
+_NAME_TEXT: dict[str, str] = {}  # strategy name -> its JSON string
+_repr = float.__repr__  # how json writes a float
+
+
+def equity_line(record: dict) -> str:
+    """dumps(record) for an equity sample: formatted directly (the same text) when it has equity_record's
+    layout with plain finite floats, else by dumps itself (which also refuses what it refuses)."""
+    values = (record.get("equity"), record.get("trading_equity"), record.get("holdings_pnl"))
+    strategies, ts, version = record.get("strategies"), record.get("ts"), record.get("schema_version")
+    if (tuple(record) != _LAYOUT or type(version) is not int or type(ts) is not str or not _PLAIN_TS.issuperset(ts)
+            or type(strategies) is not dict):
+        return dumps(record)
+    parts = []
+    for value in (*values, *strategies.values()):
+        if type(value) is not float or value - value != 0.0:  # not a float, or nan / inf
+            return dumps(record)
+    for name, value in strategies.items():
+        text = _NAME_TEXT.get(name) if type(name) is str else None
+        if text is None:
+            if type(name) is not str:
+                return dumps(record)
+            text = _NAME_TEXT[name] = dumps(name)
+        parts.append(f"{text}:{_repr(value)}")
+    return (f'{{"schema_version":{version!r},"ts":"{ts}","equity":{_repr(values[0])},'
+            f'"trading_equity":{_repr(values[1])},"holdings_pnl":{_repr(values[2])},'
+            f'"strategies":{{{",".join(parts)}}}}}')
 
 
 class EquityLog:
@@ -69,7 +99,7 @@ class EquityLog:
         try:
             if self._writer is None:
                 self._writer = JsonlWriter(self.path, fsync=self.fsync)
-            self._writer.append_many(self._pending)
+            self._writer.append_encoded(equity_line(record) for record in self._pending)
         except OSError as exc:  # StorageError from the writer; the guard pauses trading on it
             self.failures += 1
             self.last_error = f"{type(exc).__name__}: {exc}"

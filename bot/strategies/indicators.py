@@ -100,6 +100,22 @@ def log_return_volatility(closes: ArrayLike, period: int) -> float | None:
     return volatility if math.isfinite(volatility) else None
 
 
+_WEIGHTS: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _window_weights(period: int, length: int) -> np.ndarray:
+    """window_ema_at's filter for one (period, length), newest close first (as np.convolve takes it); made once."""
+    weights = _WEIGHTS.get((period, length))
+    if weights is None:
+        # weights of closes oldest first: the seed's mean over the first period, then the smoothing.
+        alpha, keep = 2.0 / (period + 1), 1.0 - 2.0 / (period + 1)
+        steps = length - period
+        oldest_first = np.concatenate([np.full(period, keep ** steps / period), alpha * keep ** np.arange(steps - 1, -1, -1)])
+        weights = _WEIGHTS[(period, length)] = np.ascontiguousarray(oldest_first[::-1])
+        weights.flags.writeable = False
+    return weights
+
+
 def window_ema_at(closes: np.ndarray, ends: np.ndarray, period: int, window: int) -> tuple[np.ndarray, np.ndarray]:
     """Approximately, for each end: (last, one before last) of ema(closes[end-window:end], period).
 
@@ -113,19 +129,28 @@ def window_ema_at(closes: np.ndarray, ends: np.ndarray, period: int, window: int
         return value, previous
     lo, hi = int(ends[ok].min()) - window, int(ends[ok].max())
     segment = np.asarray(closes[lo:hi], dtype=float)
-    alpha, keep = 2.0 / (period + 1), 1.0 - 2.0 / (period + 1)
-
-    def filtered(length: int) -> np.ndarray:
-        # weights of closes oldest first: the seed's mean over the first period, then the smoothing.
-        steps = length - period
-        weights = np.concatenate([np.full(period, keep ** steps / period), alpha * keep ** np.arange(steps - 1, -1, -1)])
-        return np.convolve(segment, weights[::-1], mode="valid")  # [j] covers segment[j:j+length]
-
-    full, short = filtered(window), filtered(window - 1)
+    full = np.convolve(segment, _window_weights(period, window), mode="valid")  # [j] covers segment[j:j+window]
+    short = np.convolve(segment, _window_weights(period, window - 1), mode="valid")
     starts = ends[ok] - window - lo
     value[ok] = full[starts]
     previous[ok] = short[starts]
     return value, previous
+
+
+def window_emas_at(closes: np.ndarray, ends: np.ndarray, periods: Sequence[int], window: int
+                   ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """[window_ema_at(closes, ends, period, window) for period in periods], the same values, with the
+    work the periods share (the window's segment, the ends' checks) done once. For screening only."""
+    ends = np.asarray(ends, dtype=np.int64)
+    ok = ends >= window
+    every = bool(ok.all()) if ends.shape[0] else False
+    if not every or any(window <= period for period in periods):  # the general path
+        return [window_ema_at(closes, ends, period, window) for period in periods]
+    lo, hi = int(ends.min()) - window, int(ends.max())
+    segment = np.asarray(closes[lo:hi], dtype=float)
+    starts = ends - window - lo
+    return [(np.convolve(segment, _window_weights(period, window), mode="valid")[starts],
+             np.convolve(segment, _window_weights(period, window - 1), mode="valid")[starts]) for period in periods]
 
 
 def rolling_log_volatility(closes: np.ndarray, ends: np.ndarray, period: int) -> np.ndarray:

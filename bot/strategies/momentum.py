@@ -30,7 +30,7 @@ from bot.models import PORTFOLIO_QUOTE, Leg, Lookahead, PortfolioView, PositionV
 from bot.strategies.base import Strategy
 from bot.strategies.common import (exit_signal, format_price, format_qty, is_dust, recent_closes,
                                     trading_exchange, usdt_symbols)
-from bot.strategies.indicators import ema, log_return_volatility, rolling_log_volatility, rsi, window_ema_at
+from bot.strategies.indicators import ema, log_return_volatility, rolling_log_volatility, rsi, window_emas_at
 
 # Leave room in the wallet for the taker fee and for the price moving before the fill.
 WALLET_SPEND_FRACTION = 0.95
@@ -132,8 +132,7 @@ class MomentumStrategy(Strategy):
                     continue
                 if candle_ticks.size:
                     ends = ahead.closed[candle_ticks]
-                    fast, fast_prev = window_ema_at(ahead.closes, ends, p.fast, window)
-                    slow, slow_prev = window_ema_at(ahead.closes, ends, p.slow, window)
+                    (fast, fast_prev), (slow, slow_prev) = window_emas_at(ahead.closes, ends, (p.fast, p.slow), window)
                     tol = SCREEN_MARGIN * (np.abs(fast) + np.abs(slow))
                     maybe = ~(np.isfinite(fast) & np.isfinite(slow) & np.isfinite(fast_prev) & np.isfinite(slow_prev))
                     maybe |= (fast_prev - slow_prev <= tol) & (fast - slow > -tol)  # could cross up

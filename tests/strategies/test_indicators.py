@@ -131,3 +131,17 @@ def test_rsi_stays_within_0_and_100(values, period):
     defined = result[~np.isnan(result)]
     assert np.all((defined >= 0.0) & (defined <= 100.0))
     assert np.isnan(result[: min(period, len(values))]).all()
+
+
+def test_window_emas_at_gives_window_ema_at_for_each_period():
+    from bot.strategies.indicators import window_ema_at, window_emas_at
+
+    rng = np.random.default_rng(3)
+    closes = 100 + np.cumsum(rng.normal(size=3000))
+    for trial in range(60):  # ends all past the window (the shared path) and some before it (the general one)
+        ends = np.sort(rng.integers(0 if trial % 3 == 0 else 60, 3000, size=int(rng.integers(0, 30))))
+        periods = (5, 43) if trial % 5 == 0 else (5, 13)  # 43: no smoothing left, the general path
+        for (value, previous), period in zip(window_emas_at(closes, ends, periods, 43), periods):
+            expected_value, expected_previous = window_ema_at(closes, ends, period, 43)
+            assert np.array_equal(value, expected_value, equal_nan=True)
+            assert np.array_equal(previous, expected_previous, equal_nan=True)
