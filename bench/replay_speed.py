@@ -82,6 +82,7 @@ def peak_rss_mib(recording: Path, folder: Path) -> float:
             "try:\n    runpy.run_path(%r, run_name='__main__')\n"
             "except SystemExit:\n    pass\n"
             "print('RSS_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)") % (str(ROOT), str(ROOT / "run_bot.py"))
+    folder.mkdir(parents=True, exist_ok=True)
     out = subprocess.run([sys.executable, "-c", code, "--no-dashboard", "--fast", "--recording", str(recording),
                           "--data-dir", str(folder / "data"), "--log-dir", str(folder / "logs")],
                          capture_output=True, text=True, cwd=folder, check=False)
@@ -97,8 +98,8 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile the replay and print the top costs")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-RSS runs")
     parser.add_argument("--no-candles", action="store_true", help="skip (b) and (c) (bench/candle_speed.py)")
-    parser.add_argument("--candle-bars", type=int, default=20_000,
-                        help="candles our engine runs in (b); backtesting.py runs all 1,000,000")
+    parser.add_argument("--candle-bars", type=int, default=1_000_000,
+                        help="candles our engine runs in (b) (default all); backtesting.py runs 1,000,000")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

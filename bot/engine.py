@@ -491,6 +491,8 @@ class BotEngine:
         a candle backtest skips quiet stretches in bulk, bot/fast_forward.py)."""
         from bot.fast_forward import fast_forward_for
 
+        if hasattr(self.source, "wait_when_full"):  # a recording made at full speed keeps every tick
+            self.source.wait_when_full = True
         runner = fast_forward_for(self)
         if runner is not None:
             return runner.run_fast(max_ticks, progress, cooperate)

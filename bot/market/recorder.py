@@ -4,7 +4,8 @@ RecordingSource wraps any MarketSource. On the tick path it only gathers what th
 (quotes, every book, closed candles, news, whales, the source's events and health) and offers it
 to a bounded queue; a background thread turns it into records (bot/market/recording_codec.py),
 compresses them into frames and appends them to segments (bot/storage_recording.py). A full
-queue drops the tick and the next record marks the gap; a disk that refuses a frame loses that
+queue drops the tick and the next record marks the gap (a --fast run, with no clock to keep,
+waits for the writer instead: wait_when_full); a disk that refuses a frame loses that
 frame's ticks, is retried, and the next record (a keyframe) marks the gap. Neither stops the run:
 both are logged and reported through drain_events() as market warnings.
 """
@@ -34,6 +35,7 @@ from bot.storage_recording import SegmentAppender, delete_segment, write_recordi
 
 log = logging.getLogger(__name__)
 
+FULL_WAIT_SECONDS = 30.0  # the longest a fast run's tick waits for the writer before it drops the tick
 NEW_CANDLES_PEEK = 8  # closed candles read per market on a new-candle tick (more only when all are new)
 _STOP = object()
 SECRET_WORDS = ("secret", "password", "token", "apikey", "api_key", "webhook", "passphrase", "private")
@@ -94,6 +96,9 @@ class RecordingSource(MarketSource):
         self._pending_trades: list = []
         self._pending_fed: list | None = None
         self._dropped: list[int] | None = None  # [first, last] tick the queue refused since the last record
+        # False (real time, live): a full queue drops the tick and marks the gap, the tick never waits.
+        # True (BotEngine.run_fast): the tick waits for room, up to FULL_WAIT_SECONDS.
+        self.wait_when_full = False
         self._first = True
         self.dropped_ticks = 0
         self.writer = _Writer(self, fsync=config.storage.fsync)
@@ -107,7 +112,7 @@ class RecordingSource(MarketSource):
 
     # ---- the tick path ---------------------------------------------------------------------
     def next_snapshot(self) -> Snapshot:
-        """The inner source's snapshot; what it holds is queued for the writer (never waits)."""
+        """The inner source's snapshot; what it holds is queued for the writer (waits only in a fast run)."""
         snapshot = self.inner.next_snapshot()
         events = self.inner.drain_events()
         self._events.extend(events)
@@ -118,7 +123,11 @@ class RecordingSource(MarketSource):
             self._drop(snapshot.tick, f"capture failed: {exc}")
             return snapshot
         try:
-            self._queue.put_nowait(item)
+            if self.wait_when_full and self._thread.is_alive():
+                # A run with no clock to keep (--fast): the tick waits for the writer, nothing is dropped.
+                self._queue.put(item, timeout=FULL_WAIT_SECONDS)
+            else:
+                self._queue.put_nowait(item)
         except queue.Full:
             self._drop(snapshot.tick, "the recorder's queue is full (the writer fell behind)")
         else:

@@ -328,6 +328,50 @@ def test_a_writer_that_falls_behind_drops_ticks_and_marks_the_gap(tmp_path, monk
     assert ticks == sorted(set(ticks)) and len(gaps) == sum(1 for a, b in zip(ticks, ticks[1:]) if b != a + 1)
 
 
+def test_a_fast_run_waits_for_a_slow_writer_and_records_every_tick(tmp_path, monkeypatch):
+    import threading
+
+    config = small_config(queue_max_ticks=10, frame_max_bytes=1024, flush_seconds=0.05)
+    source = RecordingSource(SimulatedMarket(config.market), config, tmp_path / "data", 1.0)
+    source.wait_when_full = True  # what BotEngine.run_fast sets
+    real, writes = bot.storage_recording._write_all, []
+
+    def slow_disk(fd, data):
+        writes.append(threading.Event().wait(0.01))  # a disk slower than the ticks
+        real(fd, data)
+
+    monkeypatch.setattr(bot.storage_recording, "_write_all", slow_disk)
+    for _ in range(120):
+        source.next_snapshot()
+    source.close()
+    assert source.dropped_ticks == 0 and writes
+    replay = ReplayMarket(source.folder)
+    ticks, events = [], []
+    try:
+        while True:
+            ticks.append(replay.next_snapshot().tick)
+            events.extend(replay.drain_events())
+    except SourceExhausted:
+        pass
+    assert ticks == list(range(120))
+    assert not [e for e in events if "gap" in e["message"]]
+
+
+def test_a_fast_engine_run_sets_the_recorder_to_wait(tmp_path):
+    from bot.config import parse_config
+    from bot.engine import BotEngine
+
+    engine = BotEngine(parse_config({"storage": {"data_dir": str(tmp_path / "d"), "log_dir": str(tmp_path / "l")},
+                                     "dashboard": {"enabled": False}, "recording": {"record": True}}))
+    engine.open()
+    try:
+        assert engine.source.wait_when_full is False  # real time: a full queue drops, the tick never waits
+        engine.run_fast(3)
+        assert engine.source.wait_when_full is True
+    finally:
+        engine.close()
+
+
 def test_seek_resumes_a_replay_at_a_tick_with_the_state_of_the_ticks_before(tmp_path):
     source, seen = record_sim(tmp_path, 90, small_config(frame_max_bytes=2048))
     replay = ReplayMarket(source.folder)
