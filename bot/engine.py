@@ -274,15 +274,19 @@ class BotEngine:
                     self._check_kill_switch()
             self.ticks_run += 1
             self.version += 1
-            now = time.monotonic()
-            if now - self._last_state_write >= STATE_WRITE_SECONDS:
-                self._last_state_write = now
-                try:
-                    self.data_flow.write_state()
-                except StorageError as exc:
-                    self._storage_failed(exc)
+            self.periodic_state_write()
             self.faults.tick_succeeded()
         return snapshot
+
+    def periodic_state_write(self) -> None:
+        """The state file every STATE_WRITE_SECONDS of wall time (also after a fast-forwarded stretch)."""
+        now = time.monotonic()
+        if now - self._last_state_write >= STATE_WRITE_SECONDS:
+            self._last_state_write = now
+            try:
+                self.data_flow.write_state()
+            except StorageError as exc:
+                self._storage_failed(exc)
 
     def tick_guarded(self) -> Snapshot | None:
         """tick(), with a failure counted and reported instead of raised (the real-time loop goes on);

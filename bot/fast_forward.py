@@ -32,7 +32,6 @@ fees and margin calls (no short) do nothing on such ticks by the idle conditions
 """
 from __future__ import annotations
 
-import time
 from typing import Callable
 
 from bot.chart_data import CATCH_UP_CANDLES, _read_candles
@@ -42,7 +41,6 @@ from bot.fast_samples import SampleBlock
 
 BLOCK_TICKS = 4096  # the most ticks looked ahead at once
 FIRST_BLOCK_TICKS = 64  # the first look after a stepped tick; doubled while whole blocks are quiet
-ENGINE_STATE_WRITE_SECONDS = 5.0  # as bot/engine.py's STATE_WRITE_SECONDS
 
 
 class _Touch:
@@ -191,15 +189,7 @@ class FastForward:
         self.skipped += end
         for _ in range(min(end, RECENT_TICKS)):
             faults.tick_succeeded()
-        now = time.monotonic()
-        if now - engine._last_state_write >= ENGINE_STATE_WRITE_SECONDS:
-            engine._last_state_write = now
-            from bot.storage import StorageError
-
-            try:
-                engine.data_flow.write_state()
-            except StorageError as exc:
-                engine._storage_failed(exc)
+        engine.periodic_state_write()
         return end
 
     def _sample_one_by_one(self, lookahead, ts: list[float], samples: list[int], quiet: int) -> int:
