@@ -6,7 +6,6 @@ the bot cleanly (exit 0) with a data dir that `run_bot.py verify` accepts.
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,19 +15,13 @@ from pathlib import Path
 import pytest
 import requests
 import socketio
-import yaml
+
+from tests.e2e.conftest import start_bot
 
 pytestmark = pytest.mark.e2e
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-START_SECONDS = 90.0
 STOP_SECONDS = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_until(condition, timeout: float, what: str, process: subprocess.Popen | None = None):
@@ -53,32 +46,18 @@ def health(base: str):
 
 @pytest.fixture
 def bot(tmp_path):
-    config = {
-        "market": {"tick_seconds": 10.0},
-        "strategies": {"momentum": {"fast": 3, "slow": 8, "cooldown_seconds": 0.0}},
-        "engine": {"tick_interval_seconds": 0.05},
-        "dashboard": {"broadcast_seconds": 0.5},
-        "storage": {"data_dir": str(tmp_path / "data"), "log_dir": str(tmp_path / "logs"), "fsync": False},
-    }
-    config_path = tmp_path / "config.yaml"
-    config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    port = free_port()
-    output = open(tmp_path / "output.txt", "wb")
-    process = subprocess.Popen([sys.executable, "run_bot.py", "--config", str(config_path), "--port", str(port)],
-                               cwd=REPO_ROOT, stdout=output, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    """The bot on the shared e2e harness's start (a port lost to another process is retried)."""
+    running = start_bot(tmp_path, {"storage": {"fsync": False}})
     try:
-        wait_until(lambda: health(base), START_SECONDS, "/api/health", process)
-        yield process, base, tmp_path
+        yield running.process, running.base_url, running
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
-        output.close()
+        if running.process.poll() is None:
+            running.process.kill()
+            running.process.wait(10)
 
 
 def test_broadcasts_then_clean_stop(bot):
-    process, base, tmp_path = bot
+    process, base, running = bot
     first = health(base)
     assert first["status"] == "ok" and first["state"] == "running" and first["market_source"] == "simulated"
 
@@ -122,11 +101,11 @@ def test_broadcasts_then_clean_stop(bot):
             {"arbitrage": 0, "momentum": 0, "news": 0, "stat_arb": 0}
 
         process.send_signal(signal.SIGTERM)  # with the client still connected
-        assert process.wait(STOP_SECONDS) == 0, (tmp_path / "output.txt").read_text(errors="replace")
+        assert process.wait(STOP_SECONDS) == 0, running.output()
     finally:
         client.disconnect()
 
-    verify = subprocess.run([sys.executable, "run_bot.py", "verify", "--data-dir", str(tmp_path / "data")],
+    verify = subprocess.run([sys.executable, "run_bot.py", "verify", "--data-dir", str(running.data_dir)],
                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert "OK" in verify.stdout
