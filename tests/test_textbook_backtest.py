@@ -108,7 +108,8 @@ def _our_round_trips(trades_file: Path) -> list[dict]:
     for buy, sell in zip(fills[::2], fills[1::2]):
         trips.append({"side": buy["side"] + "/" + sell["side"], "qty": buy["qty"], "exit_qty": sell["qty"],
                       "entry_bar": _bar(buy["ts"]), "exit_bar": _bar(sell["ts"]), "entry_price": buy["price"],
-                      "exit_price": sell["price"], "fees": buy["fee"] + sell["fee"]})
+                      "exit_price": sell["price"], "fees": buy["fee"] + sell["fee"],
+                      "realized": buy["realized_pnl"] + sell["realized_pnl"]})
     return trips, fills
 
 
@@ -148,6 +149,8 @@ def test_momentum_on_candles_makes_exactly_the_trades_backtesting_py_makes(run):
         assert mine["exit_price"] == pytest.approx(row.ExitPrice, rel=1e-12), number
         # backtesting.py charges the commission on both legs; so do we (in the quote asset).
         assert mine["fees"] == pytest.approx(FEE * QTY * (row.EntryPrice + row.ExitPrice), rel=1e-9), number
+        # The ledger's realized P&L is the price move (fees are booked apart); backtesting.py's PnL is net of both.
+        assert mine["realized"] - mine["fees"] == pytest.approx(row.PnL, rel=1e-9, abs=1e-9), number
         # Each fill is at the open of the bar after the decision, the next price anyone could see.
         assert mine["entry_price"] == pytest.approx(values[mine["entry_bar"], 0], rel=1e-12)
     # A position still open at the end is open in both (backtesting.py leaves it out of its trades).
