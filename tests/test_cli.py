@@ -1,25 +1,13 @@
 """run_bot.py as a user runs it: determinism, verify, crashes, damaged files, bad input, signals."""
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from tests.polling import wait_for
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def bot(*args, timeout=180, **kwargs):
-    return subprocess.run([sys.executable, "run_bot.py", *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout, **kwargs)
-
-
-def headless(data, *extra):
-    return bot("--no-dashboard", "--fast", "--data-dir", data, "--log-dir", Path(data).parent / "logs", *extra)
+from tests.run_bot_process import ROOT, bot, copy_of, headless
 
 
 @pytest.fixture(scope="module")
@@ -28,13 +16,6 @@ def ran_6000(tmp_path_factory):
     data = tmp_path_factory.mktemp("ran-6000") / "data"
     result = headless(data, "--max-ticks", 6000)
     assert result.returncode == 0, result.stderr
-    return data
-
-
-def copy_of(ran, tmp_path) -> Path:
-    """A test's own copy of a finished run's data dir (the run is deterministic: as if it ran here)."""
-    data = tmp_path / "data"
-    shutil.copytree(ran, data)
     return data
 
 
