@@ -17,18 +17,25 @@ from bot.config_telegram import TelegramConfig
 from bot.config_streams import StreamsConfig
 from bot.config_recording import RecordingConfig
 from bot.config_candles import CandlesConfig
-from bot.config_rules import (MAX_ASSET_AMOUNT, MAX_SPEED, MIN_TICK_INTERVAL_SECONDS, MIN_TICK_SECONDS,
-                              balances_for_symbols, check_exchange_ids, check_start_time, did_you_mean,
+from bot.config_simulator import (SimCompetitionConfig, SimDeviationConfig, SimJumpConfig, SimRegimeConfig,
+                                  SimulatorConfig, SimVolatilityConfig)
+from bot.config_strategies import (KNOWN_STRATEGIES, ArbitrageConfig, MomentumConfig, NewsConfig, StatArbConfig,
+                                   StrategiesConfig, StrategyConfig)
+from bot.config_rules import (A_WEEK_MINUTES, A_WEEK_SECONDS, MAX_ASSET_AMOUNT, MAX_SPEED,
+                              MIN_TICK_INTERVAL_SECONDS, MIN_TICK_SECONDS, balances_for_symbols, check_exchange_ids, check_start_time, did_you_mean,
                               normalise_host_name, valued_assets)
 
-KNOWN_STRATEGIES = ("arbitrage", "momentum", "news", "stat_arb")
+# The entry points, and the section models that live in their own modules (bot/config_simulator.py,
+# bot/config_strategies.py) but are imported from here as ever.
+__all__ = ["ArbitrageConfig", "BotConfig", "ConfigError", "KNOWN_STRATEGIES", "MomentumConfig", "NewsConfig",
+           "SimCompetitionConfig", "SimDeviationConfig", "SimJumpConfig", "SimRegimeConfig", "SimVolatilityConfig",
+           "SimulatorConfig", "StatArbConfig", "StrategiesConfig", "StrategyConfig", "apply_overrides",
+           "config_warnings", "load_config", "parse_config"]
+
 DEFAULT_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "ADA/USDT", "ETH/BTC")
 # Without portfolio.starting_balances, each wallet starts with these, less the assets that no
 # market.symbols trades (config_rules.balances_for_symbols).
 DEFAULT_STARTING_BALANCES = {"USDT": 10_000.0, "BTC": 0.05, "ETH": 1.0, "SOL": 15.0, "XRP": 2000.0, "ADA": 3000.0}
-A_WEEK_SECONDS = 7 * 86_400.0
-A_WEEK_MINUTES = 7 * 1_440.0
-A_YEAR_MINUTES = 365 * 1_440.0
 # market.speed: simulated seconds per wall-clock second in a real-time run. The default is measured
 # (README "How fast the simulated clock runs"; bench/first_trades.py prints the figures behind it).
 DEFAULT_SPEED = 60.0
@@ -36,130 +43,6 @@ DEFAULT_SPEED = 60.0
 
 _Model = ConfigModel  # the short name the models below were written with
 
-
-class SimVolatilityConfig(_Model):
-    """market.simulator.volatility: heavy tails, long-memory clustering and the intraday cycle of the true prices."""
-
-    # Memory of each log-volatility component (minutes, hours, a day: a HAR-like sum of AR(1)s).
-    half_lives_seconds: list[float] = Field(default_factory=lambda: [300.0, 3600.0, 86_400.0], min_length=1,
-                                            max_length=4)
-    # Stationary standard deviation of each component's log-volatility, one per half-life.
-    log_sds: list[float] = Field(default_factory=lambda: [0.3, 0.4, 0.4], min_length=1, max_length=4)
-    # Share of the log-volatility shocks common to every coin (volatility moves market-wide).
-    common_share: float = Field(0.7, ge=0, le=1)
-    # Student-t degrees of freedom of each tick's return innovation (> 2; larger is closer to normal).
-    tail_df: float = Field(4.0, gt=2, le=1000)
-    # Volatility and volume swing by this fraction over the day, peaking at intraday_peak_hour_utc.
-    intraday_amplitude: float = Field(0.3, ge=0, lt=1)
-    intraday_peak_hour_utc: float = Field(15.0, ge=0, lt=24)
-
-    @field_validator("half_lives_seconds")
-    @classmethod
-    def _positive(cls, value: list[float]) -> list[float]:
-        if any(not 1.0 <= h <= 30 * 86_400.0 for h in value):
-            raise ValueError(f"each must be 1 to 2592000 seconds (got {value})")
-        return value
-
-    @field_validator("log_sds")
-    @classmethod
-    def _sds_in_range(cls, value: list[float]) -> list[float]:
-        if any(not 0.0 <= s <= 1.5 for s in value):
-            raise ValueError(f"each must be 0 to 1.5 (got {value})")
-        return value
-
-    @model_validator(mode="after")
-    def _one_sd_per_half_life(self) -> "SimVolatilityConfig":
-        if len(self.log_sds) != len(self.half_lives_seconds):
-            raise ValueError(f"log_sds: must have one value per half_lives_seconds entry "
-                             f"(got {len(self.log_sds)} for {len(self.half_lives_seconds)})")
-        return self
-
-
-class SimRegimeConfig(_Model):
-    """market.simulator.regimes: a market-wide Markov chain of calm, normal and volatile spells."""
-
-    # Volatility (and jump rate) multiplier in a calm and in a volatile spell; normal is 1.
-    calm_multiplier: float = Field(0.6, gt=0, le=1)
-    volatile_multiplier: float = Field(2.0, ge=1, le=10)
-    # Mean length of each spell. Normal hands over to calm or volatile with equal odds.
-    calm_mean_hours: float = Field(6.0, gt=0, le=1000)
-    normal_mean_hours: float = Field(8.0, gt=0, le=1000)
-    volatile_mean_hours: float = Field(2.0, gt=0, le=1000)
-
-
-class SimJumpConfig(_Model):
-    """market.simulator.jumps: sudden moves of the true prices (market-wide and per coin)."""
-
-    # Market-wide jumps per hour (all coins, scaled by their market loading) in a normal spell.
-    market_per_hour: float = Field(0.8, ge=0, le=100)
-    # Jumps of one coin alone per hour, per coin, in a normal spell.
-    coin_per_hour: float = Field(0.15, ge=0, le=100)
-    # Median jump size in the coin's 1-minute standard deviations (times the square root of the
-    # moment's volatility multiplier), and its log-normal spread.
-    median_sigmas: float = Field(5.0, ge=0, le=100)
-    size_log_sd: float = Field(0.5, ge=0, le=3)
-
-
-class SimDeviationConfig(_Model):
-    """market.simulator.deviations: how each exchange's quote strays from the true price."""
-
-    # Memory of the everyday deviation (its size is market.simulator.exchange_deviation_bps).
-    half_life_seconds: float = Field(120.0, gt=0, le=86_400)
-    # On a jump's tick each market has priced in only part of it: up to this share is still
-    # missing (drawn per market, most markets miss little), and it catches up with
-    # lag_half_life_seconds (price discovery alone; competition closes fee-beating gaps sooner).
-    lag_share: float = Field(0.5, ge=0, le=1)
-    lag_half_life_seconds: float = Field(4.0, gt=0, le=3600)
-    # One market on one exchange jumps away from the others (per exchange, in a normal spell),
-    # by dislocation_bps on average (half to one and a half times), then returns as a lag does.
-    dislocations_per_hour: float = Field(0.5, ge=0, le=1000)
-    dislocation_bps: float = Field(25.0, ge=0, le=2000)
-
-
-class SimCompetitionConfig(_Model):
-    """market.simulator.competition: other traders close fee-beating gaps whether or not we trade."""
-
-    enabled: bool = True
-    # A cross-exchange gap or triangular mispricing that beats both taker fees lives a random
-    # (exponential) time of this mean, at least one tick; then others trade it back inside the fees.
-    mean_close_seconds: float = Field(1.5, gt=0, le=3600)
-
-
-class SimulatorConfig(_Model):
-    """Knobs of the deterministic simulated market."""
-
-    # Multiplies every coin's volatility (the catalogue's 1-minute volatility in a normal spell).
-    volatility_scale: float = Field(1.0, gt=0, le=10)
-    # Everyday deviation of an exchange's mid from the true price, in bps for a coin of 0.10 %
-    # 1-minute volatility (scaled by the coin's volatility and the moment's volatility).
-    exchange_deviation_bps: float = Field(1.0, ge=0, le=200)
-    volatility: SimVolatilityConfig = Field(default_factory=SimVolatilityConfig)
-    regimes: SimRegimeConfig = Field(default_factory=SimRegimeConfig)
-    jumps: SimJumpConfig = Field(default_factory=SimJumpConfig)
-    deviations: SimDeviationConfig = Field(default_factory=SimDeviationConfig)
-    competition: SimCompetitionConfig = Field(default_factory=SimCompetitionConfig)
-    # Simulated headlines and whale transfers per hour.
-    news_per_hour: float = Field(6.0, ge=0, le=600)
-    whales_per_hour: float = Field(3.0, ge=0, le=600)
-    # Order book levels per side.
-    book_depth: int = Field(20, ge=10, le=200)
-    # 1-minute candles of history generated before the first tick, so indicators are warm.
-    warmup_candles: int = Field(600, ge=50, le=10_000)
-    # --- stress scenarios (bot/market/scenarios.py; README "Stress scenarios") ---
-    # A named event played on top of the market (flash_crash, exchange_outage, ...); null: none.
-    scenario: str | None = None
-    # It begins this many minutes of market time after market.start_time (30: tick 1800 at 1 s ticks).
-    scenario_start_minutes: float = Field(30.0, ge=0, le=A_YEAR_MINUTES)
-
-    @field_validator("scenario")
-    @classmethod
-    def _known_scenario(cls, value: str | None) -> str | None:
-        from bot.market.scenarios import SCENARIOS, known_names
-
-        if value is not None and value not in SCENARIOS:
-            raise ValueError(f"unknown scenario (got {value!r}){did_you_mean(value, SCENARIOS)}; "
-                             f"known: {known_names()}")
-        return value
 
 
 class LiveConfig(_Model):
@@ -451,124 +334,6 @@ class AnalyticsConfig(_Model):
     period: Literal["auto", "hourly", "daily"] = "auto"
 
 
-class StrategyConfig(_Model):
-    """Settings every strategy has: the manager enforces them."""
-
-    enabled: bool = True
-    max_position_pct: float = Field(20.0, gt=0, le=100)
-    max_open_positions: int = Field(5, ge=1, le=1000)
-    cooldown_seconds: float = Field(300.0, ge=0, le=A_WEEK_SECONDS)
-    min_profit_pct: float = Field(0.0, ge=0, le=100)
-
-
-class MomentumConfig(StrategyConfig):
-    """strategies.momentum: EMA crossover with an RSI filter, volatility stops, risk-based size."""
-
-    fast: int = Field(12, ge=2, le=500)
-    slow: int = Field(26, ge=3, le=1000)
-    rsi_period: int = Field(14, ge=2, le=500)
-    rsi_overbought: float = Field(70.0, gt=50, lt=100)
-    volatility_period: int = Field(30, ge=5, le=1000)
-    stop_volatility_mult: float = Field(2.0, gt=0, le=20)
-    take_profit_volatility_mult: float = Field(4.0, gt=0, le=50)
-    risk_per_trade_pct: float = Field(1.0, gt=0, le=10)
-    exchange: str | None = None
-    # The textbook EMA crossover (and the backtesting.py check) needs these three switches:
-    rsi_filter: bool = True  # false: entries ignore the RSI
-    volatility_exits: bool = True  # false: no stop-loss / take-profit, exits on the trend only
-    order_qty: float | None = Field(None, gt=0, le=MAX_ASSET_AMOUNT)  # a fixed base amount per entry, not risk-sized
-
-    @model_validator(mode="after")
-    def _fast_below_slow(self) -> "MomentumConfig":
-        if self.fast >= self.slow:
-            raise ValueError(f"fast: must be < slow (got {self.fast} >= {self.slow})")
-        return self
-
-
-class ArbitrageConfig(StrategyConfig):
-    """strategies.arbitrage: cross-exchange and triangular, with a notional cap per signal."""
-
-    # Arbitrage is flat after every signal, so position limits are about inventory, not risk.
-    max_position_pct: float = Field(100.0, gt=0, le=100)
-    max_open_positions: int = Field(1000, ge=1, le=100_000)
-    cooldown_seconds: float = Field(0.0, ge=0, le=A_WEEK_SECONDS)
-    min_profit_pct: float = Field(0.02, ge=0, le=100)
-    cross_exchange: bool = True
-    triangular: bool = True
-    max_notional_usdt: float = Field(2000.0, gt=0, le=MAX_ASSET_AMOUNT)
-
-
-class NewsConfig(StrategyConfig):
-    """strategies.news: sentiment thresholds, decay, holding time and position size."""
-
-    max_position_pct: float = Field(10.0, gt=0, le=100)
-    cooldown_seconds: float = Field(600.0, ge=0, le=A_WEEK_SECONDS)
-    # 0.5: no single hedged, neutral or question headline of the labelled and generated sets scores
-    # this high (0.45 lets some through; bench/sentiment_accuracy.py), and buys are 91% right there.
-    entry_score: float = Field(0.5, gt=0, le=10)
-    exit_reversal_score: float = Field(0.1, ge=0, le=10)
-    half_life_minutes: float = Field(30.0, gt=0, le=A_WEEK_MINUTES)
-    holding_minutes: float = Field(60.0, gt=0, le=A_WEEK_MINUTES)
-    position_pct: float = Field(5.0, gt=0, le=100)
-    extra_lexicon: dict[str, float] = Field(default_factory=dict)
-    exchange: str | None = None
-
-    @field_validator("extra_lexicon")
-    @classmethod
-    def _valences(cls, value: dict[str, float]) -> dict[str, float]:
-        import math
-
-        for word, valence in value.items():
-            if not word.strip():
-                raise ValueError("words must not be empty")
-            if not math.isfinite(valence) or not -4.0 <= valence <= 4.0:
-                raise ValueError(f"{word!r} must have a valence from -4 to 4 (got {valence})")
-        return value
-
-    @model_validator(mode="after")
-    def _position_within_limit(self) -> "NewsConfig":
-        if self.position_pct > self.max_position_pct:
-            raise ValueError(f"position_pct: must be <= max_position_pct (got {self.position_pct} > {self.max_position_pct})")
-        return self
-
-
-class StatArbConfig(StrategyConfig):
-    """strategies.stat_arb: pair selection (cointegration), z-score entry/exit/stop, leg size and hedge."""
-
-    max_position_pct: float = Field(15.0, gt=0, le=100)
-    max_open_positions: int = Field(10, ge=1, le=1000)
-    cooldown_seconds: float = Field(300.0, ge=0, le=A_WEEK_SECONDS)
-    pairs: list[list[str]] = Field(default_factory=list)
-    auto_select: bool = True
-    lookback_candles: int = Field(600, ge=30, le=10_000)
-    retest_minutes: float = Field(60.0, gt=0, le=A_WEEK_MINUTES)
-    p_value_max: float = Field(0.05, gt=0, lt=1)
-    # A spread's |z| beyond 20 is a broken pair, not a signal; the stop may sit a little wider.
-    entry_z: float = Field(2.0, gt=0, le=20)
-    exit_z: float = Field(0.5, ge=0, le=20)
-    stop_z: float = Field(4.0, gt=0, le=50)
-    leg_notional_pct: float = Field(5.0, gt=0, le=100)
-    hedge: Literal["dollar", "beta"] = "dollar"
-    exchange: str | None = None
-
-    @model_validator(mode="after")
-    def _z_order(self) -> "StatArbConfig":
-        if not self.exit_z < self.entry_z < self.stop_z:
-            raise ValueError(f"entry_z: must satisfy exit_z < entry_z < stop_z "
-                             f"(got {self.exit_z} < {self.entry_z} < {self.stop_z})")
-        for pair in self.pairs:
-            if len(pair) != 2 or pair[0] == pair[1]:
-                raise ValueError(f"pairs: each pair must name two different symbols (got {pair})")
-        return self
-
-
-class StrategiesConfig(_Model):
-    """strategies: one section per strategy."""
-
-    arbitrage: ArbitrageConfig = Field(default_factory=ArbitrageConfig)
-    momentum: MomentumConfig = Field(default_factory=MomentumConfig)
-    news: NewsConfig = Field(default_factory=NewsConfig)
-    stat_arb: StatArbConfig = Field(default_factory=StatArbConfig)
 
 
 class EngineConfig(_Model):

@@ -18,6 +18,10 @@ from typing import Iterable
 # balances crashed the first state write). 1e12 USDT is about a third of all crypto combined.
 MAX_ASSET_AMOUNT = 1e12
 
+A_WEEK_SECONDS = 7 * 86_400.0
+A_WEEK_MINUTES = 7 * 1_440.0
+A_YEAR_MINUTES = 365 * 1_440.0
+
 # The simulated clock starts no earlier than Bitcoin's genesis block and before 2100, so a long run
 # never walks off datetime's year 9999 (it used to die there).
 EARLIEST_START = datetime(2009, 1, 3, tzinfo=timezone.utc)
