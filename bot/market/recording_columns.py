@@ -13,6 +13,8 @@ The light part (decompressed) is msgpack: a header map, then the frame's T recor
   bc  each book chunk's      tick (NaN before a market's first quote); K = len(meta.json "keys")
       compressed length  qn  uint8 [T, K]: 1 where the tick's record sets that market's quote
   bl  per tick: the byte length of its books blob (schema 2's "bp"; 0: no book changed)
+  tt, tz  int64 / float64 little-endian [T]: each record's "t" and "ts"
+  fl  uint8 [T]: what each record holds besides quotes and books, as FLAG_* bits (for a look-ahead)
 
 Book chunk c holds the blobs of ticks c*bt .. c*bt+bt-1, back to back, and is decompressed only
 when one of its books is read. A quote row with a value that is not a float (which float64 would
@@ -35,6 +37,21 @@ QUOTE_FIELDS = 7  # bid, ask, last, bid_size, ask_size, ts, change_24h_pct
 BOOK_CHUNK_TICKS = 16  # a book read decompresses 16 ticks of books, not the frame's ~70
 LIGHT_LENGTH = struct.Struct(">I")
 _NAN_ROW = (math.nan,) * QUOTE_FIELDS
+# Bits of a header's "fl": the record has a closed 1-minute candle ("nc"), news, whales, source events,
+# health, other changes (markets, stale markets, quote order, candle restart, trades, keyframe), a marked
+# gap ("g"), closed candles ("c").
+FLAG_NEW_CANDLE, FLAG_NEWS, FLAG_WHALES, FLAG_EVENTS, FLAG_HEALTH, FLAG_CHANGED, FLAG_GAP, FLAG_CANDLES = (
+    1 << bit for bit in range(8))
+FLAG_KEYS = (("nc",), ("n",), ("w",), ("e",), ("h",), ("m", "s", "o", "cr", "k", "tr", "trr", "tf"), ("g",), ("c",))
+
+
+def record_flags(record: dict) -> int:
+    """The FLAG_* bits of a record."""
+    flags = 0
+    for bit, names in enumerate(FLAG_KEYS):
+        if any(name in record for name in names):
+            flags |= 1 << bit
+    return flags
 
 
 def _number(value) -> float:
@@ -54,6 +71,9 @@ class FrameBuilder:
         self.new: list[bytes] = []
         self.records: list[bytes] = []
         self.blobs: list[bytes] = []
+        self.ticks: list[int] = []
+        self.times: list[float] = []
+        self.flags = bytearray()
 
     def __len__(self) -> int:
         return len(self.records)
@@ -79,6 +99,9 @@ class FrameBuilder:
                 record["q"] = kept
         blob = record.pop("bp", b"")
         packed = packer.pack(record)
+        self.ticks.append(record["t"])
+        self.times.append(record["ts"])
+        self.flags.append(record_flags(record))
         self.values.append(tuple(self.current))
         self.new.append(bytes(new))
         self.records.append(packed)
@@ -94,7 +117,9 @@ class FrameBuilder:
             raw = b"".join(self.blobs[start:start + BOOK_CHUNK_TICKS])
             chunks.append(compressor.compress(raw) if raw else b"")
         header = {"n": count, "qv": values.tobytes(), "qn": b"".join(self.new), "bt": BOOK_CHUNK_TICKS,
-                  "bc": [len(c) for c in chunks], "bl": [len(b) for b in self.blobs]}
+                  "bc": [len(c) for c in chunks], "bl": [len(b) for b in self.blobs],
+                  "tt": np.array(self.ticks, dtype="<i8").tobytes(), "tz": np.array(self.times, dtype="<f8").tobytes(),
+                  "fl": bytes(self.flags)}
         light = compressor.compress(packer.pack(header) + b"".join(self.records))
         self._clear()
         return LIGHT_LENGTH.pack(len(light)) + light + b"".join(chunks)
@@ -158,8 +183,7 @@ def quote_rows(header: dict, key_count: int) -> tuple[np.ndarray, np.ndarray]:
     """(values float64 [T, K, 7], new bool [T, K]) of a frame header, read-only."""
     count = header["n"]
     values = np.frombuffer(header["qv"], dtype="<f8").reshape(count, key_count, QUOTE_FIELDS)
-    new = np.frombuffer(header["qn"], dtype=np.uint8).reshape(count, key_count).astype(bool)
-    new.setflags(write=False)
+    new = np.frombuffer(header["qn"], dtype=np.uint8).reshape(count, key_count).view(bool)
     return values, new
 
 

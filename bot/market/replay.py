@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from dataclasses import fields
 from pathlib import Path
 
 from bot.config_recording import RecordingConfig
@@ -28,8 +29,43 @@ from bot.models import Market, OrderBook, Quote, Snapshot, iso_utc
 
 log = logging.getLogger(__name__)
 
-_new_quote = _fast_constructor(
-    Quote, ("exchange", "symbol", "bid", "ask", "last", "bid_size", "ask_size", "ts", "change_24h_pct"))
+_QUOTE_FIELDS = ("exchange", "symbol", "bid", "ask", "last", "bid_size", "ask_size", "ts", "change_24h_pct")
+
+
+def _quote_maker():
+    """Quote(exchange, symbol, bid, ask, last, bid_size, ask_size, ts, change_24h_pct) at about half the cost of
+    its slot setters (most of a replayed tick is making its 18 quotes): a plain __init__ of a class with
+    Quote's very slots stores the fields, then the object's class becomes Quote (the same layout, so
+    Python allows it). Checked against Quote(...) here; the slot setters if anything differs."""
+    names = tuple(f.name for f in fields(Quote))
+    if names != (*_QUOTE_FIELDS, "received") or Quote.__slots__ != names:
+        return _fast_constructor(Quote, _QUOTE_FIELDS)
+    received = fields(Quote)[-1].default
+
+    class _Unfrozen:
+        __slots__ = names
+
+        def __init__(self, exchange, symbol, bid, ask, last, bid_size, ask_size, ts, change_24h_pct):
+            self.exchange, self.symbol, self.bid, self.ask, self.last = exchange, symbol, bid, ask, last
+            self.bid_size, self.ask_size, self.ts, self.change_24h_pct = bid_size, ask_size, ts, change_24h_pct
+            self.received = received
+
+    def make(*values):
+        quote = _Unfrozen(*values)
+        quote.__class__ = Quote
+        return quote
+
+    try:
+        probe = ("x", "X/Y", 1.0, 2.0, 1.5, 3.0, 4.0, 5.0, -0.0)
+        made = make(*probe)
+        if type(made) is Quote and made == Quote(*probe) and hash(made) == hash(Quote(*probe)):
+            return make
+    except TypeError:
+        pass
+    return _fast_constructor(Quote, _QUOTE_FIELDS)
+
+
+_new_quote = _quote_maker()
 _new_snapshot = _fast_constructor(
     Snapshot, ("tick", "ts", "exchanges", "symbols", "quotes", "markets", "history", "book_reader",
                "news", "whales", "new_candle", "stale"))
@@ -78,6 +114,9 @@ class ReplayMarket(MarketSource):
         self._events: list[dict] = []
         self._quotes: dict[int, Quote] = {}
         self._rows: dict[int, tuple | list] = {}  # quote values set since the last snapshot, made into Quotes by it
+        # Schema 3: the ticks whose column rows set quotes since the last snapshot, [(frame, row, markets)] in
+        # order (a tick that sets every quote replaces the list); turned into values only for a snapshot.
+        self._set_by: list[tuple] = []
         self._order: tuple[int, ...] = ()
         self._books: dict[tuple[str, str], tuple[BookBlob, int]] = {}
         self._stale: frozenset = _NOTHING
@@ -178,14 +217,21 @@ class ReplayMarket(MarketSource):
         self._previous = (record["t"], record["ts"])
         keyframe = "k" in record
         if keyframe:
-            self._quotes, self._books, self._rows = {}, {}, {}
-        rows = self._rows
+            self._quotes, self._books, self._rows, self._set_by = {}, {}, {}, []
         if frame.new is not None:
-            ids, values = frame.quote_rows(position)
-            for i in ids:
-                rows[i] = values[i]
-        for row in record.get("q", ()):
-            rows[row[0]] = row[1:]
+            ids = frame.new_ids(position)
+            if ids is frame.every:
+                self._set_by = [(frame, position, ids)]
+            elif ids:
+                self._set_by.append((frame, position, ids))
+                if len(self._set_by) > 256:  # a long look-ahead skip: keep the list short
+                    self._values_set()
+            for row in record.get("q", ()):  # values that are not floats, kept as recorded
+                self._set_by.append((None, row[0], row[1:]))
+        else:
+            rows = self._rows
+            for row in record.get("q", ()):
+                rows[row[0]] = row[1:]
         if "o" in record:
             self._order = record["o"]
         if "bk" in record:
@@ -208,6 +254,19 @@ class ReplayMarket(MarketSource):
             self._events.append(dict(event))
         if "tf" in record or "tr" in record:
             self._trades.apply(record)
+
+    def _values_set(self) -> dict:
+        """The quote values set since the last snapshot, by market (schema 3's rows read from the columns)."""
+        rows = self._rows
+        for frame, position, ids in self._set_by:
+            if frame is None:
+                rows[position] = ids
+            else:
+                values = frame.values[position].tolist()
+                for i in ids:
+                    rows[i] = values[i]
+        self._set_by = []
+        return rows
 
     def _add_candles(self, rows, reset: bool) -> None:
         if reset:
@@ -233,11 +292,19 @@ class ReplayMarket(MarketSource):
         """The next recorded snapshot; SourceExhausted after the last."""
         record = self._current_record()
         keys, quotes = self.keys, self._quotes
-        if self._rows:
+        if self._set_by or self._rows:
             exchange_of, symbol_of = self._exchange_of, self._symbol_of
-            for i, v in self._rows.items():
-                quotes[i] = _new_quote(exchange_of[i], symbol_of[i], v[0], v[1], v[2], v[3], v[4], v[5], v[6])
-            self._rows = {}
+            set_by = self._set_by
+            if len(set_by) == 1 and set_by[0][0] is not None and set_by[0][2] is set_by[0][0].every \
+                    and not self._rows:  # the usual tick
+                frame, position, _ids = set_by[0]
+                for i, v in enumerate(frame.values[position].tolist()):
+                    quotes[i] = _new_quote(exchange_of[i], symbol_of[i], *v)
+                self._set_by = []
+            else:
+                for i, v in self._values_set().items():
+                    quotes[i] = _new_quote(exchange_of[i], symbol_of[i], *v)
+                self._rows = {}
         if self._history is None:
             self._history = LiveHistory({key: tape.view() for key, tape in self._tapes.items()}, self._markets)
         news = tuple(news_of(row) for row in record["n"]) if "n" in record else ()
@@ -272,7 +339,7 @@ class ReplayMarket(MarketSource):
             spans.append((frame, start, stop))
             held -= stop - start
             start = 0
-        current = {i: (v[0], v[1]) for i, v in self._rows.items()}
+        current = {i: (v[0], v[1]) for i, v in self._rows.items()}  # schema 1, 2 (schema 3 reads its columns)
         for i, quote in self._quotes.items():
             current.setdefault(i, (quote.bid, quote.ask))
         return light_block(spans, self.keys, self._order, None if self._first_applied else self._previous,

@@ -19,7 +19,9 @@ import msgpack
 import numpy as np
 import zstandard
 
-from bot.market.recording_columns import FrameBooks, book_chunks, quote_rows, split_payload
+from bot.market.recording_columns import (FLAG_CANDLES, FLAG_CHANGED, FLAG_EVENTS, FLAG_GAP, FLAG_HEALTH,
+                                          FLAG_NEW_CANDLE, FLAG_NEWS, FLAG_WHALES, FrameBooks, book_chunks,
+                                          quote_rows, record_flags, split_payload)
 from bot.market.recording_format import HEADER, RecordingError, Segment
 
 
@@ -32,16 +34,18 @@ class Frame:
     values: np.ndarray | None = None  # schema 3: float64 [T, K, 7], the quotes as they stand after each tick
     new: np.ndarray | None = None  # schema 3: bool [T, K], the quotes each tick sets
     books: FrameBooks | None = None  # schema 3: the books, decompressed when read
-    _rows: list | None = None  # values.tolist(), made on first use
-    _new_ids: list | None = None  # per tick, the markets whose quote it sets
+    header: dict | None = None  # schema 3: the frame's header (bot/market/recording_columns.py)
+    _new_ids: list | None = None  # per tick, the markets whose quote it sets (`every` when all of them)
+    every: list | None = None
     _light: dict | None = None  # the look-ahead's arrays of this frame, made on first use
 
-    def quote_rows(self, row: int) -> tuple[list, list]:
-        """(the markets a schema 3 tick sets quotes for, every market's 7 quote values at that tick)."""
-        if self._rows is None:
-            self._rows = self.values.tolist()
-            self._new_ids = [np.flatnonzero(r).tolist() for r in self.new]
-        return self._new_ids[row], self._rows[row]
+    def new_ids(self, row: int) -> list:
+        """The markets a schema 3 tick sets quotes for (the list `self.every` when it sets all of them)."""
+        if self._new_ids is None:
+            self.every = every = list(range(self.new.shape[1]))
+            self._new_ids = [every if whole else np.flatnonzero(r).tolist()
+                             for whole, r in zip(self.new.all(axis=1).tolist(), self.new)]
+        return self._new_ids[row]
 
 
 def _raw_frames(segments: list[Segment]) -> Iterator[tuple[Segment, int, bytes]]:
@@ -86,7 +90,7 @@ def decode(segment: Segment, offset: int, decompressed, schema: int = 2) -> Fram
         books = book_chunks(header, rest, where)
     except (KeyError, TypeError, ValueError) as exc:
         raise RecordingError(f"{where}: the frame's header does not decode ({exc})") from None
-    return Frame(records, error, values, new, books)
+    return Frame(records, error, values, new, books, header)
 
 
 def iter_records(segment: Segment, schema: int = 2) -> Iterator[dict]:
@@ -169,8 +173,7 @@ class FramePrefetcher:
 
 
 # ---- the look-ahead (LOOKAHEAD_API.md) ---------------------------------------------------------
-# A record with any of these changes more than quotes, books and candle closes.
-_CHANGES = frozenset(("m", "s", "o", "cr", "k", "tr", "trr", "tf"))
+_FLAG_COLUMNS = (FLAG_NEW_CANDLE, FLAG_NEWS, FLAG_WHALES, FLAG_EVENTS, FLAG_HEALTH, FLAG_CHANGED, FLAG_GAP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,17 +205,24 @@ def _frame_light(frame: Frame) -> dict:
     light = frame._light
     if light is not None:
         return light
-    records = frame.records
-    flags = np.array([("nc" in r, "n" in r, "w" in r, "e" in r, "h" in r, not _CHANGES.isdisjoint(r), "g" in r)
-                      for r in records], dtype=bool).reshape(len(records), 7)
+    records, header = frame.records, frame.header
+    if header is not None and frame.error is None and "fl" in header:  # schema 3 wrote them down
+        bits = np.frombuffer(header["fl"], dtype=np.uint8)
+        tick, ts = np.frombuffer(header["tt"], dtype="<i8"), np.frombuffer(header["tz"], dtype="<f8")
+        marked = np.flatnonzero(bits & (FLAG_CANDLES | FLAG_CHANGED)).tolist()
+    else:
+        bits = np.array([record_flags(r) for r in records], dtype=np.uint8)
+        tick = np.array([r["t"] for r in records], dtype=np.int64)
+        ts = np.array([r["ts"] for r in records], dtype=float)
+        marked = range(len(records))
+    flags = (bits[:, None] & np.array(_FLAG_COLUMNS, dtype=np.uint8)) != 0
     candle_row, candle_rows = [], []
-    for position, record in enumerate(records):
-        for row in record.get("c", ()):
+    for position in marked:
+        for row in records[position].get("c", ()):
             candle_row.append(position)
             candle_rows.append(row)
-    light = {"tick": np.array([r["t"] for r in records], dtype=np.int64),
-             "ts": np.array([r["ts"] for r in records], dtype=float), "flags": flags,
-             "orders": [(position, r["o"]) for position, r in enumerate(records) if "o" in r],
+    light = {"tick": tick, "ts": ts, "flags": flags,
+             "orders": [(p, records[p]["o"]) for p in marked if "o" in records[p]],
              "candle_row": np.array(candle_row, dtype=np.int64),
              "candle_key": np.array([row[0] for row in candle_rows], dtype=np.int64),
              "candles": np.array([row[1:7] for row in candle_rows], dtype=float).reshape(len(candle_rows), 6)}
