@@ -125,6 +125,15 @@ class FrameBuilder:
         return LIGHT_LENGTH.pack(len(light)) + light + b"".join(chunks)
 
 
+class LightPart:
+    """A schema 3 frame read without its books: the compressed light part, and where the books start in the file."""
+
+    __slots__ = ("path", "light", "books_at")
+
+    def __init__(self, path, light: bytes, books_at: int):
+        self.path, self.light, self.books_at = path, light, books_at
+
+
 class FrameBooks:
     """The books of one schema 3 frame, each chunk decompressed on the first read of one of its books."""
 
@@ -132,7 +141,7 @@ class FrameBooks:
 
     def __init__(self, where: str, chunks: list, ticks: int, lengths: list[int]):
         self.where = where  # "<segment>: frame at byte N", for errors
-        self.chunks = chunks
+        self.chunks = chunks  # each compressed chunk, or (path, byte offset, length) to read it from the file
         self.ticks = ticks
         self.lengths = lengths
         self._raw: dict[int, bytes] = {}
@@ -142,10 +151,18 @@ class FrameBooks:
         chunk = row // self.ticks
         raw = self._raw.get(chunk)
         if raw is None:
+            data = self.chunks[chunk]
             try:
-                raw = self._raw[chunk] = zstandard.ZstdDecompressor().decompress(self.chunks[chunk])
+                if isinstance(data, tuple):
+                    path, at, length = data
+                    with open(path, "rb") as handle:
+                        handle.seek(at)
+                        data = handle.read(length)
+                raw = self._raw[chunk] = zstandard.ZstdDecompressor().decompress(data) if len(data) else b""
             except zstandard.ZstdError as exc:
                 raise RecordingError(f"{self.where}: book chunk {chunk} does not decompress ({exc})") from None
+            except OSError as exc:
+                raise RecordingError(f"{self.where}: book chunk {chunk} unreadable ({exc.strerror or exc})") from None
         start = sum(self.lengths[chunk * self.ticks:row])
         return raw[start:start + self.lengths[row]]
 
@@ -168,8 +185,15 @@ class LazyBookBlob:
         return OrderBook(exchange, symbol, bids, asks, ts)
 
 
-def split_payload(payload: bytes, where: str) -> tuple[bytes, list]:
-    """(the light part decompressed, the compressed book chunks as memoryviews) of a frame's payload."""
+def split_payload(payload, where: str) -> tuple[bytes, list]:
+    """(the light part decompressed, where the compressed book chunks are) of a frame's payload, whole in memory
+    or as a LightPart (its books left in the file)."""
+    if isinstance(payload, LightPart):
+        try:
+            light = zstandard.ZstdDecompressor().decompress(payload.light)
+        except zstandard.ZstdError as exc:
+            raise RecordingError(f"{where} does not decompress ({exc})") from None
+        return light, [payload.path, payload.books_at]
     view = memoryview(payload)
     try:
         (length,) = LIGHT_LENGTH.unpack_from(view, 0)
@@ -189,10 +213,10 @@ def quote_rows(header: dict, key_count: int) -> tuple[np.ndarray, np.ndarray]:
 
 def book_chunks(header: dict, rest: list, where: str) -> FrameBooks:
     """The frame's books from its header and the bytes after the light part."""
-    view, at = rest
+    source, at = rest
     chunks = []
     for length in header["bc"]:
-        chunks.append(view[at:at + length])
+        chunks.append(source[at:at + length] if isinstance(source, memoryview) else (source, at, length))
         at += length
     return FrameBooks(where, chunks, header["bt"], header["bl"])
 

@@ -20,8 +20,8 @@ import numpy as np
 import zstandard
 
 from bot.market.recording_columns import (FLAG_CANDLES, FLAG_CHANGED, FLAG_EVENTS, FLAG_GAP, FLAG_HEALTH,
-                                          FLAG_NEW_CANDLE, FLAG_NEWS, FLAG_WHALES, FrameBooks, book_chunks,
-                                          quote_rows, record_flags, split_payload)
+                                          FLAG_NEW_CANDLE, FLAG_NEWS, FLAG_WHALES, LIGHT_LENGTH, FrameBooks,
+                                          LightPart, book_chunks, quote_rows, record_flags, split_payload)
 from bot.market.recording_format import HEADER, RecordingError, Segment
 
 
@@ -48,13 +48,24 @@ class Frame:
         return self._new_ids[row]
 
 
-def _raw_frames(segments: list[Segment]) -> Iterator[tuple[Segment, int, bytes]]:
-    """(segment, byte offset, compressed payload) of every checked frame, in recording order."""
+def _raw_frames(segments: list[Segment], schema: int = 2) -> Iterator[tuple[Segment, int, bytes | LightPart]]:
+    """(segment, byte offset, compressed payload) of every checked frame, in recording order; of a schema 3
+    frame, the light part only (its books are read from the file when one is)."""
     for segment in segments:
         with open(segment.path, "rb") as handle:
             offset = 0
             while offset < segment.good_bytes:
                 _magic, length, _crc = HEADER.unpack(handle.read(HEADER.size))
+                if schema >= 3 and length >= LIGHT_LENGTH.size:
+                    (light,) = LIGHT_LENGTH.unpack(handle.read(LIGHT_LENGTH.size))
+                    if LIGHT_LENGTH.size + light <= length:
+                        payload = LightPart(segment.path, handle.read(light),
+                                            offset + HEADER.size + LIGHT_LENGTH.size + light)
+                        handle.seek(length - LIGHT_LENGTH.size - light, 1)
+                        yield segment, offset, payload
+                        offset += HEADER.size + length
+                        continue
+                    handle.seek(-LIGHT_LENGTH.size, 1)  # a light length past the frame: read whole, refused whole
                 yield segment, offset, handle.read(length)
                 offset += HEADER.size + length
 
@@ -138,7 +149,7 @@ class FramePrefetcher:
 
     def frames(self) -> Iterator[Frame]:
         """Every frame of the segments, in order; an OSError reading the next one is raised after this one."""
-        frames = _raw_frames(self.segments)
+        frames = _raw_frames(self.segments, self.schema)
         schema = self.schema
         try:
             item = next(frames, None)
