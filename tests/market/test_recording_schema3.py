@@ -30,12 +30,15 @@ def busy_config(**recording):
 
 
 class _Jumpy(SimulatedMarket):
-    """A simulator whose clock jumps an hour at tick 100 and whose tick numbers skip 5 from tick 150: two gaps."""
+    """A simulator whose clock jumps an hour at tick 100 and whose tick numbers skip 5 from tick 150 (two gaps),
+    and whose kraken ETH/USDT quote is missing from ticks 60 to 79 (the quote order changes twice)."""
 
     def next_snapshot(self):
         snapshot = super().next_snapshot()
         tick, ts = snapshot.tick, snapshot.ts
-        return dataclasses.replace(snapshot, tick=tick + 5 * (tick >= 150), ts=ts + 3600.0 * (tick >= 100))
+        quotes = {key: q for key, q in snapshot.quotes.items() if not (60 <= tick < 80 and key == ("kraken", "ETH/USDT"))}
+        return dataclasses.replace(snapshot, tick=tick + 5 * (tick >= 150), ts=ts + 3600.0 * (tick >= 100),
+                                   quotes=quotes)
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +117,7 @@ def test_light_block_says_what_the_snapshots_ahead_hold(recordings, schema):
     replay = ReplayMarket(folder)
     try:
         assert [g["before_tick"] for g in replay_gaps(folder)] == [100, 155]
-        for start in (0, 1, 37, 99, 100, 149, 150, 199):
+        for start in (0, 1, 37, 65, 99, 100, 149, 150, 199):
             replay.skip(start - (200 - len(replay.light_block(1000))))
             block = replay.light_block(60)
             assert len(replay.light_block(60)) == len(block) == min(60, 200 - start)
@@ -203,3 +206,24 @@ def test_a_quote_value_that_is_not_a_float_replays_as_recorded(tmp_path):
             assert type(bid) is int and block.bid[number, replay.keys.index(("binance", "BTC/USDT"))] == bid
     finally:
         replay.close()
+
+
+def test_a_candle_tape_keeps_the_last_candles_and_its_views_never_change():
+    import random
+
+    from bot.market.replay_candles import CandleTape
+    from bot.models import Candle
+
+    rng = random.Random(3)
+    tape, model, views, made = CandleTape(kept=7), [], [], 0
+    for _ in range(300):
+        count = rng.choice((1, 1, 1, 2, 3, 6, 7, 9))
+        candles = [Candle(float(made + n), 1.0, 2.0, 0.5, float(made + n) / 10, 1.0) for n in range(count)]
+        made += count
+        tape.extend(candles)
+        model = (model + candles)[-7:]
+        view = tape.view()
+        assert list(view.candles) == model and view.closes.tolist() == [c.close for c in model]
+        views.append((view, list(model)))
+    for view, expected in views:  # later appends and buffer moves never wrote into an earlier view
+        assert list(view.candles) == expected and view.closes.tolist() == [c.close for c in expected]
