@@ -72,19 +72,31 @@ _new_snapshot = _fast_constructor(
 _NOTHING: frozenset = frozenset()
 
 
+def _books_after(books: dict, updates, keys: tuple) -> dict:
+    """A new {market: (blob, position)} from `books` and the updates [(blob, market numbers)] after it."""
+    books = dict(books)
+    for blob, ids in updates:
+        for position, i in enumerate(ids):
+            books[keys[i]] = (blob, position)
+    return books
+
+
 class ReplayBooks:
-    """The book reader of one replayed tick: each book decoded on its first read."""
+    """The book reader of one replayed tick: where each book is worked out, and the book decoded, on first read."""
 
-    __slots__ = ("_where", "_cache")
+    __slots__ = ("_base", "_updates", "_keys", "_where", "_cache")
 
-    def __init__(self, where: dict):
-        self._where = where
+    def __init__(self, where: dict, updates: tuple = (), keys: tuple = ()):
+        self._base, self._updates, self._keys = where, updates, keys
+        self._where: dict | None = None if updates else where
         self._cache: dict = {}
 
     def __call__(self, exchange: str, symbol: str) -> OrderBook | None:
         key = (exchange, symbol)
         book = self._cache.get(key)
         if book is None:
+            if self._where is None:
+                self._where = _books_after(self._base, self._updates, self._keys)
             where = self._where.get(key)
             if where is None:
                 return None
@@ -118,7 +130,8 @@ class ReplayMarket(MarketSource):
         # order (a tick that sets every quote replaces the list); turned into values only for a snapshot.
         self._set_by: list[tuple] = []
         self._order: tuple[int, ...] = ()
-        self._books: dict[tuple[str, str], tuple[BookBlob, int]] = {}
+        self._books: dict[tuple[str, str], tuple[BookBlob, int]] = {}  # never changed once a snapshot holds it
+        self._book_updates: list[tuple] = []  # [(blob, market numbers)] since _books, applied only when read
         self._stale: frozenset = _NOTHING
         self._markets: dict[tuple[str, str], Market] = {}
         self._history: LiveHistory | None = None
@@ -217,7 +230,7 @@ class ReplayMarket(MarketSource):
         self._previous = (record["t"], record["ts"])
         keyframe = "k" in record
         if keyframe:
-            self._quotes, self._books, self._rows, self._set_by = {}, {}, {}, []
+            self._quotes, self._books, self._rows, self._set_by, self._book_updates = {}, {}, {}, [], []
         if frame.new is not None:
             ids = frame.new_ids(position)
             if ids is frame.every:
@@ -236,11 +249,18 @@ class ReplayMarket(MarketSource):
             self._order = record["o"]
         if "bk" in record:
             blob = BookBlob(record["bp"]) if frame.books is None else LazyBookBlob(frame.books, position)
-            books = self._books
-            for position, i in enumerate(record["bk"]):
-                books[keys[i]] = (blob, position)
-        for i in record.get("bx", ()):
-            self._books.pop(keys[i], None)
+            ids = record["bk"]
+            if len(ids) == len(keys):  # every market's book: those before do not matter
+                self._books, self._book_updates = {}, [(blob, ids)]
+            else:
+                self._book_updates.append((blob, ids))
+                if len(self._book_updates) > 64:
+                    self._books, self._book_updates = _books_after(self._books, self._book_updates, keys), []
+        if "bx" in record:
+            books = self._books = _books_after(self._books, self._book_updates, keys)
+            self._book_updates = []
+            for i in record["bx"]:
+                books.pop(keys[i], None)
         if "s" in record:
             self._stale = frozenset(keys[i] for i in record["s"]) if record["s"] else _NOTHING
         if "m" in record:
@@ -311,7 +331,8 @@ class ReplayMarket(MarketSource):
         whales = tuple(whale_of(row) for row in record["w"]) if "w" in record else ()
         return _new_snapshot(record["t"], record["ts"], self.exchanges, self.symbols,
                              {keys[i]: quotes[i] for i in self._order}, self._markets, self._history,
-                             ReplayBooks(dict(self._books)), news, whales, "nc" in record, self._stale)
+                             ReplayBooks(self._books, tuple(self._book_updates), keys), news, whales,
+                             "nc" in record, self._stale)
 
     def _current_record(self, report: bool = True) -> dict:
         """The record at the cursor, applied (the first one was applied at open); the cursor moves past it."""

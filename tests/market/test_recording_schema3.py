@@ -31,14 +31,16 @@ def busy_config(**recording):
 
 class _Jumpy(SimulatedMarket):
     """A simulator whose clock jumps an hour at tick 100 and whose tick numbers skip 5 from tick 150 (two gaps),
-    and whose kraken ETH/USDT quote is missing from ticks 60 to 79 (the quote order changes twice)."""
+    and whose kraken ETH/USDT quote and book are missing from ticks 60 to 79 (the quote order changes twice)."""
 
     def next_snapshot(self):
         snapshot = super().next_snapshot()
         tick, ts = snapshot.tick, snapshot.ts
-        quotes = {key: q for key, q in snapshot.quotes.items() if not (60 <= tick < 80 and key == ("kraken", "ETH/USDT"))}
+        gone = ("kraken", "ETH/USDT") if 60 <= tick < 80 else None
+        quotes = {key: q for key, q in snapshot.quotes.items() if key != gone}
+        reader = snapshot.book_reader
         return dataclasses.replace(snapshot, tick=tick + 5 * (tick >= 150), ts=ts + 3600.0 * (tick >= 100),
-                                   quotes=quotes)
+                                   quotes=quotes, book_reader=lambda *key: None if key == gone else reader(*key))
 
 
 @pytest.fixture(scope="module")
@@ -75,15 +77,23 @@ def test_a_schema_3_recording_holds_exactly_what_schema_2_holds(recordings):
 def test_books_are_decoded_only_when_read_and_are_the_stored_books(recordings):
     folder, seen = recordings[3]
     replay = ReplayMarket(folder)
+    read: list = []  # the blobs of the ticks whose books were read (kept: ids stay unique)
     try:
+        decoded_chunks = reads = 0
         for number, (snapshot, books, _closes) in enumerate(seen):
             again = replay.next_snapshot()
-            blobs = [blob for blob, _position in replay._books.values()]
-            assert blobs and all(isinstance(blob, LazyBookBlob) for blob in blobs)
-            if number % 7:
-                continue  # most ticks read no book: no chunk of theirs is ever decompressed
-            assert all(blob.books is None for blob in blobs)
+            held = [blob for blob, _ in replay._books.values()] + [blob for blob, _ in replay._book_updates]
+            assert held and all(isinstance(blob, LazyBookBlob) for blob in held)
+            assert all(blob.books is None for blob in held if not any(blob is r for r in read))
+            if number % 7 and not 58 <= number <= 82:
+                continue  # most ticks read no book: their books are never decoded
+            chunks = {id(blob.frame_books): len(blob.frame_books._raw) for blob in held}
             assert {key: again.book_reader(*key) for key in books} == books
+            decoded_chunks += sum(len(blob.frame_books._raw) for blob in {id(b.frame_books): b for b in held}.values()) \
+                - sum(chunks.values())
+            read.extend(held)
+            reads += 1
+        assert 0 < decoded_chunks <= reads  # a read decompresses at most its own tick's chunk
     finally:
         replay.close()
 
