@@ -305,10 +305,13 @@ def _engine_run(folder: Path, config: dict, ticks: int | None) -> BotEngine:
     return engine
 
 
-def test_replay_is_deterministic_and_reproduces_the_recorded_simulator_run(tmp_path):
+@pytest.mark.parametrize("schema", [3, 2])
+def test_replay_is_deterministic_and_reproduces_the_recorded_simulator_run(tmp_path, monkeypatch, schema):
+    monkeypatch.setattr("bot.market.recorder.WRITTEN_SCHEMA", schema)  # 2: a recording made before books were apart
     settings = {"market": {"seed": 11}, "dashboard": {"enabled": False}}
     recorded = _engine_run(tmp_path / "sim", {**settings, "recording": {"record": True}}, 1500)
     folder = recorded.source.folder
+    assert json.loads((folder / "meta.json").read_text())["schema_version"] == schema
     replay = {**settings, "market": {"source": "replay", "seed": 11}, "recording": {"path": str(folder)}}
     first = _engine_run(tmp_path / "r1", replay, None)
     second = _engine_run(tmp_path / "r2", replay, None)
