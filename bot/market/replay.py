@@ -32,14 +32,20 @@ log = logging.getLogger(__name__)
 _QUOTE_FIELDS = ("exchange", "symbol", "bid", "ask", "last", "bid_size", "ask_size", "ts", "change_24h_pct")
 
 
-def _quote_maker():
-    """Quote(exchange, symbol, bid, ask, last, bid_size, ask_size, ts, change_24h_pct) at about half the cost of
-    its slot setters (most of a replayed tick is making its 18 quotes): a plain __init__ of a class with
-    Quote's very slots stores the fields, then the object's class becomes Quote (the same layout, so
-    Python allows it). Checked against Quote(...) here; the slot setters if anything differs."""
+def _slow_quote_makers():
+    make = _fast_constructor(Quote, _QUOTE_FIELDS)
+    return make, lambda exchanges, symbols, rows: [make(e, s, *v) for e, s, v in zip(exchanges, symbols, rows)]
+
+
+def _quote_makers():
+    """(make, make_many): Quote(exchange, symbol, bid, ask, last, bid_size, ask_size, ts, change_24h_pct), and a
+    list of them from (exchanges, symbols, rows of the 7 values), at about half the cost of Quote's slot setters
+    (most of a replayed tick is making its 18 quotes): a plain __init__ of a class with Quote's very slots
+    stores the fields, then the object's class becomes Quote (the same layout, so Python allows it).
+    Checked against Quote(...) here; the slot setters if anything differs."""
     names = tuple(f.name for f in fields(Quote))
     if names != (*_QUOTE_FIELDS, "received") or Quote.__slots__ != names:
-        return _fast_constructor(Quote, _QUOTE_FIELDS)
+        return _slow_quote_makers()
     received = fields(Quote)[-1].default
 
     class _Unfrozen:
@@ -55,17 +61,23 @@ def _quote_maker():
         quote.__class__ = Quote
         return quote
 
+    def make_many(exchanges, symbols, rows):
+        quotes = [_Unfrozen(e, s, *v) for e, s, v in zip(exchanges, symbols, rows)]
+        for quote in quotes:
+            quote.__class__ = Quote
+        return quotes
+
     try:
         probe = ("x", "X/Y", 1.0, 2.0, 1.5, 3.0, 4.0, 5.0, -0.0)
-        made = make(*probe)
-        if type(made) is Quote and made == Quote(*probe) and hash(made) == hash(Quote(*probe)):
-            return make
+        made = make(*probe), make_many(probe[:1], probe[1:2], [probe[2:]])[0]
+        if all(type(q) is Quote and q == Quote(*probe) and hash(q) == hash(Quote(*probe)) for q in made):
+            return make, make_many
     except TypeError:
         pass
-    return _fast_constructor(Quote, _QUOTE_FIELDS)
+    return _slow_quote_makers()
 
 
-_new_quote = _quote_maker()
+_new_quote, _new_quotes = _quote_makers()
 _new_snapshot = _fast_constructor(
     Snapshot, ("tick", "ts", "exchanges", "symbols", "quotes", "markets", "history", "book_reader",
                "news", "whales", "new_candle", "stale"))
@@ -130,6 +142,7 @@ class ReplayMarket(MarketSource):
         # order (a tick that sets every quote replaces the list); turned into values only for a snapshot.
         self._set_by: list[tuple] = []
         self._order: tuple[int, ...] = ()
+        self._natural_order = False  # the order is every market, in key order
         self._books: dict[tuple[str, str], tuple[BookBlob, int]] = {}  # never changed once a snapshot holds it
         self._book_updates: list[tuple] = []  # [(blob, market numbers)] since _books, applied only when read
         self._stale: frozenset = _NOTHING
@@ -247,6 +260,7 @@ class ReplayMarket(MarketSource):
                 rows[row[0]] = row[1:]
         if "o" in record:
             self._order = record["o"]
+            self._natural_order = self._order == tuple(range(len(keys)))
         if "bk" in record:
             blob = BookBlob(record["bp"]) if frame.books is None else LazyBookBlob(frame.books, position)
             ids = record["bk"]
@@ -311,15 +325,17 @@ class ReplayMarket(MarketSource):
     def next_snapshot(self) -> Snapshot:
         """The next recorded snapshot; SourceExhausted after the last."""
         record = self._current_record()
-        keys, quotes = self.keys, self._quotes
+        keys, quotes, snapshot_quotes = self.keys, self._quotes, None
         if self._set_by or self._rows:
             exchange_of, symbol_of = self._exchange_of, self._symbol_of
             set_by = self._set_by
             if len(set_by) == 1 and set_by[0][0] is not None and set_by[0][2] is set_by[0][0].every \
                     and not self._rows:  # the usual tick
                 frame, position, _ids = set_by[0]
-                for i, v in enumerate(frame.values[position].tolist()):
-                    quotes[i] = _new_quote(exchange_of[i], symbol_of[i], *v)
+                made = _new_quotes(exchange_of, symbol_of, frame.values[position].tolist())
+                self._quotes = quotes = dict(enumerate(made))
+                if self._natural_order:
+                    snapshot_quotes = dict(zip(keys, made))
                 self._set_by = []
             else:
                 for i, v in self._values_set().items():
@@ -330,7 +346,8 @@ class ReplayMarket(MarketSource):
         news = tuple(news_of(row) for row in record["n"]) if "n" in record else ()
         whales = tuple(whale_of(row) for row in record["w"]) if "w" in record else ()
         return _new_snapshot(record["t"], record["ts"], self.exchanges, self.symbols,
-                             {keys[i]: quotes[i] for i in self._order}, self._markets, self._history,
+                             snapshot_quotes or {keys[i]: quotes[i] for i in self._order}, self._markets,
+                             self._history,
                              ReplayBooks(self._books, tuple(self._book_updates), keys), news, whales,
                              "nc" in record, self._stale)
 
