@@ -137,7 +137,7 @@ class ReplayMarket(MarketSource):
         self.gaps: list[dict] = []
         self._events: list[dict] = []
         self._quotes: dict[int, Quote] = {}
-        self._rows: dict[int, tuple | list] = {}  # quote values set since the last snapshot, made into Quotes by it
+        self._rows: dict[int, tuple | list] = {}  # schema 3: _set_by read out, made into Quotes by the next snapshot
         # Schema 3: the ticks whose column rows set quotes since the last snapshot, [(frame, row, markets)] in
         # order (a tick that sets every quote replaces the list); turned into values only for a snapshot.
         self._set_by: list[tuple] = []
@@ -254,10 +254,12 @@ class ReplayMarket(MarketSource):
                     self._values_set()
             for row in record.get("q", ()):  # values that are not floats, kept as recorded
                 self._set_by.append((None, row[0], row[1:]))
-        else:
-            rows = self._rows
+        else:  # schema 1, 2: quote rows in the records, made into Quotes here as they always were
+            quotes, exchange_of, symbol_of = self._quotes, self._exchange_of, self._symbol_of
             for row in record.get("q", ()):
-                rows[row[0]] = row[1:]
+                i = row[0]
+                quotes[i] = _new_quote(exchange_of[i], symbol_of[i], row[1], row[2], row[3], row[4], row[5], row[6],
+                                       row[7])
         if "o" in record:
             self._order = record["o"]
             self._natural_order = self._order == tuple(range(len(keys)))
@@ -377,9 +379,7 @@ class ReplayMarket(MarketSource):
             spans.append((frame, start, stop))
             held -= stop - start
             start = 0
-        current = {i: (v[0], v[1]) for i, v in self._rows.items()}  # schema 1, 2 (schema 3 reads its columns)
-        for i, quote in self._quotes.items():
-            current.setdefault(i, (quote.bid, quote.ask))
+        current = {i: (quote.bid, quote.ask) for i, quote in self._quotes.items()}  # schema 1, 2 (3: its columns)
         return light_block(spans, self.keys, self._order, None if self._first_applied else self._previous,
                            self.settings.gap_ticks * self.tick_seconds, current)
 
