@@ -1,7 +1,7 @@
 """--market replay --recording DIR: a recording (bot/market/recorder.py) fed through the same engine.
 
-Records are read one frame at a time (memory stays flat in the recording's length) and turned
-back into the snapshots the recorded run saw: the same ticks, market times, quotes in the same
+Records are read one frame at a time (memory stays flat in the recording's length; a look-ahead
+keeps the frames it looked at) and turned back into the snapshots the recorded run saw: the same ticks, market times, quotes in the same
 order, books (decoded only when read), stale markets, markets with their fees, closed candles,
 news, whales, the source's events and health. Nothing is invented: a gap (the recorder fell
 behind or its disk failed, ticks missing, market time jumping more than recording.gap_ticks
@@ -11,44 +11,104 @@ from the next record. At the end, next_snapshot() raises SourceExhausted and the
 from __future__ import annotations
 
 import logging
+from collections import deque
+from dataclasses import fields
 from pathlib import Path
-from typing import Iterator
-
-import numpy as np
 
 from bot.config_recording import RecordingConfig
 from bot.market.base import MarketSource, SourceExhausted
-from bot.market.live_parsing import CandleSeries, LiveHistory
+from bot.market.live_parsing import LiveHistory
 from bot.market.recording_codec import BookBlob, candle_of, market_of, news_of, whale_of
-from bot.market.recording_format import RecordingInfo, last_record, open_recording
+from bot.market.recording_columns import LazyBookBlob
+from bot.market.recording_format import RecordingInfo, open_recording
 from bot.market.recording_trades import TRADES_KEPT, ReplayTrades
-from bot.market.replay_frames import FramePrefetcher
+from bot.market.replay_candles import CandleTape
+from bot.market.replay_frames import Frame, FramePrefetcher, LightBlock, last_record, light_block
 from bot.market.simulator import _fast_constructor
 from bot.models import Market, OrderBook, Quote, Snapshot, iso_utc
 
 log = logging.getLogger(__name__)
 
-_new_quote = _fast_constructor(
-    Quote, ("exchange", "symbol", "bid", "ask", "last", "bid_size", "ask_size", "ts", "change_24h_pct"))
+_QUOTE_FIELDS = ("exchange", "symbol", "bid", "ask", "last", "bid_size", "ask_size", "ts", "change_24h_pct")
+
+
+def _slow_quote_makers():
+    make = _fast_constructor(Quote, _QUOTE_FIELDS)
+    return make, lambda exchanges, symbols, rows: [make(e, s, *v) for e, s, v in zip(exchanges, symbols, rows)]
+
+
+def _quote_makers():
+    """(make, make_many): Quote(exchange, symbol, bid, ask, last, bid_size, ask_size, ts, change_24h_pct), and a
+    list of them from (exchanges, symbols, rows of the 7 values), at about half the cost of Quote's slot setters
+    (most of a replayed tick is making its 18 quotes): a plain __init__ of a class with Quote's very slots
+    stores the fields, then the object's class becomes Quote (the same layout, so Python allows it).
+    Checked against Quote(...) here; the slot setters if anything differs."""
+    names = tuple(f.name for f in fields(Quote))
+    if names != (*_QUOTE_FIELDS, "received") or Quote.__slots__ != names:
+        return _slow_quote_makers()
+    received = fields(Quote)[-1].default
+
+    class _Unfrozen:
+        __slots__ = names
+
+        def __init__(self, exchange, symbol, bid, ask, last, bid_size, ask_size, ts, change_24h_pct):
+            self.exchange, self.symbol, self.bid, self.ask, self.last = exchange, symbol, bid, ask, last
+            self.bid_size, self.ask_size, self.ts, self.change_24h_pct = bid_size, ask_size, ts, change_24h_pct
+            self.received = received
+
+    def make(*values):
+        quote = _Unfrozen(*values)
+        quote.__class__ = Quote
+        return quote
+
+    def make_many(exchanges, symbols, rows):
+        quotes = [_Unfrozen(e, s, *v) for e, s, v in zip(exchanges, symbols, rows)]
+        for quote in quotes:
+            quote.__class__ = Quote
+        return quotes
+
+    try:
+        probe = ("x", "X/Y", 1.0, 2.0, 1.5, 3.0, 4.0, 5.0, -0.0)
+        made = make(*probe), make_many(probe[:1], probe[1:2], [probe[2:]])[0]
+        if all(type(q) is Quote and q == Quote(*probe) and hash(q) == hash(Quote(*probe)) for q in made):
+            return make, make_many
+    except TypeError:
+        pass
+    return _slow_quote_makers()
+
+
+_new_quote, _new_quotes = _quote_makers()
 _new_snapshot = _fast_constructor(
     Snapshot, ("tick", "ts", "exchanges", "symbols", "quotes", "markets", "history", "book_reader",
                "news", "whales", "new_candle", "stale"))
 _NOTHING: frozenset = frozenset()
 
 
+def _books_after(books: dict, updates, keys: tuple) -> dict:
+    """A new {market: (blob, position)} from `books` and the updates [(blob, market numbers)] after it."""
+    books = dict(books)
+    for blob, ids in updates:
+        for position, i in enumerate(ids):
+            books[keys[i]] = (blob, position)
+    return books
+
+
 class ReplayBooks:
-    """The book reader of one replayed tick: each book decoded on its first read."""
+    """The book reader of one replayed tick: where each book is worked out, and the book decoded, on first read."""
 
-    __slots__ = ("_where", "_cache")
+    __slots__ = ("_base", "_updates", "_keys", "_where", "_cache")
 
-    def __init__(self, where: dict):
-        self._where = where
+    def __init__(self, where: dict, updates: tuple = (), keys: tuple = ()):
+        self._base, self._updates, self._keys = where, updates, keys
+        self._where: dict | None = None if updates else where
         self._cache: dict = {}
 
     def __call__(self, exchange: str, symbol: str) -> OrderBook | None:
         key = (exchange, symbol)
         book = self._cache.get(key)
         if book is None:
+            if self._where is None:
+                self._where = _books_after(self._base, self._updates, self._keys)
             where = self._where.get(key)
             if where is None:
                 return None
@@ -69,41 +129,77 @@ class ReplayMarket(MarketSource):
         self.info = info
         self.settings = settings or RecordingConfig()
         self.keys = tuple(tuple(key) for key in meta["keys"])
+        self.schema = int(meta["schema_version"])
+        self._exchange_of = tuple(key[0] for key in self.keys)
+        self._symbol_of = tuple(key[1] for key in self.keys)
         self.tick_seconds = float(meta.get("tick_seconds") or 1.0)
         self.candles_kept = int(meta.get("candles_kept") or 1500)
         self.gaps: list[dict] = []
         self._events: list[dict] = []
         self._quotes: dict[int, Quote] = {}
+        self._rows: dict[int, tuple | list] = {}  # schema 3: _set_by read out, made into Quotes by the next snapshot
+        # Schema 3: the ticks whose column rows set quotes since the last snapshot, [(frame, row, markets)] in
+        # order (a tick that sets every quote replaces the list); turned into values only for a snapshot.
+        self._set_by: list[tuple] = []
         self._order: tuple[int, ...] = ()
-        self._books: dict[tuple[str, str], tuple[BookBlob, int]] = {}
+        self._natural_order = False  # the order is every market, in key order
+        self._books: dict[tuple[str, str], tuple[BookBlob, int]] = {}  # never changed once a snapshot holds it
+        self._book_updates: list[tuple] = []  # [(blob, market numbers)] since _books, applied only when read
         self._stale: frozenset = _NOTHING
         self._markets: dict[tuple[str, str], Market] = {}
         self._history: LiveHistory | None = None
-        self._series: dict[tuple[str, str], CandleSeries] = {}
+        self._tapes: dict[tuple[str, str], CandleTape] = {}
         self._health: dict = {}
         self._previous: tuple[int, float] | None = None
         self._trades = ReplayTrades(self.keys, int(meta.get("trades_kept") or TRADES_KEPT))
-        self._frames = FramePrefetcher(info.segments, runner)
-        self._records = self._all_records()
-        first = next(self._records, None)
-        if first is None:
-            self._frames.close()
+        self._frames = FramePrefetcher(info.segments, runner, self.schema)
+        self._reader = self._frames.frames()
+        self._window: deque[Frame] = deque()  # decoded frames from the cursor on; the cursor is row _row of the first
+        self._row = 0
+        self._read_error: BaseException | None = None  # met by a look-ahead; raised when the cursor gets there
+        if not self._fill(1):
+            self.close()
+            if self._read_error is not None:
+                raise self._read_error
             raise SourceExhausted(f"{info.path}: no records")
+        first = self._window[0].records[0]
         self.first_tick, self.first_ts = first["t"], first["ts"]
-        last = last_record(info.segments[-1])
+        last = last_record(info.segments[-1], self.schema)
         self.last_tick, self.last_ts = last["t"], last["ts"]
-        self._apply(first, report=False)
-        self._first_unread: dict | None = first  # applied; the first next_snapshot() returns it
-        self._pending = next(self._records, None)
+        self._apply(self._window[0], 0, report=False)
+        self._first_applied = True  # the cursor's record is applied; the first next_snapshot() returns it
         for warning in info.warnings:
             log.warning("replay: %s", warning)
             self._warn(warning, self.first_ts)
 
-    def _all_records(self) -> Iterator[dict]:
-        return self._frames.records()
+    # ---- the cursor -------------------------------------------------------------------------
+    def _fill(self, count: int) -> int:
+        """Decode frames until `count` records from the cursor on are held (fewer at the end); how many are."""
+        held = sum(len(frame.records) for frame in self._window) - self._row
+        while held < count and self._read_error is None and not (self._window and self._window[-1].error):
+            try:
+                frame = next(self._reader, None)
+            except Exception as exc:  # noqa: BLE001 - raised when the cursor reaches it, as the plain reader would
+                self._read_error = exc
+                break
+            if frame is None:
+                break
+            self._window.append(frame)
+            held += len(frame.records)
+        return held
 
-    def _advance_pending(self) -> None:
-        self._pending = next(self._records, None)
+    def _step(self) -> None:
+        """Move the cursor past its record (raising, as the plain reader does, an error met right after it)."""
+        self._row += 1
+        window = self._window
+        while window and self._row >= len(window[0].records):
+            if window[0].error is not None:
+                raise window[0].error
+            window.popleft()
+            self._row = 0
+            if not window and not self._fill(1) and self._read_error is not None:
+                error, self._read_error = self._read_error, None
+                raise error
 
     @property
     def description(self) -> str:  # noqa: D401 - the dashboard's label
@@ -139,27 +235,48 @@ class ReplayMarket(MarketSource):
         log.warning(message)
         self._warn(message, ts)
 
-    def _apply(self, record: dict, report: bool = True) -> None:
+    def _apply(self, frame: Frame, position: int, report: bool = True) -> None:
+        record = frame.records[position]
         keys = self.keys
         if report and self._previous is not None:
             self._gap(record)
         self._previous = (record["t"], record["ts"])
         keyframe = "k" in record
         if keyframe:
-            self._quotes, self._books = {}, {}
-        quotes = self._quotes
-        for row in record.get("q", ()):
-            key = keys[row[0]]
-            quotes[row[0]] = _new_quote(key[0], key[1], row[1], row[2], row[3], row[4], row[5], row[6], row[7])
+            self._quotes, self._books, self._rows, self._set_by, self._book_updates = {}, {}, {}, [], []
+        if frame.new is not None:
+            ids = frame.new_ids(position)
+            if ids is frame.every:
+                self._set_by = [(frame, position, ids)]
+            elif ids:
+                self._set_by.append((frame, position, ids))
+                if len(self._set_by) > 256:  # a long look-ahead skip: keep the list short
+                    self._values_set()
+            for row in record.get("q", ()):  # values that are not floats, kept as recorded
+                self._set_by.append((None, row[0], row[1:]))
+        else:  # schema 1, 2: quote rows in the records, made into Quotes here as they always were
+            quotes, exchange_of, symbol_of = self._quotes, self._exchange_of, self._symbol_of
+            for row in record.get("q", ()):
+                i = row[0]
+                quotes[i] = _new_quote(exchange_of[i], symbol_of[i], row[1], row[2], row[3], row[4], row[5], row[6],
+                                       row[7])
         if "o" in record:
             self._order = record["o"]
+            self._natural_order = self._order == tuple(range(len(keys)))
         if "bk" in record:
-            blob = BookBlob(record["bp"])
-            books = self._books
-            for position, i in enumerate(record["bk"]):
-                books[keys[i]] = (blob, position)
-        for i in record.get("bx", ()):
-            self._books.pop(keys[i], None)
+            blob = BookBlob(record["bp"]) if frame.books is None else LazyBookBlob(frame.books, position)
+            ids = record["bk"]
+            if len(ids) == len(keys):  # every market's book: those before do not matter
+                self._books, self._book_updates = {}, [(blob, ids)]
+            else:
+                self._book_updates.append((blob, ids))
+                if len(self._book_updates) > 64:
+                    self._books, self._book_updates = _books_after(self._books, self._book_updates, keys), []
+        if "bx" in record:
+            books = self._books = _books_after(self._books, self._book_updates, keys)
+            self._book_updates = []
+            for i in record["bx"]:
+                books.pop(keys[i], None)
         if "s" in record:
             self._stale = frozenset(keys[i] for i in record["s"]) if record["s"] else _NOTHING
         if "m" in record:
@@ -174,23 +291,31 @@ class ReplayMarket(MarketSource):
         if "tf" in record or "tr" in record:
             self._trades.apply(record)
 
+    def _values_set(self) -> dict:
+        """The quote values set since the last snapshot, by market (schema 3's rows read from the columns)."""
+        rows = self._rows
+        for frame, position, ids in self._set_by:
+            if frame is None:
+                rows[position] = ids
+            else:
+                values = frame.values[position].tolist()
+                for i in ids:
+                    rows[i] = values[i]
+        self._set_by = []
+        return rows
+
     def _add_candles(self, rows, reset: bool) -> None:
         if reset:
-            self._series = {}
-        added: dict[tuple[str, str], list] = {}
+            self._tapes = {}
+        added: dict[int, list] = {}
         for row in rows:
-            added.setdefault(self.keys[row[0]], []).append(candle_of(row))
-        kept = self.candles_kept
-        for key, candles in added.items():
-            old = self._series.get(key)
-            merged = ((old.candles if old is not None else ()) + tuple(candles))[-kept:]
-            if old is not None and len(candles) < kept:  # the closes so far, shifted: no Python loop over the history
-                closes = np.concatenate((old.closes, np.fromiter((c.close for c in candles), dtype=float,
-                                                                  count=len(candles))))[-kept:]
-            else:
-                closes = np.fromiter((c.close for c in merged), dtype=float, count=len(merged))
-            closes.setflags(write=False)
-            self._series[key] = CandleSeries(merged, closes)
+            added.setdefault(row[0], []).append(candle_of(row))
+        for i, candles in added.items():
+            key = self.keys[i]
+            tape = self._tapes.get(key)
+            if tape is None:
+                tape = self._tapes[key] = CandleTape(self.candles_kept)
+            tape.extend(candles)
         self._history = None
 
     # ---- MarketSource ------------------------------------------------------------------------
@@ -202,39 +327,79 @@ class ReplayMarket(MarketSource):
     def next_snapshot(self) -> Snapshot:
         """The next recorded snapshot; SourceExhausted after the last."""
         record = self._current_record()
-        keys, quotes = self.keys, self._quotes
+        keys, quotes, snapshot_quotes = self.keys, self._quotes, None
+        if self._set_by or self._rows:
+            exchange_of, symbol_of = self._exchange_of, self._symbol_of
+            set_by = self._set_by
+            if len(set_by) == 1 and set_by[0][0] is not None and set_by[0][2] is set_by[0][0].every \
+                    and not self._rows:  # the usual tick
+                frame, position, _ids = set_by[0]
+                made = _new_quotes(exchange_of, symbol_of, frame.values[position].tolist())
+                self._quotes = quotes = dict(enumerate(made))
+                if self._natural_order:
+                    snapshot_quotes = dict(zip(keys, made))
+                self._set_by = []
+            else:
+                for i, v in self._values_set().items():
+                    quotes[i] = _new_quote(exchange_of[i], symbol_of[i], *v)
+                self._rows = {}
         if self._history is None:
-            self._history = LiveHistory(dict(self._series), self._markets)
+            self._history = LiveHistory({key: tape.view() for key, tape in self._tapes.items()}, self._markets)
         news = tuple(news_of(row) for row in record["n"]) if "n" in record else ()
         whales = tuple(whale_of(row) for row in record["w"]) if "w" in record else ()
         return _new_snapshot(record["t"], record["ts"], self.exchanges, self.symbols,
-                             {keys[i]: quotes[i] for i in self._order}, self._markets, self._history,
-                             ReplayBooks(dict(self._books)), news, whales, "nc" in record, self._stale)
+                             snapshot_quotes or {keys[i]: quotes[i] for i in self._order}, self._markets,
+                             self._history,
+                             ReplayBooks(self._books, tuple(self._book_updates), keys), news, whales,
+                             "nc" in record, self._stale)
 
-    def _current_record(self) -> dict:
-        """The record of the next snapshot, applied (the first one was applied at open)."""
-        if self._first_unread is not None:
-            record, self._first_unread = self._first_unread, None
-            return record
-        record = self._pending
-        if record is None:
+    def _current_record(self, report: bool = True) -> dict:
+        """The record at the cursor, applied (the first one was applied at open); the cursor moves past it."""
+        if not self._window:
             raise SourceExhausted(f"the recording {self.info.path} ended at tick {self.last_tick} "
                                   f"({iso_utc(self.last_ts)})")
-        self._apply(record)
-        self._advance_pending()
-        return record
+        frame, position = self._window[0], self._row
+        if self._first_applied:
+            self._first_applied = False
+        else:
+            self._apply(frame, position, report)
+        self._step()
+        return frame.records[position]
+
+    def light_block(self, count: int) -> LightBlock:
+        """What the next `count` snapshots hold that a look-ahead needs (LOOKAHEAD_API.md); consumes nothing."""
+        if count < 0:
+            raise ValueError(f"count must be >= 0 (got {count})")
+        held = min(self._fill(count), count)
+        spans, start = [], self._row
+        for frame in self._window:
+            if held <= 0:
+                break
+            stop = min(len(frame.records), start + held)
+            spans.append((frame, start, stop))
+            held -= stop - start
+            start = 0
+        current = {i: (quote.bid, quote.ask) for i, quote in self._quotes.items()}  # schema 1, 2 (3: its columns)
+        return light_block(spans, self.keys, self._order, None if self._first_applied else self._previous,
+                           self.settings.gap_ticks * self.tick_seconds, current)
+
+    def skip(self, count: int) -> None:
+        """Consume the next `count` snapshots without building them (LOOKAHEAD_API.md): their changes are applied,
+        their gaps reported and their events kept for the next drain_events()."""
+        if count < 0:
+            raise ValueError(f"count must be >= 0 (got {count})")
+        held = self._fill(count)
+        if held < count:
+            raise ValueError(f"skip({count}): only {held} snapshots are left in the recording")
+        for _ in range(count):
+            self._current_record()
 
     def seek(self, tick: int) -> None:
         """Skip records before `tick` (applying what they changed); the next snapshot is the first at or after it."""
         if tick < 0:
             raise ValueError(f"tick must be >= 0 (got {tick})")
-        if self._first_unread is not None:
-            if self._first_unread["t"] >= tick:
-                return
-            self._first_unread = None
-        while self._pending is not None and self._pending["t"] < tick:
-            self._apply(self._pending, report=False)
-            self._advance_pending()
+        while self._window and self._window[0].records[self._row]["t"] < tick:
+            self._current_record(report=False)
         # What the skipped ticks' source said was told in the run that played them; the replay's own warnings stay.
         self._events = [event for event in self._events if event.get("source") == "replay"]
 
@@ -267,5 +432,5 @@ class ReplayMarket(MarketSource):
 
     def close(self) -> None:
         """Stop reading (the open segment file is closed with its generator) and the frame worker."""
-        self._records.close()
+        self._reader.close()
         self._frames.close()
