@@ -34,6 +34,9 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
+
+from bot.accounting.transfers import check_due
 from bot.chart_data import CATCH_UP_CANDLES, _read_candles
 from bot.engine_state import EngineState
 from bot.faults import RECENT_TICKS
@@ -62,12 +65,17 @@ class _Marked:
 
 
 def fast_forward_for(engine) -> "FastForward | None":
-    """The fast-forward runner for an engine on a candle backtest with candles.fast_forward on; else None."""
+    """The fast-forward runner for an engine on a candle backtest (candles.fast_forward on) or a
+    recording's replay (replay.fast_forward on); else None."""
     from bot.market.candle_source import CandleMarket
+    from bot.market.replay import ReplayMarket
 
-    if not isinstance(engine.source, CandleMarket) or not engine.config.candles.fast_forward:
-        return None
-    return FastForward(engine)
+    source = engine.source
+    if isinstance(source, CandleMarket) and engine.config.candles.fast_forward:
+        return FastForward(engine)
+    if isinstance(source, ReplayMarket) and engine.config.replay.fast_forward:
+        return FastForward(engine)
+    return None
 
 
 class FastForward:
@@ -122,14 +130,38 @@ class FastForward:
         engine = self.engine
         books = engine.books
         portfolio = engine.portfolio
-        # Rebalancing needs two wallets; borrow fees and margin calls need a short.
-        transfers_idle = not books.transfers.enabled or len(portfolio.balances) <= 1
+        # Borrow fees and margin calls need a short (or an accrual still to bill). Transfers in transit
+        # and the rebalancer's checks are scheduled: _scheduled cuts the stretch before either is due.
         margin_idle = books.rules is None or (not portfolio.accruals and not books.desk.calls
                                               and all(p.qty >= 0 for p in portfolio.positions.values()))
         return (engine.state == EngineState.RUNNING and engine.last_snapshot is not None
-                and not engine.source.finished and not engine.data_flow.orders and not engine.desk.active
-                and not portfolio.in_transit and transfers_idle and margin_idle
+                and not getattr(engine.source, "finished", False) and not engine.data_flow.orders
+                and not engine.desk.active and margin_idle
                 and not engine.alerts.rules and engine.faults.storage_fault is None)
+
+    def _scheduled(self, ts) -> int:
+        """Ticks of `ts` before the first one on which the books have work of their own: a transfer
+        due to land (BooksKeeper._arrivals) or, with two wallets or more, a rebalancing check (check_due)."""
+        engine = self.engine
+        books, portfolio = engine.books, engine.portfolio
+        end = int(ts.shape[0])
+        if portfolio.in_transit:
+            due = min(t.arrival_ts for t in portfolio.in_transit.values())
+            hits = np.flatnonzero(ts >= due)
+            if hits.size:
+                end = min(end, int(hits[0]))
+        if books.transfers.enabled and len(portfolio.balances) > 1 and end > 0:
+            every = books.transfers.check_seconds
+            previous = np.empty(end)
+            previous[1:] = ts[:end - 1]
+            due = np.array([check_due(books._last_check_ts, float(ts[0]), every)]
+                           + [False] * (end - 1))
+            if end > 1:
+                due[1:] = np.floor_divide(ts[1:end], every) != np.floor_divide(previous[1:], every)
+            hits = np.flatnonzero(due)
+            if hits.size:
+                end = min(end, int(hits[0]))
+        return end
 
     def quiet(self, room: int):
         """(lookahead, ticks every enabled strategy is quiet on), or (None, 0) when none can be skipped."""
@@ -137,7 +169,7 @@ class FastForward:
         if not self._idle():
             return None, 0
         lookahead = engine.source.lookahead(room)
-        quiet = len(lookahead)
+        quiet = self._scheduled(lookahead.ts) if len(lookahead) else 0
         manager = engine.manager
         for name, strategy in manager.strategies.items():
             if manager.enabled[name] and quiet > 0:
@@ -174,7 +206,8 @@ class FastForward:
             end = self._sample_one_by_one(lookahead, ts, samples, quiet)
         self._step_next = end < len(lookahead)
         source = engine.source
-        closed = {key: int(lookahead.markets[key].closed[end - 1]) - int(lookahead.markets[key].closed[0])
+        first = int(bool(lookahead.new_candle[0]))  # closed[0] already counts a bar its first tick closed
+        closed = {key: int(lookahead.markets[key].closed[end - 1]) - int(lookahead.markets[key].closed[0]) + first
                   for key in keys}  # bars that closed during the stretch
         source.seek(start + end - 1)
         snapshot = engine.data_flow.market_view(source.next_snapshot())

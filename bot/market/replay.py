@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from collections import deque
+from itertools import islice
 from typing import Iterator
 
 import numpy as np
@@ -22,9 +24,10 @@ from bot.market.live_parsing import CandleSeries, LiveHistory
 from bot.market.recording_codec import BookBlob, candle_of, market_of, news_of, whale_of
 from bot.market.recording_format import RecordingInfo, last_record, open_recording
 from bot.market.recording_trades import TRADES_KEPT, ReplayTrades
+from bot.market.replay_ahead import apply_many, lookahead_of
 from bot.market.replay_frames import FramePrefetcher
 from bot.market.simulator import _fast_constructor
-from bot.models import Market, OrderBook, Quote, Snapshot, iso_utc
+from bot.models import Lookahead, Market, OrderBook, Quote, Snapshot, iso_utc
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +87,7 @@ class ReplayMarket(MarketSource):
         self._previous: tuple[int, float] | None = None
         self._trades = ReplayTrades(self.keys, int(meta.get("trades_kept") or TRADES_KEPT))
         self._frames = FramePrefetcher(info.segments, runner)
+        self._ahead: deque[dict] = deque()  # records read by lookahead() after _pending, not yet applied
         self._records = self._all_records()
         first = next(self._records, None)
         if first is None:
@@ -103,7 +107,7 @@ class ReplayMarket(MarketSource):
         return self._frames.records()
 
     def _advance_pending(self) -> None:
-        self._pending = next(self._records, None)
+        self._pending = self._ahead.popleft() if self._ahead else next(self._records, None)
 
     @property
     def description(self) -> str:  # noqa: D401 - the dashboard's label
@@ -232,11 +236,28 @@ class ReplayMarket(MarketSource):
             if self._first_unread["t"] >= tick:
                 return
             self._first_unread = None
+        skipped = []
         while self._pending is not None and self._pending["t"] < tick:
-            self._apply(self._pending, report=False)
+            skipped.append(self._pending)
             self._advance_pending()
+        apply_many(self, skipped)  # as _apply(record, report=False) one by one
         # What the skipped ticks' source said was told in the run that played them; the replay's own warnings stay.
         self._events = [event for event in self._events if event.get("source") == "replay"]
+
+    def lookahead(self, room: int) -> Lookahead:
+        """The next ticks (at most room) as arrays without moving, cut before the first tick a
+        screen cannot judge (bot/market/replay_ahead.py); empty before the first snapshot."""
+        records: list[dict] = []
+        if self._first_unread is None and self._pending is not None:
+            records.append(self._pending)
+            ahead = self._ahead
+            while len(ahead) < room - 1:
+                record = next(self._records, None)
+                if record is None:
+                    break
+                ahead.append(record)
+            records.extend(islice(ahead, room - 1))
+        return lookahead_of(self, records)
 
     @property
     def has_trade_feed(self) -> bool:
