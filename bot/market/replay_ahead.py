@@ -85,7 +85,8 @@ def lookahead_of(replay, records: list[dict]) -> Lookahead:
             closed[index:] = old.shape[0] + count
         markets[key] = MarketAhead(bid_table[:, column].copy(), closed, closes, ask_table[:, column].copy())
     start = records[0]["t"] if records else 0
-    return Lookahead(int(start), np.asarray(ts, dtype=float), np.asarray(new_candle, dtype=bool), markets)
+    return Lookahead(int(start), np.asarray(ts, dtype=float), np.asarray(new_candle, dtype=bool), markets,
+                     traded=replay._markets, no_news=True)
 
 
 def apply_many(replay, records: list[dict]) -> None:

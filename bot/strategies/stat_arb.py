@@ -41,10 +41,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.config import StatArbConfig
-from bot.models import PORTFOLIO_QUOTE, Leg, PortfolioView, PositionView, Signal, Snapshot, round_step, split_symbol
+from bot.models import (PORTFOLIO_QUOTE, Leg, Lookahead, PortfolioView, PositionView, Signal, Snapshot, round_step,
+                        split_symbol)
 from bot.strategies.base import Strategy
 from bot.strategies.common import format_price, format_qty, recent_closes
 from bot.strategies.cointegration import EngleGrangerResult, engle_granger, spread_stats, spread_zscore
+from bot.strategies.stat_arb_screen import first_maybe
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +186,11 @@ class StatArbStrategy(Strategy):
             if signal is not None:
                 signals.append(signal)
         return signals
+
+    def quiet_ticks(self, lookahead: Lookahead, view: PortfolioView) -> int:
+        """Ticks before the next candle (its statistics, re-tests) or a z-score that could enter or
+        exit (bot/strategies/stat_arb_screen.py)."""
+        return first_maybe(self, lookahead, view)
 
     # -- the test schedule (candle ticks) ------------------------------------------------------
 
