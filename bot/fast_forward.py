@@ -36,11 +36,12 @@ from typing import Callable
 
 import numpy as np
 
-from bot.accounting.transfers import check_due
+from bot.accounting.transfers import check_due, plan_transfers
 from bot.chart_data import CATCH_UP_CANDLES, _read_candles
 from bot.engine_state import EngineState
 from bot.faults import RECENT_TICKS
 from bot.fast_samples import SampleBlock
+from bot.models import Lookahead, MarketAhead
 
 BLOCK_TICKS = 4096  # the most ticks looked ahead at once
 FIRST_BLOCK_TICKS = 64  # the first look after a stepped tick; doubled while whole blocks are quiet
@@ -62,6 +63,14 @@ class _Marked:
 
     def __init__(self, tick: int, ts: float, quotes: dict):
         self.tick, self.ts, self.quotes = tick, ts, quotes
+
+
+def _head(lookahead: Lookahead, count: int) -> Lookahead:
+    """The first `count` ticks of a lookahead (views of its arrays)."""
+    return Lookahead(lookahead.start_tick, lookahead.ts[:count], lookahead.new_candle[:count],
+                     {key: MarketAhead(a.bid[:count], a.closed[:count], a.closes, a.ask[:count])
+                      for key, a in lookahead.markets.items()},
+                     traded=lookahead.traded, no_news=lookahead.no_news)
 
 
 def fast_forward_for(engine) -> "FastForward | None":
@@ -112,7 +121,8 @@ class FastForward:
                 with engine.lock:
                     advanced = self.advance(room)
                 # A quiet block: look further next time; a stretch that ended on a maybe: look near again.
-                self._block = min(BLOCK_TICKS, self._block * 2) if advanced == room else FIRST_BLOCK_TICKS
+                most = getattr(engine.source, "lookahead_max", BLOCK_TICKS)
+                self._block = min(most, self._block * 2) if advanced == room else FIRST_BLOCK_TICKS
             if advanced == 0:
                 engine.tick()
                 advanced = 1
@@ -139,18 +149,40 @@ class FastForward:
                 and not engine.desk.active and margin_idle
                 and not engine.alerts.rules and engine.faults.storage_fault is None)
 
-    def _scheduled(self, ts) -> int:
-        """Ticks of `ts` before the first one on which the books have work of their own: a transfer
-        due to land (BooksKeeper._arrivals) or, with two wallets or more, a rebalancing check (check_due)."""
+    def _rebalance_idle(self) -> bool:
+        """True when a rebalancing check during the stretch would do nothing. plan_transfers reads the
+        books (constant while nothing trades or lands), the exchanges with quotes and the markets
+        (constant: a change of either is a tick the source steps), never prices: so the plan made
+        now on the last snapshot is the plan of every check in the stretch."""
+        engine = self.engine
+        books = engine.books
+        planned, unknown = plan_transfers(engine.portfolio, engine.last_snapshot, books.transfers)
+        return not planned and not (unknown - books._told_unknown)
+
+    def _same_quotes(self, lookahead, end: int) -> bool:
+        """True when every tick of lookahead[:end] quotes exactly the markets the last snapshot quotes."""
+        quoted = self.engine.last_snapshot.quotes
+        for key, ahead in lookahead.markets.items():
+            finite = np.isfinite(ahead.bid[:end])
+            if not (finite.all() if key in quoted else not finite.any()):
+                return False
+        return len(quoted) == sum(1 for key in quoted if key in lookahead.markets)
+
+    def _scheduled(self, lookahead) -> int:
+        """Ticks of the lookahead before the first one on which the books have work of their own: a
+        transfer due to land (BooksKeeper._arrivals) or, with two wallets or more, a rebalancing check
+        (check_due) that could send something."""
         engine = self.engine
         books, portfolio = engine.books, engine.portfolio
+        ts = lookahead.ts
         end = int(ts.shape[0])
         if portfolio.in_transit:
             due = min(t.arrival_ts for t in portfolio.in_transit.values())
             hits = np.flatnonzero(ts >= due)
             if hits.size:
                 end = min(end, int(hits[0]))
-        if books.transfers.enabled and len(portfolio.balances) > 1 and end > 0:
+        if books.transfers.enabled and len(portfolio.balances) > 1 and end > 0 \
+                and not (self._same_quotes(lookahead, end) and self._rebalance_idle()):
             every = books.transfers.check_seconds
             previous = np.empty(end)
             previous[1:] = ts[:end - 1]
@@ -169,11 +201,14 @@ class FastForward:
         if not self._idle():
             return None, 0
         lookahead = engine.source.lookahead(room)
-        quiet = self._scheduled(lookahead.ts) if len(lookahead) else 0
+        quiet = self._scheduled(lookahead) if len(lookahead) else 0
         manager = engine.manager
+        seen = lookahead  # each screen sees only the ticks still quiet: the cheap cuts first spare the dear screens
         for name, strategy in manager.strategies.items():
             if manager.enabled[name] and quiet > 0:
-                quiet = min(quiet, int(strategy.quiet_ticks(lookahead, engine.portfolio.view_for(name))))
+                if quiet < len(seen):
+                    seen = _head(seen, quiet)
+                quiet = min(quiet, int(strategy.quiet_ticks(seen, engine.portfolio.view_for(name))))
         return lookahead, max(0, quiet)
 
     def advance(self, room: int) -> int:
@@ -217,6 +252,10 @@ class FastForward:
         faults.guard("chart", self._archive, snapshot, closed)
         if engine.books.transfers.enabled:
             engine.books._last_check_ts = snapshot.ts  # the rebalancing schedule, as each tick moves it
+        manager = engine.manager
+        for name, strategy in manager.strategies.items():  # schedules kept by the strategies move over the stretch
+            if manager.enabled[name]:
+                strategy.skipped(lookahead, end, portfolio.view_for(name))
         engine.ticks_run += end
         engine.version += end
         self.skipped += end

@@ -63,6 +63,7 @@ class ReplayMarket(MarketSource):
     """The snapshots of a recording, in order; kind "replay"."""
 
     kind = "replay"
+    lookahead_max = 1024  # records read ahead at most (each holds its books: memory, not speed, sets this)
 
     def __init__(self, info: RecordingInfo | str | Path, settings: RecordingConfig | None = None, runner=None):
         """runner (with submit(fn, *args) -> future) decompresses the next frame ahead; None: a worker thread."""

@@ -23,11 +23,10 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 
 from bot.config import NewsConfig
-import numpy as np
-
 from bot.models import (PORTFOLIO_QUOTE, Leg, Lookahead, NewsItem, PortfolioView, PositionView, Signal, Snapshot,
                         round_step, split_symbol)
 from bot.strategies.base import Strategy
+from bot.strategies import news_screen
 from bot.strategies.common import exit_signal, format_price, format_qty, is_dust, trading_exchange
 from bot.strategies.sentiment import SentimentScorer, SymbolMapper
 
@@ -97,12 +96,14 @@ class NewsStrategy(Strategy):
         return signals
 
     def quiet_ticks(self, lookahead: Lookahead, view: PortfolioView) -> int:
-        """Ticks before the next minute check (the only time-based decision: exits by age or reversal,
-        entries still pending); 0 unless the source promises the block has no news items."""
-        if not lookahead.no_news:
-            return 0
-        hits = np.flatnonzero(~(lookahead.ts < self._next_check_ts))
-        return int(hits[0]) if hits.size else len(lookahead)
+        """Ticks before the first minute check that could give a signal (bot/strategies/news_screen.py);
+        0 unless the source promises the block has no news items."""
+        return news_screen.first_maybe(self, lookahead, view)
+
+    def skipped(self, lookahead: Lookahead, count: int, view: PortfolioView) -> None:
+        """The minute checks of the skipped stretch, with what they change (schedule, forgotten
+        headlines, the held times), as stepping them would."""
+        news_screen.skipped(self, lookahead, count, view)
 
     # -- headlines ----------------------------------------------------------------------------
 

@@ -46,7 +46,7 @@ from bot.models import (PORTFOLIO_QUOTE, Leg, Lookahead, PortfolioView, Position
 from bot.strategies.base import Strategy
 from bot.strategies.common import format_price, format_qty, recent_closes
 from bot.strategies.cointegration import EngleGrangerResult, engle_granger, spread_stats, spread_zscore
-from bot.strategies.stat_arb_screen import first_maybe
+from bot.strategies import stat_arb_screen
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,7 @@ class StatArbStrategy(Strategy):
         self._next_test_ts: float | None = None
         self._seen_a_snapshot = False
         self._orphans: set[str] = set()
+        self._screened = None  # the last screen's statistics per candle (stat_arb_screen), for skipped()
 
     @property
     def warmup_candles(self) -> int:
@@ -188,9 +189,13 @@ class StatArbStrategy(Strategy):
         return signals
 
     def quiet_ticks(self, lookahead: Lookahead, view: PortfolioView) -> int:
-        """Ticks before the next candle (its statistics, re-tests) or a z-score that could enter or
+        """Ticks before a candle that applies or submits a re-test, or a z-score that could enter or
         exit (bot/strategies/stat_arb_screen.py)."""
-        return first_maybe(self, lookahead, view)
+        return stat_arb_screen.first_maybe(self, lookahead, view)
+
+    def skipped(self, lookahead: Lookahead, count: int, view: PortfolioView) -> None:
+        """The spread statistics of the skipped stretch's candles, as stepping them refreshes them."""
+        stat_arb_screen.skipped(self, lookahead, count)
 
     # -- the test schedule (candle ticks) ------------------------------------------------------
 
