@@ -40,11 +40,13 @@ from bot.accounting.transfers import check_due, plan_transfers
 from bot.chart_data import CATCH_UP_CANDLES, _read_candles
 from bot.engine_state import EngineState
 from bot.faults import RECENT_TICKS
+from bot.fast_margin import first_margin_tick, margin_idle
 from bot.fast_samples import SampleBlock
 from bot.models import Lookahead, MarketAhead
 
 BLOCK_TICKS = 4096  # the most ticks looked ahead at once
 FIRST_BLOCK_TICKS = 64  # the first look after a stepped tick; doubled while whole blocks are quiet
+MAX_PAUSE = 15  # the most ticks stepped without looking after looks that found nothing quiet
 
 
 class _Touch:
@@ -63,6 +65,12 @@ class _Marked:
 
     def __init__(self, tick: int, ts: float, quotes: dict):
         self.tick, self.ts, self.quotes = tick, ts, quotes
+
+
+def _screen_cost(strategy) -> int:
+    """The order screens run in, cheap first (Strategy.screen_cost, else 2): a cut found early
+    shortens what the dear ones look at."""
+    return int(getattr(strategy, "screen_cost", 2))
 
 
 def _head(lookahead: Lookahead, count: int) -> Lookahead:
@@ -97,6 +105,10 @@ class FastForward:
         # The last stretch ended before its lookahead did: on a tick a strategy may act on (or a sample
         # near the kill switch). Looking again would find that at once, so that tick is stepped directly.
         self._step_next = False
+        # Looks that found nothing quiet in a row (a strategy in the middle of something, e.g. an entry the
+        # manager keeps refusing), and the ticks still to step before looking again: 0, 1, 3, 7, 15.
+        self._misses = 0
+        self._pause = 0
 
     def run_fast(self, max_ticks: int | None, progress: Callable[[int], None] | None = None,
                  cooperate: Callable[[], None] | None = None) -> int:
@@ -113,8 +125,9 @@ class FastForward:
         engine, loop = self.engine, self.engine.loop
         done = 0
         while not loop.wait_for_stop(0) and (max_ticks is None or done < max_ticks):
-            if self._step_next:  # stepping is always what a skip must equal, so this is safe whatever changed
+            if self._step_next or self._pause > 0:  # stepping is always what a skip must equal: safe whatever changed
                 self._step_next = False
+                self._pause = max(0, self._pause - 1)
                 advanced = 0
             else:
                 room = self._block if max_ticks is None else min(self._block, max_ticks - done)
@@ -140,13 +153,11 @@ class FastForward:
         engine = self.engine
         books = engine.books
         portfolio = engine.portfolio
-        # Borrow fees and margin calls need a short (or an accrual still to bill). Transfers in transit
-        # and the rebalancer's checks are scheduled: _scheduled cuts the stretch before either is due.
-        margin_idle = books.rules is None or (not portfolio.accruals and not books.desk.calls
-                                              and all(p.qty >= 0 for p in portfolio.positions.values()))
+        # Transfers in transit, the rebalancer's checks, borrow bills and margin calls are scheduled or
+        # screened: _scheduled cuts the stretch before any of them can act.
         return (engine.state == EngineState.RUNNING and engine.last_snapshot is not None
                 and not getattr(engine.source, "finished", False) and not engine.data_flow.orders
-                and not engine.desk.active and margin_idle
+                and not engine.desk.active and margin_idle(books, portfolio)
                 and not engine.alerts.rules and engine.faults.storage_fault is None)
 
     def _rebalance_idle(self) -> bool:
@@ -193,7 +204,7 @@ class FastForward:
             hits = np.flatnonzero(due)
             if hits.size:
                 end = min(end, int(hits[0]))
-        return end
+        return first_margin_tick(books, portfolio, lookahead, end) if end > 0 else 0
 
     def quiet(self, room: int):
         """(lookahead, ticks every enabled strategy is quiet on), or (None, 0) when none can be skipped."""
@@ -204,12 +215,18 @@ class FastForward:
         quiet = self._scheduled(lookahead) if len(lookahead) else 0
         manager = engine.manager
         seen = lookahead  # each screen sees only the ticks still quiet: the cheap cuts first spare the dear screens
-        for name, strategy in manager.strategies.items():
+        for name, strategy in sorted(manager.strategies.items(), key=lambda item: _screen_cost(item[1])):
             if manager.enabled[name] and quiet > 0:
                 if quiet < len(seen):
                     seen = _head(seen, quiet)
                 quiet = min(quiet, int(strategy.quiet_ticks(seen, engine.portfolio.view_for(name))))
-        return lookahead, max(0, quiet)
+        quiet = max(0, quiet)
+        if len(lookahead) and quiet == 0:
+            self._misses += 1
+            self._pause = min(MAX_PAUSE, (1 << (self._misses - 1)) - 1)
+        elif quiet > 0:
+            self._misses = 0
+        return lookahead, quiet
 
     def advance(self, room: int) -> int:
         """Advance over up to `room` quiet ticks in bulk, doing what stepping them would; returns how many."""

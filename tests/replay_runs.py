@@ -8,14 +8,16 @@ from pathlib import Path
 from bot.config import parse_config
 from bot.engine import BotEngine
 
-# A market where every strategy trades within a couple of thousand ticks: gaps between exchanges
-# live long (no competition) and open often, headlines come often and pairs are tested on a short window.
+# A market where every strategy acts within a thousand ticks: gaps between exchanges live long (no
+# competition) and open often, headlines come often and buy big (the wallet they drain is refilled by a
+# transfer at a later check), pairs are tested on a short window and taken as cointegrated up to p 0.9.
 BUSY = {
     "market": {"seed": 5, "simulator": {"competition": {"enabled": False}, "news_per_hour": 40.0,
                                         "whales_per_hour": 10.0,
                                         "deviations": {"dislocations_per_hour": 30.0, "dislocation_bps": 60.0}}},
-    "strategies": {"stat_arb": {"lookback_candles": 120, "entry_z": 1.2, "retest_minutes": 15.0},
-                   "news": {"entry_score": 0.3, "holding_minutes": 10.0},
+    "strategies": {"stat_arb": {"lookback_candles": 120, "entry_z": 1.2, "retest_minutes": 15.0, "p_value_max": 0.9},
+                   "news": {"entry_score": 0.3, "holding_minutes": 10.0, "position_pct": 60.0,
+                            "max_position_pct": 60.0},
                    "momentum": {"fast": 5, "slow": 12}},
 }
 

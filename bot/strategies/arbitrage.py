@@ -97,6 +97,7 @@ class ArbitrageStrategy(Strategy):
     name = "arbitrage"
     allows_short = False
     params: ArbitrageConfig
+    screen_cost = 1  # quiet_ticks runs in this order, cheap first (bot/fast_forward.py)
 
     def __init__(self, params: ArbitrageConfig, exchanges: tuple[str, ...], symbols: tuple[str, ...],
                  market: MarketConfig, max_slippage_pct: float, liquidity_memory: bool = True):

@@ -61,6 +61,7 @@ class NewsStrategy(Strategy):
     name = "news"
     allows_short = False
     params: NewsConfig
+    screen_cost = 1  # quiet_ticks runs in this order, cheap first (bot/fast_forward.py)
 
     def __init__(self, params: NewsConfig, exchanges: tuple[str, ...], symbols: tuple[str, ...]):
         super().__init__(params)
