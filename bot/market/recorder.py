@@ -3,7 +3,8 @@
 RecordingSource wraps any MarketSource. On the tick path it only gathers what the snapshot holds
 (quotes, every book, closed candles, news, whales, the source's events and health) and offers it
 to a bounded queue; a background thread turns it into records (bot/market/recording_codec.py),
-compresses them into frames and appends them to segments (bot/storage_recording.py). A full
+compresses them into frames (schema 3: bot/market/recording_columns.py, books apart from the rest)
+and appends them to segments (bot/storage_recording.py). A full
 queue drops the tick and the next record marks the gap (a --fast run, with no clock to keep,
 waits for the writer instead: wait_when_full); a disk that refuses a frame loses that
 frame's ticks, is retried, and the next record (a keyframe) marks the gap. Neither stops the run:
@@ -27,14 +28,17 @@ import zstandard
 import bot
 from bot.market.base import MarketSource
 from bot.market.recording_codec import SnapshotEncoder, pack_default
+from bot.market.recording_columns import FrameBuilder
 from bot.market.recording_trades import TradeCapture, TradeTapes
-from bot.market.recording_format import FORMAT_NAME, INDEX_FILE, META_FILE, SCHEMA_VERSION, encode_frame, segment_name
+from bot.market.recording_format import (FORMAT_NAME, INDEX_FILE, META_FILE, SCHEMA_VERSION, encode_frame,
+                                          frame_of, segment_name)
 from bot.models import Market, Snapshot, iso_utc
 from bot.storage import StorageError
 from bot.storage_recording import SegmentAppender, delete_segment, write_recording_document
 
 log = logging.getLogger(__name__)
 
+WRITTEN_SCHEMA = SCHEMA_VERSION  # what a recording is written as; 2 only to test the readers of older ones
 FULL_WAIT_SECONDS = 30.0  # the longest a fast run's tick waits for the writer before it drops the tick
 NEW_CANDLES_PEEK = 8  # closed candles read per market on a new-candle tick (more only when all are new)
 _STOP = object()
@@ -51,9 +55,9 @@ def redacted(value):
     return value
 
 
-def versions() -> dict:
+def versions(schema_version: int = SCHEMA_VERSION) -> dict:
     """The versions a recording was made with."""
-    out = {"bot": bot.__version__, "schema_version": SCHEMA_VERSION, "python": platform.python_version(),
+    out = {"bot": bot.__version__, "schema_version": schema_version, "python": platform.python_version(),
            "msgpack": ".".join(map(str, msgpack.version)), "zstandard": zstandard.__version__}
     ccxt = sys.modules.get("ccxt")  # only when the live source loaded it; never imported here
     out["ccxt"] = getattr(ccxt, "__version__", None)
@@ -63,8 +67,14 @@ def versions() -> dict:
 class RecordingSource(MarketSource):
     """A MarketSource that records what another one produces; the engine cannot tell them apart."""
 
-    def __init__(self, inner: MarketSource, config, data_dir: str | Path, tick_seconds: float):
+    def __init__(self, inner: MarketSource, config, data_dir: str | Path, tick_seconds: float,
+                 schema_version: int | None = None):
+        """schema_version (default WRITTEN_SCHEMA) 2 writes the layout before books were kept apart."""
+        schema_version = WRITTEN_SCHEMA if schema_version is None else schema_version
+        if schema_version not in (2, SCHEMA_VERSION):
+            raise ValueError(f"schema_version: the recorder writes 2 or {SCHEMA_VERSION} (got {schema_version!r})")
         super().__init__(inner.exchanges, inner.symbols)
+        self.schema_version = schema_version
         self.inner = inner
         self.kind = inner.kind
         self.settings = config.recording
@@ -77,12 +87,12 @@ class RecordingSource(MarketSource):
         while folder.exists():
             folder, suffix = Path(data_dir) / "recordings" / f"{stamp}-{suffix}", suffix + 1
         self.folder = folder
-        self.meta = {"schema_version": SCHEMA_VERSION, "format": FORMAT_NAME, "created_at": iso_utc(time.time()),
+        self.meta = {"schema_version": schema_version, "format": FORMAT_NAME, "created_at": iso_utc(time.time()),
                      "source_kind": inner.kind, "source_description": inner.description,
                      "exchanges": list(inner.exchanges), "symbols": list(inner.symbols),
                      "keys": [list(key) for key in self.keys], "tick_seconds": tick_seconds,
                      "candles_kept": self.candles_kept, "trades_kept": config.market.live.streams.trades_kept,
-                     "versions": versions(),
+                     "versions": versions(schema_version),
                      "config": redacted(config.model_dump(mode="json"))}
         self._queue: queue.Queue = queue.Queue(maxsize=self.settings.queue_max_ticks)
         self._events: list[dict] = []
@@ -274,6 +284,7 @@ class _Writer:
             self.encoder.trades = TradeTapes(source.keys, source.trades.kept)
         self.compressor = zstandard.ZstdCompressor(level=self.settings.compression_level)
         self.packer = msgpack.Packer(default=pack_default)
+        self.builder = FrameBuilder(len(source.keys)) if source.schema_version >= 3 else None
         self.segment: SegmentAppender | None = None
         self.segment_number = 0
         self.segments: list[dict] = []  # the index's entries, oldest first
@@ -330,10 +341,14 @@ class _Writer:
         if gap is not None:
             self.gaps.append(gap)
         record = self.encoder.encode(item, keyframe=self._keyframe, gap=gap)
+        if self.builder is not None:
+            self._buffer_bytes += self.builder.add(record, self.packer, self._keyframe)
+            self._buffer.append(b"")  # the builder holds the record
+        else:
+            data = self.packer.pack(record)
+            self._buffer.append(data)
+            self._buffer_bytes += len(data)
         self._keyframe = False
-        data = self.packer.pack(record)
-        self._buffer.append(data)
-        self._buffer_bytes += len(data)
         if not self._buffer_ticks:
             self._buffer_ticks.append((item[0], item[1]))
         self._buffer_ticks[1:] = [(item[0], item[1])]
@@ -361,7 +376,10 @@ class _Writer:
                 self.segment = SegmentAppender(self.source.folder / segment_name(self.segment_number), self.fsync)
                 self.segments.append({"file": segment_name(self.segment_number), "first_tick": first_tick,
                                       "first_ts": first_ts, "records": 0, "bytes": 0})
-            frame = encode_frame(records, self.compressor)
+            if self.builder is not None:
+                frame = frame_of(self.builder.payload(self.compressor, self.packer))
+            else:
+                frame = encode_frame(records, self.compressor)
             self.segment.append(frame)
         except (StorageError, OSError) as exc:
             self.failed_writes += 1
@@ -406,7 +424,7 @@ class _Writer:
     def _write_index(self) -> None:
         if not self._meta_written:
             return
-        document = {"schema_version": SCHEMA_VERSION, "segments": self.segments, "deleted": self.deleted,
+        document = {"schema_version": self.source.schema_version, "segments": self.segments, "deleted": self.deleted,
                     "gaps": self.gaps, "records": self.records, "dropped_ticks": self.source.dropped_ticks,
                     "failed_writes": self.failed_writes}
         try:

@@ -6,7 +6,8 @@ seg-000001.rec, seg-000002.rec... A segment is a run of frames; a frame is
 
     b"RCF1" | payload length (uint32, big-endian) | CRC-32 of the payload (uint32) | payload
 
-and its payload is one zstd frame holding msgpack records back to back, one per tick. The first
+and its payload (schema 1, 2) is one zstd frame holding msgpack records back to back, one per tick;
+schema 3 splits it into a light part and the books (bot/market/recording_columns.py). The first
 record of every segment is a keyframe (the whole state: quotes, books, markets, candle history),
 so a segment can be read, or deleted by rotation, on its own; the others hold what changed.
 
@@ -22,11 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-import msgpack
 import zstandard
 
-SCHEMA_VERSION = 2  # 2 added public trades (bot/market/recording_trades.py)
-READABLE_VERSIONS = (1, 2)  # a version 1 recording replays without trades
+# 2 added public trades (bot/market/recording_trades.py); 3 keeps books apart (bot/market/recording_columns.py)
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)  # a version 1 recording replays without trades
 FORMAT_NAME = "paper-bot-recording"
 MAGIC = b"RCF1"
 HEADER = struct.Struct(">4sII")
@@ -44,8 +45,12 @@ def segment_name(number: int) -> str:
 
 
 def encode_frame(records: bytes, compressor: zstandard.ZstdCompressor) -> bytes:
-    """One frame from concatenated msgpack records."""
-    payload = compressor.compress(records)
+    """One schema 1 or 2 frame from concatenated msgpack records."""
+    return frame_of(compressor.compress(records))
+
+
+def frame_of(payload: bytes) -> bytes:
+    """A frame around a payload: magic, length, CRC-32."""
     return HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
 
 
@@ -162,7 +167,7 @@ def open_recording(path: str | Path) -> RecordingInfo:
 
 
 def iter_frames(segment: Segment) -> Iterator[bytes]:
-    """The decompressed payloads of a segment's checked frames, one at a time."""
+    """The decompressed payloads of a schema 1 or 2 segment's checked frames, one at a time."""
     decompressor = zstandard.ZstdDecompressor()
     with open(segment.path, "rb") as handle:
         offset = 0
@@ -174,34 +179,3 @@ def iter_frames(segment: Segment) -> Iterator[bytes]:
             except zstandard.ZstdError as exc:
                 raise RecordingError(f"{segment.path}: frame at byte {offset} does not decompress ({exc})") from None
             offset += HEADER.size + length
-
-
-def iter_records(segment: Segment) -> Iterator[dict]:
-    """A segment's records in order (tuples for arrays, so books decode straight to OrderBook levels)."""
-    for payload in iter_frames(segment):
-        unpacker = msgpack.Unpacker(use_list=False, raw=False, strict_map_key=False)
-        unpacker.feed(payload)
-        try:
-            yield from unpacker
-        except (msgpack.UnpackException, ValueError) as exc:
-            raise RecordingError(f"{segment.path}: a record does not decode ({exc})") from None
-
-
-def last_record(segment: Segment) -> dict:
-    """The last record of a segment (its last frame is decoded, nothing else)."""
-    decompressor = zstandard.ZstdDecompressor()
-    with open(segment.path, "rb") as handle:
-        offset, payload = 0, b""
-        while offset < segment.good_bytes:
-            _magic, length, _crc = HEADER.unpack(handle.read(HEADER.size))
-            if offset + HEADER.size + length >= segment.good_bytes:
-                payload = decompressor.decompress(handle.read(length))
-            else:
-                handle.seek(length, 1)
-            offset += HEADER.size + length
-    record = None
-    unpacker = msgpack.Unpacker(use_list=False, raw=False, strict_map_key=False)
-    unpacker.feed(payload)
-    for record in unpacker:
-        pass
-    return record

@@ -1,7 +1,7 @@
 """--market replay --recording DIR: a recording (bot/market/recorder.py) fed through the same engine.
 
-Records are read one frame at a time (memory stays flat in the recording's length) and turned
-back into the snapshots the recorded run saw: the same ticks, market times, quotes in the same
+Records are read one frame at a time (memory stays flat in the recording's length; a look-ahead
+keeps the frames it looked at) and turned back into the snapshots the recorded run saw: the same ticks, market times, quotes in the same
 order, books (decoded only when read), stale markets, markets with their fees, closed candles,
 news, whales, the source's events and health. Nothing is invented: a gap (the recorder fell
 behind or its disk failed, ticks missing, market time jumping more than recording.gap_ticks
@@ -11,28 +11,62 @@ from the next record. At the end, next_snapshot() raises SourceExhausted and the
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from collections import deque
-from itertools import islice
-from typing import Iterator
-
-import numpy as np
+from dataclasses import fields
+from pathlib import Path
 
 from bot.config_recording import RecordingConfig
 from bot.market.base import MarketSource, SourceExhausted
-from bot.market.live_parsing import CandleSeries, LiveHistory
+from bot.market.live_parsing import LiveHistory
 from bot.market.recording_codec import BookBlob, candle_of, market_of, news_of, whale_of
-from bot.market.recording_format import RecordingInfo, last_record, open_recording
+from bot.market.recording_columns import LazyBookBlob
+from bot.market.recording_format import RecordingInfo, open_recording
 from bot.market.recording_trades import TRADES_KEPT, ReplayTrades
-from bot.market.replay_ahead import apply_many, lookahead_of
-from bot.market.replay_frames import FramePrefetcher
+from bot.market.replay_candles import CandleTape
+from bot.market.replay_ahead import lookahead_of
+from bot.market.replay_frames import Frame, FramePrefetcher, LightBlock, last_record, light_block
 from bot.market.simulator import _fast_constructor
 from bot.models import Lookahead, Market, OrderBook, Quote, Snapshot, iso_utc
 
 log = logging.getLogger(__name__)
 
-_new_quote = _fast_constructor(
-    Quote, ("exchange", "symbol", "bid", "ask", "last", "bid_size", "ask_size", "ts", "change_24h_pct"))
+_QUOTE_FIELDS = ("exchange", "symbol", "bid", "ask", "last", "bid_size", "ask_size", "ts", "change_24h_pct")
+
+
+def _quote_maker():
+    """Quote(exchange, symbol, bid, ask, last, bid_size, ask_size, ts, change_24h_pct) at about half the cost of
+    its slot setters (most of a replayed tick is making its 18 quotes): a plain __init__ of a class with
+    Quote's very slots stores the fields, then the object's class becomes Quote (the same layout, so
+    Python allows it). Checked against Quote(...) here; the slot setters if anything differs."""
+    names = tuple(f.name for f in fields(Quote))
+    if names != (*_QUOTE_FIELDS, "received") or Quote.__slots__ != names:
+        return _fast_constructor(Quote, _QUOTE_FIELDS)
+    received = fields(Quote)[-1].default
+
+    class _Unfrozen:
+        __slots__ = names
+
+        def __init__(self, exchange, symbol, bid, ask, last, bid_size, ask_size, ts, change_24h_pct):
+            self.exchange, self.symbol, self.bid, self.ask, self.last = exchange, symbol, bid, ask, last
+            self.bid_size, self.ask_size, self.ts, self.change_24h_pct = bid_size, ask_size, ts, change_24h_pct
+            self.received = received
+
+    def make(*values):
+        quote = _Unfrozen(*values)
+        quote.__class__ = Quote
+        return quote
+
+    try:
+        probe = ("x", "X/Y", 1.0, 2.0, 1.5, 3.0, 4.0, 5.0, -0.0)
+        made = make(*probe)
+        if type(made) is Quote and made == Quote(*probe) and hash(made) == hash(Quote(*probe)):
+            return make
+    except TypeError:
+        pass
+    return _fast_constructor(Quote, _QUOTE_FIELDS)
+
+
+_new_quote = _quote_maker()
 _new_snapshot = _fast_constructor(
     Snapshot, ("tick", "ts", "exchanges", "symbols", "quotes", "markets", "history", "book_reader",
                "news", "whales", "new_candle", "stale"))
@@ -63,7 +97,7 @@ class ReplayMarket(MarketSource):
     """The snapshots of a recording, in order; kind "replay"."""
 
     kind = "replay"
-    lookahead_max = 1024  # records read ahead at most (each holds its books: memory, not speed, sets this)
+    lookahead_max = 1024  # ticks looked at ahead at most (their frames stay decoded until consumed)
 
     def __init__(self, info: RecordingInfo | str | Path, settings: RecordingConfig | None = None, runner=None):
         """runner (with submit(fn, *args) -> future) decompresses the next frame ahead; None: a worker thread."""
@@ -73,42 +107,75 @@ class ReplayMarket(MarketSource):
         self.info = info
         self.settings = settings or RecordingConfig()
         self.keys = tuple(tuple(key) for key in meta["keys"])
+        self.schema = int(meta["schema_version"])
+        self._exchange_of = tuple(key[0] for key in self.keys)
+        self._symbol_of = tuple(key[1] for key in self.keys)
         self.tick_seconds = float(meta.get("tick_seconds") or 1.0)
         self.candles_kept = int(meta.get("candles_kept") or 1500)
         self.gaps: list[dict] = []
         self._events: list[dict] = []
         self._quotes: dict[int, Quote] = {}
+        self._rows: dict[int, tuple | list] = {}  # quote values set since the last snapshot, made into Quotes by it
+        # Schema 3: the ticks whose column rows set quotes since the last snapshot, [(frame, row, markets)] in
+        # order (a tick that sets every quote replaces the list); turned into values only for a snapshot.
+        self._set_by: list[tuple] = []
         self._order: tuple[int, ...] = ()
         self._books: dict[tuple[str, str], tuple[BookBlob, int]] = {}
         self._stale: frozenset = _NOTHING
         self._markets: dict[tuple[str, str], Market] = {}
         self._history: LiveHistory | None = None
-        self._series: dict[tuple[str, str], CandleSeries] = {}
+        self._tapes: dict[tuple[str, str], CandleTape] = {}
         self._health: dict = {}
         self._previous: tuple[int, float] | None = None
         self._trades = ReplayTrades(self.keys, int(meta.get("trades_kept") or TRADES_KEPT))
-        self._frames = FramePrefetcher(info.segments, runner)
-        self._ahead: deque[dict] = deque()  # records read by lookahead() after _pending, not yet applied
-        self._records = self._all_records()
-        first = next(self._records, None)
-        if first is None:
-            self._frames.close()
+        self._frames = FramePrefetcher(info.segments, runner, self.schema)
+        self._reader = self._frames.frames()
+        self._window: deque[Frame] = deque()  # decoded frames from the cursor on; the cursor is row _row of the first
+        self._row = 0
+        self._read_error: BaseException | None = None  # met by a look-ahead; raised when the cursor gets there
+        if not self._fill(1):
+            self.close()
+            if self._read_error is not None:
+                raise self._read_error
             raise SourceExhausted(f"{info.path}: no records")
+        first = self._window[0].records[0]
         self.first_tick, self.first_ts = first["t"], first["ts"]
-        last = last_record(info.segments[-1])
+        last = last_record(info.segments[-1], self.schema)
         self.last_tick, self.last_ts = last["t"], last["ts"]
-        self._apply(first, report=False)
-        self._first_unread: dict | None = first  # applied; the first next_snapshot() returns it
-        self._pending = next(self._records, None)
+        self._apply(self._window[0], 0, report=False)
+        self._first_applied = True  # the cursor's record is applied; the first next_snapshot() returns it
         for warning in info.warnings:
             log.warning("replay: %s", warning)
             self._warn(warning, self.first_ts)
 
-    def _all_records(self) -> Iterator[dict]:
-        return self._frames.records()
+    # ---- the cursor -------------------------------------------------------------------------
+    def _fill(self, count: int) -> int:
+        """Decode frames until `count` records from the cursor on are held (fewer at the end); how many are."""
+        held = sum(len(frame.records) for frame in self._window) - self._row
+        while held < count and self._read_error is None and not (self._window and self._window[-1].error):
+            try:
+                frame = next(self._reader, None)
+            except Exception as exc:  # noqa: BLE001 - raised when the cursor reaches it, as the plain reader would
+                self._read_error = exc
+                break
+            if frame is None:
+                break
+            self._window.append(frame)
+            held += len(frame.records)
+        return held
 
-    def _advance_pending(self) -> None:
-        self._pending = self._ahead.popleft() if self._ahead else next(self._records, None)
+    def _step(self) -> None:
+        """Move the cursor past its record (raising, as the plain reader does, an error met right after it)."""
+        self._row += 1
+        window = self._window
+        while window and self._row >= len(window[0].records):
+            if window[0].error is not None:
+                raise window[0].error
+            window.popleft()
+            self._row = 0
+            if not window and not self._fill(1) and self._read_error is not None:
+                error, self._read_error = self._read_error, None
+                raise error
 
     @property
     def description(self) -> str:  # noqa: D401 - the dashboard's label
@@ -144,22 +211,33 @@ class ReplayMarket(MarketSource):
         log.warning(message)
         self._warn(message, ts)
 
-    def _apply(self, record: dict, report: bool = True) -> None:
+    def _apply(self, frame: Frame, position: int, report: bool = True) -> None:
+        record = frame.records[position]
         keys = self.keys
         if report and self._previous is not None:
             self._gap(record)
         self._previous = (record["t"], record["ts"])
         keyframe = "k" in record
         if keyframe:
-            self._quotes, self._books = {}, {}
-        quotes = self._quotes
-        for row in record.get("q", ()):
-            key = keys[row[0]]
-            quotes[row[0]] = _new_quote(key[0], key[1], row[1], row[2], row[3], row[4], row[5], row[6], row[7])
+            self._quotes, self._books, self._rows, self._set_by = {}, {}, {}, []
+        if frame.new is not None:
+            ids = frame.new_ids(position)
+            if ids is frame.every:
+                self._set_by = [(frame, position, ids)]
+            elif ids:
+                self._set_by.append((frame, position, ids))
+                if len(self._set_by) > 256:  # a long look-ahead skip: keep the list short
+                    self._values_set()
+            for row in record.get("q", ()):  # values that are not floats, kept as recorded
+                self._set_by.append((None, row[0], row[1:]))
+        else:
+            rows = self._rows
+            for row in record.get("q", ()):
+                rows[row[0]] = row[1:]
         if "o" in record:
             self._order = record["o"]
         if "bk" in record:
-            blob = BookBlob(record["bp"])
+            blob = BookBlob(record["bp"]) if frame.books is None else LazyBookBlob(frame.books, position)
             books = self._books
             for position, i in enumerate(record["bk"]):
                 books[keys[i]] = (blob, position)
@@ -179,23 +257,31 @@ class ReplayMarket(MarketSource):
         if "tf" in record or "tr" in record:
             self._trades.apply(record)
 
+    def _values_set(self) -> dict:
+        """The quote values set since the last snapshot, by market (schema 3's rows read from the columns)."""
+        rows = self._rows
+        for frame, position, ids in self._set_by:
+            if frame is None:
+                rows[position] = ids
+            else:
+                values = frame.values[position].tolist()
+                for i in ids:
+                    rows[i] = values[i]
+        self._set_by = []
+        return rows
+
     def _add_candles(self, rows, reset: bool) -> None:
         if reset:
-            self._series = {}
-        added: dict[tuple[str, str], list] = {}
+            self._tapes = {}
+        added: dict[int, list] = {}
         for row in rows:
-            added.setdefault(self.keys[row[0]], []).append(candle_of(row))
-        kept = self.candles_kept
-        for key, candles in added.items():
-            old = self._series.get(key)
-            merged = ((old.candles if old is not None else ()) + tuple(candles))[-kept:]
-            if old is not None and len(candles) < kept:  # the closes so far, shifted: no Python loop over the history
-                closes = np.concatenate((old.closes, np.fromiter((c.close for c in candles), dtype=float,
-                                                                  count=len(candles))))[-kept:]
-            else:
-                closes = np.fromiter((c.close for c in merged), dtype=float, count=len(merged))
-            closes.setflags(write=False)
-            self._series[key] = CandleSeries(merged, closes)
+            added.setdefault(row[0], []).append(candle_of(row))
+        for i, candles in added.items():
+            key = self.keys[i]
+            tape = self._tapes.get(key)
+            if tape is None:
+                tape = self._tapes[key] = CandleTape(self.candles_kept)
+            tape.extend(candles)
         self._history = None
 
     # ---- MarketSource ------------------------------------------------------------------------
@@ -208,57 +294,85 @@ class ReplayMarket(MarketSource):
         """The next recorded snapshot; SourceExhausted after the last."""
         record = self._current_record()
         keys, quotes = self.keys, self._quotes
+        if self._set_by or self._rows:
+            exchange_of, symbol_of = self._exchange_of, self._symbol_of
+            set_by = self._set_by
+            if len(set_by) == 1 and set_by[0][0] is not None and set_by[0][2] is set_by[0][0].every \
+                    and not self._rows:  # the usual tick
+                frame, position, _ids = set_by[0]
+                for i, v in enumerate(frame.values[position].tolist()):
+                    quotes[i] = _new_quote(exchange_of[i], symbol_of[i], *v)
+                self._set_by = []
+            else:
+                for i, v in self._values_set().items():
+                    quotes[i] = _new_quote(exchange_of[i], symbol_of[i], *v)
+                self._rows = {}
         if self._history is None:
-            self._history = LiveHistory(dict(self._series), self._markets)
+            self._history = LiveHistory({key: tape.view() for key, tape in self._tapes.items()}, self._markets)
         news = tuple(news_of(row) for row in record["n"]) if "n" in record else ()
         whales = tuple(whale_of(row) for row in record["w"]) if "w" in record else ()
         return _new_snapshot(record["t"], record["ts"], self.exchanges, self.symbols,
                              {keys[i]: quotes[i] for i in self._order}, self._markets, self._history,
                              ReplayBooks(dict(self._books)), news, whales, "nc" in record, self._stale)
 
-    def _current_record(self) -> dict:
-        """The record of the next snapshot, applied (the first one was applied at open)."""
-        if self._first_unread is not None:
-            record, self._first_unread = self._first_unread, None
-            return record
-        record = self._pending
-        if record is None:
+    def _current_record(self, report: bool = True) -> dict:
+        """The record at the cursor, applied (the first one was applied at open); the cursor moves past it."""
+        if not self._window:
             raise SourceExhausted(f"the recording {self.info.path} ended at tick {self.last_tick} "
                                   f"({iso_utc(self.last_ts)})")
-        self._apply(record)
-        self._advance_pending()
-        return record
+        frame, position = self._window[0], self._row
+        if self._first_applied:
+            self._first_applied = False
+        else:
+            self._apply(frame, position, report)
+        self._step()
+        return frame.records[position]
+
+    def light_block(self, count: int) -> LightBlock:
+        """What the next `count` snapshots hold that a look-ahead needs (LOOKAHEAD_API.md); consumes nothing."""
+        if count < 0:
+            raise ValueError(f"count must be >= 0 (got {count})")
+        held = min(self._fill(count), count)
+        spans, start = [], self._row
+        for frame in self._window:
+            if held <= 0:
+                break
+            stop = min(len(frame.records), start + held)
+            spans.append((frame, start, stop))
+            held -= stop - start
+            start = 0
+        current = {i: (v[0], v[1]) for i, v in self._rows.items()}  # schema 1, 2 (schema 3 reads its columns)
+        for i, quote in self._quotes.items():
+            current.setdefault(i, (quote.bid, quote.ask))
+        return light_block(spans, self.keys, self._order, None if self._first_applied else self._previous,
+                           self.settings.gap_ticks * self.tick_seconds, current)
+
+    def skip(self, count: int) -> None:
+        """Consume the next `count` snapshots without building them (LOOKAHEAD_API.md): their changes are applied,
+        their gaps reported and their events kept for the next drain_events()."""
+        if count < 0:
+            raise ValueError(f"count must be >= 0 (got {count})")
+        held = self._fill(count)
+        if held < count:
+            raise ValueError(f"skip({count}): only {held} snapshots are left in the recording")
+        for _ in range(count):
+            self._current_record()
+
+    def lookahead(self, room: int) -> Lookahead:
+        """The next ticks (at most room) as arrays without moving (bot/fast_forward.py), cut before the
+        first a screen cannot judge (bot/market/replay_ahead.py); empty before the first snapshot."""
+        if self._first_applied:
+            return lookahead_of(self, None)
+        return lookahead_of(self, self.light_block(room))
 
     def seek(self, tick: int) -> None:
         """Skip records before `tick` (applying what they changed); the next snapshot is the first at or after it."""
         if tick < 0:
             raise ValueError(f"tick must be >= 0 (got {tick})")
-        if self._first_unread is not None:
-            if self._first_unread["t"] >= tick:
-                return
-            self._first_unread = None
-        skipped = []
-        while self._pending is not None and self._pending["t"] < tick:
-            skipped.append(self._pending)
-            self._advance_pending()
-        apply_many(self, skipped)  # as _apply(record, report=False) one by one
+        while self._window and self._window[0].records[self._row]["t"] < tick:
+            self._current_record(report=False)
         # What the skipped ticks' source said was told in the run that played them; the replay's own warnings stay.
         self._events = [event for event in self._events if event.get("source") == "replay"]
-
-    def lookahead(self, room: int) -> Lookahead:
-        """The next ticks (at most room) as arrays without moving, cut before the first tick a
-        screen cannot judge (bot/market/replay_ahead.py); empty before the first snapshot."""
-        records: list[dict] = []
-        if self._first_unread is None and self._pending is not None:
-            records.append(self._pending)
-            ahead = self._ahead
-            while len(ahead) < room - 1:
-                record = next(self._records, None)
-                if record is None:
-                    break
-                ahead.append(record)
-            records.extend(islice(ahead, room - 1))
-        return lookahead_of(self, records)
 
     @property
     def has_trade_feed(self) -> bool:
@@ -289,5 +403,5 @@ class ReplayMarket(MarketSource):
 
     def close(self) -> None:
         """Stop reading (the open segment file is closed with its generator) and the frame worker."""
-        self._records.close()
+        self._reader.close()
         self._frames.close()

@@ -14,6 +14,7 @@ import zlib
 from pathlib import Path
 
 import msgpack
+import numpy as np
 import pytest
 import zstandard
 
@@ -35,7 +36,9 @@ def small_config(**recording) -> BotConfig:
 
 
 def raw_frames(path: Path) -> list[list[dict]]:
-    """The oracle: every frame of a segment file as its list of records, parsed by hand."""
+    """The oracle: every frame of a segment file as its list of records, parsed by hand; a schema 3 frame's
+    records get their quote rows ("q", from the columns) and books blob ("bp", from its chunk) back."""
+    schema = json.loads((path.parent / "meta.json").read_text())["schema_version"]
     data = path.read_bytes()
     frames, offset = [], 0
     while offset + 12 <= len(data):
@@ -43,11 +46,41 @@ def raw_frames(path: Path) -> list[list[dict]]:
         payload = data[offset + 12:offset + 12 + length]
         if magic != b"RCF1" or len(payload) < length or zlib.crc32(payload) != crc:
             break
-        unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
-        unpacker.feed(zstandard.ZstdDecompressor().decompress(payload))
-        frames.append(list(unpacker))
+        frames.append(_schema3_records(payload) if schema >= 3 else _msgpack_all(
+            zstandard.ZstdDecompressor().decompress(payload)))
         offset += 12 + length
     return frames
+
+
+def _msgpack_all(data: bytes) -> list:
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
+    unpacker.feed(data)
+    return list(unpacker)
+
+
+def _schema3_records(payload: bytes) -> list[dict]:
+    """light length | zstd(msgpack header, records) | zstd book chunks (format: bot/market/recording_columns.py)."""
+    (light_length,) = struct.unpack(">I", payload[:4])
+    header, *records = _msgpack_all(zstandard.ZstdDecompressor().decompress(payload[4:4 + light_length]))
+    count = header["n"]
+    assert count == len(records)
+    width = len(header["qn"]) // count
+    values = np.frombuffer(header["qv"], dtype="<f8").reshape(count, width, 7)
+    chunks, at = [], 4 + light_length
+    for size in header["bc"]:
+        chunks.append(zstandard.ZstdDecompressor().decompress(payload[at:at + size]) if size else b"")
+        at += size
+    assert at == len(payload)
+    for row, record in enumerate(records):
+        quotes = [[i, *values[row, i].tolist()] for i in range(width) if header["qn"][row * width + i]]
+        quotes += record.get("q", [])
+        if quotes:
+            record["q"] = quotes
+        if header["bl"][row]:
+            chunk, first = divmod(row, header["bt"])
+            start = sum(header["bl"][row - first:row])
+            record["bp"] = chunks[chunk][start:start + header["bl"][row]]
+    return records
 
 
 def all_records(folder: Path) -> list[dict]:
@@ -55,10 +88,11 @@ def all_records(folder: Path) -> list[dict]:
             for record in frame]
 
 
-def record_sim(tmp_path: Path, ticks: int, config: BotConfig | None = None, keep: bool = True):
+def record_sim(tmp_path: Path, ticks: int, config: BotConfig | None = None, keep: bool = True, schema: int = 3):
     """Run the recorder over the simulator for `ticks` snapshots; (recording folder, snapshots seen)."""
     config = config or small_config()
-    source = RecordingSource(SimulatedMarket(config.market), config, tmp_path / "data", config.market.tick_seconds)
+    source = RecordingSource(SimulatedMarket(config.market), config, tmp_path / "data", config.market.tick_seconds,
+                             schema_version=schema)
     seen = []
     for _ in range(ticks):
         snapshot = source.next_snapshot()
@@ -73,7 +107,7 @@ def test_the_files_hold_every_snapshot_and_the_replay_gives_them_back(tmp_path):
     source, seen = record_sim(tmp_path, 150, small_config(frame_max_bytes=4096))
     folder = source.folder
     meta = json.loads((folder / "meta.json").read_text())
-    assert meta["schema_version"] == 2 and meta["source_kind"] == "simulated"
+    assert meta["schema_version"] == 3 and meta["source_kind"] == "simulated"
     assert meta["versions"]["bot"] and meta["versions"]["python"] and "ccxt" in meta["versions"]
     assert meta["config"]["market"]["seed"] == 5
     records = all_records(folder)
@@ -194,7 +228,7 @@ def test_a_failing_disk_is_a_reported_gap_the_run_goes_on_and_replay_never_bridg
 
 
 def test_a_time_jump_in_the_recording_is_a_gap(tmp_path):
-    source, _ = record_sim(tmp_path, 60, keep=False)
+    source, _ = record_sim(tmp_path, 60, keep=False, schema=2)  # rewritten by hand below, in the schema 2 layout
     segment = source.folder / "seg-000001.rec"
     records = all_records(source.folder)
     records[30]["ts"] += 3600  # the market clock jumps an hour between two recorded ticks

@@ -74,7 +74,7 @@ def test_a_recorded_live_run_with_a_resting_limit_replays_to_the_same_fills(tmp_
         assert len(tape) > 20 and [t["id"] for t in tape] == sorted({t["id"] for t in tape}, key=int)
         assert all(server[t["id"]] == (t["price"], t["amount"]) for t in tape)
     folder = live.source.folder
-    assert json.loads((folder / "meta.json").read_text())["schema_version"] == 2
+    assert json.loads((folder / "meta.json").read_text())["schema_version"] == 3
     replay_settings = {**settings, "market": {**market, "source": "replay"}, "recording": {"path": str(folder)}}
     replayed = BotEngine(BotConfig.model_validate(replay_settings),
                          data_dir=tmp_path / "replay" / "data", log_dir=tmp_path / "replay" / "logs")
@@ -100,6 +100,7 @@ def test_a_version_1_recording_without_trades_still_replays_with_no_trade_feed(t
     import bot.market.recording_codec as codec
 
     monkeypatch.setattr(codec, "encode_trades", lambda *args: None)  # records as version 1 wrote them
+    monkeypatch.setattr("bot.market.recorder.WRITTEN_SCHEMA", 2)  # frames as version 1 and 2 wrote them
     engine = BotEngine(BotConfig.model_validate({"strategies": OFF, "storage": {"fsync": False},
                                                  "recording": {"record": True}}),
                        data_dir=tmp_path / "data", log_dir=tmp_path / "logs")
