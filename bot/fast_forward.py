@@ -1,11 +1,18 @@
-"""FastForward: a candle backtest's run_fast that skips, in bulk, the ticks on which nothing can happen.
+"""FastForward: the run_fast of a candle backtest or a recording's replay that skips, in bulk, the
+ticks on which nothing can happen.
 
 A tick is skippable when nothing is in flight (no orders awaiting delivery, no resting orders, no
-transfers in transit or rebalancing, no margin rules, no alert rules, no storage fault, trading
-running) and every enabled strategy says, from the source's lookahead block, that it certainly
-emits no signal on it (Strategy.quiet_ticks; a strategy that does not implement it says 0, so
-nothing is skipped while it is enabled). The ticks a strategy flags, and everything after them,
-are stepped by BotEngine.tick() as ever: decisions come from the same per-tick code.
+margin call in progress or borrow bill pending for a closed short, no alert rules, no storage
+fault, trading running), the books have nothing due on it (_scheduled: a transfer landing, a
+rebalancing check whose plan is not empty, a borrow bill, a short's margin level near
+maintenance: bot/fast_margin.py), the source can judge it (a replay steps every tick with news,
+whales, events, a health change, a gap or another change: bot/market/replay_ahead.py) and every
+enabled strategy says, from the source's lookahead block, that it certainly emits no signal on it
+(Strategy.quiet_ticks; a strategy that does not implement it says 0, so nothing is skipped while
+it is enabled). The screens run cheap first (Strategy.screen_cost), each on the ticks still
+quiet. The ticks flagged, and everything after them, are stepped by BotEngine.tick() as ever:
+decisions come from the same per-tick code. Looks that find nothing quiet back off (up to
+MAX_PAUSE ticks are stepped before the next look).
 
 What a skipped stretch does in bulk, effect by effect of BotEngine.tick():
 - the source's position: seek() to the stretch's last tick, whose snapshot is built as ever
@@ -15,8 +22,8 @@ What a skipped stretch does in bulk, effect by effect of BotEngine.tick():
   bot/fast_samples.py (the tracker's sums term by term, so equity.jsonl lines are identical),
   appended to the equity log in one write, the curve and both drawdown peaks raised; the stretch
   ends before a sample that comes near the kill switch's limit, which is stepped. Where a market
-  lacks a bar at a sample, the tracker itself marks a stand-in snapshot per sample instead, and
-  the kill switch is checked at each (one that fires ends the stretch at that tick);
+  lacks a bar at a sample, or coins are in transit, the tracker itself marks a stand-in snapshot
+  per sample instead, and the kill switch is checked at each (one that fires ends the stretch);
 - non-sampled ticks only replace the marked snapshot, so only the last one matters;
 - the chart's candle archive: the bars closed in the stretch are added once, at its end;
 - the tick and version counters, the health window (tick_succeeded), the wall-clock state write;
@@ -24,11 +31,13 @@ What a skipped stretch does in bulk, effect by effect of BotEngine.tick():
   of a fill's cost), only every few wall seconds and at close; the ledger is written first as
   ever, and a restart rebuilds the books from it (bot/accounting/recovery.py) and resumes after
   its last trade;
-- strategy memos: momentum's volatility memo and shown levels are recomputed on the next tick
-  that reads them (its quiet_ticks says why that is exact).
+- strategy state kept on a schedule: Strategy.skipped(lookahead, count, view) (stat_arb's spread
+  statistics at each candle, news's minute checks); momentum's volatility memo and shown levels
+  are recomputed on the next tick that reads them (its quiet_ticks says why that is exact);
 - the books' rebalancing schedule (its last check time) moves to the stretch's last tick.
-Events (drain_events), alerts, deliveries, resting orders, transfers (one wallet only), borrow
-fees and margin calls (no short) do nothing on such ticks by the idle conditions above. candles.fast_forward: false turns all of this off.
+Events (drain_events), alerts, deliveries, resting orders, transfers, borrow fees and margin calls
+do nothing on such ticks by the conditions above. candles.fast_forward: false (a backtest) and
+replay.fast_forward: false (a replay) turn all of this off.
 """
 from __future__ import annotations
 
