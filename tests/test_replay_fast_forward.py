@@ -32,7 +32,9 @@ def test_a_fast_forwarded_replay_writes_what_stepping_writes(busy_recording, tmp
     trades = [json.loads(line) for line in stepped["trades"].decode().splitlines()]
     misses = stepped["misses"].decode().splitlines()
     # The run is worth comparing: trades and misses happen, and most ticks were skipped around them.
-    assert {t["strategy"] for t in trades} >= {"momentum", "news"}, {t["strategy"] for t in trades}
+    assert {t["strategy"] for t in trades} >= {"momentum", "news", "stat_arb"}, {t["strategy"] for t in trades}
+    assert any(t.get("entry") == "transfer_out" for t in trades)  # the rebalancer moved coins
+    assert any(t.get("entry") == "borrow_fee" for t in trades)  # shorts were open, and billed
     assert any(json.loads(m)["strategy"] == "arbitrage" for m in misses)
     assert skipped > TICKS // 2, skipped
     for name in ("trades", "equity", "misses", "state", "activity", "notifications"):
@@ -86,4 +88,4 @@ def test_no_screen_calls_quiet_a_tick_its_strategy_signals_on(busy_recording, tm
             checked[name] += 1
     # The screens are not trivially "never quiet", and signals did happen under them.
     assert all(count > TICKS for count in checked.values()), checked
-    assert {name for name, _ in signalled} >= {"arbitrage", "momentum", "news"}, signalled
+    assert {name for name, _ in signalled} >= {"arbitrage", "momentum", "news", "stat_arb"}, signalled

@@ -62,6 +62,7 @@ class NewsStrategy(Strategy):
     allows_short = False
     params: NewsConfig
     screen_cost = 1  # quiet_ticks runs in this order, cheap first (bot/fast_forward.py)
+    check_seconds = CHECK_SECONDS  # the minute checks' period (news_screen reads it here)
 
     def __init__(self, params: NewsConfig, exchanges: tuple[str, ...], symbols: tuple[str, ...]):
         super().__init__(params)

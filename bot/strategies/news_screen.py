@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import math
 
+from bot.models import split_symbol
+from bot.strategies.common import is_dust
+
 SCORE_MARGIN = 1e-9  # relative to the threshold (plus this, absolute)
 AGE_MARGIN = 1e-6  # seconds
 
@@ -33,15 +36,8 @@ def _checks(strategy, lookahead, count: int) -> list[int]:
     for j, ts in enumerate(lookahead.ts[:count].tolist()):
         if ts >= next_check:
             out.append(j)
-            next_check = ts + strategy_check_seconds()
+            next_check = ts + strategy.check_seconds
     return out
-
-
-def strategy_check_seconds() -> float:
-    """The strategy's check period (news.CHECK_SECONDS), read late to keep the import graph one-way."""
-    from bot.strategies.news import CHECK_SECONDS
-
-    return CHECK_SECONDS
 
 
 def _score(strategy, symbol: str, now: float) -> float:
@@ -55,9 +51,6 @@ def _score(strategy, symbol: str, now: float) -> float:
 
 def first_maybe(strategy, lookahead, view) -> int:
     """The index of the first minute check that could give a signal; len(lookahead) when none."""
-    from bot.strategies.common import is_dust
-    from bot.models import split_symbol
-
     n = len(lookahead)
     if not lookahead.no_news or lookahead.traded is None:
         return 0
@@ -82,13 +75,10 @@ def first_maybe(strategy, lookahead, view) -> int:
 
 def skipped(strategy, lookahead, count: int, view) -> None:
     """Run the minute checks of the first `count` ticks for what they change (no signal: screened)."""
-    from bot.strategies.common import is_dust
-    from bot.models import split_symbol
-
     snapshot = _Markets(lookahead.traded)
     for j in _checks(strategy, lookahead, count):
         now = float(lookahead.ts[j])
-        strategy._next_check_ts = now + strategy_check_seconds()
+        strategy._next_check_ts = now + strategy.check_seconds
         touched = set(strategy._headlines)
         touched.update(strategy.symbol_by_asset[p.asset] for p in view.positions() if p.asset in strategy.symbol_by_asset)
         for symbol in sorted(touched):

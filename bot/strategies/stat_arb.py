@@ -125,7 +125,7 @@ class StatArbStrategy(Strategy):
     name = "stat_arb"
     allows_short = True
     params: StatArbConfig
-    screen_cost = 3  # quiet_ticks runs in this order, cheap first (bot/fast_forward.py)
+    screen_cost = 1  # quiet_ticks runs in this order, cheap first (bot/fast_forward.py)
 
     def __init__(self, params: StatArbConfig, exchanges: tuple[str, ...], symbols: tuple[str, ...], runner=None):
         super().__init__(params)
