@@ -142,6 +142,7 @@ class StatArbStrategy(Strategy):
         self._seen_a_snapshot = False
         self._orphans: set[str] = set()
         self._screened = None  # the last screen's statistics per candle (stat_arb_screen), for skipped()
+        self._stats_memo: dict = {}  # spread statistics by pair, model and candle tick (stat_arb_screen.stats_at)
 
     @property
     def warmup_candles(self) -> int:

@@ -60,8 +60,25 @@ def _closes(lookahead, key, j: int, count: int) -> np.ndarray | None:
     return values if values.shape[0] > 0 else None
 
 
+STATS_KEPT = 4096  # memoised statistics (per pair and candle tick) kept across looks
+
+
 def stats_at(strategy, lookahead, state, j: int) -> tuple[float, float] | None:
-    """The spread statistics _refresh_stats would set at candle tick j, or None (it keeps the last)."""
+    """The spread statistics _refresh_stats would set at candle tick j, or None (it keeps the last).
+    A function of the recorded closes and the pair's model only, so memoised across looks."""
+    memo = strategy._stats_memo
+    key = (state.candidate, state.exchange, state.result.beta, state.result.alpha, lookahead.start_tick + j,
+           int(lookahead.markets[(state.exchange, state.candidate.y)].closed[j])
+           if (state.exchange, state.candidate.y) in lookahead.markets else -1)
+    if key in memo:
+        return memo[key]
+    if len(memo) >= STATS_KEPT:
+        memo.clear()
+    memo[key] = value = _stats_at(strategy, lookahead, state, j)
+    return value
+
+
+def _stats_at(strategy, lookahead, state, j: int) -> tuple[float, float] | None:
     count = strategy.params.lookback_candles
     y = _closes(lookahead, (state.exchange, state.candidate.y), j, count)
     x = _closes(lookahead, (state.exchange, state.candidate.x), j, count)
