@@ -201,8 +201,7 @@ class FastForward:
             hits = np.flatnonzero(ts >= due)
             if hits.size:
                 end = min(end, int(hits[0]))
-        if books.transfers.enabled and len(portfolio.balances) > 1 and end > 0 \
-                and not (self._same_quotes(lookahead, end) and self._rebalance_idle()):
+        if books.transfers.enabled and len(portfolio.balances) > 1 and end > 0:
             every = books.transfers.check_seconds
             previous = np.empty(end)
             previous[1:] = ts[:end - 1]
@@ -211,7 +210,7 @@ class FastForward:
             if end > 1:
                 due[1:] = np.floor_divide(ts[1:end], every) != np.floor_divide(previous[1:], every)
             hits = np.flatnonzero(due)
-            if hits.size:
+            if hits.size and not (self._same_quotes(lookahead, end) and self._rebalance_idle()):
                 end = min(end, int(hits[0]))
         return first_margin_tick(books, portfolio, lookahead, end) if end > 0 else 0
 
