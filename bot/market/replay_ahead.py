@@ -16,6 +16,8 @@ import numpy as np
 from bot.models import Lookahead, MarketAhead
 
 CLOSE = 4  # LightBlock.candles columns: ts, open, high, low, close, volume
+_NONE = np.empty(0)
+_NONE.setflags(write=False)
 
 
 def _empty(replay) -> Lookahead:
@@ -38,17 +40,22 @@ def lookahead_of(replay, block) -> Lookahead:
     rows, owners, closes_added = block.candle_row[in_stretch], block.candle_key[in_stretch], \
         block.candles[in_stretch, CLOSE]
     ticks = np.arange(cut)
+    constant: dict[int, np.ndarray] = {}  # closed counts of markets without a new candle, by count (shared)
     markets = {}
+    bids, asks = block.bid[:cut], block.ask[:cut]
     for i in replay._order:
         key = replay.keys[i]
         tape = replay._tapes.get(key)
-        old = tape.view().closes if tape is not None else np.empty(0)
-        mine = owners == i
-        if mine.any():
+        old = tape.view().closes if tape is not None else _NONE
+        mine = owners == i if rows.shape[0] else None
+        if mine is not None and mine.any():
             closes = np.concatenate((old, closes_added[mine]))
             closed = old.shape[0] + np.searchsorted(rows[mine], ticks, side="right")
         else:
-            closes, closed = old, np.full(cut, old.shape[0], dtype=np.int64)
-        markets[key] = MarketAhead(block.bid[:cut, i], closed, closes, block.ask[:cut, i])
+            closes = old
+            closed = constant.get(old.shape[0])
+            if closed is None:
+                closed = constant[old.shape[0]] = np.full(cut, old.shape[0], dtype=np.int64)
+        markets[key] = MarketAhead(bids[:, i], closed, closes, asks[:, i])
     return Lookahead(int(block.tick[0]), block.ts[:cut], block.new_candle[:cut], markets,
                      traded=replay._markets, no_news=True)
