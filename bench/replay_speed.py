@@ -55,9 +55,12 @@ def simulate(folder: Path, ticks: int) -> tuple[float, float]:
     return rates
 
 
-def replay(folder: Path, recording: Path, profile: bool = False) -> tuple[int, float, int, float]:
-    """Replay a recording to its end; (ticks, ticks/s, trades, ticks per CPU second of this process)."""
-    config = parse_config({**_config(folder), "market": {"source": "replay"}, "recording": {"path": str(recording)}})
+def replay(folder: Path, recording: Path, profile: bool = False, fast_forward: bool = True
+           ) -> tuple[int, float, int, float]:
+    """Replay a recording to its end; (ticks, ticks/s, trades, ticks per CPU second of this process).
+    The share of ticks skipped in bulk (bot/fast_forward.py) is left in replay.skipped."""
+    config = parse_config({**_config(folder), "market": {"source": "replay"}, "recording": {"path": str(recording)},
+                           "replay": {"fast_forward": fast_forward}})
     engine = BotEngine(config)
     engine.open()
     profiler = cProfile.Profile() if profile else None
@@ -69,6 +72,7 @@ def replay(folder: Path, recording: Path, profile: bool = False) -> tuple[int, f
         profiler.disable()
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     trades = engine.ledger.count
+    replay.skipped = engine.fast_forward.skipped if engine.fast_forward is not None else 0
     engine.close()
     if profiler:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
@@ -97,6 +101,7 @@ def main() -> None:
     parser.add_argument("--ticks", type=int, default=20_000)
     parser.add_argument("--profile", action="store_true", help="cProfile the replay and print the top costs")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-RSS runs")
+    parser.add_argument("--stepped", action="store_true", help="also replay stepping every tick (no fast-forward)")
     parser.add_argument("--no-candles", action="store_true", help="skip (b) and (c) (bench/candle_speed.py)")
     parser.add_argument("--candle-bars", type=int, default=1_000_000,
                         help="candles our engine runs in (b) (default all); backtesting.py runs 1,000,000")
@@ -112,7 +117,12 @@ def main() -> None:
               f"{size / 1e6:.1f} MB ({size / args.ticks / 1e3:.1f} kB/tick)")
         print(f"    simulator run, no recording: {plain_rate:,.0f} ticks/s ({plain_cpu:,.0f} per CPU second)")
         print(f"    replay --fast: {ticks:,} ticks at {rate:,.0f} ticks/s ({cpu_rate:,.0f} per CPU second), "
-              f"{trades} trades; {rate / plain_rate:.2f}x the simulator run  (goal >= 20,000 ticks/s)")
+              f"{trades} trades; {rate / plain_rate:.2f}x the simulator run  (goal >= 20,000 ticks/s); "
+              f"{replay.skipped / max(ticks, 1):.1%} of the ticks skipped in bulk")
+        if args.stepped:
+            _, step_rate, step_trades, step_cpu = replay(tmp / "stepped", recording, fast_forward=False)
+            print(f"    replay --fast, every tick stepped (replay.fast_forward: false): {step_rate:,.0f} ticks/s "
+                  f"({step_cpu:,.0f} per CPU second), {step_trades} trades")
         if not args.no_memory:
             long_recording, _ = record(tmp / "recorded-long", args.ticks * 5)
             short_rss = peak_rss_mib(recording, tmp / "rss-short")

@@ -17,12 +17,14 @@ from bot.config_telegram import TelegramConfig
 from bot.config_streams import StreamsConfig
 from bot.config_recording import RecordingConfig
 from bot.config_candles import CandlesConfig
+from bot.config_replay import ReplayConfig
 from bot.config_simulator import (SimCompetitionConfig, SimDeviationConfig, SimJumpConfig, SimRegimeConfig,
                                   SimulatorConfig, SimVolatilityConfig)
 from bot.config_strategies import (KNOWN_STRATEGIES, ArbitrageConfig, MomentumConfig, NewsConfig, StatArbConfig,
                                    StrategiesConfig, StrategyConfig)
 from bot.config_rules import (A_WEEK_MINUTES, A_WEEK_SECONDS, MAX_ASSET_AMOUNT, MAX_SPEED,
-                              MIN_TICK_INTERVAL_SECONDS, MIN_TICK_SECONDS, balances_for_symbols, check_exchange_ids, check_start_time, did_you_mean,
+                              MIN_TICK_INTERVAL_SECONDS, MIN_TICK_SECONDS, balances_for_symbols, check_exchange_ids,
+                              check_start_time, did_you_mean,
                               normalise_host_name, valued_assets)
 
 # The entry points, and the section models that live in their own modules (bot/config_simulator.py,
@@ -436,6 +438,7 @@ class BotConfig(_Model):
     margin: MarginConfig = Field(default_factory=MarginConfig)
     recording: RecordingConfig = Field(default_factory=RecordingConfig)
     candles: CandlesConfig = Field(default_factory=CandlesConfig)
+    replay: ReplayConfig = Field(default_factory=ReplayConfig)
 
     @model_validator(mode="after")
     def _balances_follow_symbols(self) -> "BotConfig":

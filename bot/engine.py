@@ -136,6 +136,7 @@ class BotEngine:
         self.last_snapshot: Snapshot | None = None
         self.candle_archive = CandleArchive()  # every closed candle since the start, for the price chart
         self.ticks_run = 0
+        self.fast_forward = None  # the last run_fast's FastForward (bot/fast_forward.py), if it skipped in bulk
         self.next_tick = 0
         self.version = 0
         self.speed = config.market.speed  # simulated seconds per wall second (the dashboard can change it)
@@ -497,7 +498,7 @@ class BotEngine:
 
         if hasattr(self.source, "wait_when_full"):  # a recording made at full speed keeps every tick
             self.source.wait_when_full = True
-        runner = fast_forward_for(self)
+        runner = self.fast_forward = fast_forward_for(self)  # kept: its skipped count is a figure of the run
         if runner is not None:
             return runner.run_fast(max_ticks, progress, cooperate)
         return self.loop.run_fast(max_ticks, progress, cooperate)

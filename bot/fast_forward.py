@@ -1,11 +1,18 @@
-"""FastForward: a candle backtest's run_fast that skips, in bulk, the ticks on which nothing can happen.
+"""FastForward: the run_fast of a candle backtest or a recording's replay that skips, in bulk, the
+ticks on which nothing can happen.
 
 A tick is skippable when nothing is in flight (no orders awaiting delivery, no resting orders, no
-transfers in transit or rebalancing, no margin rules, no alert rules, no storage fault, trading
-running) and every enabled strategy says, from the source's lookahead block, that it certainly
-emits no signal on it (Strategy.quiet_ticks; a strategy that does not implement it says 0, so
-nothing is skipped while it is enabled). The ticks a strategy flags, and everything after them,
-are stepped by BotEngine.tick() as ever: decisions come from the same per-tick code.
+margin call in progress or borrow bill pending for a closed short, no alert rules, no storage
+fault, trading running), the books have nothing due on it (_scheduled: a transfer landing, a
+rebalancing check whose plan is not empty, a borrow bill, a short's margin level near
+maintenance: bot/fast_margin.py), the source can judge it (a replay steps every tick with news,
+whales, events, a health change, a gap or another change: bot/market/replay_ahead.py) and every
+enabled strategy says, from the source's lookahead block, that it certainly emits no signal on it
+(Strategy.quiet_ticks; a strategy that does not implement it says 0, so nothing is skipped while
+it is enabled). The screens run cheap first (Strategy.screen_cost), each on the ticks still
+quiet. The ticks flagged, and everything after them, are stepped by BotEngine.tick() as ever:
+decisions come from the same per-tick code. Looks that find nothing quiet back off (up to
+MAX_PAUSE ticks are stepped before the next look).
 
 What a skipped stretch does in bulk, effect by effect of BotEngine.tick():
 - the source's position: seek() to the stretch's last tick, whose snapshot is built as ever
@@ -15,8 +22,8 @@ What a skipped stretch does in bulk, effect by effect of BotEngine.tick():
   bot/fast_samples.py (the tracker's sums term by term, so equity.jsonl lines are identical),
   appended to the equity log in one write, the curve and both drawdown peaks raised; the stretch
   ends before a sample that comes near the kill switch's limit, which is stepped. Where a market
-  lacks a bar at a sample, the tracker itself marks a stand-in snapshot per sample instead, and
-  the kill switch is checked at each (one that fires ends the stretch at that tick);
+  lacks a bar at a sample, or coins are in transit, the tracker itself marks a stand-in snapshot
+  per sample instead, and the kill switch is checked at each (one that fires ends the stretch);
 - non-sampled ticks only replace the marked snapshot, so only the last one matters;
 - the chart's candle archive: the bars closed in the stretch are added once, at its end;
 - the tick and version counters, the health window (tick_succeeded), the wall-clock state write;
@@ -24,23 +31,31 @@ What a skipped stretch does in bulk, effect by effect of BotEngine.tick():
   of a fill's cost), only every few wall seconds and at close; the ledger is written first as
   ever, and a restart rebuilds the books from it (bot/accounting/recovery.py) and resumes after
   its last trade;
-- strategy memos: momentum's volatility memo and shown levels are recomputed on the next tick
-  that reads them (its quiet_ticks says why that is exact).
+- strategy state kept on a schedule: Strategy.skipped(lookahead, count, view) (stat_arb's spread
+  statistics at each candle, news's minute checks); momentum's volatility memo and shown levels
+  are recomputed on the next tick that reads them (its quiet_ticks says why that is exact);
 - the books' rebalancing schedule (its last check time) moves to the stretch's last tick.
-Events (drain_events), alerts, deliveries, resting orders, transfers (one wallet only), borrow
-fees and margin calls (no short) do nothing on such ticks by the idle conditions above. candles.fast_forward: false turns all of this off.
+Events (drain_events), alerts, deliveries, resting orders, transfers, borrow fees and margin calls
+do nothing on such ticks by the conditions above. candles.fast_forward: false (a backtest) and
+replay.fast_forward: false (a replay) turn all of this off.
 """
 from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
+
+from bot.accounting.transfers import check_due, plan_transfers
 from bot.chart_data import CATCH_UP_CANDLES, _read_candles
 from bot.engine_state import EngineState
 from bot.faults import RECENT_TICKS
+from bot.fast_margin import first_margin_tick, margin_idle
 from bot.fast_samples import SampleBlock
+from bot.models import Lookahead, MarketAhead
 
 BLOCK_TICKS = 4096  # the most ticks looked ahead at once
 FIRST_BLOCK_TICKS = 64  # the first look after a stepped tick; doubled while whole blocks are quiet
+MAX_PAUSE = 15  # the most ticks stepped without looking after looks that found nothing quiet
 
 
 class _Touch:
@@ -61,13 +76,32 @@ class _Marked:
         self.tick, self.ts, self.quotes = tick, ts, quotes
 
 
-def fast_forward_for(engine) -> "FastForward | None":
-    """The fast-forward runner for an engine on a candle backtest with candles.fast_forward on; else None."""
-    from bot.market.candle_source import CandleMarket
+def _screen_cost(strategy) -> int:
+    """The order screens run in, cheap first (Strategy.screen_cost, else 2): a cut found early
+    shortens what the dear ones look at."""
+    return int(getattr(strategy, "screen_cost", 2))
 
-    if not isinstance(engine.source, CandleMarket) or not engine.config.candles.fast_forward:
-        return None
-    return FastForward(engine)
+
+def _head(lookahead: Lookahead, count: int) -> Lookahead:
+    """The first `count` ticks of a lookahead (views of its arrays)."""
+    return Lookahead(lookahead.start_tick, lookahead.ts[:count], lookahead.new_candle[:count],
+                     {key: MarketAhead(a.bid[:count], a.closed[:count], a.closes, a.ask[:count])
+                      for key, a in lookahead.markets.items()},
+                     traded=lookahead.traded, no_news=lookahead.no_news)
+
+
+def fast_forward_for(engine) -> "FastForward | None":
+    """The fast-forward runner for an engine on a candle backtest (candles.fast_forward on) or a
+    recording's replay (replay.fast_forward on); else None."""
+    from bot.market.candle_source import CandleMarket
+    from bot.market.replay import ReplayMarket
+
+    source = engine.source
+    if isinstance(source, CandleMarket) and engine.config.candles.fast_forward:
+        return FastForward(engine)
+    if isinstance(source, ReplayMarket) and engine.config.replay.fast_forward:
+        return FastForward(engine)
+    return None
 
 
 class FastForward:
@@ -80,6 +114,10 @@ class FastForward:
         # The last stretch ended before its lookahead did: on a tick a strategy may act on (or a sample
         # near the kill switch). Looking again would find that at once, so that tick is stepped directly.
         self._step_next = False
+        # Looks that found nothing quiet in a row (a strategy in the middle of something, e.g. an entry the
+        # manager keeps refusing), and the ticks still to step before looking again: 0, 1, 3, 7, 15.
+        self._misses = 0
+        self._pause = 0
 
     def run_fast(self, max_ticks: int | None, progress: Callable[[int], None] | None = None,
                  cooperate: Callable[[], None] | None = None) -> int:
@@ -96,15 +134,17 @@ class FastForward:
         engine, loop = self.engine, self.engine.loop
         done = 0
         while not loop.wait_for_stop(0) and (max_ticks is None or done < max_ticks):
-            if self._step_next:  # stepping is always what a skip must equal, so this is safe whatever changed
+            if self._step_next or self._pause > 0:  # stepping is always what a skip must equal: safe whatever changed
                 self._step_next = False
+                self._pause = max(0, self._pause - 1)
                 advanced = 0
             else:
                 room = self._block if max_ticks is None else min(self._block, max_ticks - done)
                 with engine.lock:
                     advanced = self.advance(room)
                 # A quiet block: look further next time; a stretch that ended on a maybe: look near again.
-                self._block = min(BLOCK_TICKS, self._block * 2) if advanced == room else FIRST_BLOCK_TICKS
+                most = getattr(engine.source, "lookahead_max", BLOCK_TICKS)
+                self._block = min(most, self._block * 2) if advanced == room else FIRST_BLOCK_TICKS
             if advanced == 0:
                 engine.tick()
                 advanced = 1
@@ -122,14 +162,57 @@ class FastForward:
         engine = self.engine
         books = engine.books
         portfolio = engine.portfolio
-        # Rebalancing needs two wallets; borrow fees and margin calls need a short.
-        transfers_idle = not books.transfers.enabled or len(portfolio.balances) <= 1
-        margin_idle = books.rules is None or (not portfolio.accruals and not books.desk.calls
-                                              and all(p.qty >= 0 for p in portfolio.positions.values()))
+        # Transfers in transit, the rebalancer's checks, borrow bills and margin calls are scheduled or
+        # screened: _scheduled cuts the stretch before any of them can act.
         return (engine.state == EngineState.RUNNING and engine.last_snapshot is not None
-                and not engine.source.finished and not engine.data_flow.orders and not engine.desk.active
-                and not portfolio.in_transit and transfers_idle and margin_idle
+                and not getattr(engine.source, "finished", False) and not engine.data_flow.orders
+                and not engine.desk.active and margin_idle(books, portfolio)
                 and not engine.alerts.rules and engine.faults.storage_fault is None)
+
+    def _rebalance_idle(self) -> bool:
+        """True when a rebalancing check during the stretch would do nothing. plan_transfers reads the
+        books (constant while nothing trades or lands), the exchanges with quotes and the markets
+        (constant: a change of either is a tick the source steps), never prices: so the plan made
+        now on the last snapshot is the plan of every check in the stretch."""
+        engine = self.engine
+        books = engine.books
+        planned, unknown = plan_transfers(engine.portfolio, engine.last_snapshot, books.transfers)
+        return not planned and not (unknown - books._told_unknown)
+
+    def _same_quotes(self, lookahead, end: int) -> bool:
+        """True when every tick of lookahead[:end] quotes exactly the markets the last snapshot quotes."""
+        quoted = self.engine.last_snapshot.quotes
+        for key, ahead in lookahead.markets.items():
+            finite = np.isfinite(ahead.bid[:end])
+            if not (finite.all() if key in quoted else not finite.any()):
+                return False
+        return len(quoted) == sum(1 for key in quoted if key in lookahead.markets)
+
+    def _scheduled(self, lookahead) -> int:
+        """Ticks of the lookahead before the first one on which the books have work of their own: a
+        transfer due to land (BooksKeeper._arrivals) or, with two wallets or more, a rebalancing check
+        (check_due) that could send something."""
+        engine = self.engine
+        books, portfolio = engine.books, engine.portfolio
+        ts = lookahead.ts
+        end = int(ts.shape[0])
+        if portfolio.in_transit:
+            due = min(t.arrival_ts for t in portfolio.in_transit.values())
+            hits = np.flatnonzero(ts >= due)
+            if hits.size:
+                end = min(end, int(hits[0]))
+        if books.transfers.enabled and len(portfolio.balances) > 1 and end > 0:
+            every = books.transfers.check_seconds
+            previous = np.empty(end)
+            previous[1:] = ts[:end - 1]
+            due = np.array([check_due(books._last_check_ts, float(ts[0]), every)]
+                           + [False] * (end - 1))
+            if end > 1:
+                due[1:] = np.floor_divide(ts[1:end], every) != np.floor_divide(previous[1:], every)
+            hits = np.flatnonzero(due)
+            if hits.size and not (self._same_quotes(lookahead, end) and self._rebalance_idle()):
+                end = min(end, int(hits[0]))
+        return first_margin_tick(books, portfolio, lookahead, end) if end > 0 else 0
 
     def quiet(self, room: int):
         """(lookahead, ticks every enabled strategy is quiet on), or (None, 0) when none can be skipped."""
@@ -137,12 +220,21 @@ class FastForward:
         if not self._idle():
             return None, 0
         lookahead = engine.source.lookahead(room)
-        quiet = len(lookahead)
+        quiet = self._scheduled(lookahead) if len(lookahead) else 0
         manager = engine.manager
-        for name, strategy in manager.strategies.items():
+        seen = lookahead  # each screen sees only the ticks still quiet: the cheap cuts first spare the dear screens
+        for name, strategy in sorted(manager.strategies.items(), key=lambda item: _screen_cost(item[1])):
             if manager.enabled[name] and quiet > 0:
-                quiet = min(quiet, int(strategy.quiet_ticks(lookahead, engine.portfolio.view_for(name))))
-        return lookahead, max(0, quiet)
+                if quiet < len(seen):
+                    seen = _head(seen, quiet)
+                quiet = min(quiet, int(strategy.quiet_ticks(seen, engine.portfolio.view_for(name))))
+        quiet = max(0, quiet)
+        if len(lookahead) and quiet == 0:
+            self._misses += 1
+            self._pause = min(MAX_PAUSE, (1 << (self._misses - 1)) - 1)
+        elif quiet > 0:
+            self._misses = 0
+        return lookahead, quiet
 
     def advance(self, room: int) -> int:
         """Advance over up to `room` quiet ticks in bulk, doing what stepping them would; returns how many."""
@@ -174,7 +266,8 @@ class FastForward:
             end = self._sample_one_by_one(lookahead, ts, samples, quiet)
         self._step_next = end < len(lookahead)
         source = engine.source
-        closed = {key: int(lookahead.markets[key].closed[end - 1]) - int(lookahead.markets[key].closed[0])
+        first = int(bool(lookahead.new_candle[0]))  # closed[0] already counts a bar its first tick closed
+        closed = {key: int(lookahead.markets[key].closed[end - 1]) - int(lookahead.markets[key].closed[0]) + first
                   for key in keys}  # bars that closed during the stretch
         source.seek(start + end - 1)
         snapshot = engine.data_flow.market_view(source.next_snapshot())
@@ -184,6 +277,10 @@ class FastForward:
         faults.guard("chart", self._archive, snapshot, closed)
         if engine.books.transfers.enabled:
             engine.books._last_check_ts = snapshot.ts  # the rebalancing schedule, as each tick moves it
+        manager = engine.manager
+        for name, strategy in manager.strategies.items():  # schedules kept by the strategies move over the stretch
+            if manager.enabled[name]:
+                strategy.skipped(lookahead, end, portfolio.view_for(name))
         engine.ticks_run += end
         engine.version += end
         self.skipped += end

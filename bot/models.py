@@ -472,6 +472,10 @@ class Lookahead:
     ts: np.ndarray
     new_candle: np.ndarray
     markets: Mapping[tuple[str, str], MarketAhead]
+    # The markets (fees, steps) on every tick of the block, when the source knows them constant; else None.
+    traded: Mapping[tuple[str, str], Market] | None = None
+    # True when the source promises that no tick of the block has news items or whale events.
+    no_news: bool = False
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])

@@ -23,9 +23,10 @@ from bot.market.recording_columns import LazyBookBlob
 from bot.market.recording_format import RecordingInfo, open_recording
 from bot.market.recording_trades import TRADES_KEPT, ReplayTrades
 from bot.market.replay_candles import CandleTape
+from bot.market.replay_ahead import lookahead_of
 from bot.market.replay_frames import Frame, FramePrefetcher, LightBlock, last_record, light_block
 from bot.market.simulator import _fast_constructor
-from bot.models import Market, OrderBook, Quote, Snapshot, iso_utc
+from bot.models import Lookahead, Market, OrderBook, Quote, Snapshot, iso_utc
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,7 @@ class ReplayMarket(MarketSource):
     """The snapshots of a recording, in order; kind "replay"."""
 
     kind = "replay"
+    lookahead_max = 1024  # ticks looked at ahead at most (their frames stay decoded until consumed)
 
     def __init__(self, info: RecordingInfo | str | Path, settings: RecordingConfig | None = None, runner=None):
         """runner (with submit(fn, *args) -> future) decompresses the next frame ahead; None: a worker thread."""
@@ -393,6 +395,13 @@ class ReplayMarket(MarketSource):
             raise ValueError(f"skip({count}): only {held} snapshots are left in the recording")
         for _ in range(count):
             self._current_record()
+
+    def lookahead(self, room: int) -> Lookahead:
+        """The next ticks (at most room) as arrays without moving (bot/fast_forward.py), cut before the
+        first a screen cannot judge (bot/market/replay_ahead.py); empty before the first snapshot."""
+        if self._first_applied:
+            return lookahead_of(self, None)
+        return lookahead_of(self, self.light_block(room))
 
     def seek(self, tick: int) -> None:
         """Skip records before `tick` (applying what they changed); the next snapshot is the first at or after it."""

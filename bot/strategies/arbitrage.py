@@ -30,10 +30,11 @@ from typing import Mapping, Sequence
 
 from bot.config import ArbitrageConfig, MarketConfig
 from bot.execution.fills import slippage_limit
-from bot.models import (PORTFOLIO_QUOTE, Leg, Market, OrderBook, PortfolioView, Signal, Snapshot, round_step,
-                        split_symbol)
+from bot.models import (PORTFOLIO_QUOTE, Leg, Lookahead, Market, OrderBook, PortfolioView, Signal, Snapshot,
+                        round_step, split_symbol)
 from bot.strategies.arbitrage_math import (BookSide, Plan, TickState, ceil_step, fill_leg,
                                            walk_together)
+from bot.strategies.arbitrage_screen import first_maybe
 from bot.strategies.base import Strategy
 from bot.strategies.common import format_price, format_qty
 
@@ -96,6 +97,7 @@ class ArbitrageStrategy(Strategy):
     name = "arbitrage"
     allows_short = False
     params: ArbitrageConfig
+    screen_cost = 1  # quiet_ticks runs in this order, cheap first (bot/fast_forward.py)
 
     def __init__(self, params: ArbitrageConfig, exchanges: tuple[str, ...], symbols: tuple[str, ...],
                  market: MarketConfig, max_slippage_pct: float, liquidity_memory: bool = True):
@@ -135,6 +137,17 @@ class ArbitrageStrategy(Strategy):
                                         yx.sell_factor, yu.buy_factor, yu.sell_factor,
                                         _Triangle(exchange, cycle, xu, yx, yu)))
         self._markets_seen = markets
+
+    # -- fast-forward screening ----------------------------------------------------------------
+
+    def quiet_ticks(self, lookahead: Lookahead, view: PortfolioView) -> int:
+        """Ticks before the first whose top-of-book tests could pass (bot/strategies/arbitrage_screen.py);
+        0 when the block's markets (fees) are not known constant. A tick no test passes changes nothing here."""
+        if lookahead.traded is None:
+            return 0
+        if lookahead.traded is not self._markets_seen:
+            self._index(lookahead.traded)  # what on_snapshot would index on these markets (a pure memo)
+        return first_maybe(self, lookahead)
 
     # -- per tick -----------------------------------------------------------------------------
 

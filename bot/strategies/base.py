@@ -31,6 +31,10 @@ class Strategy(ABC):
         decision reads (a backtest skips them, bot/fast_forward.py); 0, never skip, unless overridden."""
         return 0
 
+    def skipped(self, lookahead: Lookahead, count: int, view: PortfolioView) -> None:
+        """The first `count` ticks of lookahead, which quiet_ticks called quiet, were skipped in bulk:
+        bring state kept on a schedule (checks due on those ticks) to where stepping them would."""
+
     @abstractmethod
     def on_snapshot(self, snapshot: Snapshot, view: PortfolioView) -> list[Signal]:
         """Look at one tick and propose zero or more Signals."""

@@ -23,9 +23,10 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 
 from bot.config import NewsConfig
-from bot.models import (PORTFOLIO_QUOTE, Leg, NewsItem, PortfolioView, PositionView, Signal, Snapshot, round_step,
-                        split_symbol)
+from bot.models import (PORTFOLIO_QUOTE, Leg, Lookahead, NewsItem, PortfolioView, PositionView, Signal, Snapshot,
+                        round_step, split_symbol)
 from bot.strategies.base import Strategy
+from bot.strategies import news_screen
 from bot.strategies.common import exit_signal, format_price, format_qty, is_dust, trading_exchange
 from bot.strategies.sentiment import SentimentScorer, SymbolMapper
 
@@ -60,6 +61,8 @@ class NewsStrategy(Strategy):
     name = "news"
     allows_short = False
     params: NewsConfig
+    screen_cost = 1  # quiet_ticks runs in this order, cheap first (bot/fast_forward.py)
+    check_seconds = CHECK_SECONDS  # the minute checks' period (news_screen reads it here)
 
     def __init__(self, params: NewsConfig, exchanges: tuple[str, ...], symbols: tuple[str, ...]):
         super().__init__(params)
@@ -93,6 +96,16 @@ class NewsStrategy(Strategy):
             if signal is not None:
                 signals.append(signal)
         return signals
+
+    def quiet_ticks(self, lookahead: Lookahead, view: PortfolioView) -> int:
+        """Ticks before the first minute check that could give a signal (bot/strategies/news_screen.py);
+        0 unless the source promises the block has no news items."""
+        return news_screen.first_maybe(self, lookahead, view)
+
+    def skipped(self, lookahead: Lookahead, count: int, view: PortfolioView) -> None:
+        """The minute checks of the skipped stretch, with what they change (schedule, forgotten
+        headlines, the held times), as stepping them would."""
+        news_screen.skipped(self, lookahead, count, view)
 
     # -- headlines ----------------------------------------------------------------------------
 

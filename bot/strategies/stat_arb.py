@@ -41,10 +41,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.config import StatArbConfig
-from bot.models import PORTFOLIO_QUOTE, Leg, PortfolioView, PositionView, Signal, Snapshot, round_step, split_symbol
+from bot.models import (PORTFOLIO_QUOTE, Leg, Lookahead, PortfolioView, PositionView, Signal, Snapshot, round_step,
+                        split_symbol)
 from bot.strategies.base import Strategy
 from bot.strategies.common import format_price, format_qty, recent_closes
 from bot.strategies.cointegration import EngleGrangerResult, engle_granger, spread_stats, spread_zscore
+from bot.strategies import stat_arb_screen
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +125,7 @@ class StatArbStrategy(Strategy):
     name = "stat_arb"
     allows_short = True
     params: StatArbConfig
+    screen_cost = 1  # quiet_ticks runs in this order, cheap first (bot/fast_forward.py)
 
     def __init__(self, params: StatArbConfig, exchanges: tuple[str, ...], symbols: tuple[str, ...], runner=None):
         super().__init__(params)
@@ -138,6 +141,8 @@ class StatArbStrategy(Strategy):
         self._next_test_ts: float | None = None
         self._seen_a_snapshot = False
         self._orphans: set[str] = set()
+        self._screened = None  # the last screen's statistics per candle (stat_arb_screen), for skipped()
+        self._stats_memo: dict = {}  # spread statistics by pair, model and candle tick (stat_arb_screen.stats_at)
 
     @property
     def warmup_candles(self) -> int:
@@ -184,6 +189,15 @@ class StatArbStrategy(Strategy):
             if signal is not None:
                 signals.append(signal)
         return signals
+
+    def quiet_ticks(self, lookahead: Lookahead, view: PortfolioView) -> int:
+        """Ticks before a candle that applies or submits a re-test, or a z-score that could enter or
+        exit (bot/strategies/stat_arb_screen.py)."""
+        return stat_arb_screen.first_maybe(self, lookahead, view)
+
+    def skipped(self, lookahead: Lookahead, count: int, view: PortfolioView) -> None:
+        """The spread statistics of the skipped stretch's candles, as stepping them refreshes them."""
+        stat_arb_screen.skipped(self, lookahead, count)
 
     # -- the test schedule (candle ticks) ------------------------------------------------------
 
