@@ -37,7 +37,7 @@ from typing import Callable
 from bot.chart_data import CATCH_UP_CANDLES, _read_candles
 from bot.engine_state import EngineState
 from bot.faults import RECENT_TICKS
-from bot.fast_samples import SampleBlock
+from bot.fast_samples import SampleBlock, sample_ticks
 
 BLOCK_TICKS = 4096  # the most ticks looked ahead at once
 FIRST_BLOCK_TICKS = 64  # the first look after a stepped tick; doubled while whole blocks are quiet
@@ -151,15 +151,10 @@ class FastForward:
             return 0
         engine = self.engine
         portfolio, faults = engine.portfolio, engine.faults
-        ts = lookahead.ts[:quiet].tolist()
         keys = list(lookahead.markets)
-        every, last = portfolio.equity_sample_seconds, portfolio._last_sample_ts
         start = lookahead.start_tick
-        samples = []  # the stretch's sample ticks, by the tracker's rule
-        for j in range(quiet):
-            if ts[j] - last >= every:
-                samples.append(j)
-                last = ts[j]
+        # The stretch's sample ticks, by the tracker's rule.
+        samples = sample_ticks(lookahead.ts[:quiet], portfolio._last_sample_ts, portfolio.equity_sample_seconds)
         if not samples:
             end = quiet
         elif SampleBlock.usable(portfolio, lookahead, samples):
@@ -168,10 +163,14 @@ class FastForward:
             end = samples[count] if count < len(samples) else quiet  # a sample near the kill switch is stepped
             if end == 0:
                 return 0
-            faults.guard("equity", engine.equity_log.append_records, block.records(ts, count))
-            block.apply(portfolio, engine.drawdown, ts, start, count)
+            lines = block.lines(count)
+            if lines is not None:
+                faults.guard("equity", engine.equity_log.append_lines, lines)
+            else:  # a value json refuses: the records go the general way (and are refused there)
+                faults.guard("equity", engine.equity_log.append_records, block.records(count))
+            block.apply(portfolio, engine.drawdown, start, count)
         else:
-            end = self._sample_one_by_one(lookahead, ts, samples, quiet)
+            end = self._sample_one_by_one(lookahead, lookahead.ts[:quiet].tolist(), samples, quiet)
         self._step_next = end < len(lookahead)
         source = engine.source
         closed = {key: int(lookahead.markets[key].closed[end - 1]) - int(lookahead.markets[key].closed[0])
