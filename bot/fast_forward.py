@@ -36,7 +36,6 @@ from typing import Callable
 
 from bot.chart_data import CATCH_UP_CANDLES, _read_candles
 from bot.engine_state import EngineState
-from bot.faults import RECENT_TICKS
 from bot.fast_samples import SampleBlock, sample_ticks
 
 BLOCK_TICKS = 4096  # the most ticks looked ahead at once
@@ -186,8 +185,7 @@ class FastForward:
         engine.ticks_run += end
         engine.version += end
         self.skipped += end
-        for _ in range(min(end, RECENT_TICKS)):
-            faults.tick_succeeded()
+        faults.ticks_succeeded(end)
         engine.periodic_state_write()
         return end
 

@@ -18,6 +18,7 @@ from bot.accounting.equity_log import EQUITY_SCHEMA_VERSION, name_text
 from bot.models import PORTFOLIO_QUOTE, iso_utc, iso_utc_many, split_symbol
 
 KILL_MARGIN = 1e-9  # relative: a drawdown this close to the limit is stepped, not skipped
+_repr = float.__repr__  # how json writes a float
 LOOP_TICKS = 256  # sample_ticks walks shorter stretches tick by tick; longer ones are solved as arrays
 
 
@@ -161,16 +162,22 @@ class SampleBlock:
         if not (np.isfinite(equity).all() and np.isfinite(trading).all() and np.isfinite(holdings).all()
                 and all(np.isfinite(column).all() for column in columns)):
             return None
-        text = float.__repr__  # how json writes a float
         times = iso_utc_many(self.times[:count])
         head = '{"schema_version":%d,"ts":"' % EQUITY_SCHEMA_VERSION
-        values = zip(times, map(text, equity.tolist()), map(text, trading.tolist()), map(text, holdings.tolist()))
+        equity_values = equity.tolist()
+        equity_texts = _texts(equity_values)
+        trading_values = trading.tolist()
+        if trading_values == equity_values and 0.0 not in equity_values:  # nothing held: the same floats
+            trading_texts = equity_texts
+        else:
+            trading_texts = _texts(trading_values)
+        values = zip(times, equity_texts, trading_texts, _texts(holdings.tolist()))
         if not columns:
             return [f'{head}{t}","equity":{e},"trading_equity":{q},"holdings_pnl":{h},"strategies":{{}}}}'
                     for t, e, q, h in values]
         names = [name_text(name) + ":" for name in self.strategies]
-        parts = [[name + v for v in map(text, column.tolist())] for name, column in zip(names, columns)]
-        tails = [",".join(row) for row in zip(*parts)]
+        parts = [[name + v for v in _texts(column.tolist())] for name, column in zip(names, columns)]
+        tails = [",".join(row) for row in zip(*parts)] if len(parts) > 1 else parts[0]
         return [f'{head}{t}","equity":{e},"trading_equity":{q},"holdings_pnl":{h},"strategies":{{{s}}}}}'
                 for (t, e, q, h), s in zip(values, tails)]
 
@@ -187,6 +194,14 @@ class SampleBlock:
         portfolio._marks = {asset: (float(value[count - 1]) if isinstance(value, np.ndarray) else value)
                             for asset, value in self.marks.items()}
         portfolio._marks_tick = start_tick + last
+
+
+def _texts(values: list[float]) -> list[str]:
+    """Each float as json writes it (float.__repr__); a column of one value, as a stretch's often is, once."""
+    first = values[0] if values else 0.0
+    if first != 0.0 and values.count(first) == len(values):  # equal and not zero: the same float, the same text
+        return [_repr(first)] * len(values)
+    return list(map(_repr, values))
 
 
 def _full(value, size: int) -> np.ndarray:

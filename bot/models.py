@@ -35,15 +35,21 @@ def iso_utc(ts: float) -> str:
 
 def iso_utc_many(ts: np.ndarray) -> list[str]:
     """[iso_utc(t) for t in ts], cheaper when every time is a whole second of one day (an equity block's)."""
-    if ts.size:
-        lo, hi = float(ts.min()), float(ts.max())
-        day = int(lo) // 86400
-        if lo >= 0 and hi < 253402300800 and int(hi) // 86400 == day and (ts == np.floor(ts)).all():
-            prefix = iso_utc(day * 86400.0)[:11]
-            second = ts.astype(np.int64) - day * 86400
-            hm, s = _HOURS_MINUTES, _SECONDS
-            return [prefix + hm[m] + s[x] for m, x in zip((second // 60).tolist(), (second % 60).tolist())]
-    return [iso_utc(t) for t in ts.tolist()]
+    values = ts.tolist()
+    if values:
+        lo, hi = min(values), max(values)
+        if lo >= 0 and hi < 253402300800 and int(lo) // 86400 == int(hi) // 86400:
+            base = int(lo) // 86400 * 86400
+            prefix, hours_minutes, seconds = iso_utc(float(base))[:11], _HOURS_MINUTES, _SECONDS
+            out = []
+            for t in values:
+                second = int(t)
+                if second != t:  # not a whole second: the general way
+                    return [iso_utc(t) for t in values]
+                second -= base
+                out.append(prefix + hours_minutes[second // 60] + seconds[second % 60])
+            return out
+    return [iso_utc(t) for t in values]
 
 
 def parse_iso(text: str) -> float:
