@@ -34,7 +34,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-from bot.chart_data import CATCH_UP_CANDLES, _read_candles
 from bot.engine_state import EngineState
 from bot.fast_samples import SampleBlock, sample_ticks
 
@@ -172,8 +171,9 @@ class FastForward:
             end = self._sample_one_by_one(lookahead, lookahead.ts[:quiet].tolist(), samples, quiet)
         self._step_next = end < len(lookahead)
         source = engine.source
-        closed = {key: int(lookahead.markets[key].closed[end - 1]) - int(lookahead.markets[key].closed[0])
-                  for key in keys}  # bars that closed during the stretch
+        first_closes = int(lookahead.new_candle[0])  # a bar may have closed on the stretch's first tick too
+        closed = {key: int(lookahead.markets[key].closed[end - 1]) - int(lookahead.markets[key].closed[0]) + first_closes
+                  for key in keys}  # at least the bars that closed during the stretch
         source.seek(start + end - 1)
         snapshot = engine.data_flow.market_view(source.next_snapshot())
         engine.last_snapshot = snapshot
@@ -210,9 +210,4 @@ class FastForward:
         """The chart's archive takes the bars that closed in the stretch, as CandleArchive.note would have."""
         archive = self.engine.candle_archive
         for key in snapshot.markets:
-            known = archive._candles.get(key)
-            if known and closed.get(key, 0) <= 0:
-                continue
-            count = archive.max_per_market if not known else min(archive.max_per_market,
-                                                                 closed.get(key, 0) + CATCH_UP_CANDLES)
-            archive._add(key, _read_candles(snapshot, key, count))
+            archive.take_closed(snapshot, key, closed.get(key, 0))
