@@ -155,8 +155,7 @@ class FastForward:
         samples = sample_ticks(lookahead.ts[:quiet], portfolio._last_sample_ts, portfolio.equity_sample_seconds)
         if not samples:
             end = quiet
-        elif SampleBlock.usable(portfolio, lookahead, samples):
-            block = SampleBlock(portfolio, lookahead, samples)
+        elif (block := SampleBlock.make(portfolio, lookahead, samples)) is not None:
             count = block.first_near_kill(portfolio, engine.drawdown, engine.config.risk.max_drawdown_pct)
             end = samples[count] if count < len(samples) else quiet  # a sample near the kill switch is stepped
             if end == 0:

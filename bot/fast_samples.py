@@ -12,6 +12,8 @@ are formatted from the arrays (SampleBlock.lines), the text equity_log.equity_li
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from bot.accounting.equity_log import EQUITY_SCHEMA_VERSION, name_text
@@ -74,27 +76,36 @@ def _on_grid(ts: np.ndarray, last: float, every: float) -> list[int] | None:
 
 
 class SampleBlock:
-    """Equity, holdings P&L and each strategy's net P&L at a stretch's sample ticks."""
+    """Equity, holdings P&L and each strategy's net P&L at a stretch's sample ticks.
 
-    def __init__(self, portfolio, lookahead, samples: list[int]):
+    Each column is an array over the samples, or one float when it does not move over the stretch
+    (nothing held: equity, a flat strategy's P&L): the same value every element would hold."""
+
+    def __init__(self, portfolio, lookahead, samples: list[int], select=None):
         self.samples = samples
-        index = self.index = np.asarray(samples, dtype=np.int64)
-        self.times = lookahead.ts[index]
-        sums: dict[str, np.ndarray] = {}
+        self.size = len(samples)
+        select = _selector(samples) if select is None else select
+        self.times = lookahead.ts[select]
+        sums: dict = {}
         counts: dict[str, int] = {}
+        self.quoted = True  # every market has a bar (a finite price) at every sample
         for (_, symbol), ahead in lookahead.markets.items():  # the order of the snapshot's quotes
             base, quote = split_symbol(symbol)
             if quote == PORTFOLIO_QUOTE:
-                mid = (ahead.bid[index] + ahead.ask[index]) * 0.5
+                mid = (ahead.bid[select] + ahead.ask[select]) * 0.5
+                self.quoted = self.quoted and bool(np.isfinite(mid).all())  # (bid + ask finite: both are)
                 sums[base] = sums[base] + mid if base in sums else 0.0 + mid
                 counts[base] = counts.get(base, 0) + 1
+            elif self.quoted:
+                self.quoted = bool(np.isfinite(ahead.bid[select]).all())
         marks: dict = dict(portfolio._marks)
         marks[PORTFOLIO_QUOTE] = 1.0
         for asset, total in sums.items():
-            marks[asset] = total / counts[asset]
+            count = counts[asset]
+            marks[asset] = total if count == 1 else total / count  # x / 1 is x, to the bit
         self.marks = marks
-        size = index.shape[0]
-        equity = 0.0  # a scalar until the first array term: 0.0 + x is what np.zeros(size) + x gives each element
+        # Scalars until an array term: 0.0 + x is what np.zeros(size) + x gives each element.
+        equity = 0.0
         for assets in portfolio.balances.values():
             for asset, amount in assets.items():
                 if amount:
@@ -106,22 +117,31 @@ class SampleBlock:
                 holdings = holdings + amount * (mark - portfolio.initial_marks.get(asset, mark))
         for asset, coins in portfolio.fee_coins.items():
             holdings = holdings + (portfolio.fee_coins_usdt.get(asset, 0.0) - coins * marks.get(asset, 0.0))
-        self.equity, self.holdings = _full(equity, size), _full(holdings, size)
+        self.equity, self.holdings = _value(equity), _value(holdings)
+        if type(self.holdings) is float and self.holdings == 0.0 and math.copysign(1.0, self.holdings) > 0:
+            self.trading = self.equity  # x - (+0.0) is x, to the bit
+        else:
+            self.trading = self.equity - self.holdings
         self.strategies = {}
         for name, stats in sorted(portfolio.stats.items()):
             unrealized = 0
             for p in portfolio.positions.values():
                 if p.qty and p.strategy == name:
                     unrealized = unrealized + (p.qty * marks.get(p.asset, 0.0) - p.cost)
-            self.strategies[name] = _full(stats.net_pnl(unrealized), size)
+            self.strategies[name] = _value(stats.net_pnl(unrealized) + 0.0)
 
-    @staticmethod
-    def usable(portfolio, lookahead, samples: list[int]) -> bool:
-        """True when the arrays give the tracker's values: every market quoted at every sample, nothing in transit."""
+    @classmethod
+    def make(cls, portfolio, lookahead, samples: list[int]) -> "SampleBlock | None":
+        """The block, or None when its arrays would not give the tracker's values (a market without a
+        bar at some sample, coins in transit): the tracker itself samples then."""
         if portfolio.in_transit or not samples:
-            return False
-        index = np.asarray(samples, dtype=np.int64)
-        return all(bool(np.isfinite(ahead.bid[index]).all()) for ahead in lookahead.markets.values())
+            return None
+        block = cls(portfolio, lookahead, samples)
+        return block if block.quoted else None
+
+    def column(self, value, count: int) -> np.ndarray:
+        """The first `count` samples of a column as an array."""
+        return value[:count] if isinstance(value, np.ndarray) else np.full(count, value)
 
     def first_near_kill(self, portfolio, drawdown, limit_pct: float) -> int:
         """Index of the first sample whose drawdown (on the meter's basis, peaks raised as the engine
@@ -129,9 +149,14 @@ class SampleBlock:
         if drawdown.basis == "equity":
             values, start = self.equity, portfolio.peak_equity
         else:
-            values, start = self.equity - self.holdings, drawdown.trading_peak
-        peaks = np.maximum.accumulate(np.maximum(values, start))
+            values, start = self.trading, drawdown.trading_peak
         limit = limit_pct * (1.0 - KILL_MARGIN)
+        if type(values) is float and math.isfinite(values) and math.isfinite(start):  # one value: one fall
+            peak = max(values, start)
+            fall = (peak - values) / peak * 100.0 if peak > 0 else 0.0
+            return self.size if fall <= limit else 0
+        values = self.column(values, self.size)
+        peaks = np.maximum.accumulate(np.maximum(values, start))
         if start > 0:  # every peak is then positive: no 0 to divide by
             fall = (peaks - values) / peaks * 100.0
         else:
@@ -139,44 +164,39 @@ class SampleBlock:
                 fall = np.where(peaks > 0, (peaks - values) / peaks * 100.0, 0.0)
         within = fall <= limit
         if within.all():
-            return len(self.samples)
+            return self.size
         return int(np.flatnonzero(~within)[0])
 
     def records(self, count: int) -> list[dict]:
         """The equity.jsonl records of the first `count` samples (equity_log.equity_record's layout)."""
-        equity, holdings = self.equity[:count].tolist(), self.holdings[:count].tolist()
-        trading = (self.equity[:count] - self.holdings[:count]).tolist()
+        equity, holdings = self.column(self.equity, count).tolist(), self.column(self.holdings, count).tolist()
+        trading = self.column(self.trading, count).tolist()
         names = list(self.strategies)
-        columns = [self.strategies[name][:count].tolist() for name in names]
+        columns = [self.column(self.strategies[name], count).tolist() for name in names]
         times = self.times[:count].tolist()
         return [{"schema_version": EQUITY_SCHEMA_VERSION, "ts": iso_utc(times[k]), "equity": equity[k],
                  "trading_equity": trading[k], "holdings_pnl": holdings[k],
                  "strategies": {name: column[k] for name, column in zip(names, columns)}} for k in range(count)]
 
     def lines(self, count: int) -> list[str] | None:
-        """equity_line(record) of each of records(count), formatted from the arrays; None when a value
+        """equity_line(record) of each of records(count), formatted from the columns; None when a value
         is not a finite float (those records go through equity_line, which refuses them as dumps does)."""
-        equity, holdings = self.equity[:count], self.holdings[:count]
-        trading = equity - holdings
-        columns = [column[:count] for column in self.strategies.values()]
-        if not (np.isfinite(equity).all() and np.isfinite(trading).all() and np.isfinite(holdings).all()
-                and all(np.isfinite(column).all() for column in columns)):
+        columns = (self.equity, self.trading, self.holdings, *self.strategies.values())
+        if not all(math.isfinite(c) if type(c) is float else bool(np.isfinite(c[:count]).all()) for c in columns):
             return None
         times = iso_utc_many(self.times[:count])
         head = '{"schema_version":%d,"ts":"' % EQUITY_SCHEMA_VERSION
-        equity_values = equity.tolist()
-        equity_texts = _texts(equity_values)
-        trading_values = trading.tolist()
-        if trading_values == equity_values and 0.0 not in equity_values:  # nothing held: the same floats
-            trading_texts = equity_texts
-        else:
-            trading_texts = _texts(trading_values)
-        values = zip(times, equity_texts, trading_texts, _texts(holdings.tolist()))
-        if not columns:
+        equity = _texts(self.equity, count)
+        trading = equity if self.trading is self.equity else _texts(self.trading, count)
+        values = zip(times, equity, trading, _texts(self.holdings, count))
+        if not self.strategies:
             return [f'{head}{t}","equity":{e},"trading_equity":{q},"holdings_pnl":{h},"strategies":{{}}}}'
                     for t, e, q, h in values]
-        names = [name_text(name) + ":" for name in self.strategies]
-        parts = [[name + v for v in _texts(column.tolist())] for name, column in zip(names, columns)]
+        parts = []
+        for name, column in self.strategies.items():
+            text = name_text(name) + ":"
+            parts.append([text + _repr(column)] * count if type(column) is float
+                         else [text + v for v in _texts(column, count)])
         tails = [",".join(row) for row in zip(*parts)] if len(parts) > 1 else parts[0]
         return [f'{head}{t}","equity":{e},"trading_equity":{q},"holdings_pnl":{h},"strategies":{{{s}}}}}'
                 for (t, e, q, h), s in zip(values, tails)]
@@ -185,27 +205,43 @@ class SampleBlock:
         """The tracker's and the meter's state after the first `count` samples: curve, peaks, marks."""
         if count == 0:
             return
-        equity = self.equity[:count]
-        portfolio.equity_history.extend(zip(self.times[:count].tolist(), equity.tolist()))
-        last = self.samples[count - 1]
-        portfolio._last_sample_ts = float(self.times[count - 1])
-        portfolio.peak_equity = max(portfolio.peak_equity, float(equity.max()))
-        drawdown.trading_peak = max(drawdown.trading_peak, float((equity - self.holdings[:count]).max()))
+        times = self.times[:count].tolist()
+        equity, trading = self.equity, self.trading
+        if type(equity) is float:
+            portfolio.equity_history.extend((ts, equity) for ts in times)
+            top = equity
+        else:
+            portfolio.equity_history.extend(zip(times, equity[:count].tolist()))
+            top = float(equity[:count].max())
+        portfolio.peak_equity = max(portfolio.peak_equity, top)
+        top = trading if type(trading) is float else float(trading[:count].max())
+        drawdown.trading_peak = max(drawdown.trading_peak, top)
+        portfolio._last_sample_ts = times[-1]
         portfolio._marks = {asset: (float(value[count - 1]) if isinstance(value, np.ndarray) else value)
                             for asset, value in self.marks.items()}
-        portfolio._marks_tick = start_tick + last
+        portfolio._marks_tick = start_tick + self.samples[count - 1]
 
 
-def _texts(values: list[float]) -> list[str]:
-    """Each float as json writes it (float.__repr__); a column of one value, as a stretch's often is, once."""
-    first = values[0] if values else 0.0
-    if first != 0.0 and values.count(first) == len(values):  # equal and not zero: the same float, the same text
-        return [_repr(first)] * len(values)
-    return list(map(_repr, values))
+def _selector(samples: list[int]):
+    """A slice for evenly spaced samples (a view, cheaper than picking), else their index array."""
+    first, last = samples[0], samples[-1]
+    if len(samples) == 1:
+        return slice(first, first + 1)
+    step = samples[1] - first
+    if step > 0 and last - first == step * (len(samples) - 1) and samples == list(range(first, last + 1, step)):
+        return slice(first, last + 1, step)
+    return np.asarray(samples, dtype=np.int64)
 
 
-def _full(value, size: int) -> np.ndarray:
-    """value as a float array of `size` (a scalar spread; an array as it is), as adding it to np.zeros(size) gives."""
-    if isinstance(value, np.ndarray):
-        return value + 0.0
-    return np.full(size, value + 0.0)
+def _value(value):
+    """A column: a float as a Python float, an array as it is."""
+    return value if isinstance(value, np.ndarray) else float(value)
+
+
+def _texts(column, count: int) -> list[str]:
+    """The first `count` values of a column as json writes each (float.__repr__); one value's text once."""
+    if type(column) is float:
+        return [_repr(column)] * count
+    return list(map(_repr, column[:count].tolist()))
+
+
