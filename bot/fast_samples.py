@@ -184,22 +184,33 @@ class SampleBlock:
         columns = (self.equity, self.trading, self.holdings, *self.strategies.values())
         if not all(math.isfinite(c) if type(c) is float else bool(np.isfinite(c[:count]).all()) for c in columns):
             return None
-        times = iso_utc_many(self.times[:count])
-        head = '{"schema_version":%d,"ts":"' % EQUITY_SCHEMA_VERSION
-        equity = _texts(self.equity, count)
-        trading = equity if self.trading is self.equity else _texts(self.trading, count)
-        values = zip(times, equity, trading, _texts(self.holdings, count))
-        if not self.strategies:
-            return [f'{head}{t}","equity":{e},"trading_equity":{q},"holdings_pnl":{h},"strategies":{{}}}}'
-                    for t, e, q, h in values]
-        parts = []
-        for name, column in self.strategies.items():
-            text = name_text(name) + ":"
-            parts.append([text + _repr(column)] * count if type(column) is float
-                         else [text + v for v in _texts(column, count)])
-        tails = [",".join(row) for row in zip(*parts)] if len(parts) > 1 else parts[0]
-        return [f'{head}{t}","equity":{e},"trading_equity":{q},"holdings_pnl":{h},"strategies":{{{s}}}}}'
-                for (t, e, q, h), s in zip(values, tails)]
+        # One template per block: a column that does not move is written into it, the others are %s.
+        varying = [iso_utc_many(self.times[:count])]
+        template = ['{"schema_version":%d,"ts":"%%s","equity":' % EQUITY_SCHEMA_VERSION]
+
+        def put(column, after: str) -> None:
+            if type(column) is float:
+                template.append(_repr(column) + after)
+            else:
+                template.append("%s" + after)
+                varying.append(_texts(column, count))
+
+        put(self.equity, ',"trading_equity":')
+        if self.trading is self.equity and type(self.equity) is not float:
+            template.append("%s")
+            varying.append(varying[-1])
+            template.append(',"holdings_pnl":')
+        else:
+            put(self.trading, ',"holdings_pnl":')
+        put(self.holdings, ',"strategies":{')
+        for k, (name, column) in enumerate(self.strategies.items()):
+            template.append(("," if k else "") + name_text(name).replace("%", "%%") + ":")
+            put(column, "")
+        template.append("}}")
+        text = "".join(template)
+        if len(varying) == 1:
+            return [text % t for t in varying[0]]
+        return [text % row for row in zip(*varying)]
 
     def apply(self, portfolio, drawdown, start_tick: int, count: int) -> None:
         """The tracker's and the meter's state after the first `count` samples: curve, peaks, marks."""
