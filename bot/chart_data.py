@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import math
 import threading
+from collections import deque
 from typing import Callable, Literal, Optional
 
 import numpy as np
@@ -133,7 +134,7 @@ class CandleArchive:
         owed.newest = newest
         cap = self.max_per_market
         while len(owed.chunks) > 1 and owed.count - _size(owed.chunks[0]) >= cap:
-            owed.count -= _size(owed.chunks.pop(0))
+            owed.count -= _size(owed.chunks.popleft())
         if owed.count >= cap:  # every candle held would be dropped
             self._candles[key].clear()
             self._starts[key].clear()
@@ -188,7 +189,7 @@ class _Owed:
     __slots__ = ("chunks", "count", "newest")
 
     def __init__(self, newest: float):
-        self.chunks: list = []
+        self.chunks: deque = deque()
         self.count = 0
         self.newest = newest
 

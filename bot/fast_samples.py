@@ -84,6 +84,7 @@ class SampleBlock:
     def __init__(self, portfolio, lookahead, samples: list[int], select=None):
         self.samples = samples
         self.size = len(samples)
+        self.finite = False  # every value finite (lines() checks)
         select = _selector(samples) if select is None else select
         self.times = lookahead.ts[select]
         sums: dict = {}
@@ -182,7 +183,8 @@ class SampleBlock:
         """equity_line(record) of each of records(count), formatted from the columns; None when a value
         is not a finite float (those records go through equity_line, which refuses them as dumps does)."""
         columns = (self.equity, self.trading, self.holdings, *self.strategies.values())
-        if not all(math.isfinite(c) if type(c) is float else bool(np.isfinite(c[:count]).all()) for c in columns):
+        self.finite = all(math.isfinite(c) if type(c) is float else bool(np.isfinite(c[:count]).all()) for c in columns)
+        if not self.finite:
             return None
         # One template per block: a column that does not move is written into it, the others are %s.
         varying = [iso_utc_many(self.times[:count])]
@@ -222,10 +224,15 @@ class SampleBlock:
             portfolio.equity_history.extend((ts, equity) for ts in times)
             top = equity
         else:
-            portfolio.equity_history.extend(zip(times, equity[:count].tolist()))
-            top = float(equity[:count].max())
+            values = equity[:count].tolist()
+            portfolio.equity_history.extend(zip(times, values))
+            top = max(values) if self.finite else float(equity[:count].max())  # (max of floats: nan aside, the same)
         portfolio.peak_equity = max(portfolio.peak_equity, top)
-        top = trading if type(trading) is float else float(trading[:count].max())
+        if trading is not equity:
+            if type(trading) is float:
+                top = trading
+            else:
+                top = max(trading[:count].tolist()) if self.finite else float(trading[:count].max())
         drawdown.trading_peak = max(drawdown.trading_peak, top)
         portfolio._last_sample_ts = times[-1]
         portfolio._marks = {asset: (float(value[count - 1]) if isinstance(value, np.ndarray) else value)

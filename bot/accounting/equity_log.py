@@ -110,7 +110,8 @@ class EquityLog:
         try:
             if self._writer is None:
                 self._writer = JsonlWriter(self.path, fsync=self.fsync)
-            self._writer.append_encoded(pending)
+            if pending:
+                self._writer.append_encoded(("\n".join(pending),))  # one line of lines: the same bytes
         except OSError as exc:  # StorageError from the writer; the guard pauses trading on it
             self.failures += 1
             self.last_error = f"{type(exc).__name__}: {exc}"
