@@ -22,6 +22,7 @@ from bot.models import PORTFOLIO_QUOTE, iso_utc, iso_utc_many, split_symbol
 KILL_MARGIN = 1e-9  # relative: a drawdown this close to the limit is stepped, not skipped
 _repr = float.__repr__  # how json writes a float
 LOOP_TICKS = 256  # sample_ticks walks shorter stretches tick by tick; longer ones are solved as arrays
+MAX_RUNS = 16  # runs of samples on one grid, at most, before a long stretch is walked instead
 
 
 def sample_ticks(ts: np.ndarray, last: float, every: float) -> list[int]:
@@ -41,38 +42,43 @@ def sample_ticks(ts: np.ndarray, last: float, every: float) -> list[int]:
 
 
 def _on_grid(ts: np.ndarray, last: float, every: float) -> list[int] | None:
-    """sample_ticks when each sample lands where the previous one plus `every` does (None when the check fails).
+    """sample_ticks solved a run of samples at a time (None when the runs are too many: walk it then).
 
-    The rule's answer is the only sequence s with: ts[s0] - last >= every, ts[s(i+1)] - ts[s(i)] >= every,
-    and each tick between two samples (and after the last) less than `every` after the sample before it.
-    With ts non-decreasing (checked) the tick just before each sample (and the last tick) stands for them all:
-    a rounded difference t - c never falls as t rises."""
+    With ts non-decreasing (checked), the rule's predicate "ts[j] - last >= every" is false then true
+    along j (a rounded difference t - c never falls as t rises), so the next sample after one at p is
+    the first j > p with ts[j] - ts[p] >= every while ts[j - 1] - ts[p] < every. A run guesses the
+    samples on the grid its first one sets (ts[first] + k every), keeps the guesses that pass that
+    test one after another, and the next run starts at the rule's own next sample."""
     n = ts.shape[0]
-    if not bool((ts[1:] >= ts[:-1]).all()):
+    if not every > 0 or not bool((ts[1:] >= ts[:-1]).all()):  # (every 0: each tick samples; walk it)
         return None
-    if not ts[-1] - last >= every:
-        return [] if ts[-1] - last < every else None  # (nan: walk it)
-    first = int(np.searchsorted(ts, last + every))
-    while first > 0 and ts[first - 1] - last >= every:
-        first -= 1
-    while first < n and not ts[first] - last >= every:
-        first += 1
-    if first >= n:
-        return None
-    steps = int((ts[-1] - ts[first]) // every) + 1
-    candidates = np.searchsorted(ts, ts[first] + every * np.arange(steps), "left")
-    candidates = candidates[candidates < n]
-    times = ts[candidates]
-    before = np.empty_like(times)
-    before[0], before[1:] = last, times[:-1]  # the last sample before each candidate
-    between = candidates - 1  # the tick just before each candidate, when it is not the sample before
-    previous = np.empty_like(candidates)
-    previous[0], previous[1:] = -1, candidates[:-1]
-    has = between > previous
-    if not ((times - before >= every).all() and (ts[between[has]] - before[has] < every).all()
-            and ts[-1] - times[-1] < every):
-        return None
-    return candidates.tolist()
+    samples: list[int] = []
+    first = _next_sample(ts, 0, last, every)
+    for _ in range(MAX_RUNS):
+        if first >= n:
+            return samples
+        steps = int((ts[-1] - ts[first]) // every) + 1
+        guess = np.searchsorted(ts, ts[first] + every * np.arange(steps), "left")
+        guess = guess[guess < n]
+        previous, current = guess[:-1], guess[1:]
+        good = (ts[current] - ts[previous] >= every) & (ts[current - 1] - ts[previous] < every)
+        bad = np.flatnonzero(~good)
+        run = guess if bad.size == 0 else guess[:int(bad[0]) + 1]
+        samples.extend(run.tolist())
+        end = samples[-1]
+        first = _next_sample(ts, end + 1, float(ts[end]), every)
+    return None
+
+
+def _next_sample(ts: np.ndarray, lo: int, last: float, every: float) -> int:
+    """The first j >= lo with ts[j] - last >= every (ts non-decreasing), or len(ts)."""
+    n = ts.shape[0]
+    j = max(lo, int(np.searchsorted(ts, last + every)))
+    while j > lo and ts[j - 1] - last >= every:
+        j -= 1
+    while j < n and not ts[j] - last >= every:
+        j += 1
+    return j
 
 
 class SampleBlock:
