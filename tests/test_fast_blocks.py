@@ -55,8 +55,26 @@ def test_sample_ticks_follow_the_trackers_rule():
         if n >= LOOP_TICKS and _on_grid(ts, last, every) is not None:
             on_grid += 1
     assert on_grid >= 40, "long regular stretches are solved as arrays"
+    for step, every, offset in ((0.1, 0.1, 0.0), (0.1, 0.3, 0.7), (0.01, 0.07, 1e3), (1 / 3, 1.0, 1.7e9)):
+        ts = offset + np.arange(3000) * step  # not exact multiples: differences round both ways
+        for last in (offset - every, offset - 0.5 * every, offset - 1e-9):
+            assert sample_ticks(ts, last, every) == rule(ts.tolist(), last, every), (step, every, last)
     nan = np.asarray([1.0, 2.0, float("nan")] * 100)
     assert sample_ticks(nan, 0.0, 1.0) == rule(nan.tolist(), 0.0, 1.0)
+
+
+def test_runs_on_the_grid_are_the_rule_however_many(monkeypatch):
+    """_on_grid with no cap on its runs (each rounding or gap starts one), on ticks whose differences round."""
+    import bot.fast_samples as fast_samples
+
+    monkeypatch.setattr(fast_samples, "MAX_RUNS", 10 ** 6)
+    rng = random.Random(6)
+    cases = [(offset + np.arange(2000) * step, every) for step, every, offset in
+             ((0.1, 0.1, 0.0), (0.1, 0.3, 0.7), (0.01, 0.07, 1e3), (1 / 3, 1.0, 1.7e9), (0.1, 0.2, 1.7e9))]
+    cases += [(candle_ticks(rng, 1000, 1.7e9), rng.choice([60.0, 15.0, 37.0, 120.0])) for _ in range(30)]
+    for ts, every in cases:
+        for last in (float(ts[0]) - every, float(ts[0]) - 0.5 * every, float(ts[0]) - 1e-9, float(ts[5])):
+            assert _on_grid(ts, last, every) == rule(ts.tolist(), last, every), (every, last)
 
 
 def _strftime(ts: float) -> str:
@@ -68,7 +86,8 @@ def test_iso_utc_many_matches_datetime():
     day = 1_773_187_200.0  # a midnight
     runs = [[], [day], [day + 86_340.0 + k * 60.0 for k in range(3)],  # across midnight
             [day + 15.0 + k * 60.0 for k in range(30)], [day + 0.5 + k * 60.0 for k in range(4)],
-            [day + k * 60.0 for k in range(1440)], [day + k * 120.0 for k in range(5)], [day + 60.0, day]]
+            [day + k * 60.0 for k in range(1440)], [day + k * 120.0 for k in range(5)], [day + 60.0, day],
+            [day + 86_340.0, day + 86_400.0], [day, day + 90.0, day + 120.0], [day + 86_399.0, day + 86_459.0]]
     runs += [[rng.randrange(0, 4_000_000_000) + k * 60.0 for k in range(rng.randint(1, 40))] for _ in range(300)]
     for run in runs:
         assert iso_utc_many(np.asarray(run, dtype=float)) == [_strftime(t) for t in run]
@@ -80,7 +99,7 @@ def _block(rng: random.Random, n: int, names: list[str]) -> SampleBlock:
     def column():
         kind = rng.random()
         if kind < 0.3:
-            return rng.choice([0.0, -0.0, 1e6, -3.25, 5e-324, 1e22])
+            return rng.choice([0.0, -0.0, 1e6, -3.25, 5e-324, 1e22, 0.1 + 0.2, 1 / 3, -1e-7, 123456789.12345679])
         return np.asarray([rng.uniform(-1e9, 1e9) * 10 ** rng.randint(-20, 5) for _ in range(n)])
 
     block.samples, block.size, block.finite = list(range(n)), n, False
