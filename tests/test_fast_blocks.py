@@ -190,6 +190,22 @@ def test_an_archive_taken_in_stretches_reads_as_one_noted_every_tick(cap):
     assert stepped.gaps == 0 and len(stepped.candles(KEY)) == min(cap, len(minutes))
 
 
+def test_owed_candles_near_the_cap_keep_the_newest_held_ones():
+    cap = 30
+    for owed in range(cap - 5, cap + 3):
+        history, expected = FullHistory(list(range(200))), CandleArchive(max_per_market=cap)
+        history.end = 50
+        archive = CandleArchive(max_per_market=cap)
+        archive.note(Snap(history))
+        expected.note(Snap(history))
+        for part in (owed // 3, owed // 3, owed - 2 * (owed // 3)):  # three stretches, read after the last
+            for _ in range(part):
+                history.end += 1
+                expected.note(Snap(history))
+            archive.take_closed(Snap(history), KEY, part)
+        assert _content(archive) == _content(expected), owed
+
+
 def test_a_stretch_taken_before_the_first_note_reads_the_history():
     history = FullHistory(list(range(100)))
     history.end = 60
