@@ -13,13 +13,14 @@ What a skipped stretch does in bulk, effect by effect of BotEngine.tick():
 - portfolio marks and equity samples: the sample times are found with the tracker's own rule
   (ts - last sample >= equity_sample_seconds); the samples' values are computed as arrays by
   bot/fast_samples.py (the tracker's sums term by term, so equity.jsonl lines are identical),
-  appended to the equity log in one write, the curve and both drawdown peaks raised; the stretch
+  formatted from those arrays and appended to the equity log in one write, the curve and both drawdown peaks raised; the stretch
   ends before a sample that comes near the kill switch's limit, which is stepped. Where a market
   lacks a bar at a sample, the tracker itself marks a stand-in snapshot per sample instead, and
   the kill switch is checked at each (one that fires ends the stretch at that tick);
 - non-sampled ticks only replace the marked snapshot, so only the last one matters;
-- the chart's candle archive: the bars closed in the stretch are added once, at its end;
-- the tick and version counters, the health window (tick_succeeded), the wall-clock state write;
+- the chart's candle archive: the bars closed in the stretch are taken once, at its end, as arrays
+  (CandleArchive.take_closed), made Candles only when the archive is read;
+- the tick and version counters, the health window (ticks_succeeded), the wall-clock state write;
 - the state file: not replaced after every trade during the run (on a long backtest that was most
   of a fill's cost), only every few wall seconds and at close; the ledger is written first as
   ever, and a restart rebuilds the books from it (bot/accounting/recovery.py) and resumes after
