@@ -252,7 +252,7 @@ class ChartReader:
             closes = np.array([c.close for c in archive.candles(key)[:hi]], dtype=float)
             fills = self._fills_between(key, candles)
         if "momentum" in indicators:  # the costly part, outside the engine lock and cached
-            indicators["momentum"].update(self._momentum_series(key, closes, lo))
+            indicators["momentum"].update(self._momentum_series(key, closes, lo, first_ts))
         return {
             "exchange": query.exchange, "symbol": query.symbol, "timeframe": query.timeframe,
             "price_step": market.price_step if market else None,
@@ -315,15 +315,14 @@ class ChartReader:
                              "headlines": headlines}
         return found
 
-    def _momentum_series(self, key: tuple[str, str], closes: np.ndarray, lo: int) -> dict:
+    def _momentum_series(self, key: tuple[str, str], closes: np.ndarray, lo: int, first_ts: float | None) -> dict:
         """Momentum's EMAs and RSI for candles lo.. of closes, each computed once per closed candle.
 
         A closed candle and the strategy's parameters never change, so a value, once computed,
-        is kept (per market, by candle index from the archive's first candle) for the next pages.
+        is kept (per market, by candle index from the archive's first candle, first_ts, read with
+        closes under the engine lock: the archive is not read here, outside it) for the next pages.
         """
         momentum = self.engine.manager.strategies["momentum"]
-        archive_first = self.engine.candle_archive.candles(key)[:1]
-        first_ts = archive_first[0].ts if archive_first else None
         cache = self._momentum_cache.get(key)
         if cache is None or cache[0] != first_ts:  # new market, or the archive dropped its oldest
             cache = self._momentum_cache[key] = (first_ts, {})
