@@ -22,6 +22,7 @@ from bot.models import PORTFOLIO_QUOTE, iso_utc, iso_utc_many, split_symbol
 KILL_MARGIN = 1e-9  # relative: a drawdown this close to the limit is stepped, not skipped
 _repr = float.__repr__  # how json writes a float
 LOOP_TICKS = 256  # sample_ticks walks shorter stretches tick by tick; longer ones are solved as arrays
+PYTHON_SAMPLES = 64  # a block this small checks the kill switch's margin a float at a time (cheaper than arrays)
 MAX_RUNS = 16  # runs of samples on one grid, at most, before a long stretch is walked instead
 
 
@@ -162,6 +163,16 @@ class SampleBlock:
             peak = max(values, start)
             fall = (peak - values) / peak * 100.0 if peak > 0 else 0.0
             return self.size if fall <= limit else 0
+        if type(values) is not float and self.size <= PYTHON_SAMPLES and math.isfinite(start):
+            listed = values.tolist()
+            if all(map(math.isfinite, listed)):  # the same arithmetic as below, a float at a time
+                peak = start
+                for k, value in enumerate(listed):
+                    if value > peak:
+                        peak = value
+                    if not (((peak - value) / peak * 100.0 if peak > 0 else 0.0) <= limit):
+                        return k
+                return self.size
         values = self.column(values, self.size)
         peaks = np.maximum.accumulate(np.maximum(values, start))
         if start > 0:  # every peak is then positive: no 0 to divide by
@@ -189,7 +200,9 @@ class SampleBlock:
         """equity_line(record) of each of records(count), formatted from the columns; None when a value
         is not a finite float (those records go through equity_line, which refuses them as dumps does)."""
         columns = (self.equity, self.trading, self.holdings, *self.strategies.values())
-        self.finite = all(math.isfinite(c) if type(c) is float else bool(np.isfinite(c[:count]).all()) for c in columns)
+        listed = {id(c): c[:count].tolist() for c in columns if type(c) is not float}  # each array's floats, once
+        self.finite = all(math.isfinite(c) for c in columns if type(c) is float) and all(
+            all(map(math.isfinite, values)) for values in listed.values())
         if not self.finite:
             return None
         # One template per block: a column that does not move is written into it, the others are %s.
@@ -201,7 +214,7 @@ class SampleBlock:
                 template.append(_repr(column) + after)
             else:
                 template.append("%s" + after)
-                varying.append(_texts(column, count))
+                varying.append(list(map(_repr, listed[id(column)])))
 
         put(self.equity, ',"trading_equity":')
         if self.trading is self.equity and type(self.equity) is not float:
@@ -260,12 +273,5 @@ def _selector(samples: list[int]):
 def _value(value):
     """A column: a float as a Python float, an array as it is."""
     return value if isinstance(value, np.ndarray) else float(value)
-
-
-def _texts(column, count: int) -> list[str]:
-    """The first `count` values of a column as json writes each (float.__repr__); one value's text once."""
-    if type(column) is float:
-        return [_repr(column)] * count
-    return list(map(_repr, column[:count].tolist()))
 
 

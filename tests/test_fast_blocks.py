@@ -127,6 +127,38 @@ def test_block_lines_are_equity_line_of_its_records():
     assert block.lines(1) is not None
 
 
+def _near_kill(values: np.ndarray, start: float, limit_pct: float) -> int:
+    """The first sample within the margin of the limit, as the engine's meter would see it, sample by sample."""
+    peak = start
+    for k, value in enumerate(values.tolist()):
+        peak = max(peak, value)
+        fall = (peak - value) / peak * 100.0 if peak > 0 else 0.0
+        if not fall <= limit_pct * (1.0 - 1e-9):
+            return k
+    return len(values)
+
+
+@pytest.mark.parametrize("python_samples", [64, 0])  # a float at a time, and as arrays
+def test_the_kill_switch_margin_is_found_at_the_sample_the_meter_would_find(monkeypatch, python_samples):
+    import bot.fast_samples as fast_samples
+
+    monkeypatch.setattr(fast_samples, "PYTHON_SAMPLES", python_samples)
+    rng = random.Random(7)
+    for _ in range(400):
+        n = rng.randint(1, 40)
+        values = np.asarray([1000.0 + rng.gauss(0, 5) for _ in range(n)])
+        if rng.random() < 0.2:
+            values[rng.randrange(n)] = rng.choice([0.0, -5.0])
+        block = SampleBlock.__new__(SampleBlock)
+        block.size, block.samples, block.holdings = n, list(range(n)), 0.0
+        block.equity = block.trading = values if rng.random() < 0.8 else float(values[0])
+        start, limit = rng.choice([995.0, 1000.0, 1010.0, 0.0, -1.0]), rng.choice([0.1, 0.5, 1.0, 20.0])
+        basis = rng.choice(["equity", "trading"])
+        portfolio, meter = type("P", (), {"peak_equity": start})(), type("D", (), {"basis": basis, "trading_peak": start})()
+        column = values if type(block.equity) is not float else np.full(n, block.equity)
+        assert block.first_near_kill(portfolio, meter, limit) == _near_kill(column, start, limit)
+
+
 class FullHistory(CandleHistory):
     """A source that has every candle of minutes [0, end), with the array read a candle source has."""
 
