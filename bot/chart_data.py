@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import math
 import threading
+from collections import deque
 from typing import Callable, Literal, Optional
 
 import numpy as np
@@ -44,12 +45,19 @@ class CandlesQuery(QueryModel):
 
 
 class CandleArchive:
-    """Every closed 1-minute candle seen since the start, per (exchange, symbol), oldest first."""
+    """Every closed 1-minute candle seen since the start, per (exchange, symbol), oldest first.
+
+    A fast-forwarded stretch's candles (take_closed) are kept as arrays, owed, and made Candles
+    only when the archive is read (window, candles): a long backtest that nobody charts makes
+    only the last max_per_market of them. Every read gives exactly what note() on each tick
+    would hold. Writers and readers hold the engine's lock, as for everything the engine owns.
+    """
 
     def __init__(self, max_per_market: int = MAX_CANDLES_PER_MARKET):
         self.max_per_market = max_per_market
         self._candles: dict[tuple[str, str], list[Candle]] = {}
         self._starts: dict[tuple[str, str], list[float]] = {}
+        self._owed: dict[tuple[str, str], _Owed] = {}  # taken, not yet made Candles, per market
         self.gaps = 0  # times a market skipped minutes the source no longer had
 
     def note(self, snapshot: Snapshot) -> None:
@@ -57,14 +65,90 @@ class CandleArchive:
         if self._candles and not snapshot.new_candle:
             return
         for key in snapshot.markets:
-            known = self._candles.get(key)
-            count = self.max_per_market if not known else CATCH_UP_CANDLES
+            newest = self._newest(key)
+            count = self.max_per_market if newest is None else CATCH_UP_CANDLES
             fresh = _read_candles(snapshot, key, count)
-            if known and fresh and fresh[0].ts > known[-1].ts + CANDLE_SECONDS:
+            if newest is not None and fresh and fresh[0].ts > newest + CANDLE_SECONDS:
                 fresh = _read_candles(snapshot, key, self.max_per_market)  # a long tick: fetch what is left
-                if fresh and fresh[0].ts > known[-1].ts + CANDLE_SECONDS:
+                if fresh and fresh[0].ts > newest + CANDLE_SECONDS:
                     self.gaps += 1
+            owed = self._owed.get(key)
+            if owed is None:
+                self._add(key, fresh)
+            else:
+                starts = [candle.ts for candle in fresh]
+                keep = owed.fresh(starts)
+                if keep:
+                    self._owe(key, owed, [fresh[i] for i in keep], starts[keep[-1]])
+
+    def take_closed(self, snapshot: Snapshot, key: tuple[str, str], closed: int) -> None:
+        """At a fast-forwarded stretch's last snapshot: what note() on each of its ticks would have taken
+        for key, `closed` being at least the bars of key that closed in it (the newest `closed` are read,
+        those already held skipped)."""
+        newest = self._newest(key)
+        if newest is not None and closed <= 0:
+            return
+        count = self.max_per_market if newest is None else min(self.max_per_market, closed)
+        reader = getattr(snapshot.history, "candle_arrays", None)
+        if reader is None or newest is None or self.max_per_market <= 0:
+            self._put(key, _read_candles(snapshot, key, count))
+            return
+        try:
+            starts, rows = reader(key[0], key[1], count)
+        except (LookupError, ValueError):
+            return
+        owed = self._owed.get(key) or _Owed(newest)
+        keep = owed.fresh(starts.tolist())
+        if keep:
+            if len(keep) != starts.shape[0] - keep[0]:  # not a tail of them: pick them out
+                starts, rows = starts[keep], rows[keep]
+            else:
+                starts, rows = starts[keep[0]:], rows[keep[0]:]
+            self._owe(key, owed, (starts, rows), float(starts[-1]))
+
+    def _newest(self, key: tuple[str, str]) -> float | None:
+        """The open time of the newest candle held or owed (None when none)."""
+        owed = self._owed.get(key)
+        if owed is not None:
+            return owed.newest
+        starts = self._starts.get(key)
+        return starts[-1] if starts else None
+
+    def _put(self, key: tuple[str, str], fresh: list[Candle]) -> None:
+        owed = self._owed.get(key)
+        if owed is None:
             self._add(key, fresh)
+            return
+        keep = owed.fresh([candle.ts for candle in fresh])
+        if keep:
+            self._owe(key, owed, [fresh[i] for i in keep], fresh[keep[-1]].ts)
+
+    def _owe(self, key: tuple[str, str], owed: "_Owed", chunk, newest: float) -> None:
+        """Keep a chunk (Candles, or (starts, rows) arrays) all newer than everything before it;
+        what the cap would drop anyway is dropped now (memory stays bounded)."""
+        self._owed[key] = owed
+        self._candles.setdefault(key, [])
+        self._starts.setdefault(key, [])
+        owed.chunks.append(chunk)
+        owed.count += _size(chunk)
+        owed.newest = newest
+        cap = self.max_per_market
+        while len(owed.chunks) > 1 and owed.count - _size(owed.chunks[0]) >= cap:
+            owed.count -= _size(owed.chunks.popleft())
+        if owed.count >= cap:  # every candle held would be dropped
+            self._candles[key].clear()
+            self._starts[key].clear()
+
+    def _settle(self, key: tuple[str, str]) -> None:
+        """Make the owed candles of key Candles, in order, as _add would have taken them."""
+        owed = self._owed.pop(key, None)
+        if owed is None:
+            return
+        for chunk in owed.chunks:
+            if isinstance(chunk, tuple):
+                starts, rows = chunk
+                chunk = [Candle(ts, *row) for ts, row in zip(starts.tolist(), rows.tolist())]
+            self._add(key, chunk)
 
     def _add(self, key: tuple[str, str], fresh: list[Candle]) -> None:
         candles = self._candles.setdefault(key, [])
@@ -83,6 +167,8 @@ class CandleArchive:
     def window(self, key: tuple[str, str], before: float | None, after: float | None,
                limit: int) -> tuple[int, int]:
         """Indices [lo, hi) of the page: the newest `limit` before `before`, or the oldest after `after`."""
+        if key in self._owed:
+            self._settle(key)
         starts = self._starts.get(key, [])
         if after is not None:
             lo = bisect.bisect_right(starts, after)
@@ -92,7 +178,33 @@ class CandleArchive:
 
     def candles(self, key: tuple[str, str]) -> list[Candle]:
         """The market's candles, oldest first (the archive's own list: do not modify)."""
+        if key in self._owed:
+            self._settle(key)
         return self._candles.get(key, [])
+
+
+class _Owed:
+    """A market's candles taken but not yet made Candles: chunks oldest first, how many, the newest open time."""
+
+    __slots__ = ("chunks", "count", "newest")
+
+    def __init__(self, newest: float):
+        self.chunks: deque = deque()
+        self.count = 0
+        self.newest = newest
+
+    def fresh(self, starts: list[float]) -> list[int]:
+        """Indices of the starts _add would take after everything held and owed (each newer than the last taken)."""
+        keep, last = [], self.newest
+        for i, ts in enumerate(starts):
+            if ts > last:
+                keep.append(i)
+                last = ts
+        return keep
+
+
+def _size(chunk) -> int:
+    return len(chunk[0]) if isinstance(chunk, tuple) else len(chunk)
 
 
 def _read_candles(snapshot: Snapshot, key: tuple[str, str], count: int) -> list[Candle]:
@@ -140,7 +252,7 @@ class ChartReader:
             closes = np.array([c.close for c in archive.candles(key)[:hi]], dtype=float)
             fills = self._fills_between(key, candles)
         if "momentum" in indicators:  # the costly part, outside the engine lock and cached
-            indicators["momentum"].update(self._momentum_series(key, closes, lo))
+            indicators["momentum"].update(self._momentum_series(key, closes, lo, first_ts))
         return {
             "exchange": query.exchange, "symbol": query.symbol, "timeframe": query.timeframe,
             "price_step": market.price_step if market else None,
@@ -203,15 +315,14 @@ class ChartReader:
                              "headlines": headlines}
         return found
 
-    def _momentum_series(self, key: tuple[str, str], closes: np.ndarray, lo: int) -> dict:
+    def _momentum_series(self, key: tuple[str, str], closes: np.ndarray, lo: int, first_ts: float | None) -> dict:
         """Momentum's EMAs and RSI for candles lo.. of closes, each computed once per closed candle.
 
         A closed candle and the strategy's parameters never change, so a value, once computed,
-        is kept (per market, by candle index from the archive's first candle) for the next pages.
+        is kept (per market, by candle index from the archive's first candle, first_ts, read with
+        closes under the engine lock: the archive is not read here, outside it) for the next pages.
         """
         momentum = self.engine.manager.strategies["momentum"]
-        archive_first = self.engine.candle_archive.candles(key)[:1]
-        first_ts = archive_first[0].ts if archive_first else None
         cache = self._momentum_cache.get(key)
         if cache is None or cache[0] != first_ts:  # new market, or the archive dropped its oldest
             cache = self._momentum_cache[key] = (first_ts, {})

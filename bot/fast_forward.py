@@ -20,13 +20,14 @@ What a skipped stretch does in bulk, effect by effect of BotEngine.tick():
 - portfolio marks and equity samples: the sample times are found with the tracker's own rule
   (ts - last sample >= equity_sample_seconds); the samples' values are computed as arrays by
   bot/fast_samples.py (the tracker's sums term by term, so equity.jsonl lines are identical),
-  appended to the equity log in one write, the curve and both drawdown peaks raised; the stretch
+  formatted from those arrays and appended to the equity log in one write, the curve and both drawdown peaks raised; the stretch
   ends before a sample that comes near the kill switch's limit, which is stepped. Where a market
   lacks a bar at a sample, or coins are in transit, the tracker itself marks a stand-in snapshot
   per sample instead, and the kill switch is checked at each (one that fires ends the stretch);
 - non-sampled ticks only replace the marked snapshot, so only the last one matters;
-- the chart's candle archive: the bars closed in the stretch are added once, at its end;
-- the tick and version counters, the health window (tick_succeeded), the wall-clock state write;
+- the chart's candle archive: the bars closed in the stretch are taken once, at its end, as arrays
+  (CandleArchive.take_closed), made Candles only when the archive is read;
+- the tick and version counters, the health window (ticks_succeeded), the wall-clock state write;
 - the state file: not replaced after every trade during the run (on a long backtest that was most
   of a fill's cost), only every few wall seconds and at close; the ledger is written first as
   ever, and a restart rebuilds the books from it (bot/accounting/recovery.py) and resumes after
@@ -46,11 +47,9 @@ from typing import Callable
 import numpy as np
 
 from bot.accounting.transfers import check_due, plan_transfers
-from bot.chart_data import CATCH_UP_CANDLES, _read_candles
 from bot.engine_state import EngineState
-from bot.faults import RECENT_TICKS
 from bot.fast_margin import first_margin_tick, margin_idle
-from bot.fast_samples import SampleBlock
+from bot.fast_samples import SampleBlock, sample_ticks
 from bot.models import Lookahead, MarketAhead
 
 BLOCK_TICKS = 4096  # the most ticks looked ahead at once
@@ -243,32 +242,30 @@ class FastForward:
             return 0
         engine = self.engine
         portfolio, faults = engine.portfolio, engine.faults
-        ts = lookahead.ts[:quiet].tolist()
         keys = list(lookahead.markets)
-        every, last = portfolio.equity_sample_seconds, portfolio._last_sample_ts
         start = lookahead.start_tick
-        samples = []  # the stretch's sample ticks, by the tracker's rule
-        for j in range(quiet):
-            if ts[j] - last >= every:
-                samples.append(j)
-                last = ts[j]
+        # The stretch's sample ticks, by the tracker's rule.
+        samples = sample_ticks(lookahead.ts[:quiet], portfolio._last_sample_ts, portfolio.equity_sample_seconds)
         if not samples:
             end = quiet
-        elif SampleBlock.usable(portfolio, lookahead, samples):
-            block = SampleBlock(portfolio, lookahead, samples)
+        elif (block := SampleBlock.make(portfolio, lookahead, samples)) is not None:
             count = block.first_near_kill(portfolio, engine.drawdown, engine.config.risk.max_drawdown_pct)
             end = samples[count] if count < len(samples) else quiet  # a sample near the kill switch is stepped
             if end == 0:
                 return 0
-            faults.guard("equity", engine.equity_log.append_records, block.records(ts, count))
-            block.apply(portfolio, engine.drawdown, ts, start, count)
+            lines = block.lines(count)
+            if lines is not None:
+                faults.guard("equity", engine.equity_log.append_lines, lines)
+            else:  # a value json refuses: the records go the general way (and are refused there)
+                faults.guard("equity", engine.equity_log.append_records, block.records(count))
+            block.apply(portfolio, engine.drawdown, start, count)
         else:
-            end = self._sample_one_by_one(lookahead, ts, samples, quiet)
+            end = self._sample_one_by_one(lookahead, lookahead.ts[:quiet].tolist(), samples, quiet)
         self._step_next = end < len(lookahead)
         source = engine.source
-        first = int(bool(lookahead.new_candle[0]))  # closed[0] already counts a bar its first tick closed
-        closed = {key: int(lookahead.markets[key].closed[end - 1]) - int(lookahead.markets[key].closed[0]) + first
-                  for key in keys}  # bars that closed during the stretch
+        first_closes = int(lookahead.new_candle[0])  # a bar may have closed on the stretch's first tick too
+        closed = {key: int(lookahead.markets[key].closed[end - 1]) - int(lookahead.markets[key].closed[0]) + first_closes
+                  for key in keys}  # at least the bars that closed during the stretch
         source.seek(start + end - 1)
         snapshot = engine.data_flow.market_view(source.next_snapshot())
         engine.last_snapshot = snapshot
@@ -284,8 +281,7 @@ class FastForward:
         engine.ticks_run += end
         engine.version += end
         self.skipped += end
-        for _ in range(min(end, RECENT_TICKS)):
-            faults.tick_succeeded()
+        faults.ticks_succeeded(end)
         engine.periodic_state_write()
         return end
 
@@ -310,9 +306,4 @@ class FastForward:
         """The chart's archive takes the bars that closed in the stretch, as CandleArchive.note would have."""
         archive = self.engine.candle_archive
         for key in snapshot.markets:
-            known = archive._candles.get(key)
-            if known and closed.get(key, 0) <= 0:
-                continue
-            count = archive.max_per_market if not known else min(archive.max_per_market,
-                                                                 closed.get(key, 0) + CATCH_UP_CANDLES)
-            archive._add(key, _read_candles(snapshot, key, count))
+            archive.take_closed(snapshot, key, closed.get(key, 0))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from itertools import repeat
 from typing import Callable
 
 from bot.storage import StorageError
@@ -77,6 +78,10 @@ class FaultTracker:
     def tick_succeeded(self) -> None:
         """Count a tick that ran without raising (health looks at the last ticks)."""
         self._recent_ticks.append(False)
+
+    def ticks_succeeded(self, count: int) -> None:
+        """tick_succeeded `count` times (a fast-forwarded stretch's ticks)."""
+        self._recent_ticks.extend(repeat(False, min(count, RECENT_TICKS)))
 
     def tick_failed(self, exc: BaseException) -> None:
         """Count one failed tick; report the first and every 100th."""

@@ -4,7 +4,7 @@ writes exactly what stepping every tick writes.
 Each config runs twice on the same candle files, fast-forward on (FastForward.run_fast) and off
 (candles.fast_forward: false, the engine's plain tick loop), and the files on disk are compared:
 trades.jsonl and equity.jsonl byte for byte, misses.jsonl, the round trips rebuilt from each
-ledger, and portfolio_state.json less its wall-clock last_updated.
+ledger, portfolio_state.json less its wall-clock last_updated, and the chart's candle archive.
 """
 from __future__ import annotations
 
@@ -52,6 +52,15 @@ def _textbook_kill(candles: Path) -> dict:
     return config
 
 
+def _momentum_latency_kill(candles: Path) -> dict:
+    """Momentum as shipped with 20 s of latency: an exit fills a tick or two after the bar, off the
+    minute's sample, so the kill switch first sees the loss at a sample inside a flat stretch."""
+    config = _momentum_defaults(candles)
+    config["execution"] = {"latency_ms": {"binance": 20_000.0, "default": 20_000.0}}
+    config["risk"]["max_drawdown_pct"] = 0.4
+    return config
+
+
 def _with_stat_arb(candles: Path) -> dict:
     """Momentum and stat_arb on two symbols: stat_arb has no quiet_ticks, so nothing is skipped."""
     config = _momentum_defaults(candles)
@@ -61,7 +70,14 @@ def _with_stat_arb(candles: Path) -> dict:
     return config
 
 
-def _run(config: dict, folder: Path, fast_forward: bool) -> tuple[Path, int]:
+def _archive(engine) -> dict:
+    """The chart archive's candles per market, as a reader gets them."""
+    with engine.lock:
+        return {key: [(c.ts, c.open, c.high, c.low, c.close, c.volume) for c in engine.candle_archive.candles(key)]
+                for key in engine.source.markets}
+
+
+def _run(config: dict, folder: Path, fast_forward: bool) -> tuple[Path, int, dict]:
     config = copy.deepcopy(config)
     config["market"]["source"] = "candles"
     config["candles"]["fast_forward"] = fast_forward
@@ -70,6 +86,7 @@ def _run(config: dict, folder: Path, fast_forward: bool) -> tuple[Path, int]:
     parsed, _ = prepare_backtest(parse_config(config))
     engine = BotEngine(parsed)
     engine.open()
+    engine.candle_archive.max_per_market = 700  # (fewer than the bars: the oldest are dropped)
     try:
         if fast_forward:
             runner = FastForward(engine)
@@ -80,7 +97,7 @@ def _run(config: dict, folder: Path, fast_forward: bool) -> tuple[Path, int]:
             skipped = 0
     finally:
         engine.close()
-    return folder / "data", skipped
+    return folder / "data", skipped, _archive(engine)
 
 
 def _state(data: Path) -> dict:
@@ -107,12 +124,12 @@ def candles(tmp_path_factory):
 
 
 @pytest.mark.parametrize("make, skips", [(_textbook, 8000), (_momentum_defaults, 1500), (_textbook_kill, 500),
-                                         (_with_stat_arb, 0)],
-                         ids=["textbook", "momentum-defaults", "textbook-kill", "with-stat-arb"])
+                                         (_momentum_latency_kill, 500), (_with_stat_arb, 0)],
+                         ids=["textbook", "momentum-defaults", "textbook-kill", "latency-kill", "with-stat-arb"])
 def test_fast_forward_writes_exactly_what_stepping_writes(candles, tmp_path, make, skips):
     config = make(candles)
-    stepped, _ = _run(config, tmp_path / "stepped", fast_forward=False)
-    skipped_dir, skipped = _run(config, tmp_path / "skipped", fast_forward=True)
+    stepped, _, stepped_archive = _run(config, tmp_path / "stepped", fast_forward=False)
+    skipped_dir, skipped, skipped_archive = _run(config, tmp_path / "skipped", fast_forward=True)
     trades = (stepped / "trades.jsonl").read_bytes()
     assert trades.count(b"\n") >= 6, "the run should trade a few times"
     assert (skipped_dir / "trades.jsonl").read_bytes() == trades
@@ -124,9 +141,99 @@ def test_fast_forward_writes_exactly_what_stepping_writes(candles, tmp_path, mak
         assert (a.read_bytes() if a.exists() else b"") == (b.read_bytes() if b.exists() else b"")
     assert _trips(skipped_dir) == _trips(stepped)
     assert _state(skipped_dir) == _state(stepped)
+    assert skipped_archive == stepped_archive and all(len(c) == 700 for c in stepped_archive.values())
     # Most of the textbook's 4 ticks a bar go by in bulk; the kill switch pauses momentum-defaults
     # about bar 600 (a paused engine steps); nothing is skipped while stat_arb is on.
     assert skipped >= skips if skips else skipped == 0
+
+
+def test_a_kill_switch_limit_lowered_while_flat_fires_where_stepping_fires_it(candles, tmp_path):
+    """Nothing held, equity below its peak, the limit lowered (as a risk command would): the flat
+    stretch after it must stop at its first sample, where the stepped run's kill switch fires."""
+    def engine_for(folder: Path, fast_forward: bool) -> BotEngine:
+        config = copy.deepcopy(_textbook(candles))
+        config["market"]["source"] = "candles"
+        config["candles"]["fast_forward"] = fast_forward
+        config["storage"] = {"data_dir": str(folder / "data"), "log_dir": str(folder / "logs"), "fsync": False}
+        config["engine"] = {"equity_sample_seconds": 60.0}
+        engine = BotEngine(prepare_backtest(parse_config(config))[0])
+        engine.open()
+        return engine
+
+    skipped = engine_for(tmp_path / "skipped", True)
+    runner, lowered = FastForward(skipped), []
+    advance = runner.advance
+
+    def lower_then_advance(room):  # lowered just before a stretch: the stretch's samples meet the new limit
+        portfolio = skipped.portfolio
+        if (not lowered and skipped.ticks_run > 4000 and not any(p.qty for p in portfolio.positions.values())
+                and portfolio.equity() < portfolio.peak_equity):
+            lowered.append(skipped.ticks_run)
+            skipped.config.risk.max_drawdown_pct = 1e-6
+        return advance(room)
+
+    runner.advance = lower_then_advance
+    runner.run_fast(None)
+    skipped.close()
+    stepped = engine_for(tmp_path / "stepped", False)
+    stepped.run_fast(lowered[0])
+    stepped.config.risk.max_drawdown_pct = 1e-6
+    stepped.run_fast(None)
+    stepped.close()
+    assert stepped.kill_switch and skipped.kill_switch == stepped.kill_switch
+    for name in ("trades.jsonl", "equity.jsonl"):
+        assert (tmp_path / "skipped" / "data" / name).read_bytes() == (tmp_path / "stepped" / "data" / name).read_bytes()
+
+
+def test_the_chart_archive_read_mid_run_holds_every_candle_closed_so_far(candles, tmp_path):
+    """Read between stretches (some reads, not all: the rest stay owed), the archive holds what the
+    source itself says closed by then (its candles, read separately), the newest max_per_market."""
+    config = copy.deepcopy(_textbook(candles))
+    config["market"]["source"] = "candles"
+    config["storage"] = {"data_dir": str(tmp_path / "data"), "log_dir": str(tmp_path / "logs"), "fsync": False}
+    engine = BotEngine(prepare_backtest(parse_config(config))[0])
+    engine.open()
+    engine.candle_archive.max_per_market = 300
+    runner, calls, reads = FastForward(engine), [0], [0]
+    advance = runner.advance
+
+    def advance_and_read(room):
+        done = advance(room)
+        calls[0] += 1
+        if calls[0] % 3 == 0:  # every third stretch: the two between stay owed
+            reads[0] += 1
+            key = ("binance", "BTC/USDT")
+            assert engine.candle_archive.candles(key) == engine.source.candles(*key, 300), f"at tick {engine.ticks_run}"
+        return done
+
+    runner.advance = advance_and_read
+    try:
+        runner.run_fast(None)
+    finally:
+        engine.close()
+    assert reads[0] > 50 and runner.skipped > 8000
+
+
+def test_a_stretch_that_starts_on_a_closing_tick_archives_that_bar(candles, tmp_path):
+    """A stretch whose first tick closes a bar (and which closes none after it) still archives that bar."""
+    config = copy.deepcopy(_textbook(candles))
+    config["market"]["source"] = "candles"
+    config["storage"] = {"data_dir": str(tmp_path / "data"), "log_dir": str(tmp_path / "logs"), "fsync": False}
+    engine = BotEngine(prepare_backtest(parse_config(config))[0])
+    engine.open()
+    runner, key, checked = FastForward(engine), ("binance", "BTC/USDT"), 0
+    try:
+        while engine.ticks_run < 2000:
+            while engine.next_tick % 4 != 0:  # step to the tick that closes a bar (4 ticks a bar)
+                engine.tick()
+            if runner.advance(3) == 3:  # the closing tick and the two after it, in bulk
+                checked += 1
+                assert engine.candle_archive.candles(key) == engine.source.candles(*key, 20_160)
+            else:
+                engine.tick()
+    finally:
+        engine.close()
+    assert checked > 100
 
 
 def test_momentum_screen_flags_a_cross_that_is_a_tie_to_the_last_bit():

@@ -41,6 +41,14 @@ _NAME_TEXT: dict[str, str] = {}  # strategy name -> its JSON string
 _repr = float.__repr__  # how json writes a float
 
 
+def name_text(name: str) -> str:
+    """A strategy name as JSON writes it (kept: the same few names recur on every line)."""
+    text = _NAME_TEXT.get(name)
+    if text is None:
+        text = _NAME_TEXT[name] = dumps(name)
+    return text
+
+
 def equity_line(record: dict) -> str:
     """dumps(record) for an equity sample: formatted directly (the same text) when it has equity_record's
     layout with plain finite floats, else by dumps itself (which also refuses what it refuses)."""
@@ -54,12 +62,9 @@ def equity_line(record: dict) -> str:
         if type(value) is not float or value - value != 0.0:  # not a float, or nan / inf
             return dumps(record)
     for name, value in strategies.items():
-        text = _NAME_TEXT.get(name) if type(name) is str else None
-        if text is None:
-            if type(name) is not str:
-                return dumps(record)
-            text = _NAME_TEXT[name] = dumps(name)
-        parts.append(f"{text}:{_repr(value)}")
+        if type(name) is not str:
+            return dumps(record)
+        parts.append(f"{name_text(name)}:{_repr(value)}")
     return (f'{{"schema_version":{version!r},"ts":"{ts}","equity":{_repr(values[0])},'
             f'"trading_equity":{_repr(values[1])},"holdings_pnl":{_repr(values[2])},'
             f'"strategies":{{{",".join(parts)}}}}}')
@@ -82,24 +87,31 @@ class EquityLog:
         self.failures = 0
         self.dropped = 0
         self.last_error = ""
-        self._pending: list[dict] = []
+        self._pending: list[str] = []  # lines the disk refused (and the ones after them), oldest first
         self._writer: JsonlWriter | None = None
 
     def append(self, portfolio) -> None:
         """Write the portfolio's current sample (and any still waiting); raises OSError when refused."""
-        self.append_records([equity_record(portfolio)])
+        self.append_lines([equity_line(equity_record(portfolio))])
 
     def append_records(self, records: list[dict]) -> None:
-        """Write samples made elsewhere (a fast-forwarded stretch's, bot/fast_samples.py), in order, as append does."""
-        for record in records:
-            if len(self._pending) >= self.PENDING_LIMIT:
-                self._pending.pop(0)
-                self.dropped += 1
-            self._pending.append(record)
+        """Write samples made elsewhere, in order, as append does (ValueError, nothing kept, for one dumps refuses)."""
+        self.append_lines([equity_line(record) for record in records])
+
+    def append_lines(self, lines: list[str]) -> None:
+        """Write samples already encoded as equity_line encodes them (a fast-forwarded stretch's,
+        bot/fast_samples.py), in order, after any still waiting; raises OSError when refused."""
+        pending = self._pending
+        pending.extend(lines)
+        extra = len(pending) - self.PENDING_LIMIT
+        if extra > 0:  # the oldest waiting samples go first
+            del pending[:extra]
+            self.dropped += extra
         try:
             if self._writer is None:
                 self._writer = JsonlWriter(self.path, fsync=self.fsync)
-            self._writer.append_encoded(equity_line(record) for record in self._pending)
+            if pending:
+                self._writer.append_encoded(("\n".join(pending),))  # one line of lines: the same bytes
         except OSError as exc:  # StorageError from the writer; the guard pauses trading on it
             self.failures += 1
             self.last_error = f"{type(exc).__name__}: {exc}"
