@@ -33,6 +33,7 @@ from bot.models import (Candle, CandleHistory, Lookahead, Market, MarketAhead, N
                         iso_utc, split_symbol)
 
 TIMEFRAME = "1m"
+RECENT_CANDLES = 16  # candles() for at most this many bars reuses the Candle objects it built lately
 
 
 class _Market:
@@ -228,9 +229,21 @@ class CandleMarket(MarketSource, CandleHistory):
         return stream.close[lo:hi]
 
     def candles(self, exchange: str, symbol: str, count: int) -> list[Candle]:
-        """The last `count` bars closed by now, oldest first."""
+        """The last `count` bars closed by now, oldest first (a few recent ones are reused: Candle is frozen,
+        and the chart's archive asks for the last CATCH_UP_CANDLES at each close)."""
         stream, lo, hi = self._rows(exchange, symbol, count)
-        return [Candle(t / 1000.0, *row) for t, row in zip(stream.ts[lo:hi].tolist(), stream.values[lo:hi].tolist())]
+        if hi - lo > RECENT_CANDLES:
+            return [Candle(t / 1000.0, *row) for t, row in zip(stream.ts[lo:hi].tolist(),
+                                                               stream.values[lo:hi].tolist())]
+        recent, base, out = stream.recent, stream.base, []
+        for row in range(lo, hi):
+            candle = recent.get(base + row)
+            if candle is None:
+                candle = recent[base + row] = Candle(stream.ts.item(row) / 1000.0, *stream.values[row].tolist())
+            out.append(candle)
+        if len(recent) > 4 * RECENT_CANDLES:
+            stream.recent = {row: candle for row, candle in recent.items() if row >= base + lo}
+        return out
 
     def order_book_for(self, exchange: str, symbol: str) -> OrderBook | None:
         """The book of a market at the latest tick (None before the first or without a bar now)."""

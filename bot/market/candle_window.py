@@ -53,6 +53,7 @@ class _Stream:
         self.values = np.empty((0, 5))
         self.path = np.empty((0, 4))
         self.close = _frozen(np.empty(0))
+        self.recent: dict = {}  # row -> Candle, CandleMarket.candles' reuse
 
     @property
     def end(self) -> int:
