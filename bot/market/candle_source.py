@@ -18,6 +18,7 @@ quote then (its history keeps what it had).
 """
 from __future__ import annotations
 
+import bisect
 import json
 import math
 from pathlib import Path
@@ -126,8 +127,8 @@ class CandleMarket(MarketSource, CandleHistory):
         self._pos = tick
         self._current: tuple | None = None
         self._grid_now = grid_now
-        before = self._tick_ts(tick - 1) if tick > 0 else -np.inf
-        self._news_next = int(np.searchsorted(np.asarray(self._news_ts, dtype=float), before, side="right"))
+        before = self._tick_ts(tick - 1) if tick > 0 else -math.inf
+        self._news_next = bisect.bisect_right(self._news_ts, before)
         self.finished = self._first_bar + tick // TICKS_PER_BAR >= self._grid_size
 
     def _tick_ts(self, tick: int) -> float:
@@ -178,10 +179,10 @@ class CandleMarket(MarketSource, CandleHistory):
             window.cover(self._first_bar + (self._pos + n - 1) // TICKS_PER_BAR, self._grid_now)
         lo = self._pos + TICKS_PER_BAR * (self._first_bar - window.base)
         markets = {}
+        hi = lo + n
         for key, m, stream in zip(self._keys, window.markets, window.streams):
-            markets[key] = MarketAhead(m.bid[lo:lo + n], m.closed_ticks[lo:lo + n] - stream.base, stream.close,
-                                       m.ask[lo:lo + n])
-        return Lookahead(int(self._pos), window.ts[lo:lo + n], window.new_candle[lo:lo + n], markets)
+            markets[key] = MarketAhead(m.bid[lo:hi], m.closed_rows[lo:hi], stream.close, m.ask[lo:hi])
+        return Lookahead(int(self._pos), window.ts[lo:hi], window.new_candle[lo:hi], markets)
 
     def _level_qty(self, m: _Market, volume: float, price: float) -> float:
         qty = m.model["depth_usdt"] / price

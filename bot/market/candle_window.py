@@ -87,13 +87,14 @@ class MarketTicks:
     """One market's arrays over the window: per minute its bar's row (or -1) and per tick its price,
     touch, level size, 24 h change and closed-bar count (nan / -1 without a bar)."""
 
-    __slots__ = ("bar", "closed", "last", "bid", "ask", "size", "change", "closed_ticks")
+    __slots__ = ("bar", "closed", "last", "bid", "ask", "size", "change", "closed_rows", "rows_base")
 
     def __init__(self):
         self.bar = np.empty(0, np.int64)
         self.closed = np.empty(0, np.int64)
         self.last = self.bid = self.ask = self.size = self.change = np.empty(0)
-        self.closed_ticks = np.empty(0, np.int64)
+        self.closed_rows = np.empty(0, np.int64)  # per tick: closed, as an index into the stream's arrays
+        self.rows_base = 0  # the stream's base closed_rows counts from
 
 
 class CandleWindow:
@@ -235,7 +236,11 @@ class CandleWindow:
                 change = np.where((back >= 0)[:, None], (price / reference[:, None] - 1.0) * 100.0, 0.0)
             m.bar = _frozen(np.concatenate([m.bar[drop:], bar]))
             m.closed = _frozen(np.concatenate([m.closed[drop:], closed]))
-            m.closed_ticks = _frozen(np.concatenate([m.closed_ticks[t:], np.repeat(closed, TICKS_PER_BAR)]))
+            kept = m.closed_rows[t:]
+            if m.rows_base != stream.base:  # rows were dropped since: count from the stream's new base
+                kept = kept - (stream.base - m.rows_base)
+            m.rows_base = stream.base
+            m.closed_rows = _frozen(np.concatenate([kept, np.repeat(closed - stream.base, TICKS_PER_BAR)]))
             for name, values in (("last", price), ("bid", bid), ("ask", ask), ("size", size), ("change", change)):
                 setattr(m, name, _frozen(np.concatenate([getattr(m, name)[t:], values.ravel()])))
 
