@@ -17,8 +17,8 @@ import numpy as np
 from bot.config import BotConfig, ConfigError, apply_overrides
 from bot.config_candles import CandlesConfig
 from bot.config_rules import balances_for_symbols, check_exchange_ids
-from bot.market.candle_store import (CandleFileError, CandleSeries, candle_path, clean, discover, read_series,
-                                     row_problem, timeframe_ms, write_series)
+from bot.market.candle_store import (CandleFileError, CandleSeries, candle_path, check_file, clean, discover,
+                                     read_series, row_problem, timeframe_ms, write_series)
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 DEFAULT_DIR = CandlesConfig().data_dir
@@ -260,7 +260,7 @@ def prepare_backtest(config: BotConfig) -> tuple[BotConfig, list[str]]:
     folder = Path(config.candles.data_dir)
     files = discover(folder, "1m")
     for _exchange, _symbol, path in files:
-        read_series(path)  # the whole file: damage in the middle is found before anything is written
+        check_file(path)  # the whole file: damage in the middle is found before anything is written
     exchanges = list(dict.fromkeys(f[0] for f in files))
     symbols = list(dict.fromkeys(f[1] for f in files))
     warnings = []

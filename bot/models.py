@@ -472,7 +472,8 @@ class LedgerEntry:
 @dataclass(frozen=True, slots=True)
 class MarketAhead:
     """One market over a lookahead block: its bid and ask at each tick (nan without a bar then) and,
-    for each tick, how many of `closes` had closed by then (what history.closes would end at)."""
+    for each tick, the index in `closes` where the bars closed by then end (where history.closes
+    would end). `closes` may start after the data's first bar (a streamed source keeps a window)."""
 
     bid: np.ndarray
     closed: np.ndarray

@@ -18,6 +18,7 @@ quote then (its history keeps what it had).
 """
 from __future__ import annotations
 
+import bisect
 import json
 import math
 from pathlib import Path
@@ -26,40 +27,31 @@ import numpy as np
 
 from bot.config_candles import CandlesConfig, epoch_seconds
 from bot.market.base import MarketSource
-from bot.market.candle_store import CandleFileError, CandleSeries, discover, read_series
+from bot.market.candle_store import CandleFileError, CandleReader, discover
+from bot.market.candle_window import TICKS_PER_BAR, CandleWindow, touch
 from bot.market.sim_parts import fee_rates, market_liquidity
 from bot.models import (Candle, CandleHistory, Lookahead, Market, MarketAhead, NewsItem, OrderBook, Quote, Snapshot,
                         iso_utc, split_symbol)
 
-TICKS_PER_BAR = 4
-TICK_OFFSETS = (0.0, 15.0, 30.0, 45.0)  # seconds into the minute of open, first extreme, second extreme, close
 TIMEFRAME = "1m"
-CANDLES_24H = 1440
+RECENT_CANDLES = 16  # candles() for at most this many bars reuses the Candle objects it built lately
 
 
 class _Market:
-    """One market's arrays: its candles, its price path per bar and its book model."""
+    """One market's file, book model and Market (its rows live in the window's stream)."""
 
-    def __init__(self, series: CandleSeries, model: dict, market: Market):
-        self.series, self.model, self.market = series, model, market
-        o, h, lo, c, v = series.values.T
-        up = c >= o
-        self.path = np.column_stack([o, np.where(up, lo, h), np.where(up, h, lo), c])  # (bars, 4)
-        self.close = np.ascontiguousarray(c)
-        self.close.flags.writeable = False  # history reads hand out views of it
-        self.volume = v
-        self.half_spread = model["spread_bps"] / 2e4
-        self.spacing = model["level_spacing_bps"] / 1e4
+    def __init__(self, path: Path, model: dict, market: Market):
+        self.path, self.model, self.market = path, model, market
+        self.half_spread = self.spacing = 0.0  # set once the model is complete
 
     def touch(self, price: float) -> tuple[float, float]:
         """(bid, ask) around a price; with no spread the ask is one float step above (never a locked book)."""
-        if self.half_spread == 0.0:
-            return price, math.nextafter(price, math.inf)
-        return price * (1.0 - self.half_spread), price * (1.0 + self.half_spread)
+        return touch(price, self.half_spread)
 
 
 class CandleMarket(MarketSource, CandleHistory):
-    """A market that replays candle files tick by tick through the intrabar path (see the module doc)."""
+    """A market that replays candle files tick by tick through the intrabar path (see the module doc),
+    streaming them (bot/market/candle_window.py): memory does not grow with the data's length."""
 
     kind = "candles"
     tick_seconds = 60.0 / TICKS_PER_BAR  # market seconds per tick: a real-time run paces by market.speed
@@ -73,50 +65,40 @@ class CandleMarket(MarketSource, CandleHistory):
             if not files:
                 raise CandleFileError(folder, f"no {TIMEFRAME} candles for {list(exchanges)} {list(symbols or [])}")
         until = epoch_seconds(settings.until)
+        until_ms = int(until * 1000) if until is not None else None
+        readers = [CandleReader(path) for _, _, path in files]
         self._markets: dict[tuple[str, str], Market] = {}
         self._data: list[_Market] = []
         for exchange, symbol, path in files:
-            series = read_series(path)
-            if until is not None:
-                keep = series.ts < int(until * 1000)
-                series = CandleSeries(series.exchange, series.symbol, series.timeframe, series.ts[keep],
-                                      series.values[keep])
-                if len(series) == 0:
-                    raise CandleFileError(path, f"no candles before candles.until {settings.until}")
-            model = self._complete_model(settings.book_model(exchange, symbol), exchange, symbol,
-                                         float(series.values[0, 3]))
+            model = settings.book_model(exchange, symbol)
+            self._data.append(_Market(path, model, None))
+        self._window = window = CandleWindow(readers, [m.model for m in self._data], until_ms)
+        window.first_rows()
+        for (exchange, symbol, path), m, stream in zip(files, self._data, window.streams):
+            if stream.ts.shape[0] == 0:
+                raise CandleFileError(path, f"no candles before candles.until {settings.until}")
+            m.model.update(self._complete_model(m.model, exchange, symbol, float(stream.values[0, 3])))
+            m.half_spread, m.spacing = m.model["spread_bps"] / 2e4, m.model["level_spacing_bps"] / 1e4
             base, quote = split_symbol(symbol)
-            market = Market(exchange, symbol, base, quote, model["taker_fee"], model["maker_fee"], model["amount_step"],
-                            1e-8, model["amount_step"], model["min_notional"])
-            self._markets[(exchange, symbol)] = market
-            self._data.append(_Market(series, model, market))
+            m.market = Market(exchange, symbol, base, quote, m.model["taker_fee"], m.model["maker_fee"],
+                              m.model["amount_step"], 1e-8, m.model["amount_step"], m.model["min_notional"])
+            self._markets[(exchange, symbol)] = m.market
         super().__init__(tuple(dict.fromkeys(m.market.exchange for m in self._data)),
                          tuple(dict.fromkeys(m.market.symbol for m in self._data)))
         self._keys = [(m.market.exchange, m.market.symbol) for m in self._data]
         self._by_key = dict(zip(self._keys, self._data))
         self._index = {key: k for k, key in enumerate(self._keys)}
-        self._grid = np.unique(np.concatenate([m.series.ts for m in self._data]))  # every minute some market has
-        # Per market and minute: the bar's index, or -1; and how many bars closed before it (its history).
-        self._bar_at = []
-        self._closed_before = []
-        self._bar_at_arrays, self._closed_arrays = [], []  # the same as arrays, for lookahead()
-        for m in self._data:
-            index = np.searchsorted(m.series.ts, self._grid)
-            present = (index < len(m.series)) & (m.series.ts[np.minimum(index, len(m.series) - 1)] == self._grid)
-            self._bar_at_arrays.append(np.where(present, index, -1))
-            self._closed_arrays.append(index)
-            self._bar_at.append(self._bar_at_arrays[-1].tolist())
-            self._closed_before.append(index.tolist())
         since = epoch_seconds(settings.since)
-        self._first_bar = int(np.searchsorted(self._grid, int(since * 1000))) if since is not None else 0
-        if self._first_bar >= self._grid.size:
+        # Every file read once, checked, and its minutes counted (nothing kept but checkpoints).
+        self._first_bar, first_ms, last_ms = window.scan(int(since * 1000) if since is not None else None)
+        self._grid_size = window.count
+        if self._first_bar >= self._grid_size:
             raise CandleFileError(folder, f"no candles from candles.since {settings.since} on")
-        self._grid_seconds = (self._grid / 1000.0).tolist()
-        self.total_ticks = (self._grid.size - self._first_bar) * TICKS_PER_BAR
+        self.total_ticks = (self._grid_size - self._first_bar) * TICKS_PER_BAR
         self._news = _load_news(settings.news_file) if settings.news_file else []
         self._news_ts = [item.ts for item in self._news]
         self.has_news = bool(settings.news_file)
-        first, last = self._grid_seconds[self._first_bar], self._grid_seconds[-1]
+        first, last = first_ms / 1000.0, last_ms / 1000.0
         self.description = (f"Candle backtest on {', '.join(f'{e} {s}' for e, s in self._keys)}: 1m bars "
                             f"{iso_utc(first)[:16]} to {iso_utc(last + 60)[:16]} UTC from {folder}")
         self.time_range = (first, last + 60.0)
@@ -138,40 +120,44 @@ class CandleMarket(MarketSource, CandleHistory):
         """Position so the next snapshot is `tick` (four per bar from candles.since)."""
         if tick < 0:
             raise ValueError(f"tick must be >= 0 (got {tick})")
+        grid_now = self._first_bar + max(tick - 1, 0) // TICKS_PER_BAR
+        if grid_now >= self._grid_size:
+            raise IndexError(f"tick {tick} is past the end of the candles")
+        self._window.position(grid_now)
         self._pos = tick
         self._current: tuple | None = None
-        self._grid_now = self._first_bar + max(tick - 1, 0) // TICKS_PER_BAR
-        before = self._tick_ts(tick - 1) if tick > 0 else -np.inf
-        self._news_next = int(np.searchsorted(np.asarray(self._news_ts, dtype=float), before, side="right"))
-        self.finished = self._first_bar + tick // TICKS_PER_BAR >= self._grid.size
+        self._grid_now = grid_now
+        before = self._tick_ts(tick - 1) if tick > 0 else -math.inf
+        self._news_next = bisect.bisect_right(self._news_ts, before)
+        self.finished = self._first_bar + tick // TICKS_PER_BAR >= self._grid_size
 
     def _tick_ts(self, tick: int) -> float:
-        g, phase = divmod(tick, TICKS_PER_BAR)
-        return self._grid_seconds[self._first_bar + g] + TICK_OFFSETS[phase]
+        window = self._window
+        return window.ts.item(tick + TICKS_PER_BAR * (self._first_bar - window.base))
 
     def next_snapshot(self) -> Snapshot:
         """Advance one tick (IndexError past the last bar: check `finished` first)."""
         tick = self._pos
         bar, phase = divmod(tick, TICKS_PER_BAR)
         g = self._first_bar + bar
-        if g >= self._grid.size:
+        if g >= self._grid_size:
             raise IndexError("the candles have run out")
+        window = self._window
+        if g >= window.end:
+            window.cover(g, g)
         self._pos = tick + 1
         self._grid_now = g
-        self.finished = self._first_bar + self._pos // TICKS_PER_BAR >= self._grid.size
-        ts = self._grid_seconds[g] + TICK_OFFSETS[phase]
+        self.finished = self._first_bar + self._pos // TICKS_PER_BAR >= self._grid_size
+        j = g - window.base
+        t = j * TICKS_PER_BAR + phase
+        ts = window.ts.item(t)
         quotes, prices = {}, {}
-        for k, m in enumerate(self._data):
-            i = self._bar_at[k][g]
-            if i < 0:
+        for key, m in zip(self._keys, window.markets):
+            if m.bar.item(j) < 0:
                 continue
-            price = float(m.path[i, phase])
-            bid, ask = m.touch(price)
-            size = self._level_qty(m, i, price)
-            end = self._closed_before[k][g]
-            change = (price / m.close[end - CANDLES_24H] - 1.0) * 100.0 if end >= CANDLES_24H else 0.0
-            quotes[self._keys[k]] = Quote(m.market.exchange, m.market.symbol, bid, ask, price, size, size, ts, change)
-            prices[self._keys[k]] = (price, i)
+            price, size = m.last.item(t), m.size.item(t)
+            quotes[key] = Quote(key[0], key[1], m.bid.item(t), m.ask.item(t), price, size, size, ts, m.change.item(t))
+            prices[key] = (price, size)
         news = ()
         if self._news_next < len(self._news) and self._news_ts[self._news_next] <= ts:
             start = self._news_next
@@ -185,34 +171,35 @@ class CandleMarket(MarketSource, CandleHistory):
 
     def lookahead(self, count: int) -> Lookahead:
         """The next `count` ticks (fewer at the end of the data) as arrays, without moving: times,
-        which close a candle, each market's bid (as next_snapshot's quotes have it) and history end."""
-        ticks = np.arange(self._pos, self._pos + count, dtype=np.int64)
-        grid = self._first_bar + ticks // TICKS_PER_BAR
-        ticks, grid = ticks[grid < self._grid.size], grid[grid < self._grid.size]
-        phase = ticks % TICKS_PER_BAR
-        ts = self._grid[grid] / 1000.0 + np.asarray(TICK_OFFSETS)[phase]
+        which close a candle, each market's bid and ask (as next_snapshot's quotes have it) and
+        history end (an index into its `closes`, the rows the source holds). Slices of the window."""
+        n = max(0, min(count, self.total_ticks - self._pos))
+        window = self._window
+        if n:
+            window.cover(self._first_bar + (self._pos + n - 1) // TICKS_PER_BAR, self._grid_now)
+        lo = self._pos + TICKS_PER_BAR * (self._first_bar - window.base)
         markets = {}
-        for k, m in enumerate(self._data):
-            bar = self._bar_at_arrays[k][grid]
-            price = np.where(bar >= 0, m.path[np.maximum(bar, 0), phase], np.nan)
-            if m.half_spread == 0.0:
-                bid, ask = price, np.nextafter(price, np.inf)
-            else:
-                bid, ask = price * (1.0 - m.half_spread), price * (1.0 + m.half_spread)
-            markets[self._keys[k]] = MarketAhead(bid, self._closed_arrays[k][grid], m.close, ask)
-        return Lookahead(int(self._pos), ts, (phase == 0) & (grid > 0), markets)
+        hi = lo + n
+        for key, m, stream in zip(self._keys, window.markets, window.streams):
+            markets[key] = MarketAhead(m.bid[lo:hi], m.closed_rows[lo:hi], stream.close, m.ask[lo:hi])
+        return Lookahead(int(self._pos), window.ts[lo:hi], window.new_candle[lo:hi], markets)
 
-    def _level_qty(self, m: _Market, bar: int, price: float) -> float:
+    def _level_qty(self, m: _Market, volume: float, price: float) -> float:
         qty = m.model["depth_usdt"] / price
         share = m.model["volume_share"]
         if share > 0:
-            qty = min(qty, share * float(m.volume[bar]) / TICKS_PER_BAR / m.model["levels"])
+            qty = min(qty, share * volume / TICKS_PER_BAR / m.model["levels"])
         return qty
 
     def book(self, exchange: str, symbol: str, price: float, bar: int, ts: float) -> OrderBook:
-        """The book model at one tick's price (module doc)."""
+        """The book model at one tick's price, for bar (a row of the market's file still held)."""
         m = self._by_key[(exchange, symbol)]
-        qty = self._level_qty(m, bar, price)
+        stream = self._window.streams[self._index[(exchange, symbol)]]
+        return self._book(m, price, self._level_qty(m, float(stream.values[bar - stream.base, 4]), price), ts)
+
+    @staticmethod
+    def _book(m: _Market, price: float, qty: float, ts: float) -> OrderBook:
+        exchange, symbol = m.market.exchange, m.market.symbol
         if qty <= 0:
             return OrderBook(exchange, symbol, (), (), ts)
         (bid, ask), step = m.touch(price), m.spacing
@@ -226,22 +213,38 @@ class CandleMarket(MarketSource, CandleHistory):
         """Every market of the candle files, with the fees and steps of its book model."""
         return self._markets
 
-    def _window(self, exchange: str, symbol: str, count: int) -> tuple[_Market, int, int]:
-        key = (exchange, symbol)
-        if key not in self._by_key:
+    def _rows(self, exchange: str, symbol: str, count: int):
+        """(stream, lo, hi): the rows of the last `count` bars closed by now, as indices into the
+        stream's arrays (at most HISTORY_BARS back)."""
+        k = self._index.get((exchange, symbol))
+        if k is None:
             raise KeyError(f"no candles for {symbol} on {exchange}")
-        end = self._closed_before[self._index[key]][self._grid_now]
-        return self._by_key[key], max(0, end - count), end
+        window = self._window
+        stream = window.streams[k]
+        end = window.markets[k].closed.item(self._grid_now - window.base) - stream.base
+        return stream, max(0, end - count), end
 
     def closes(self, exchange: str, symbol: str, count: int) -> np.ndarray:
         """Closes of the last `count` bars closed by now, oldest first."""
-        m, lo, hi = self._window(exchange, symbol, count)
-        return m.close[lo:hi]
+        stream, lo, hi = self._rows(exchange, symbol, count)
+        return stream.close[lo:hi]
 
     def candles(self, exchange: str, symbol: str, count: int) -> list[Candle]:
-        """The last `count` bars closed by now, oldest first."""
-        m, lo, hi = self._window(exchange, symbol, count)
-        return [Candle(t / 1000.0, *row) for t, row in zip(m.series.ts[lo:hi].tolist(), m.series.values[lo:hi].tolist())]
+        """The last `count` bars closed by now, oldest first (a few recent ones are reused: Candle is frozen,
+        and the chart's archive asks for the last CATCH_UP_CANDLES at each close)."""
+        stream, lo, hi = self._rows(exchange, symbol, count)
+        if hi - lo > RECENT_CANDLES:
+            return [Candle(t / 1000.0, *row) for t, row in zip(stream.ts[lo:hi].tolist(),
+                                                               stream.values[lo:hi].tolist())]
+        recent, base, out = stream.recent, stream.base, []
+        for row in range(lo, hi):
+            candle = recent.get(base + row)
+            if candle is None:
+                candle = recent[base + row] = Candle(stream.ts.item(row) / 1000.0, *stream.values[row].tolist())
+            out.append(candle)
+        if len(recent) > 4 * RECENT_CANDLES:
+            stream.recent = {row: candle for row, candle in recent.items() if row >= base + lo}
+        return out
 
     def candle_arrays(self, exchange: str, symbol: str, count: int) -> tuple[np.ndarray, np.ndarray]:
         """candles() as arrays the caller may keep: the bars' open times (epoch seconds) and their
@@ -268,7 +271,9 @@ class _TickBooks:
             seen = self._prices.get((exchange, symbol))
             if seen is None:
                 return None
-            book = self._cache[(exchange, symbol)] = self._source.book(exchange, symbol, seen[0], seen[1], self._ts)
+            source = self._source
+            book = self._cache[(exchange, symbol)] = source._book(source._by_key[(exchange, symbol)], seen[0], seen[1],
+                                                                  self._ts)
         return book
 
 

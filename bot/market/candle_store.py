@@ -10,6 +10,9 @@ read_series() refuses, with one line naming the file and the problem (CandleFile
 that is missing, empty, of another schema, damaged (a page checksum fails, or pyarrow cannot
 decode it) or whose rows do
 not hold (time not increasing, a high below the open, a price not above zero...).
+CandleReader reads a file in batches of rows with the same checks, holding one batch at a time
+(a backtest's memory does not grow with the file: bot/market/candle_source.py); check_file()
+runs it over a whole file.
 """
 from __future__ import annotations
 
@@ -26,6 +29,9 @@ PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
 COLUMNS = ("ts",) + PRICE_COLUMNS
 _UNITS_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 _TIMEFRAME = re.compile(r"^([1-9][0-9]*)([mhdw])$")
+BATCH_ROWS = 8192  # rows CandleReader decodes at a time
+ROW_GROUP_ROWS = 65_536  # rows per Parquet row group written (a reader starting mid-file skips whole groups)
+READ_BUFFER_BYTES = 1 << 20  # pages are read through a buffer this size, not a whole column chunk at once
 
 
 class CandleFileError(Exception):
@@ -151,8 +157,8 @@ def write_series(path: str | Path, series: CandleSeries, fsync: bool = True) -> 
                 "symbol": series.symbol, "timeframe": series.timeframe}
     table = pa.table(arrays, names=list(COLUMNS)).replace_schema_metadata(metadata)
     # Page checksums: a file damaged after it was written is found on read, not read as prices.
-    atomic_write_with(path, lambda temp: pq.write_table(table, temp, compression="zstd", write_page_checksum=True),
-                      fsync=fsync)
+    atomic_write_with(path, lambda temp: pq.write_table(table, temp, compression="zstd", write_page_checksum=True,
+                                                        row_group_size=ROW_GROUP_ROWS), fsync=fsync)
 
 
 def _metadata(path: Path) -> dict[str, str]:
@@ -203,6 +209,79 @@ def read_series(path: str | Path) -> CandleSeries:
     if problem is not None:
         raise CandleFileError(path, f"row {problem[0] + 1}: {problem[1]}")
     return CandleSeries(meta["exchange"], meta["symbol"], meta["timeframe"], ts.astype(np.int64), values)
+
+
+def _damaged(path: Path, exc: Exception) -> CandleFileError:
+    return CandleFileError(path, f"damaged ({' '.join(str(exc).split())[:200]})")
+
+
+class CandleReader:
+    """One candle file read forward in batches of rows, each checked as read_series checks the whole
+    file (CandleFileError naming the file and row): memory is one batch, whatever the file's length."""
+
+    def __init__(self, path: str | Path):
+        import pyarrow.parquet as pq
+
+        self.path = Path(path)
+        meta = _metadata(self.path)
+        self.exchange, self.symbol, self.timeframe = meta["exchange"], meta["symbol"], meta["timeframe"]
+        try:
+            self._file = pq.ParquetFile(self.path, buffer_size=READ_BUFFER_BYTES, page_checksum_verification=True)
+            groups = [self._file.metadata.row_group(i).num_rows for i in range(self._file.metadata.num_row_groups)]
+        except Exception as exc:  # noqa: BLE001 - a footer pyarrow cannot decode
+            raise _damaged(self.path, exc) from None
+        self._groups = groups
+        self.rows = int(sum(groups))
+        if self.rows == 0:
+            raise CandleFileError(self.path, "empty (no candles)")
+
+    def batches(self, start_row: int = 0, batch_rows: int = BATCH_ROWS):
+        """(index of the first row, ts int64, values (n, 5) float64) per batch from start_row on, oldest first.
+
+        Rows before start_row are skipped (whole row groups unread); the rows read are checked."""
+        group, first = 0, 0
+        while group < len(self._groups) and first + self._groups[group] <= start_row:
+            first += self._groups[group]
+            group += 1
+        if group == len(self._groups):
+            return
+        last_ts = None
+        try:
+            batches = self._file.iter_batches(batch_size=batch_rows, row_groups=range(group, len(self._groups)),
+                                              columns=list(COLUMNS), use_threads=False)
+        except Exception as exc:  # noqa: BLE001 - pyarrow's errors for a damaged file
+            raise _damaged(self.path, exc) from None
+        while True:
+            try:
+                batch = next(batches, None)
+                if batch is None:
+                    return
+                ts = batch.column(0).to_numpy().astype(np.int64)
+                values = np.column_stack([batch.column(i).to_numpy() for i in range(1, 6)]).astype(np.float64)
+            except Exception as exc:  # noqa: BLE001 - a damaged page or column: pyarrow says which
+                raise _damaged(self.path, exc) from None
+            self._check(first, ts, values, last_ts)
+            last_ts = int(ts[-1]) if ts.size else last_ts
+            skip = min(ts.size, max(0, start_row - first))
+            if skip < ts.size:
+                yield first + skip, ts[skip:], values[skip:]
+            first += ts.size
+
+    def _check(self, first: int, ts: np.ndarray, values: np.ndarray, last_ts: int | None) -> None:
+        if ts.size and last_ts is not None and ts[0] <= last_ts:
+            raise CandleFileError(self.path, f"row {first + 1}: time {int(ts[0])} ms is not after the row before "
+                                             f"({last_ts} ms)")
+        problem = row_problem(ts, values)
+        if problem is not None:
+            raise CandleFileError(self.path, f"row {first + problem[0] + 1}: {problem[1]}")
+
+
+def check_file(path: str | Path) -> int:
+    """Read and check a whole candle file batch by batch (as read_series, without holding it); its rows."""
+    reader = CandleReader(path)
+    for _ in reader.batches():
+        pass
+    return reader.rows
 
 
 def discover(folder: str | Path, timeframe: str) -> list[tuple[str, str, Path]]:
