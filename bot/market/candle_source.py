@@ -249,8 +249,8 @@ class CandleMarket(MarketSource, CandleHistory):
     def candle_arrays(self, exchange: str, symbol: str, count: int) -> tuple[np.ndarray, np.ndarray]:
         """candles() as arrays the caller may keep: the bars' open times (epoch seconds) and their
         (open, high, low, close, volume) rows; Candle(starts[i], *rows[i]) is candles()[i]."""
-        m, lo, hi = self._window(exchange, symbol, count)
-        return m.series.ts[lo:hi] / 1000.0, m.series.values[lo:hi].copy()
+        stream, lo, hi = self._rows(exchange, symbol, count)
+        return stream.ts[lo:hi] / 1000.0, stream.values[lo:hi].copy()
 
     def order_book_for(self, exchange: str, symbol: str) -> OrderBook | None:
         """The book of a market at the latest tick (None before the first or without a bar now)."""
