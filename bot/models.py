@@ -6,6 +6,7 @@ timestamps are float seconds since the Unix epoch (the simulated clock or the ex
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Literal, Mapping, Protocol
@@ -319,7 +320,7 @@ class Trade:
 
     def to_dict(self) -> dict:
         """Every field by name, as one line of trades.jsonl holds it (ts and decision_ts as ISO 8601)."""
-        fields = {name: getattr(self, name) for name in self.__slots__}
+        fields = dict(zip(_TRADE_FIELDS, _trade_values(self)))
         fields["ts"] = iso_utc(self.ts)
         if self.decision_ts is not None:
             fields["decision_ts"] = iso_utc(self.decision_ts)
@@ -337,6 +338,9 @@ class Trade:
             out["levels_taken"] = parse_levels(fields["levels_taken"])
         return cls(**out)
 
+
+_TRADE_FIELDS = Trade.__slots__
+_trade_values = operator.attrgetter(*_TRADE_FIELDS)  # every field's value, in order, in one call (to_dict)
 
 # Trade fields a ledger line may lack (written before they existed): they read as None.
 OPTIONAL_TRADE_FIELDS = ("decision_ts", "decision_mid", "latency_ms", "liquidity_taken_pct", "levels_taken")

@@ -238,13 +238,14 @@ def rsi_last(values: list[float], period: int) -> float:
     n = len(values)
     if n <= period:
         return math.nan
-    changes = [after - before for before, after in zip(values, values[1:])]
-    gains = [change if change > 0.0 else 0.0 for change in changes]
-    losses = [-change if change < 0.0 else 0.0 for change in changes]
-    average_gain = float_sum(gains, 0, period) / period
-    average_loss = float_sum(losses, 0, period) / period
+    changes = [after - before for before, after in zip(values[:period], values[1:period + 1])]
+    average_gain = float_sum([change if change > 0.0 else 0.0 for change in changes]) / period
+    average_loss = float_sum([-change if change < 0.0 else 0.0 for change in changes]) / period
     back = period - 1
-    for gain, loss in zip(gains[period:], losses[period:]):
+    for before, after in zip(values[period:], values[period + 1:]):
+        change = after - before
+        gain = change if change > 0.0 else 0.0
+        loss = -change if change < 0.0 else 0.0
         average_gain = (average_gain * back + gain) / period
         average_loss = (average_loss * back + loss) / period
     return _rsi_from_averages(average_gain, average_loss)
