@@ -224,11 +224,11 @@ def ema_last(values: list[float], period: int) -> tuple[float, float]:
     alpha = 2.0 / (period + 1)
     keep = 1.0 - alpha
     value = float_sum(values, 0, period) / period
-    previous = math.nan
-    for index in range(period, n):
-        previous = value
-        value = alpha * values[index] + keep * value
-    return value, previous
+    if n == period:
+        return value, math.nan
+    for price in values[period:-1]:
+        value = alpha * price + keep * value
+    return alpha * values[-1] + keep * value, value
 
 
 def rsi_last(values: list[float], period: int) -> float:
@@ -242,12 +242,18 @@ def rsi_last(values: list[float], period: int) -> float:
     average_gain = float_sum([change if change > 0.0 else 0.0 for change in changes]) / period
     average_loss = float_sum([-change if change < 0.0 else 0.0 for change in changes]) / period
     back = period - 1
+    # A gain adds itself to the gains and 0.0 to the losses, a loss the other way round (rsi's np.where).
     for before, after in zip(values[period:], values[period + 1:]):
         change = after - before
-        gain = change if change > 0.0 else 0.0
-        loss = -change if change < 0.0 else 0.0
-        average_gain = (average_gain * back + gain) / period
-        average_loss = (average_loss * back + loss) / period
+        if change > 0.0:
+            average_gain = (average_gain * back + change) / period
+            average_loss = (average_loss * back + 0.0) / period
+        elif change < 0.0:
+            average_gain = (average_gain * back + 0.0) / period
+            average_loss = (average_loss * back + -change) / period
+        else:
+            average_gain = (average_gain * back + 0.0) / period
+            average_loss = (average_loss * back + 0.0) / period
     return _rsi_from_averages(average_gain, average_loss)
 
 
