@@ -31,7 +31,7 @@ from bot.strategies.base import Strategy
 from bot.strategies.common import (exit_signal, format_price, format_qty, is_dust, recent_closes,
                                     trading_exchange, usdt_symbols)
 from bot.strategies.indicators import (ema, ema_last, log_return_volatility_last, rolling_log_volatility, rsi, rsi_last,
-                                       window_emas_at)
+                                       volatility_defined, window_emas_at)
 
 # Leave room in the wallet for the taker fee and for the price moving before the fill.
 WALLET_SPEND_FRACTION = 0.95
@@ -170,7 +170,8 @@ class MomentumStrategy(Strategy):
                 exchange = self._reference_exchange(snapshot, symbol, position)
                 if exchange is None:
                     continue
-                reading = self._read(snapshot, exchange, symbol)
+                # A trend exit reads no volatility, and with volatility_exits off no stop or target does.
+                reading = self._read(snapshot, exchange, symbol, volatility=self.params.volatility_exits)
                 signal = self._exit_signal(snapshot, position, symbol, reading)
             else:
                 exchange = trading_exchange(snapshot, symbol, self.params.exchange, self.exchanges)
@@ -182,18 +183,26 @@ class MomentumStrategy(Strategy):
                 signals.append(signal)
         return signals
 
-    def _read(self, snapshot: Snapshot, exchange: str, symbol: str) -> _Reading | None:
+    def _read(self, snapshot: Snapshot, exchange: str, symbol: str, volatility: bool = True) -> _Reading | None:
         """Indicators from the last warmup_candles closes; refreshes the volatility memo.
 
         The last values only, from a plain list (bot/strategies/indicators.py: ema_last, rsi_last,
         log_return_volatility_last): the same floats as _indicators' arrays give, a fraction of the cost.
+        volatility=False (a caller that reads none): the reading's volatility fields are nan, the memo
+        entry is dropped (recomputed when read), and the reading is None exactly when it would be.
         """
         p = self.params
         window = self.warmup_candles
         closes = recent_closes(snapshot, exchange, symbol, window)
-        volatility_1m = log_return_volatility_last(closes, p.volatility_period) if closes is not None else None
-        horizon = volatility_1m * self._horizon_factor if volatility_1m is not None else None
-        self._volatility[(exchange, symbol)] = (self._minute(snapshot), horizon)
+        key = (exchange, symbol)
+        if not volatility:
+            self._volatility.pop(key, None)
+            defined = closes is not None and volatility_defined(closes, p.volatility_period)
+            volatility_1m = horizon = math.nan if defined else None
+        else:
+            volatility_1m = log_return_volatility_last(closes, p.volatility_period) if closes is not None else None
+            horizon = volatility_1m * self._horizon_factor if volatility_1m is not None else None
+            self._volatility[key] = (self._minute(snapshot), horizon)
         if closes is None or closes.shape[0] < window or volatility_1m is None:
             return None
         values = closes.tolist()

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from bot.strategies.indicators import (ema, ema_last, float_sum, log_return_volatility, log_return_volatility_last,
-                                       rsi, rsi_last)
+                                       rsi, rsi_last, volatility_defined)
 
 
 def _same(a: float | None, b: float | None) -> bool:
@@ -73,6 +73,15 @@ def test_log_return_volatility_last_is_the_array_version(period):
             (period, closes.size)
 
 
+@pytest.mark.parametrize("period", [2, 9, 30])
+def test_volatility_defined_is_whether_the_volatility_is_not_none(period):
+    rng = np.random.default_rng(300 + period)
+    extremes = [np.array([5e-324, 1.7e308] * 20), np.array([1e-300, 1e300] * 20)]  # tiny and huge: still finite
+    for closes in list(_windows(rng, 300)) + extremes:
+        assert volatility_defined(closes, period) == (log_return_volatility(closes, period) is not None), \
+            (period, closes.size)
+
+
 def test_periods_below_the_minimum_are_refused_as_the_array_versions_do():
     with pytest.raises(ValueError, match="ema period"):
         ema_last([1.0, 2.0], 0)
@@ -80,3 +89,5 @@ def test_periods_below_the_minimum_are_refused_as_the_array_versions_do():
         rsi_last([1.0, 2.0], 0)
     with pytest.raises(ValueError, match="volatility period"):
         log_return_volatility_last(np.array([1.0, 2.0, 3.0]), 1)
+    with pytest.raises(ValueError, match="volatility period"):
+        volatility_defined(np.array([1.0, 2.0, 3.0]), 1)
