@@ -18,7 +18,6 @@ as side work (on_side_error) and never touches the trades.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
@@ -333,7 +332,13 @@ class DataFlowManager:
 
 
 def _with_realized(trade: Trade, realized: float) -> Trade:
-    # A draft already holds 0.0: an entry's realized P&L (the same float, sign and all) keeps the draft as it is.
+    """The draft with its realized P&L. The draft is this call's own (nothing else holds it yet), so the
+    field is set in place, as a frozen dataclass's __init__ sets it, instead of copying all 23 fields."""
+    # A draft already holds 0.0: an entry's realized P&L (the same float, sign and all) needs nothing.
     if type(realized) is float and type(trade.realized_pnl) is float and repr(realized) == repr(trade.realized_pnl) == "0.0":
         return trade
-    return dataclasses.replace(trade, realized_pnl=realized)
+    _REALIZED_PNL.__set__(trade, realized)
+    return trade
+
+
+_REALIZED_PNL = Trade.__dict__["realized_pnl"]  # the slot's descriptor: sets a frozen field on a private draft

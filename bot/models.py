@@ -6,6 +6,7 @@ timestamps are float seconds since the Unix epoch (the simulated clock or the ex
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Literal, Mapping, Protocol
@@ -66,8 +67,16 @@ def round_step(value: float, step: float) -> float:
         return value
     # A small epsilon keeps 0.3/0.1 from becoming 2.9999 steps.
     units = math.floor(value / step + 1e-9)
-    decimals = max(0, -int(math.floor(math.log10(step))) + 1) if step < 1 else 0
-    return round(units * step, decimals + 8)
+    digits = _STEP_DIGITS.get(step)
+    if digits is None:
+        decimals = max(0, -int(math.floor(math.log10(step))) + 1) if step < 1 else 0
+        digits = decimals + 8
+        if len(_STEP_DIGITS) < 10_000:  # a market has one step: a bound that is never reached in use
+            _STEP_DIGITS[step] = digits
+    return round(units * step, digits)
+
+
+_STEP_DIGITS: dict[float, int] = {}  # step -> the digits round_step rounds to (a market has one step)
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +276,20 @@ class Signal:
     closes_position: bool = False
     id: str = ""
 
+    def as_sent(self, strategy: str, signal_id: str) -> "Signal":
+        """This signal with the strategy's name and its id set (what the manager sends; this one is
+        unchanged): dataclasses.replace(self, strategy=..., id=...), copied through the slots."""
+        copy = object.__new__(Signal)
+        for slot in _SIGNAL_SLOTS:
+            slot.__set__(copy, slot.__get__(self))
+        _SIGNAL_STRATEGY.__set__(copy, strategy)
+        _SIGNAL_ID.__set__(copy, signal_id)
+        return copy
+
+
+_SIGNAL_SLOTS = tuple(Signal.__dict__[name] for name in Signal.__slots__)
+_SIGNAL_STRATEGY, _SIGNAL_ID = Signal.__dict__["strategy"], Signal.__dict__["id"]
+
 
 @dataclass(frozen=True, slots=True)
 class Fill:
@@ -336,7 +359,7 @@ class Trade:
 
     def to_dict(self) -> dict:
         """Every field by name, as one line of trades.jsonl holds it (ts and decision_ts as ISO 8601)."""
-        fields = {name: getattr(self, name) for name in self.__slots__}
+        fields = dict(zip(_TRADE_FIELDS, _trade_values(self)))
         fields["ts"] = iso_utc(self.ts)
         if self.decision_ts is not None:
             fields["decision_ts"] = iso_utc(self.decision_ts)
@@ -354,6 +377,9 @@ class Trade:
             out["levels_taken"] = parse_levels(fields["levels_taken"])
         return cls(**out)
 
+
+_TRADE_FIELDS = Trade.__slots__
+_trade_values = operator.attrgetter(*_TRADE_FIELDS)  # every field's value, in order, in one call (to_dict)
 
 # Trade fields a ledger line may lack (written before they existed): they read as None.
 OPTIONAL_TRADE_FIELDS = ("decision_ts", "decision_mid", "latency_ms", "liquidity_taken_pct", "levels_taken")

@@ -332,13 +332,15 @@ class JsonlWriter:
     def append_many(self, records) -> None:
         """Write the records as one block: all of it lands, or the file is left as it was and
         StorageError is raised."""
-        self.append_encoded(dumps(r) for r in records)
+        self.append_encoded([dumps(r) for r in records])
 
     def append_encoded(self, lines) -> None:
         """append_many for records already encoded, each exactly as dumps gives it (no newline)."""
-        data = "".join(line + "\n" for line in lines).encode("utf-8")
-        if not data:
+        if not isinstance(lines, list):
+            lines = list(lines)
+        if not lines:
             return
+        data = ("\n".join(lines) + "\n").encode("utf-8")
         if self._fd is None:
             self._open()
         if self._needs_cut:

@@ -15,6 +15,25 @@ ACTIVITY_FILE = "activity.jsonl"
 TEXT_LOG_FILE = "bot.log"
 
 
+_SECOND: tuple[int, str] = (-1, "")  # the last whole second wall_clock_iso formatted, and its "YYYY-MM-DDTHH:MM:SS"
+
+
+def wall_clock_iso(now: float) -> str:
+    """iso_utc(now), the same text, for wall-clock times: the whole second is formatted once and
+    reused for every record within it (datetime's own microsecond rounding, half even, is kept)."""
+    global _SECOND
+    if not 0 <= now < 253402300800:
+        return iso_utc(now)
+    second = int(now)
+    micros = round((now - second) * 1e6)
+    if micros >= 1_000_000:
+        second, micros = second + 1, micros - 1_000_000
+    cached = _SECOND
+    if cached[0] != second:
+        cached = _SECOND = (second, iso_utc(second)[:-5])  # one tuple: a thread sees both halves or neither
+    return "%s.%03dZ" % (cached[1], micros // 1000)
+
+
 class ActivityLog:
     """One JSON line per bot event: bot_started, bot_stopped, opportunities_found,
     trades_executed, errors, and the engine's other state changes."""
@@ -27,7 +46,7 @@ class ActivityLog:
     def record(self, event: str, **fields) -> dict:
         """Append one event; a full or failing disk is logged and counted, never raised (the
         activity log is a record of what happened, not the truth the bot runs on)."""
-        entry = {"ts": iso_utc(time.time()), "event": event, **fields}
+        entry = {"ts": wall_clock_iso(time.time()), "event": event, **fields}
         try:
             self._writer.append(entry)
         except (StorageError, ValueError) as exc:  # ValueError: a field JSON cannot hold (NaN, lone surrogate)

@@ -168,3 +168,125 @@ def rolling_log_volatility(closes: np.ndarray, ends: np.ndarray, period: int) ->
     stds = windows.std(axis=1, ddof=1)
     out[ok] = stds[ends[ok] - period - 1 - lo]
     return out
+
+
+# -- one decision's reading, without arrays ----------------------------------------------------
+# The functions below give the last values of ema, rsi and log_return_volatility with the same
+# floating-point operations in the same order (numpy's own summation included), on plain lists:
+# a candle decision reads a few scalars over tens of closes, where numpy's per-call cost is most
+# of the work. tests/strategies/test_indicators_last.py holds them to the array versions bit for bit.
+
+PAIRWISE_BLOCK = 128  # numpy's PW_BLOCKSIZE: below it a sum is 8 running totals, above it halves
+
+
+def _pairwise(values: list[float], start: int, count: int) -> float:
+    # numpy's pairwise_sum (numpy/_core/src/umath/loops_utils.h.src), step for step.
+    if count < 8:
+        total = 0.0
+        for index in range(start, start + count):
+            total += values[index]
+        return total
+    if count <= PAIRWISE_BLOCK:
+        r0, r1, r2, r3, r4, r5, r6, r7 = values[start:start + 8]
+        index, end = start + 8, start + count - count % 8
+        while index < end:
+            r0 += values[index]
+            r1 += values[index + 1]
+            r2 += values[index + 2]
+            r3 += values[index + 3]
+            r4 += values[index + 4]
+            r5 += values[index + 5]
+            r6 += values[index + 6]
+            r7 += values[index + 7]
+            index += 8
+        total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        for index in range(end, start + count):
+            total += values[index]
+        return total
+    half = count // 2
+    half -= half % 8
+    return _pairwise(values, start, half) + _pairwise(values, start + half, count - half)
+
+
+def float_sum(values: list[float], start: int = 0, count: int | None = None) -> float:
+    """np.add.reduce(np.array(values[start:start + count])) as a float: 0.0 plus numpy's pairwise sum."""
+    count = len(values) - start if count is None else count
+    return 0.0 + _pairwise(values, start, count)
+
+
+def ema_last(values: list[float], period: int) -> tuple[float, float]:
+    """(ema(values, period)[-1], ema(values, period)[-2]), nan where ema has nan, without arrays."""
+    if period < 1:
+        raise ValueError(f"ema period must be >= 1 (got {period})")
+    n = len(values)
+    if n < period:
+        return math.nan, math.nan
+    alpha = 2.0 / (period + 1)
+    keep = 1.0 - alpha
+    value = float_sum(values, 0, period) / period
+    if n == period:
+        return value, math.nan
+    for price in values[period:-1]:
+        value = alpha * price + keep * value
+    return alpha * values[-1] + keep * value, value
+
+
+def rsi_last(values: list[float], period: int) -> float:
+    """rsi(values, period)[-1] (nan when len(values) <= period), without arrays."""
+    if period < 1:
+        raise ValueError(f"rsi period must be >= 1 (got {period})")
+    n = len(values)
+    if n <= period:
+        return math.nan
+    changes = [after - before for before, after in zip(values[:period], values[1:period + 1])]
+    average_gain = float_sum([change if change > 0.0 else 0.0 for change in changes]) / period
+    average_loss = float_sum([-change if change < 0.0 else 0.0 for change in changes]) / period
+    back = period - 1
+    # A gain adds itself to the gains and 0.0 to the losses, a loss the other way round (rsi's np.where).
+    for before, after in zip(values[period:], values[period + 1:]):
+        change = after - before
+        if change > 0.0:
+            average_gain = (average_gain * back + change) / period
+            average_loss = (average_loss * back + 0.0) / period
+        elif change < 0.0:
+            average_gain = (average_gain * back + 0.0) / period
+            average_loss = (average_loss * back + -change) / period
+        else:
+            average_gain = (average_gain * back + 0.0) / period
+            average_loss = (average_loss * back + 0.0) / period
+    return _rsi_from_averages(average_gain, average_loss)
+
+
+def log_return_volatility_last(closes: np.ndarray, period: int) -> float | None:
+    """log_return_volatility(closes, period) for a 1-D float array, its std without numpy's per-call cost
+    (np.log stays: its result is the platform's, and this must equal the array version's everywhere)."""
+    if period < 2:
+        raise ValueError(f"volatility period must be >= 2 (got {period})")
+    if closes.shape[0] < period + 1:
+        return None
+    window = closes[-(period + 1):]
+    prices = window.tolist()
+    for price in prices:
+        if not 0.0 < price < math.inf:  # nan, inf and prices <= 0 all fail this
+            return None
+    logs = np.log(window).tolist()
+    returns = [after - before for before, after in zip(logs, logs[1:])]
+    mean = float_sum(returns) / period
+    squares = [(value - mean) * (value - mean) for value in returns]  # numpy's square of the deviation
+    variance = float_sum(squares) / (period - 1)
+    volatility = math.sqrt(variance)
+    return volatility if math.isfinite(volatility) else None
+
+
+def volatility_defined(closes: np.ndarray, period: int) -> bool:
+    """log_return_volatility(closes, period) is not None, without computing it: enough closes, all
+    finite and positive. (Their logs are then finite, below 745 in size, so the deviations' squares
+    and their sum are too, and the std is always finite.)"""
+    if period < 2:
+        raise ValueError(f"volatility period must be >= 2 (got {period})")
+    if closes.shape[0] < period + 1:
+        return False
+    for price in closes[-(period + 1):].tolist():
+        if not 0.0 < price < math.inf:
+            return False
+    return True

@@ -11,7 +11,7 @@ that raises is logged and counted and the others go on.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from bot.config import StrategyConfig
@@ -138,7 +138,7 @@ class StrategyManager:
         if verdict is not None:
             counters.reject(*verdict)
             return False
-        signal = replace(signal, strategy=strategy.name, id=self._next_signal_id(strategy.name, snapshot.tick))
+        signal = signal.as_sent(strategy.name, self._next_signal_id(strategy.name, snapshot.tick))
         result = self.process(signal, snapshot, allows_short=strategy.allows_short)
         if result.status == "pending":
             counters.in_flight += 1

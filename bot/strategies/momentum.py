@@ -30,7 +30,8 @@ from bot.models import PORTFOLIO_QUOTE, Leg, Lookahead, PortfolioView, PositionV
 from bot.strategies.base import Strategy
 from bot.strategies.common import (exit_signal, format_price, format_qty, is_dust, recent_closes,
                                     trading_exchange, usdt_symbols)
-from bot.strategies.indicators import ema, log_return_volatility, rolling_log_volatility, rsi, window_emas_at
+from bot.strategies.indicators import (ema, ema_last, log_return_volatility_last, rolling_log_volatility, rsi, rsi_last,
+                                       volatility_defined, window_emas_at)
 
 # Leave room in the wallet for the taker fee and for the price moving before the fill.
 WALLET_SPEND_FRACTION = 0.95
@@ -169,7 +170,8 @@ class MomentumStrategy(Strategy):
                 exchange = self._reference_exchange(snapshot, symbol, position)
                 if exchange is None:
                     continue
-                reading = self._read(snapshot, exchange, symbol)
+                # A trend exit reads no volatility, and with volatility_exits off no stop or target does.
+                reading = self._read(snapshot, exchange, symbol, volatility=self.params.volatility_exits)
                 signal = self._exit_signal(snapshot, position, symbol, reading)
             else:
                 exchange = trading_exchange(snapshot, symbol, self.params.exchange, self.exchanges)
@@ -181,30 +183,38 @@ class MomentumStrategy(Strategy):
                 signals.append(signal)
         return signals
 
-    def _read(self, snapshot: Snapshot, exchange: str, symbol: str) -> _Reading | None:
-        """Indicators from the last warmup_candles closes; refreshes the volatility memo."""
+    def _read(self, snapshot: Snapshot, exchange: str, symbol: str, volatility: bool = True) -> _Reading | None:
+        """Indicators from the last warmup_candles closes; refreshes the volatility memo.
+
+        The last values only, from a plain list (bot/strategies/indicators.py: ema_last, rsi_last,
+        log_return_volatility_last): the same floats as _indicators' arrays give, a fraction of the cost.
+        volatility=False (a caller that reads none): the reading's volatility fields are nan, the memo
+        entry is dropped (recomputed when read), and the reading is None exactly when it would be.
+        """
         p = self.params
-        closes = recent_closes(snapshot, exchange, symbol, self.warmup_candles)
-        volatility_1m = log_return_volatility(closes, p.volatility_period) if closes is not None else None
-        horizon = volatility_1m * self._horizon_factor if volatility_1m is not None else None
-        self._volatility[(exchange, symbol)] = (self._minute(snapshot), horizon)
-        if closes is None or closes.shape[0] < self.warmup_candles or volatility_1m is None:
+        window = self.warmup_candles
+        closes = recent_closes(snapshot, exchange, symbol, window)
+        key = (exchange, symbol)
+        if not volatility:
+            self._volatility.pop(key, None)
+            defined = closes is not None and volatility_defined(closes, p.volatility_period)
+            volatility_1m = horizon = math.nan if defined else None
+        else:
+            volatility_1m = log_return_volatility_last(closes, p.volatility_period) if closes is not None else None
+            horizon = volatility_1m * self._horizon_factor if volatility_1m is not None else None
+            self._volatility[key] = (self._minute(snapshot), horizon)
+        if closes is None or closes.shape[0] < window or volatility_1m is None:
             return None
-        fast, slow, strength = self._indicators(closes)
-        reading = _Reading(
-            close=float(closes[-1]),
-            fast_now=float(fast[-1]),
-            fast_previous=float(fast[-2]),
-            slow_now=float(slow[-1]),
-            slow_previous=float(slow[-2]),
-            rsi=float(strength[-1]),
-            volatility_1m=volatility_1m,
-            volatility_horizon=horizon,
-        )
-        if not all(math.isfinite(value) for value in (reading.fast_now, reading.fast_previous,
-                                                       reading.slow_now, reading.slow_previous, reading.rsi)):
+        values = closes.tolist()
+        fast_now, fast_previous = ema_last(values, p.fast)
+        slow_now, slow_previous = ema_last(values, p.slow)
+        strength = rsi_last(values, p.rsi_period)
+        if not (math.isfinite(fast_now) and math.isfinite(fast_previous) and math.isfinite(slow_now)
+                and math.isfinite(slow_previous) and math.isfinite(strength)):
             return None
-        return reading
+        return _Reading(close=values[-1], fast_now=fast_now, fast_previous=fast_previous, slow_now=slow_now,
+                        slow_previous=slow_previous, rsi=strength, volatility_1m=volatility_1m,
+                        volatility_horizon=horizon)
 
     def _indicators(self, closes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """EMA fast, EMA slow and RSI over one window of closes (what a decision reads)."""
@@ -334,7 +344,7 @@ class MomentumStrategy(Strategy):
             return cached[1]
         period = self.params.volatility_period
         closes = recent_closes(snapshot, exchange, symbol, period + 1)
-        volatility_1m = log_return_volatility(closes, period) if closes is not None else None
+        volatility_1m = log_return_volatility_last(closes, period) if closes is not None else None
         horizon = volatility_1m * self._horizon_factor if volatility_1m is not None else None
         self._volatility[(exchange, symbol)] = (minute, horizon)
         return horizon

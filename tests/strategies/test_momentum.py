@@ -280,6 +280,30 @@ def test_exit_on_cross_down():
     assert strategy().on_snapshot(exit_snapshot(CROSS_DOWN, bid=105.4, new_candle=False), held) == []
 
 
+def test_trend_exit_without_volatility_exits_reads_as_with_them():
+    """volatility_exits off: the exit's reading skips the volatility but is None exactly when it is
+    (a bad close in the window: no trend exit either way), and the exit is the same otherwise."""
+    held = FakeView(positions=[position(qty=1.2345, avg_cost=105.0)])
+    falling = [200.0 - 5.0 * i for i in range(19)]  # a steady fall: the fast EMA well below the slow one
+    for bad in (None, 0.0, -1.0, -0.0, math.nan, math.inf):
+        closes = list(falling)
+        if bad is not None:
+            closes[0] = bad  # the oldest close read: it moves the EMAs too little to undo the fall
+        for switch in (True, False):
+            # volatility_period 18: the volatility reads all 19 closes (the warm-up), the oldest one too
+            run = strategy(volatility_exits=switch, volatility_period=18)
+            assert run.warmup_candles == 19
+            signals = run.on_snapshot(exit_snapshot(closes, bid=105.4, new_candle=True), held)
+            if bad is None:
+                (signal,) = signals
+                assert signal.reason.startswith("EMA3 crossed below EMA6"), switch
+            else:
+                assert signals == [], (bad, switch)
+    with_them = strategy(volatility_exits=True).on_snapshot(exit_snapshot(CROSS_DOWN, bid=105.4, new_candle=True), held)
+    without = strategy(volatility_exits=False).on_snapshot(exit_snapshot(CROSS_DOWN, bid=105.4, new_candle=True), held)
+    assert [s.reason for s in without] == [s.reason for s in with_them] and len(without) == 1
+
+
 def test_stop_loss_between_candles():
     vol = horizon_volatility(CROSS_UP)
     stop = 100.0 * (1 - 2.0 * vol)
