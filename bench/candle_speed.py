@@ -83,6 +83,15 @@ def backtesting_py_run(ts: np.ndarray, values: np.ndarray) -> tuple[float, int]:
 
 
 def _peak_rss_mb() -> float:
+    """This process's own peak RSS: VmHWM, which exec starts afresh (ru_maxrss carries the parent's peak
+    across fork+exec on Linux, so a child started from the bench read the bench's peak, growth +0.0)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
