@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.accounting.margin import collateral_of
+from bot.accounting.margin_desk import short_collaterals
 from bot.models import PORTFOLIO_QUOTE
 
 LEVEL_MARGIN = 1e-9  # relative: a level this close to maintenance is a tick that is stepped
@@ -39,27 +39,17 @@ def first_margin_tick(books, portfolio, lookahead, end: int) -> int:
         due = np.flatnonzero(ts - accrual.since_ts >= rules.borrow_interval_seconds - TIME_MARGIN)
         if due.size:
             hits.append(int(due[0]))
-    pools: dict[str, float] = {}
-    for strategy, asset in sorted(portfolio.shorts):
-        position = portfolio.positions[(strategy, asset)]
-        for exchange, amount in sorted(position.by_exchange.items()):
-            if amount >= 0:
-                continue
-            if exchange not in pools:
-                reserved = portfolio.reserved_on(exchange)
-                cash = portfolio.balance(exchange, PORTFOLIO_QUOTE)
-                pools[exchange] = min(1.0, max(0.0, cash) / reserved) if reserved > 0 else 1.0
-            collateral = collateral_of(position, rules, exchange) * pools[exchange]
-            ahead = lookahead.markets.get((exchange, f"{asset}/{PORTFOLIO_QUOTE}"))
-            if ahead is None:
-                return 0  # its price is the mark: not screened
-            bid, ask = ahead.bid[:end], ahead.ask[:end]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                quoted = (bid > 0) & (ask > 0)
-                value = -amount * ((bid + ask) * 0.5)
-                level = np.where(value > 0, collateral / value, np.inf)
-                maybe = ~quoted | ~(level >= rules.maintenance_ratio * (1.0 + LEVEL_MARGIN))
-            found = np.flatnonzero(maybe)
-            if found.size:
-                hits.append(int(found[0]))
+    for _, asset, exchange, qty, collateral in short_collaterals(portfolio, rules):
+        ahead = lookahead.markets.get((exchange, f"{asset}/{PORTFOLIO_QUOTE}"))
+        if ahead is None:
+            return 0  # its price is the mark: not screened
+        bid, ask = ahead.bid[:end], ahead.ask[:end]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            quoted = (bid > 0) & (ask > 0)
+            value = qty * ((bid + ask) * 0.5)
+            level = np.where(value > 0, collateral / value, np.inf)
+            maybe = ~quoted | ~(level >= rules.maintenance_ratio * (1.0 + LEVEL_MARGIN))
+        found = np.flatnonzero(maybe)
+        if found.size:
+            hits.append(int(found[0]))
     return min(hits)

@@ -73,12 +73,9 @@ def borrow_bills(portfolio, rules: MarginRules, snapshot: Snapshot, first_seq: i
     return entries
 
 
-def shorts_below(portfolio, rules: MarginRules, snapshot: Snapshot) -> list[tuple[str, str, str, float, float]]:
-    """(strategy, asset, exchange, qty, level) of every short under maintenance, sorted."""
-    found = []
-    if not portfolio.shorts:
-        return found
-    marks = portfolio.marks()
+def short_collaterals(portfolio, rules: MarginRules):
+    """(strategy, asset, exchange, qty short, collateral) of every short leg, sorted; the collateral is
+    scaled by its exchange's cash pool (the cash over what is reserved there, at most 1)."""
     pools: dict[str, float] = {}
     for strategy, asset in sorted(portfolio.shorts):
         position = portfolio.positions[(strategy, asset)]
@@ -89,10 +86,19 @@ def shorts_below(portfolio, rules: MarginRules, snapshot: Snapshot) -> list[tupl
                 reserved = portfolio.reserved_on(exchange)
                 cash = portfolio.balance(exchange, PORTFOLIO_QUOTE)
                 pools[exchange] = min(1.0, max(0.0, cash) / reserved) if reserved > 0 else 1.0
-            collateral = collateral_of(position, rules, exchange) * pools[exchange]
-            level = margin_level(collateral, -amount, exchange_price(snapshot, exchange, asset, marks))
-            if level < rules.maintenance_ratio:
-                found.append((strategy, asset, exchange, -amount, level))
+            yield strategy, asset, exchange, -amount, collateral_of(position, rules, exchange) * pools[exchange]
+
+
+def shorts_below(portfolio, rules: MarginRules, snapshot: Snapshot) -> list[tuple[str, str, str, float, float]]:
+    """(strategy, asset, exchange, qty, level) of every short under maintenance, sorted."""
+    found = []
+    if not portfolio.shorts:
+        return found
+    marks = portfolio.marks()
+    for strategy, asset, exchange, qty, collateral in short_collaterals(portfolio, rules):
+        level = margin_level(collateral, qty, exchange_price(snapshot, exchange, asset, marks))
+        if level < rules.maintenance_ratio:
+            found.append((strategy, asset, exchange, qty, level))
     return found
 
 
