@@ -81,11 +81,13 @@ def replay(folder: Path, recording: Path, profile: bool = False, fast_forward: b
 
 def peak_rss_mib(recording: Path, folder: Path) -> float:
     """Peak RSS of a replay subprocess (run_bot.py --market replay --fast), in MiB."""
-    code = ("import resource, sys, runpy; sys.argv = ['run_bot.py'] + sys.argv[1:]; "
+    code = ("import sys, runpy; sys.argv = ['run_bot.py'] + sys.argv[1:]; "
             "sys.path.insert(0, %r)\n"
             "try:\n    runpy.run_path(%r, run_name='__main__')\n"
             "except SystemExit:\n    pass\n"
-            "print('RSS_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)") % (str(ROOT), str(ROOT / "run_bot.py"))
+            # VmHWM: this process's own peak (ru_maxrss would carry the bench's peak across fork+exec).
+            "print('RSS_KIB', next(int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM:')))"
+            ) % (str(ROOT), str(ROOT / "run_bot.py"))
     folder.mkdir(parents=True, exist_ok=True)
     out = subprocess.run([sys.executable, "-c", code, "--no-dashboard", "--fast", "--recording", str(recording),
                           "--data-dir", str(folder / "data"), "--log-dir", str(folder / "logs")],
