@@ -202,12 +202,11 @@ class FastForward:
                 end = min(end, int(hits[0]))
         if books.transfers.enabled and len(portfolio.balances) > 1 and end > 0:
             every = books.transfers.check_seconds
-            previous = np.empty(end)
-            previous[1:] = ts[:end - 1]
-            due = np.array([check_due(books._last_check_ts, float(ts[0]), every)]
-                           + [False] * (end - 1))
-            if end > 1:
-                due[1:] = np.floor_divide(ts[1:end], every) != np.floor_divide(previous[1:], every)
+            # check_due's rule: the first tick against the last check, each later one against the tick before.
+            due = np.zeros(end, dtype=bool)
+            due[0] = check_due(books._last_check_ts, float(ts[0]), every)
+            slots = np.floor_divide(ts[:end], every)
+            due[1:] = slots[1:] != slots[:-1]
             hits = np.flatnonzero(due)
             if hits.size and not (self._same_quotes(lookahead, end) and self._rebalance_idle()):
                 end = min(end, int(hits[0]))
