@@ -7,7 +7,6 @@ import json
 import logging
 import re
 import socket
-import threading
 
 import pytest
 import requests
@@ -16,33 +15,20 @@ from dashboard import server as server_module
 from dashboard.connections import REFUSED_RESPONSE, ConnectionLimits, GuardedListener
 from dashboard.server import DashboardServer
 from tests import raw_http
-from tests.polling import http_ok, wait_for
+from tests.dashboard.serving import serve_in_thread
 
 TOO_LARGE = {"error": "request body too large (limit 65536 bytes)", "field": None}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
 def served(engine):
     """A DashboardServer (werkzeug, threaded) on a free port; yields (port, csrf headers)."""
-    config = engine.config.dashboard.model_copy(update={"port": free_port()})
-    dashboard_server = DashboardServer(engine, config)
-    thread = threading.Thread(target=dashboard_server.serve, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{config.port}"
-    wait_for(lambda: http_ok(base + "/api/health"), timeout=10)
-    page = requests.get(base + "/", timeout=5).text
+    running = serve_in_thread(engine)
+    page = requests.get(running.base + "/", timeout=5).text
     token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
-    yield config.port, {"Host": f"127.0.0.1:{config.port}", "X-CSRF-Token": token,
-                        "Content-Type": "application/json"}
-    engine.request_stop()
-    thread.join(timeout=10)
-    assert not thread.is_alive(), "serve() did not return after request_stop()"
+    yield running.port, {"Host": f"127.0.0.1:{running.port}", "X-CSRF-Token": token,
+                         "Content-Type": "application/json"}
+    running.stop(engine)
 
 
 def test_chunked_bodies_in_threading_mode(served, engine):
