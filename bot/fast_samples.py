@@ -199,39 +199,40 @@ class SampleBlock:
     def lines(self, count: int) -> list[str] | None:
         """equity_line(record) of each of records(count), formatted from the columns; None when a value
         is not a finite float (those records go through equity_line, which refuses them as dumps does)."""
-        columns = (self.equity, self.trading, self.holdings, *self.strategies.values())
-        listed = {id(c): c[:count].tolist() for c in columns if type(c) is not float}  # each array's floats, once
-        self.finite = all(math.isfinite(c) for c in columns if type(c) is float) and all(
-            all(map(math.isfinite, values)) for values in listed.values())
-        if not self.finite:
+        strategies = self.strategies
+        columns = (self.equity, self.trading, self.holdings, *strategies.values())
+        listed = {}  # each array's floats, once
+        finite = True
+        for column in columns:
+            if type(column) is float:
+                finite = finite and column - column == 0.0  # (nan and inf give nan)
+            elif id(column) not in listed:
+                values = listed[id(column)] = column[:count].tolist()
+                total = sum(values)  # finite when every value is (else maybe an overflow: the exact check)
+                finite = finite and (total - total == 0.0 or all(map(math.isfinite, values)))
+        self.finite = finite
+        if not finite:
             return None
         # One template per block: a column that does not move is written into it, the others are %s.
+        template = []
         varying = [iso_utc_many(self.times[:count])]
-        template = ['{"schema_version":%d,"ts":"%%s","equity":' % EQUITY_SCHEMA_VERSION]
-
-        def put(column, after: str) -> None:
+        texts = {}  # each array's floats as json writes them, once (trading is often equity itself)
+        leads = (*_LEADS, *_strategy_leads(tuple(strategies)))
+        for lead, column in zip(leads, columns):
+            template.append(lead)
             if type(column) is float:
-                template.append(_repr(column) + after)
+                template.append(_repr(column))
             else:
-                template.append("%s" + after)
-                varying.append(list(map(_repr, listed[id(column)])))
-
-        put(self.equity, ',"trading_equity":')
-        if self.trading is self.equity and type(self.equity) is not float:
-            template.append("%s")
-            varying.append(varying[-1])
-            template.append(',"holdings_pnl":')
-        else:
-            put(self.trading, ',"holdings_pnl":')
-        put(self.holdings, ',"strategies":{')
-        for k, (name, column) in enumerate(self.strategies.items()):
-            template.append(("," if k else "") + name_text(name).replace("%", "%%") + ":")
-            put(column, "")
-        template.append("}}")
-        text = "".join(template)
+                template.append("%s")
+                text = texts.get(id(column))
+                if text is None:
+                    text = texts[id(column)] = list(map(_repr, listed[id(column)]))
+                varying.append(text)
+        template.append(leads[-1])
+        line = "".join(template)
         if len(varying) == 1:
-            return [text % t for t in varying[0]]
-        return [text % row for row in zip(*varying)]
+            return [line % t for t in varying[0]]
+        return [line % row for row in zip(*varying)]
 
     def apply(self, portfolio, drawdown, start_tick: int, count: int) -> None:
         """The tracker's and the meter's state after the first `count` samples: curve, peaks, marks."""
@@ -257,6 +258,23 @@ class SampleBlock:
         portfolio._marks = {asset: (float(value[count - 1]) if isinstance(value, np.ndarray) else value)
                             for asset, value in self.marks.items()}
         portfolio._marks_tick = start_tick + self.samples[count - 1]
+
+
+# What precedes each column in an equity line (the time is the template's first %s).
+_LEADS = ('{"schema_version":%d,"ts":"%%s","equity":' % EQUITY_SCHEMA_VERSION, ',"trading_equity":',
+          ',"holdings_pnl":')
+_STRATEGY_LEADS: dict[tuple, tuple] = {}
+
+
+def _strategy_leads(names: tuple) -> tuple:
+    """What precedes each strategy's figure in an equity line, '%' doubled, then the line's end (kept: the
+    same few names recur)."""
+    leads = _STRATEGY_LEADS.get(names)
+    if leads is None:
+        texts = [("," if k else ',"strategies":{') + name_text(name).replace("%", "%%") + ":"
+                 for k, name in enumerate(names)]
+        leads = _STRATEGY_LEADS[names] = (*texts, "}}" if names else ',"strategies":{}}')
+    return leads
 
 
 def _selector(samples: list[int]):

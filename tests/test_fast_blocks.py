@@ -127,6 +127,16 @@ def test_block_lines_are_equity_line_of_its_records():
     assert block.lines(1) is not None
 
 
+def test_block_lines_of_finite_values_whose_sum_overflows():
+    block = _block(random.Random(6), 3, ["momentum"])
+    block.equity = block.trading = np.asarray([1e308, 1.5e308, -1e308])  # sum() is inf: each value is finite
+    block.strategies["momentum"] = np.asarray([1.7e308, 1.7e308, 2.5])
+    expected = [json.dumps(r, ensure_ascii=False, separators=(",", ":"), allow_nan=False) for r in block.records(3)]
+    assert block.lines(3) == expected and block.finite
+    block.strategies["momentum"] = np.asarray([1.7e308, float("inf"), 2.5])
+    assert block.lines(3) is None and not block.finite
+
+
 def _near_kill(values: np.ndarray, start: float, limit_pct: float) -> int:
     """The first sample within the margin of the limit, as the engine's meter would see it, sample by sample."""
     peak = start
