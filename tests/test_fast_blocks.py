@@ -127,6 +127,24 @@ def test_block_lines_are_equity_line_of_its_records():
     assert block.lines(1) is not None
 
 
+def test_block_lines_at_any_times():
+    """Minute runs (formatted from a table), and times that are not: across midnight, with a gap, off the second."""
+    rng = random.Random(7)
+    day = 1_773_187_200.0  # a midnight
+    runs = [[day], [day + 86_340.0 + k * 60.0 for k in range(3)], [day + 86_280.0 + k * 60.0 for k in range(2)],
+            [day + 15.0 + k * 60.0 for k in range(30)], [day + 0.5 + k * 60.0 for k in range(4)],
+            [day + k * 60.0 for k in range(1440)], [day + k * 120.0 for k in range(5)], [day, day + 90.0, day + 120.0],
+            [day + 86_399.0, day + 86_459.0], [day + 59.0 + k * 60.0 for k in range(3)], [0.0, 60.0], [-60.0, 0.0]]
+    runs += [[rng.randrange(0, 4_000_000_000) + k * 60.0 for k in range(rng.randint(1, 40))] for _ in range(100)]
+    for run in runs:
+        block = _block(rng, len(run), ["momentum"])
+        block.times = np.asarray(run, dtype=float)
+        expected = [json.dumps(r, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+                    for r in block.records(len(run))]
+        assert block.lines(len(run)) == expected, run[:3]
+    assert block.lines(0) == []  # (a stretch cut at its first sample, near the kill switch)
+
+
 def test_block_lines_of_finite_values_whose_sum_overflows():
     block = _block(random.Random(6), 3, ["momentum"])
     block.equity = block.trading = np.asarray([1e308, 1.5e308, -1e308])  # sum() is inf: each value is finite
