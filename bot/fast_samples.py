@@ -324,12 +324,10 @@ def _split(symbol: str) -> tuple[str, str]:
     return parts
 
 
-_add = np.add.reduce
-
-
 def _all_finite(values: np.ndarray) -> bool:
-    """Every element finite: their sum is then (one reduction), unless it overflows (the exact check then)."""
-    total = float(_add(values))
+    """Every element finite: their sum is then (Python's, which warns of nothing), unless it overflows (the
+    exact check then)."""
+    total = sum(values.tolist())
     return total - total == 0.0 or bool(np.isfinite(values).all())
 
 

@@ -286,3 +286,37 @@ def test_ticks_succeeded_is_tick_succeeded_n_times():
             one.tick_succeeded()
         bulk.ticks_succeeded(count)
         assert list(bulk._recent_ticks) == list(one._recent_ticks)
+
+
+def test_all_finite_is_numpys_isfinite_all():
+    from bot.fast_samples import _all_finite
+
+    rng = random.Random(8)
+    specials = [float("nan"), float("inf"), -float("inf"), 1.7e308, -1.7e308, 5e-324, 0.0, -0.0]
+    for _ in range(500):
+        values = np.asarray([rng.choice(specials) if rng.random() < 0.2 else rng.uniform(-1e3, 1e3)
+                             for _ in range(rng.randint(1, 12))])
+        assert _all_finite(values) == bool(np.isfinite(values).all()), values
+
+
+def test_a_block_is_made_only_when_every_market_has_a_bar_at_every_sample():
+    from bot.accounting.portfolio import PortfolioTracker
+    from bot.models import Lookahead, MarketAhead
+
+    portfolio = PortfolioTracker({"binance": {"USDT": 1000.0, "BTC": 0.5}})
+    ts = 1.7e9 + 15.0 * np.arange(8)
+    bid = 100.0 + np.arange(8.0)
+    other = np.full(8, 7.0)
+
+    def block(btc_bid, eth_bid):
+        markets = {("binance", "BTC/USDT"): MarketAhead(btc_bid, np.zeros(8, np.int64), np.zeros(0), btc_bid + 1.0),
+                   ("binance", "ETH/BTC"): MarketAhead(eth_bid, np.zeros(8, np.int64), np.zeros(0), eth_bid + 1.0)}
+        return SampleBlock.make(portfolio, Lookahead(0, ts, np.zeros(8, bool), markets), [0, 4])
+
+    made = block(bid, other)
+    assert made is not None and made.equity.tolist() == [1000.0 + 0.5 * 100.5, 1000.0 + 0.5 * 104.5]
+    for k, value in ((4, float("nan")), (0, float("inf"))):  # at a sample: the tracker samples instead
+        with np.errstate(invalid="ignore"):  # (the block's sums meet inf - inf before it is dropped)
+            assert block(np.where(np.arange(8) == k, value, bid), other) is None
+            assert block(bid, np.where(np.arange(8) == k, value, other)) is None
+    assert block(np.where(np.arange(8) == 3, float("nan"), bid), other) is not None  # between samples: no matter

@@ -1,4 +1,5 @@
-"""fast_forward_for: which engines get the fast-forward runner, and what choosing it loads.
+"""fast_forward_for: which engines get the fast-forward runner, what choosing it loads, and the
+runner's stop on request.
 
 A candle backtest must not load the replay's modules (and through the simulator, scipy) just to
 find out that its source is not a replay: a sixth of a second of every run.
@@ -12,10 +13,15 @@ from types import SimpleNamespace
 
 import pytest
 
+from bot.cli_candles import prepare_backtest
+from bot.config import parse_config
+from bot.engine import BotEngine
 from bot.fast_forward import FastForward, fast_forward_for
 from bot.market.candle_source import CandleMarket
 from bot.market.replay import ReplayMarket
 from bot.market.simulator import SimulatedMarket
+from tests.candle_files import write_walk
+from tests.test_textbook_backtest import textbook_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,3 +63,25 @@ def test_a_candle_backtest_does_not_load_the_replay_modules():
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_run_fast_stops_at_the_first_check_after_a_stop_request(tmp_path):
+    write_walk(tmp_path / "candles", "binance", "BTC/USDT", bars=1200, seed=21)
+    config = textbook_config(tmp_path / "candles")
+    config["market"]["source"] = "candles"
+    config["storage"] = {"data_dir": str(tmp_path / "data"), "log_dir": str(tmp_path / "logs"), "fsync": False}
+    engine = BotEngine(prepare_backtest(parse_config(config))[0])
+    engine.open()
+    asked = []
+
+    def progress(done: int) -> None:  # called as the count passes each 500 ticks, then at the end
+        if not asked and done >= 1000:
+            asked.append(done)
+            engine.loop.request_stop()
+
+    try:
+        runner = FastForward(engine)
+        done = runner.run_fast(None, progress)
+    finally:
+        engine.close()
+    assert runner.skipped > 0 and asked and done == asked[0] < 4 * 1200 - 10
