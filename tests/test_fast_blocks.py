@@ -320,3 +320,11 @@ def test_a_block_is_made_only_when_every_market_has_a_bar_at_every_sample():
             assert block(np.where(np.arange(8) == k, value, bid), other) is None
             assert block(bid, np.where(np.arange(8) == k, value, other)) is None
     assert block(np.where(np.arange(8) == 3, float("nan"), bid), other) is not None  # between samples: no matter
+    # What the tracker holds after the samples, as marking the last sampled tick leaves it.
+    from types import SimpleNamespace
+
+    meter = SimpleNamespace(trading_peak=-np.inf)
+    made.apply(portfolio, meter, 100, 2)
+    assert portfolio._marks == {"USDT": 1.0, "BTC": 104.5} and portfolio._marks_tick == 104
+    assert portfolio._last_sample_ts == ts[4] and list(portfolio.equity_history)[-1] == (ts[4], 1000.0 + 0.5 * 104.5)
+    assert portfolio.peak_equity == meter.trading_peak == 1000.0 + 0.5 * 104.5
