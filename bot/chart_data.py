@@ -98,13 +98,14 @@ class CandleArchive:
         except (LookupError, ValueError):
             return
         owed = self._owed.get(key) or _Owed(newest)
-        keep = owed.fresh(starts.tolist())
+        listed = starts.tolist()
+        keep = owed.fresh(listed)
         if keep:
-            if len(keep) != starts.shape[0] - keep[0]:  # not a tail of them: pick them out
+            if len(keep) != len(listed) - keep[0]:  # not a tail of them: pick them out
                 starts, rows = starts[keep], rows[keep]
-            else:
+            elif keep[0]:
                 starts, rows = starts[keep[0]:], rows[keep[0]:]
-            self._owe(key, owed, (starts, rows), float(starts[-1]))
+            self._owe(key, owed, (starts, rows), float(listed[keep[-1]]))
 
     def _newest(self, key: tuple[str, str]) -> float | None:
         """The open time of the newest candle held or owed (None when none)."""

@@ -42,6 +42,7 @@ replay.fast_forward: false (a replay) turn all of this off.
 """
 from __future__ import annotations
 
+import sys
 from typing import Callable
 
 import numpy as np
@@ -92,15 +93,20 @@ def _head(lookahead: Lookahead, count: int) -> Lookahead:
 def fast_forward_for(engine) -> "FastForward | None":
     """The fast-forward runner for an engine on a candle backtest (candles.fast_forward on) or a
     recording's replay (replay.fast_forward on); else None."""
-    from bot.market.candle_source import CandleMarket
-    from bot.market.replay import ReplayMarket
-
     source = engine.source
-    if isinstance(source, CandleMarket) and engine.config.candles.fast_forward:
+    if _is_a(source, "bot.market.candle_source", "CandleMarket") and engine.config.candles.fast_forward:
         return FastForward(engine)
-    if isinstance(source, ReplayMarket) and engine.config.replay.fast_forward:
+    if _is_a(source, "bot.market.replay", "ReplayMarket") and engine.config.replay.fast_forward:
         return FastForward(engine)
     return None
+
+
+def _is_a(source, module: str, name: str) -> bool:
+    """isinstance(source, module.name) without importing the module: a source of a class whose module is
+    not loaded yet cannot be one (a candle backtest would otherwise load the replay's modules and,
+    through the simulator, scipy: a sixth of a second of every run)."""
+    loaded = sys.modules.get(module)
+    return loaded is not None and isinstance(source, getattr(loaded, name))
 
 
 class FastForward:
@@ -132,7 +138,8 @@ class FastForward:
     def _run(self, max_ticks, progress, cooperate) -> int:
         engine, loop = self.engine, self.engine.loop
         done = 0
-        while not loop.wait_for_stop(0) and (max_ticks is None or done < max_ticks):
+        stop = loop._stop_requested  # (is_set: wait_for_stop(0) takes the event's lock, a few µs a stretch)
+        while not stop.is_set() and (max_ticks is None or done < max_ticks):
             if self._step_next or self._pause > 0:  # stepping is always what a skip must equal: safe whatever changed
                 self._step_next = False
                 self._pause = max(0, self._pause - 1)
@@ -241,7 +248,6 @@ class FastForward:
             return 0
         engine = self.engine
         portfolio, faults = engine.portfolio, engine.faults
-        keys = list(lookahead.markets)
         start = lookahead.start_tick
         # The stretch's sample ticks, by the tracker's rule.
         samples = sample_ticks(lookahead.ts[:quiet], portfolio._last_sample_ts, portfolio.equity_sample_seconds)
@@ -262,9 +268,9 @@ class FastForward:
             end = self._sample_one_by_one(lookahead, lookahead.ts[:quiet].tolist(), samples, quiet)
         self._step_next = end < len(lookahead)
         source = engine.source
-        first_closes = int(lookahead.new_candle[0])  # a bar may have closed on the stretch's first tick too
-        closed = {key: int(lookahead.markets[key].closed[end - 1]) - int(lookahead.markets[key].closed[0]) + first_closes
-                  for key in keys}  # at least the bars that closed during the stretch
+        first_closes = int(lookahead.new_candle.item(0))  # a bar may have closed on the stretch's first tick too
+        closed = {key: int(ahead.closed.item(end - 1)) - int(ahead.closed.item(0)) + first_closes
+                  for key, ahead in lookahead.markets.items()}  # at least the bars that closed during the stretch
         source.seek(start + end - 1)
         snapshot = engine.data_flow.market_view(source.next_snapshot())
         engine.last_snapshot = snapshot

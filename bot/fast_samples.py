@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from bot.accounting.equity_log import EQUITY_SCHEMA_VERSION, name_text
-from bot.models import PORTFOLIO_QUOTE, iso_utc, iso_utc_many, split_symbol
+from bot.models import PORTFOLIO_QUOTE, iso_utc, split_symbol
 
 KILL_MARGIN = 1e-9  # relative: a drawdown this close to the limit is stepped, not skipped
 _repr = float.__repr__  # how json writes a float
@@ -98,14 +98,14 @@ class SampleBlock:
         counts: dict[str, int] = {}
         self.quoted = True  # every market has a bar (a finite price) at every sample
         for (_, symbol), ahead in lookahead.markets.items():  # the order of the snapshot's quotes
-            base, quote = split_symbol(symbol)
+            base, quote = _split(symbol)
             if quote == PORTFOLIO_QUOTE:
                 mid = (ahead.bid[select] + ahead.ask[select]) * 0.5
-                self.quoted = self.quoted and bool(np.isfinite(mid).all())  # (bid + ask finite: both are)
+                self.quoted = self.quoted and _all_finite(mid)  # (bid + ask finite: both are)
                 sums[base] = sums[base] + mid if base in sums else 0.0 + mid
                 counts[base] = counts.get(base, 0) + 1
             elif self.quoted:
-                self.quoted = bool(np.isfinite(ahead.bid[select]).all())
+                self.quoted = _all_finite(ahead.bid[select])
         marks: dict = dict(portfolio._marks)
         marks[PORTFOLIO_QUOTE] = 1.0
         for asset, total in sums.items():
@@ -199,39 +199,45 @@ class SampleBlock:
     def lines(self, count: int) -> list[str] | None:
         """equity_line(record) of each of records(count), formatted from the columns; None when a value
         is not a finite float (those records go through equity_line, which refuses them as dumps does)."""
-        columns = (self.equity, self.trading, self.holdings, *self.strategies.values())
-        listed = {id(c): c[:count].tolist() for c in columns if type(c) is not float}  # each array's floats, once
-        self.finite = all(math.isfinite(c) for c in columns if type(c) is float) and all(
-            all(map(math.isfinite, values)) for values in listed.values())
-        if not self.finite:
+        strategies = self.strategies
+        columns = (self.equity, self.trading, self.holdings, *strategies.values())
+        listed = {}  # each array's floats, once
+        finite = True
+        for column in columns:
+            if type(column) is float:
+                finite = finite and column - column == 0.0  # (nan and inf give nan)
+            elif id(column) not in listed:
+                values = listed[id(column)] = column[:count].tolist()
+                total = sum(values)  # finite when every value is (else maybe an overflow: the exact check)
+                finite = finite and (total - total == 0.0 or all(map(math.isfinite, values)))
+        self.finite = finite
+        if not finite:
             return None
         # One template per block: a column that does not move is written into it, the others are %s.
-        varying = [iso_utc_many(self.times[:count])]
-        template = ['{"schema_version":%d,"ts":"%%s","equity":' % EQUITY_SCHEMA_VERSION]
-
-        def put(column, after: str) -> None:
+        times = self.times[:count].tolist()
+        run = _minute_run(times)
+        if run is None:
+            template, varying = [_HEAD, '%s","equity":'], [[iso_utc(t) for t in times]]
+        else:  # whole minutes in one day: only "HH:MM:" moves, a slice of a table
+            day, minute, tail = run
+            template, varying = [_HEAD, day, '%s', tail, '","equity":'], [_HOURS_MINUTES[minute:minute + count]]
+        texts = {}  # each array's floats as json writes them, once (trading is often equity itself)
+        leads = (*_LEADS, *_strategy_leads(tuple(strategies)))
+        for lead, column in zip(leads, columns):
+            template.append(lead)
             if type(column) is float:
-                template.append(_repr(column) + after)
+                template.append(_repr(column))
             else:
-                template.append("%s" + after)
-                varying.append(list(map(_repr, listed[id(column)])))
-
-        put(self.equity, ',"trading_equity":')
-        if self.trading is self.equity and type(self.equity) is not float:
-            template.append("%s")
-            varying.append(varying[-1])
-            template.append(',"holdings_pnl":')
-        else:
-            put(self.trading, ',"holdings_pnl":')
-        put(self.holdings, ',"strategies":{')
-        for k, (name, column) in enumerate(self.strategies.items()):
-            template.append(("," if k else "") + name_text(name).replace("%", "%%") + ":")
-            put(column, "")
-        template.append("}}")
-        text = "".join(template)
+                template.append("%s")
+                text = texts.get(id(column))
+                if text is None:
+                    text = texts[id(column)] = list(map(_repr, listed[id(column)]))
+                varying.append(text)
+        template.append(leads[-1])
+        line = "".join(template)
         if len(varying) == 1:
-            return [text % t for t in varying[0]]
-        return [text % row for row in zip(*varying)]
+            return [line % t for t in varying[0]]
+        return [line % row for row in zip(*varying)]
 
     def apply(self, portfolio, drawdown, start_tick: int, count: int) -> None:
         """The tracker's and the meter's state after the first `count` samples: curve, peaks, marks."""
@@ -254,9 +260,46 @@ class SampleBlock:
                 top = max(trading[:count].tolist()) if self.finite else float(trading[:count].max())
         drawdown.trading_peak = max(drawdown.trading_peak, top)
         portfolio._last_sample_ts = times[-1]
-        portfolio._marks = {asset: (float(value[count - 1]) if isinstance(value, np.ndarray) else value)
+        portfolio._marks = {asset: (value.item(count - 1) if isinstance(value, np.ndarray) else value)
                             for asset, value in self.marks.items()}
         portfolio._marks_tick = start_tick + self.samples[count - 1]
+
+
+# What precedes each column in an equity line (equity's lead ends the time's part of the template).
+_HEAD = '{"schema_version":%d,"ts":"' % EQUITY_SCHEMA_VERSION
+_LEADS = ("", ',"trading_equity":', ',"holdings_pnl":')
+_HOURS_MINUTES = tuple("%02d:%02d:" % divmod(minute, 60) for minute in range(1440))  # minute of the day -> "HH:MM:"
+
+
+def _minute_run(times: list[float]) -> tuple[str, int, str] | None:
+    """For whole-second times one minute apart within one day (an equity block's, as a rule): the ISO text
+    before and after their "HH:MM:" (iso_utc's) and the first one's minute of the day; else None."""
+    count = len(times)
+    if not count:
+        return None
+    first = times[0]
+    if not (first >= 0 and first == first // 1 and times[-1] < 253402300800):
+        return None
+    day, second = divmod(int(first), 86400)
+    minute, second = divmod(second, 60)
+    if minute + count > 1440 or times != [first + 60.0 * k for k in range(count)]:
+        return None
+    text = iso_utc(first)  # "YYYY-MM-DDTHH:MM:SS.000Z"
+    return text[:11], minute, text[17:]
+
+
+_STRATEGY_LEADS: dict[tuple, tuple] = {}
+
+
+def _strategy_leads(names: tuple) -> tuple:
+    """What precedes each strategy's figure in an equity line, '%' doubled, then the line's end (kept: the
+    same few names recur)."""
+    leads = _STRATEGY_LEADS.get(names)
+    if leads is None:
+        texts = [("," if k else ',"strategies":{') + name_text(name).replace("%", "%%") + ":"
+                 for k, name in enumerate(names)]
+        leads = _STRATEGY_LEADS[names] = (*texts, "}}" if names else ',"strategies":{}}')
+    return leads
 
 
 def _selector(samples: list[int]):
@@ -268,6 +311,24 @@ def _selector(samples: list[int]):
     if step > 0 and last - first == step * (len(samples) - 1) and samples == list(range(first, last + 1, step)):
         return slice(first, last + 1, step)
     return np.asarray(samples, dtype=np.int64)
+
+
+_SPLITS: dict[str, tuple[str, str]] = {}
+
+
+def _split(symbol: str) -> tuple[str, str]:
+    """split_symbol, kept per symbol (the same few recur on every block)."""
+    parts = _SPLITS.get(symbol)
+    if parts is None:
+        parts = _SPLITS[symbol] = split_symbol(symbol)
+    return parts
+
+
+def _all_finite(values: np.ndarray) -> bool:
+    """Every element finite: their sum is then (Python's, which warns of nothing), unless it overflows (the
+    exact check then)."""
+    total = sum(values.tolist())
+    return total - total == 0.0 or bool(np.isfinite(values).all())
 
 
 def _value(value):

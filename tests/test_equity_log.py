@@ -111,3 +111,51 @@ def test_ledger_since_from_memory_and_from_the_file(tmp_path):
     reopened.load()
     assert [t.seq for t in reopened.since(0, 3)] == [1, 2, 3]
     ledger.close()
+
+
+class _Stats:
+    def __init__(self, value):
+        self.value = value
+
+    def net_pnl(self, unrealized):
+        return self.value if unrealized == 0.0 else self.value + unrealized
+
+
+class _Books:
+    """What equity_record reads of a PortfolioTracker, with any figures."""
+
+    def __init__(self, ts, equity, holdings, stats: dict, unrealized: dict):
+        self.equity_history = [(ts - 60.0, 1.0), (ts, equity)]
+        self._holdings, self.stats, self._unrealized = holdings, stats, unrealized
+
+    def holdings_pnl(self):
+        return self._holdings
+
+    def unrealized_pnl(self, name):
+        return self._unrealized.get(name, 0.0)
+
+
+def test_equity_text_is_equity_line_of_equity_record():
+    """The tick's sample formatted from the figures, against the record's way (refusals included)."""
+    import random
+
+    from bot.accounting.equity_log import equity_line, equity_record, equity_text
+
+    rng = random.Random(9)
+    odd = [float("nan"), float("inf"), -float("inf"), 3, True, -0.0, 0.0, 5e-324, 1e22, 0.1 + 0.2]
+
+    def figure():
+        return rng.choice(odd) if rng.random() < 0.1 else rng.uniform(-1e6, 1e6) * 10 ** rng.randint(-12, 6)
+
+    for _ in range(2000):
+        names = sorted(rng.sample(["momentum", "stat_arb", "news", 'q"\\é\n', "50%"], rng.randint(0, 4)))
+        books = _Books(START_TS + rng.choice([0.0, 0.25, 86_399.0, 1e9]), figure(), figure(),
+                       {name: _Stats(figure()) for name in names},
+                       {name: figure() for name in names if rng.random() < 0.5})
+        try:
+            expected = equity_line(equity_record(books))
+        except ValueError as exc:  # nan / inf: refused as json refuses them
+            with pytest.raises(type(exc)):
+                equity_text(books)
+            continue
+        assert equity_text(books) == expected

@@ -127,6 +127,34 @@ def test_block_lines_are_equity_line_of_its_records():
     assert block.lines(1) is not None
 
 
+def test_block_lines_at_any_times():
+    """Minute runs (formatted from a table), and times that are not: across midnight, with a gap, off the second."""
+    rng = random.Random(7)
+    day = 1_773_187_200.0  # a midnight
+    runs = [[day], [day + 86_340.0 + k * 60.0 for k in range(3)], [day + 86_280.0 + k * 60.0 for k in range(2)],
+            [day + 15.0 + k * 60.0 for k in range(30)], [day + 0.5 + k * 60.0 for k in range(4)],
+            [day + k * 60.0 for k in range(1440)], [day + k * 120.0 for k in range(5)], [day, day + 90.0, day + 120.0],
+            [day + 86_399.0, day + 86_459.0], [day + 59.0 + k * 60.0 for k in range(3)], [0.0, 60.0], [-60.0, 0.0]]
+    runs += [[rng.randrange(0, 4_000_000_000) + k * 60.0 for k in range(rng.randint(1, 40))] for _ in range(100)]
+    for run in runs:
+        block = _block(rng, len(run), ["momentum"])
+        block.times = np.asarray(run, dtype=float)
+        expected = [json.dumps(r, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+                    for r in block.records(len(run))]
+        assert block.lines(len(run)) == expected, run[:3]
+    assert block.lines(0) == []  # (a stretch cut at its first sample, near the kill switch)
+
+
+def test_block_lines_of_finite_values_whose_sum_overflows():
+    block = _block(random.Random(6), 3, ["momentum"])
+    block.equity = block.trading = np.asarray([1e308, 1.5e308, -1e308])  # sum() is inf: each value is finite
+    block.strategies["momentum"] = np.asarray([1.7e308, 1.7e308, 2.5])
+    expected = [json.dumps(r, ensure_ascii=False, separators=(",", ":"), allow_nan=False) for r in block.records(3)]
+    assert block.lines(3) == expected and block.finite
+    block.strategies["momentum"] = np.asarray([1.7e308, float("inf"), 2.5])
+    assert block.lines(3) is None and not block.finite
+
+
 def _near_kill(values: np.ndarray, start: float, limit_pct: float) -> int:
     """The first sample within the margin of the limit, as the engine's meter would see it, sample by sample."""
     peak = start
@@ -258,3 +286,45 @@ def test_ticks_succeeded_is_tick_succeeded_n_times():
             one.tick_succeeded()
         bulk.ticks_succeeded(count)
         assert list(bulk._recent_ticks) == list(one._recent_ticks)
+
+
+def test_all_finite_is_numpys_isfinite_all():
+    from bot.fast_samples import _all_finite
+
+    rng = random.Random(8)
+    specials = [float("nan"), float("inf"), -float("inf"), 1.7e308, -1.7e308, 5e-324, 0.0, -0.0]
+    for _ in range(500):
+        values = np.asarray([rng.choice(specials) if rng.random() < 0.2 else rng.uniform(-1e3, 1e3)
+                             for _ in range(rng.randint(1, 12))])
+        assert _all_finite(values) == bool(np.isfinite(values).all()), values
+
+
+def test_a_block_is_made_only_when_every_market_has_a_bar_at_every_sample():
+    from bot.accounting.portfolio import PortfolioTracker
+    from bot.models import Lookahead, MarketAhead
+
+    portfolio = PortfolioTracker({"binance": {"USDT": 1000.0, "BTC": 0.5}})
+    ts = 1.7e9 + 15.0 * np.arange(8)
+    bid = 100.0 + np.arange(8.0)
+    other = np.full(8, 7.0)
+
+    def block(btc_bid, eth_bid):
+        markets = {("binance", "BTC/USDT"): MarketAhead(btc_bid, np.zeros(8, np.int64), np.zeros(0), btc_bid + 1.0),
+                   ("binance", "ETH/BTC"): MarketAhead(eth_bid, np.zeros(8, np.int64), np.zeros(0), eth_bid + 1.0)}
+        return SampleBlock.make(portfolio, Lookahead(0, ts, np.zeros(8, bool), markets), [0, 4])
+
+    made = block(bid, other)
+    assert made is not None and made.equity.tolist() == [1000.0 + 0.5 * 100.5, 1000.0 + 0.5 * 104.5]
+    for k, value in ((4, float("nan")), (0, float("inf"))):  # at a sample: the tracker samples instead
+        with np.errstate(invalid="ignore"):  # (the block's sums meet inf - inf before it is dropped)
+            assert block(np.where(np.arange(8) == k, value, bid), other) is None
+            assert block(bid, np.where(np.arange(8) == k, value, other)) is None
+    assert block(np.where(np.arange(8) == 3, float("nan"), bid), other) is not None  # between samples: no matter
+    # What the tracker holds after the samples, as marking the last sampled tick leaves it.
+    from types import SimpleNamespace
+
+    meter = SimpleNamespace(trading_peak=-np.inf)
+    made.apply(portfolio, meter, 100, 2)
+    assert portfolio._marks == {"USDT": 1.0, "BTC": 104.5} and portfolio._marks_tick == 104
+    assert portfolio._last_sample_ts == ts[4] and list(portfolio.equity_history)[-1] == (ts[4], 1000.0 + 0.5 * 104.5)
+    assert portfolio.peak_equity == meter.trading_peak == 1000.0 + 0.5 * 104.5

@@ -70,6 +70,26 @@ def equity_line(record: dict) -> str:
             f'"strategies":{{{",".join(parts)}}}}}')
 
 
+def equity_text(portfolio) -> str:
+    """equity_line(equity_record(portfolio)): formatted from the figures, without the record, when each is a
+    finite float (the tick's sample; anything else goes the record's way, and is refused there as there)."""
+    ts, equity = portfolio.equity_history[-1]
+    holdings = portfolio.holdings_pnl()
+    trading = equity - holdings
+    parts = []
+    for name, stats in sorted(portfolio.stats.items()):
+        value = stats.net_pnl(portfolio.unrealized_pnl(name))
+        if type(value) is not float or value - value != 0.0 or type(name) is not str:
+            return equity_line(equity_record(portfolio))
+        parts.append(f"{name_text(name)}:{_repr(value)}")
+    for value in (equity, trading, holdings):
+        if type(value) is not float or value - value != 0.0:  # not a float, or nan / inf
+            return equity_line(equity_record(portfolio))
+    return (f'{{"schema_version":{EQUITY_SCHEMA_VERSION!r},"ts":"{iso_utc(ts)}","equity":{_repr(equity)},'
+            f'"trading_equity":{_repr(trading)},"holdings_pnl":{_repr(holdings)},'
+            f'"strategies":{{{",".join(parts)}}}}}')
+
+
 class EquityLog:
     """Appends equity samples to data/equity.jsonl; a sample the disk refuses waits and is retried.
 
@@ -92,7 +112,7 @@ class EquityLog:
 
     def append(self, portfolio) -> None:
         """Write the portfolio's current sample (and any still waiting); raises OSError when refused."""
-        self.append_lines([equity_line(equity_record(portfolio))])
+        self.append_lines([equity_text(portfolio)])
 
     def append_records(self, records: list[dict]) -> None:
         """Write samples made elsewhere, in order, as append does (ValueError, nothing kept, for one dumps refuses)."""
