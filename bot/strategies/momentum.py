@@ -40,6 +40,10 @@ POSITION_LIMIT_HEADROOM = 0.99
 CANDLE_SECONDS = 60
 # quiet_ticks screens with vectorised indicators: anything this close (relative) to a trigger counts as "maybe".
 SCREEN_MARGIN = 1e-9
+# quiet_ticks' trend masks are worked out for this many candle ends at once and kept while the closes
+# array they index stays the same object (a candle backtest's window swaps in a new, read-only one
+# when it reads a batch; bot/market/candle_window.py): a look is then an index lookup.
+SCREEN_CHUNK = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,27 @@ class _Reading:
         return self.fast_now < self.slow_now
 
 
+def trend_maybe(closes: np.ndarray, ends: np.ndarray, fast: int, slow: int, window: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """quiet_ticks' trend screen for the readings whose history ends at each end (an index into closes):
+    (could cross up, could be below: the trend exit), conservative (SCREEN_MARGIN; undefined = maybe)."""
+    (fast_now, fast_prev), (slow_now, slow_prev) = window_emas_at(closes, ends, (fast, slow), window)
+    tol = SCREEN_MARGIN * (np.abs(fast_now) + np.abs(slow_now))
+    maybe = ~(np.isfinite(fast_now) & np.isfinite(slow_now) & np.isfinite(fast_prev) & np.isfinite(slow_prev))
+    maybe |= (fast_prev - slow_prev <= tol) & (fast_now - slow_now > -tol)  # could cross up
+    return maybe, fast_now - slow_now < tol
+
+
+def _immutable(array: np.ndarray) -> bool:
+    """True when array and every array it is a view of are read-only: its values stay what they are
+    (read-only is the promise bot/market/candle_window.py's arrays make; a view of writable memory can change)."""
+    while isinstance(array, np.ndarray):
+        if array.flags.writeable:
+            return False
+        array = array.base
+    return array is None
+
+
 class MomentumStrategy(Strategy):
     """EMA crossover with an RSI filter, volatility stops and risk-based position size."""
 
@@ -82,6 +107,9 @@ class MomentumStrategy(Strategy):
         self._volatility: dict[tuple[str, str], tuple[int, float | None]] = {}
         # asset -> the stop and take-profit last checked for its position (shown beside it; never traded on).
         self._shown_levels: dict[str, dict] = {}
+        # (exchange, symbol) -> (closes, lo, hi, entry maybe, held maybe) for the ends lo..hi-1 of one
+        # immutable closes array (quiet_ticks' memo: _trend_maybe).
+        self._screens: dict[tuple[str, str], tuple] = {}
 
     @property
     def warmup_candles(self) -> int:
@@ -125,26 +153,41 @@ class MomentumStrategy(Strategy):
         first = n
         held = {position.asset: position for position in view.positions() if position.qty > 0}
         candle_ticks = np.flatnonzero(lookahead.new_candle)
-        window = self.warmup_candles
         for asset, symbol in self.symbol_by_asset.items():
             position = held.get(asset)
-            for (exchange, market_symbol), ahead in lookahead.markets.items():
-                if market_symbol != symbol:
+            for key, ahead in lookahead.markets.items():
+                if key[1] != symbol:
                     continue
                 if candle_ticks.size:
                     ends = ahead.closed[candle_ticks]
-                    (fast, fast_prev), (slow, slow_prev) = window_emas_at(ahead.closes, ends, (p.fast, p.slow), window)
-                    tol = SCREEN_MARGIN * (np.abs(fast) + np.abs(slow))
-                    maybe = ~(np.isfinite(fast) & np.isfinite(slow) & np.isfinite(fast_prev) & np.isfinite(slow_prev))
-                    maybe |= (fast_prev - slow_prev <= tol) & (fast - slow > -tol)  # could cross up
-                    if position is not None:
-                        maybe |= fast - slow < tol  # could be below: the trend exit
-                    hits = candle_ticks[maybe]
-                    if hits.size:
-                        first = min(first, int(hits[0]))
+                    maybe = self._trend_maybe(key, ahead.closes, ends, position is not None)
+                    hit = int(maybe.argmax())
+                    if maybe[hit]:
+                        first = min(first, int(candle_ticks[hit]))
                 if position is not None and p.volatility_exits and position.avg_cost > 0:
                     first = min(first, self._first_level_tick(ahead, position.avg_cost))
         return first
+
+    def _trend_maybe(self, key: tuple[str, str], closes: np.ndarray, ends: np.ndarray, held: bool) -> np.ndarray:
+        """For each end (an index into closes where a candle tick's history ends): could the reading
+        there cross up (held: or be trending down)? trend_maybe's masks, looked up in a memo of them
+        over a span of ends while closes is the same read-only array (SCREEN_CHUNK), else computed."""
+        screen = self._screens.get(key)
+        if screen is None or screen[0] is not closes:
+            if not _immutable(closes):
+                entry, below = trend_maybe(closes, ends, self.params.fast, self.params.slow, self.warmup_candles)
+                return entry | below if held else entry
+            screen = None
+        lo, hi = int(ends.min()), int(ends.max())
+        if screen is None or lo < screen[1] or hi >= screen[2]:
+            if hi > closes.shape[0] or lo < 0:  # not a history end: no memo (the plain path's answer)
+                entry, below = trend_maybe(closes, ends, self.params.fast, self.params.slow, self.warmup_candles)
+                return entry | below if held else entry
+            top = min(closes.shape[0] + 1, max(hi + 1, lo + SCREEN_CHUNK))
+            entry, below = trend_maybe(closes, np.arange(lo, top), self.params.fast, self.params.slow,
+                                       self.warmup_candles)
+            screen = self._screens[key] = (closes, lo, top, entry, entry | below)
+        return screen[4 if held else 3][ends - screen[1]]
 
     def _first_level_tick(self, ahead, avg_cost: float) -> int:
         """The first tick whose bid could reach the stop or the take-profit (len when none)."""
