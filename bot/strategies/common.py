@@ -74,13 +74,20 @@ def exit_signal(strategy: str, kind: str, snapshot: Snapshot, position: Position
     legs = exit_legs(snapshot, position, symbol)
     if not legs:
         return None
-    qty = sum(leg.qty for leg in legs)
-    pnl_usdt = sum((leg.expected_price - position.avg_cost) * leg.qty
-                   - leg.expected_price * leg.qty * snapshot.markets[(leg.exchange, symbol)].taker_fee
-                   for leg in legs)
+    if len(legs) == 1:  # the sums below of one leg (sum starts from 0: 0 + x, as written here)
+        leg = legs[0]
+        qty = 0 + leg.qty
+        pnl_usdt = 0 + ((leg.expected_price - position.avg_cost) * leg.qty
+                        - leg.expected_price * leg.qty * snapshot.markets[(leg.exchange, symbol)].taker_fee)
+        venues = leg.exchange
+    else:
+        qty = sum(leg.qty for leg in legs)
+        pnl_usdt = sum((leg.expected_price - position.avg_cost) * leg.qty
+                       - leg.expected_price * leg.qty * snapshot.markets[(leg.exchange, symbol)].taker_fee
+                       for leg in legs)
+        venues = ", ".join(leg.exchange for leg in legs)
     cost = position.avg_cost * qty
     pnl_pct = pnl_usdt / cost * 100.0 if cost > 0 else 0.0
-    venues = ", ".join(leg.exchange for leg in legs)
     reason = (f"{trigger}; sell {format_qty(qty)} {position.asset} on {venues} "
               f"(entry {format_price(position.avg_cost)}), est. P&L {pnl_usdt:+,.2f} USDT ({pnl_pct:+.2f}%) "
               f"after the sell fee")

@@ -231,6 +231,26 @@ def ema_last(values: list[float], period: int) -> tuple[float, float]:
     return alpha * values[-1] + keep * value, value
 
 
+def crossover_last(values: list[float], fast: int, slow: int) -> tuple[float, float, float, float]:
+    """ema_last(values, fast) + ema_last(values, slow), the same floats, in one pass over values."""
+    n = len(values)
+    if not 1 <= fast < slow or n <= slow:
+        return ema_last(values, fast) + ema_last(values, slow)
+    fast_alpha = 2.0 / (fast + 1)
+    fast_keep = 1.0 - fast_alpha
+    slow_alpha = 2.0 / (slow + 1)
+    slow_keep = 1.0 - slow_alpha
+    fast_value = float_sum(values, 0, fast) / fast
+    for price in values[fast:slow]:
+        fast_value = fast_alpha * price + fast_keep * fast_value
+    slow_value = float_sum(values, 0, slow) / slow
+    for price in values[slow:-1]:
+        fast_value = fast_alpha * price + fast_keep * fast_value
+        slow_value = slow_alpha * price + slow_keep * slow_value
+    last = values[-1]
+    return fast_alpha * last + fast_keep * fast_value, fast_value, slow_alpha * last + slow_keep * slow_value, slow_value
+
+
 def rsi_last(values: list[float], period: int) -> float:
     """rsi(values, period)[-1] (nan when len(values) <= period), without arrays."""
     if period < 1:
@@ -241,19 +261,24 @@ def rsi_last(values: list[float], period: int) -> float:
     changes = [after - before for before, after in zip(values[:period], values[1:period + 1])]
     average_gain = float_sum([change if change > 0.0 else 0.0 for change in changes]) / period
     average_loss = float_sum([-change if change < 0.0 else 0.0 for change in changes]) / period
-    back = period - 1
-    # A gain adds itself to the gains and 0.0 to the losses, a loss the other way round (rsi's np.where).
-    for before, after in zip(values[period:], values[period + 1:]):
+    # rsi's smoothing (avg * (period - 1) + x) / period with float constants (the same values as the
+    # ints give); a gain adds itself to the gains and 0.0 to the losses, a loss the other way round
+    # (rsi's np.where). Adding 0.0 changes nothing here: the averages are never -0.0 (sums from +0.0 of
+    # values >= 0, then such sums scaled), so it is left out.
+    back, size = float(period - 1), float(period)
+    before = values[period]
+    for after in values[period + 1:]:
         change = after - before
+        before = after
         if change > 0.0:
-            average_gain = (average_gain * back + change) / period
-            average_loss = (average_loss * back + 0.0) / period
+            average_gain = (average_gain * back + change) / size
+            average_loss = average_loss * back / size
         elif change < 0.0:
-            average_gain = (average_gain * back + 0.0) / period
-            average_loss = (average_loss * back + -change) / period
+            average_gain = average_gain * back / size
+            average_loss = (average_loss * back - change) / size
         else:
-            average_gain = (average_gain * back + 0.0) / period
-            average_loss = (average_loss * back + 0.0) / period
+            average_gain = average_gain * back / size
+            average_loss = average_loss * back / size
     return _rsi_from_averages(average_gain, average_loss)
 
 

@@ -21,7 +21,7 @@ sizing from risk_per_trade_pct.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -30,8 +30,8 @@ from bot.models import PORTFOLIO_QUOTE, Leg, Lookahead, PortfolioView, PositionV
 from bot.strategies.base import Strategy
 from bot.strategies.common import (exit_signal, format_price, format_qty, is_dust, recent_closes,
                                     trading_exchange, usdt_symbols)
-from bot.strategies.indicators import (ema, ema_last, log_return_volatility_last, rolling_log_volatility, rsi, rsi_last,
-                                       volatility_defined, window_emas_at)
+from bot.strategies.indicators import (crossover_last, ema, log_return_volatility_last, rolling_log_volatility, rsi,
+                                       rsi_last, volatility_defined, window_emas_at)
 
 # Leave room in the wallet for the taker fee and for the price moving before the fill.
 WALLET_SPEND_FRACTION = 0.95
@@ -46,9 +46,8 @@ SCREEN_MARGIN = 1e-9
 SCREEN_CHUNK = 2048
 
 
-@dataclass(frozen=True, slots=True)
-class _Reading:
-    """Indicator values on the last two closed candles of one market."""
+class _Reading(NamedTuple):
+    """Indicator values on the last two closed candles of one market (a tuple: one is made per candle decision)."""
 
     close: float
     fast_now: float
@@ -215,7 +214,7 @@ class MomentumStrategy(Strategy):
                     continue
                 # A trend exit reads no volatility, and with volatility_exits off no stop or target does.
                 reading = self._read(snapshot, exchange, symbol, volatility=self.params.volatility_exits)
-                signal = self._exit_signal(snapshot, position, symbol, reading)
+                signal = self._exit_signal(snapshot, position, symbol, reading, exchange)
             else:
                 exchange = trading_exchange(snapshot, symbol, self.params.exchange, self.exchanges)
                 if exchange is None:
@@ -229,7 +228,7 @@ class MomentumStrategy(Strategy):
     def _read(self, snapshot: Snapshot, exchange: str, symbol: str, volatility: bool = True) -> _Reading | None:
         """Indicators from the last warmup_candles closes; refreshes the volatility memo.
 
-        The last values only, from a plain list (bot/strategies/indicators.py: ema_last, rsi_last,
+        The last values only, from a plain list (bot/strategies/indicators.py: crossover_last, rsi_last,
         log_return_volatility_last): the same floats as _indicators' arrays give, a fraction of the cost.
         volatility=False (a caller that reads none): the reading's volatility fields are nan, the memo
         entry is dropped (recomputed when read), and the reading is None exactly when it would be.
@@ -249,15 +248,12 @@ class MomentumStrategy(Strategy):
         if closes is None or closes.shape[0] < window or volatility_1m is None:
             return None
         values = closes.tolist()
-        fast_now, fast_previous = ema_last(values, p.fast)
-        slow_now, slow_previous = ema_last(values, p.slow)
+        fast_now, fast_previous, slow_now, slow_previous = crossover_last(values, p.fast, p.slow)
         strength = rsi_last(values, p.rsi_period)
         if not (math.isfinite(fast_now) and math.isfinite(fast_previous) and math.isfinite(slow_now)
                 and math.isfinite(slow_previous) and math.isfinite(strength)):
             return None
-        return _Reading(close=values[-1], fast_now=fast_now, fast_previous=fast_previous, slow_now=slow_now,
-                        slow_previous=slow_previous, rsi=strength, volatility_1m=volatility_1m,
-                        volatility_horizon=horizon)
+        return _Reading(values[-1], fast_now, fast_previous, slow_now, slow_previous, strength, volatility_1m, horizon)
 
     def _indicators(self, closes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """EMA fast, EMA slow and RSI over one window of closes (what a decision reads)."""
@@ -332,12 +328,15 @@ class MomentumStrategy(Strategy):
     # -- exits ------------------------------------------------------------------------------
 
     def _exit_signal(
-        self, snapshot: Snapshot, position: PositionView, symbol: str, reading: _Reading | None
+        self, snapshot: Snapshot, position: PositionView, symbol: str, reading: _Reading | None,
+        exchange: str | None = None,
     ) -> Signal | None:
-        """Exit on stop, take-profit or (with a candle reading) a down trend; else None."""
-        exchange = self._reference_exchange(snapshot, symbol, position)
+        """Exit on stop, take-profit or (with a candle reading) a down trend; else None.
+        exchange: _reference_exchange's answer for this snapshot and position, when the caller has it."""
         if exchange is None:
-            return None
+            exchange = self._reference_exchange(snapshot, symbol, position)
+            if exchange is None:
+                return None
         bid = snapshot.quotes[(exchange, symbol)].bid
         volatility = self._horizon_volatility(snapshot, exchange, symbol) if self.params.volatility_exits else None
         trigger = None

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from bot.strategies.indicators import (ema, ema_last, float_sum, log_return_volatility, log_return_volatility_last,
+from bot.strategies.indicators import (crossover_last, ema, ema_last, float_sum, log_return_volatility, log_return_volatility_last,
                                        rsi, rsi_last, volatility_defined)
 
 
@@ -57,6 +57,16 @@ def test_ema_last_is_emas_last_two_values(period):
         assert _same(now, expected[0]) and _same(previous, expected[1]), (period, closes.size)
 
 
+@pytest.mark.parametrize("fast, slow", [(1, 2), (2, 3), (3, 6), (5, 13), (12, 26), (8, 9), (6, 3), (4, 4)])
+def test_crossover_last_is_both_emas_last_two_values(fast, slow):
+    rng = np.random.default_rng(50 + 7 * fast + slow)
+    for closes in _windows(rng, 300):
+        got = crossover_last(closes.tolist(), fast, slow)
+        fast_line, slow_line = ema(closes, fast), ema(closes, slow)
+        expected = [line[k] if line.size >= -k else math.nan for line in (fast_line, slow_line) for k in (-1, -2)]
+        assert len(got) == 4 and all(_same(a, b) for a, b in zip(got, expected)), (fast, slow, closes.size)
+
+
 @pytest.mark.parametrize("period", [1, 2, 7, 8, 9, 14])
 def test_rsi_last_is_rsis_last_value(period):
     rng = np.random.default_rng(100 + period)
@@ -85,6 +95,8 @@ def test_volatility_defined_is_whether_the_volatility_is_not_none(period):
 def test_periods_below_the_minimum_are_refused_as_the_array_versions_do():
     with pytest.raises(ValueError, match="ema period"):
         ema_last([1.0, 2.0], 0)
+    with pytest.raises(ValueError, match="ema period"):
+        crossover_last([1.0, 2.0], 0, 3)
     with pytest.raises(ValueError, match="rsi period"):
         rsi_last([1.0, 2.0], 0)
     with pytest.raises(ValueError, match="volatility period"):
