@@ -112,8 +112,9 @@ def format_price(price: float) -> str:
     8 decimals is the finest tick exchanges quote (a satoshi), so no price below 1 loses a digit:
     6, as this used to be, showed SHIB at 0.00001234 as 0.000012.
     """
-    decimals = 2 if price >= 100 else 4 if price >= 1 else 8
-    return f"{price:,.{decimals}f}"
+    if price >= 100:
+        return f"{price:,.2f}"
+    return f"{price:,.4f}" if price >= 1 else f"{price:,.8f}"
 
 
 def format_qty(qty: float) -> str:

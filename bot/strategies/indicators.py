@@ -303,15 +303,16 @@ def log_return_volatility_last(closes: np.ndarray, period: int) -> float | None:
     return volatility if math.isfinite(volatility) else None
 
 
-def volatility_defined(closes: np.ndarray, period: int) -> bool:
+def volatility_defined(closes: np.ndarray | list[float], period: int) -> bool:
     """log_return_volatility(closes, period) is not None, without computing it: enough closes, all
     finite and positive. (Their logs are then finite, below 745 in size, so the deviations' squares
-    and their sum are too, and the std is always finite.)"""
+    and their sum are too, and the std is always finite.) closes: a 1-D float array or its tolist()."""
     if period < 2:
         raise ValueError(f"volatility period must be >= 2 (got {period})")
-    if closes.shape[0] < period + 1:
+    if len(closes) < period + 1:
         return False
-    for price in closes[-(period + 1):].tolist():
+    window = closes[-(period + 1):]
+    for price in window.tolist() if isinstance(window, np.ndarray) else window:
         if not 0.0 < price < math.inf:
             return False
     return True

@@ -101,13 +101,14 @@ class MomentumStrategy(Strategy):
         # Only USDT-quoted markets: sizing, equity and P&L are all in USDT.
         self.symbol_by_asset: dict[str, str] = usdt_symbols(symbols)
         self._horizon_factor = math.sqrt(params.slow)
+        self._window = self.warmup_candles  # params are fixed for a strategy's life (as _horizon_factor takes them)
         # (exchange, symbol) -> (candle minute, horizon volatility or None). Pure memoisation of
         # what history gives, so that ticks between candles cost a dict lookup.
         self._volatility: dict[tuple[str, str], tuple[int, float | None]] = {}
         # asset -> the stop and take-profit last checked for its position (shown beside it; never traded on).
         self._shown_levels: dict[str, dict] = {}
-        # (exchange, symbol) -> (closes, lo, hi, entry maybe, held maybe) for the ends lo..hi-1 of one
-        # immutable closes array (quiet_ticks' memo: _trend_maybe).
+        # (exchange, symbol) -> (closes, entry maybe, held maybe, lo, top): quiet_ticks' memo of its
+        # trend masks over the ends lo..top-1 of one read-only closes array (_first_trend_tick).
         self._screens: dict[tuple[str, str], tuple] = {}
 
     @property
@@ -151,42 +152,65 @@ class MomentumStrategy(Strategy):
         n = len(lookahead)
         first = n
         held = {position.asset: position for position in view.positions() if position.qty > 0}
-        candle_ticks = np.flatnonzero(lookahead.new_candle)
         for asset, symbol in self.symbol_by_asset.items():
             position = held.get(asset)
             for key, ahead in lookahead.markets.items():
                 if key[1] != symbol:
                     continue
-                if candle_ticks.size:
-                    ends = ahead.closed[candle_ticks]
-                    maybe = self._trend_maybe(key, ahead.closes, ends, position is not None)
-                    hit = int(maybe.argmax())
-                    if maybe[hit]:
-                        first = min(first, int(candle_ticks[hit]))
+                if n:
+                    first = min(first, self._first_trend_tick(key, ahead, lookahead.new_candle, position is not None))
                 if position is not None and p.volatility_exits and position.avg_cost > 0:
                     first = min(first, self._first_level_tick(ahead, position.avg_cost))
         return first
 
+    def _first_trend_tick(self, key: tuple[str, str], ahead, new_candle: np.ndarray, held: bool) -> int:
+        """The first candle tick whose reading could cross up (held: or be trending down), len when none.
+
+        trend_maybe over the candle ticks' history ends, or a lookup in its memo: the masks over a
+        chunk of ends lo..top-1 (SCREEN_CHUNK) of one read-only closes array, held as arrays over
+        every end 0..top with True ("maybe") before lo and at top. A look clips its ends into that
+        range, so an end the chunk does not cover reads "maybe": when the first maybe is such an
+        end, the look is worked out again (the chunk moved to cover it, or without the memo).
+        """
+        closes, closed = ahead.closes, ahead.closed
+        screen = self._screens.get(key)
+        if screen is not None and screen[0] is closes:
+            maybe = screen[2 if held else 1].take(closed, mode="clip")
+            maybe &= new_candle
+            hit = int(maybe.argmax())
+            if not maybe[hit]:
+                return int(maybe.shape[0])
+            if screen[3] <= int(closed[hit]) < screen[4]:
+                return hit
+        candle_ticks = new_candle.nonzero()[0]
+        if not candle_ticks.size:
+            return int(new_candle.shape[0])
+        ends = closed[candle_ticks]
+        maybe = self._trend_maybe(key, closes, ends, held)
+        hit = int(maybe.argmax())
+        return int(candle_ticks[hit]) if maybe[hit] else int(new_candle.shape[0])
+
     def _trend_maybe(self, key: tuple[str, str], closes: np.ndarray, ends: np.ndarray, held: bool) -> np.ndarray:
         """For each end (an index into closes where a candle tick's history ends): could the reading
-        there cross up (held: or be trending down)? trend_maybe's masks, looked up in a memo of them
-        over a span of ends while closes is the same read-only array (SCREEN_CHUNK), else computed."""
-        screen = self._screens.get(key)
-        if screen is None or screen[0] is not closes:
-            if not _immutable(closes):
-                entry, below = trend_maybe(closes, ends, self.params.fast, self.params.slow, self.warmup_candles)
-                return entry | below if held else entry
-            screen = None
+        there cross up (held: or be trending down)? From the memo (_first_trend_tick), made for a chunk
+        of ends from the lowest on when closes is read-only and the ends lie in it; else computed."""
+        p = self.params
         lo, hi = int(ends.min()), int(ends.max())
-        if screen is None or lo < screen[1] or hi >= screen[2]:
-            if hi > closes.shape[0] or lo < 0:  # not a history end: no memo (the plain path's answer)
-                entry, below = trend_maybe(closes, ends, self.params.fast, self.params.slow, self.warmup_candles)
-                return entry | below if held else entry
+        if lo < 0 or hi > closes.shape[0] or not _immutable(closes):  # no memo: the plain path's answer
+            entry, below = trend_maybe(closes, ends, p.fast, p.slow, self.warmup_candles)
+            return entry | below if held else entry
+        screen = self._screens.get(key)
+        if screen is None or screen[0] is not closes or lo < screen[3] or hi >= screen[4]:
             top = min(closes.shape[0] + 1, max(hi + 1, lo + SCREEN_CHUNK))
-            entry, below = trend_maybe(closes, np.arange(lo, top), self.params.fast, self.params.slow,
-                                       self.warmup_candles)
-            screen = self._screens[key] = (closes, lo, top, entry, entry | below)
-        return screen[4 if held else 3][ends - screen[1]]
+            entry, below = trend_maybe(closes, np.arange(lo, top), p.fast, p.slow, self.warmup_candles)
+            masks = []
+            for mask in (entry, entry | below):
+                every = np.ones(top + 1, dtype=bool)
+                every[lo:top] = mask
+                every.flags.writeable = False
+                masks.append(every)
+            screen = self._screens[key] = (closes, masks[0], masks[1], lo, top)
+        return screen[2 if held else 1][ends]
 
     def _first_level_tick(self, ahead, avg_cost: float) -> int:
         """The first tick whose bid could reach the stop or the take-profit (len when none)."""
@@ -234,20 +258,20 @@ class MomentumStrategy(Strategy):
         entry is dropped (recomputed when read), and the reading is None exactly when it would be.
         """
         p = self.params
-        window = self.warmup_candles
+        window = self._window
         closes = recent_closes(snapshot, exchange, symbol, window)
         key = (exchange, symbol)
+        values = closes.tolist() if closes is not None else None
         if not volatility:
             self._volatility.pop(key, None)
-            defined = closes is not None and volatility_defined(closes, p.volatility_period)
+            defined = values is not None and volatility_defined(values, p.volatility_period)
             volatility_1m = horizon = math.nan if defined else None
         else:
             volatility_1m = log_return_volatility_last(closes, p.volatility_period) if closes is not None else None
             horizon = volatility_1m * self._horizon_factor if volatility_1m is not None else None
             self._volatility[key] = (self._minute(snapshot), horizon)
-        if closes is None or closes.shape[0] < window or volatility_1m is None:
+        if values is None or len(values) < window or volatility_1m is None:
             return None
-        values = closes.tolist()
         fast_now, fast_previous, slow_now, slow_previous = crossover_last(values, p.fast, p.slow)
         strength = rsi_last(values, p.rsi_period)
         if not (math.isfinite(fast_now) and math.isfinite(fast_previous) and math.isfinite(slow_now)

@@ -87,9 +87,16 @@ def test_log_return_volatility_last_is_the_array_version(period):
 def test_volatility_defined_is_whether_the_volatility_is_not_none(period):
     rng = np.random.default_rng(300 + period)
     extremes = [np.array([5e-324, 1.7e308] * 20), np.array([1e-300, 1e300] * 20)]  # tiny and huge: still finite
-    for closes in list(_windows(rng, 300)) + extremes:
-        assert volatility_defined(closes, period) == (log_return_volatility(closes, period) is not None), \
-            (period, closes.size)
+    oldest_bad = []  # the window's oldest close is the bad one (and the one before it, outside the window)
+    for bad in (math.nan, math.inf, 0.0, -1.0):
+        for at in (period + 1, period + 2):
+            spoiled = np.linspace(1.0, 2.0, 50)
+            spoiled[-at] = bad
+            oldest_bad.append(spoiled)
+    for closes in list(_windows(rng, 300)) + extremes + oldest_bad:
+        defined = log_return_volatility(closes, period) is not None
+        assert volatility_defined(closes, period) == defined, (period, closes.size)
+        assert volatility_defined(closes.tolist(), period) == defined, (period, closes.size)
 
 
 def test_periods_below_the_minimum_are_refused_as_the_array_versions_do():

@@ -23,6 +23,9 @@ class _View:
     def positions(self):
         return self._positions
 
+    def position(self, asset):
+        return next((p for p in self._positions if p.asset == asset), None)
+
 
 def _frozen(values: np.ndarray) -> np.ndarray:
     values = np.array(values, dtype=float)
