@@ -109,6 +109,9 @@ class MomentumStrategy(Strategy):
         self._shown_levels: dict[str, dict] = {}
         # (exchange, symbol) -> (closes, entry maybe, held maybe, lo, top): quiet_ticks' memo of its
         # trend masks over the ends lo..top-1 of one read-only closes array (_first_trend_tick).
+        # (exchange, symbol) -> (closes, volatility at each end, lo, top): the stop / take-profit screen's
+        # memo of the 1-minute volatility, the same way (_first_level_tick).
+        self._level_memo: dict[tuple[str, str], tuple] = {}
         self._screens: dict[tuple[str, str], tuple] = {}
 
     @property
@@ -160,7 +163,7 @@ class MomentumStrategy(Strategy):
                 if n:
                     first = min(first, self._first_trend_tick(key, ahead, lookahead.new_candle, position is not None))
                 if position is not None and p.volatility_exits and position.avg_cost > 0:
-                    first = min(first, self._first_level_tick(ahead, position.avg_cost))
+                    first = min(first, self._first_level_tick(key, ahead, position.avg_cost))
         return first
 
     def _first_trend_tick(self, key: tuple[str, str], ahead, new_candle: np.ndarray, held: bool) -> int:
@@ -212,18 +215,47 @@ class MomentumStrategy(Strategy):
             screen = self._screens[key] = (closes, masks[0], masks[1], lo, top)
         return screen[2 if held else 1][ends]
 
-    def _first_level_tick(self, ahead, avg_cost: float) -> int:
-        """The first tick whose bid could reach the stop or the take-profit (len when none)."""
-        volatility = rolling_log_volatility(ahead.closes, ahead.closed, self.params.volatility_period)
+    def _first_level_tick(self, key: tuple[str, str], ahead, avg_cost: float) -> int:
+        """The first tick whose bid could reach the stop or the take-profit (len when none).
+
+        The 1-minute volatility at each tick's history end is rolling_log_volatility's, from a memo
+        over a chunk of ends of one read-only closes array as the trend masks' (_first_trend_tick),
+        nan outside the chunk: a tick with a bid whose end it does not cover reads "maybe", and when
+        the first maybe is such a tick the look is worked out again. (A tick without a bid is never
+        a maybe, whatever the volatility.)
+        """
+        closes, closed = ahead.closes, ahead.closed
+        if not closed.shape[0]:
+            return 0
+        memo = self._level_memo.get(key)
+        if memo is not None and memo[0] is closes:
+            hit = self._first_level_hit(memo[1].take(closed, mode="clip"), ahead.bid, avg_cost)
+            if hit == closed.shape[0] or memo[2] <= int(closed[hit]) < memo[3]:
+                return hit
+        lo, hi = int(closed.min()), int(closed.max())
+        if lo < 0 or hi > closes.shape[0] or not _immutable(closes):  # no memo: the plain path's answer
+            volatility = rolling_log_volatility(closes, closed, self.params.volatility_period)
+        else:
+            if memo is None or memo[0] is not closes or lo < memo[2] or hi >= memo[3]:
+                top = min(closes.shape[0] + 1, max(hi + 1, lo + SCREEN_CHUNK))
+                every = np.full(top + 1, np.nan)
+                every[lo:top] = rolling_log_volatility(closes, np.arange(lo, top), self.params.volatility_period)
+                every.flags.writeable = False
+                memo = self._level_memo[key] = (closes, every, lo, top)
+            volatility = memo[1][closed]
+        return self._first_level_hit(volatility, ahead.bid, avg_cost)
+
+    def _first_level_hit(self, volatility: np.ndarray, bid: np.ndarray, avg_cost: float) -> int:
+        """The first tick whose bid could reach the stop or the take-profit around avg_cost at that
+        tick's 1-minute volatility (nan: unknown, a maybe where there is a bid); len when none."""
         horizon = volatility * self._horizon_factor
         stop = np.maximum(0.0, avg_cost * (1.0 - self.params.stop_volatility_mult * horizon))
         target = avg_cost * (1.0 + self.params.take_profit_volatility_mult * horizon)
         tol = SCREEN_MARGIN * avg_cost
-        bid = ahead.bid
         with np.errstate(invalid="ignore"):
             maybe = (bid <= stop + tol) | (bid >= target - tol) | (np.isfinite(bid) & ~np.isfinite(horizon))
-        hits = np.flatnonzero(maybe)
-        return int(hits[0]) if hits.size else int(bid.shape[0])
+        hit = int(maybe.argmax())
+        return hit if maybe[hit] else int(bid.shape[0])
 
     # -- per candle -------------------------------------------------------------------------
 

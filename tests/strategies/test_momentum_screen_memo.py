@@ -100,3 +100,50 @@ def test_a_writable_array_changed_between_looks_is_read_again():
     closes[:] = closes[::-1]
     assert [strategy.quiet_ticks(_look(view, s, 20), _View(False)) for s in range(1000, 2000, 10)] == before
 
+
+
+def _stops_strategy() -> MomentumStrategy:
+    return MomentumStrategy(MomentumConfig(fast=5, slow=13, rsi_period=14, volatility_period=30, rsi_filter=False,
+                                           stop_volatility_mult=1.0, take_profit_volatility_mult=1.5, order_qty=1.0),
+                            ("binance",), ("BTC/USDT",))
+
+
+def _stops_look(closes: np.ndarray, bar: int, bars: int, phase: int, rng) -> Lookahead:
+    """_look with bids around each tick's last close (some missing: no bar then), so stops and targets
+    are near and some trigger; no candle closes in it (the trend screen says nothing)."""
+    ticks = np.arange(phase, 4 * bars)
+    closed = bar + ticks // 4
+    bid = closes[np.maximum(closed - 1, 0)] * (1.0 + rng.normal(0.0, 0.002, ticks.size))
+    bid[rng.random(ticks.size) < 0.05] = np.nan
+    bid.flags.writeable = False
+    return Lookahead(0, ticks * 15.0, np.zeros(ticks.size, dtype=bool), {KEY: MarketAhead(bid, closed, closes, bid)})
+
+
+class _Held(_View):
+    def __init__(self, avg_cost: float):
+        self._positions = [PositionView("BTC", 1.0, avg_cost, {"binance": 1.0}, 0.0)]
+
+
+@pytest.mark.parametrize("chunk", [momentum.SCREEN_CHUNK, 16], ids=["chunk", "small-chunk"])
+def test_level_memo_answers_every_look_as_the_plain_path(chunk, monkeypatch):
+    monkeypatch.setattr(momentum, "SCREEN_CHUNK", chunk)
+    walks = (_frozen(_walk(6000, seed=9)), _frozen(_walk(6000, seed=10)))  # swapped every 700 bars
+    strategy = _stops_strategy()
+    rng = np.random.default_rng(11)
+    bar, cuts, answers = 0, set(), 0
+    while bar < 5980:
+        closes = walks[(bar // 700) % 2]
+        bars, phase = int(rng.integers(1, 30)), int(rng.integers(0, 4))
+        bars = min(bars, closes.size + 1 - bar)
+        look = _stops_look(closes, bar, bars, phase, rng)
+        view = _Held(float(closes[max(bar - 1, 0)]) * float(rng.choice([1.0, 1.003, 0.997])))
+        got = strategy.quiet_ticks(look, view)
+        plain = _stops_strategy().quiet_ticks(
+            Lookahead(0, look.ts, look.new_candle, {KEY: MarketAhead(look.markets[KEY].bid, look.markets[KEY].closed,
+                                                                     np.array(closes), look.markets[KEY].ask)}), view)
+        assert got == plain, (bar, bars, phase)
+        cuts.add(got < len(look))
+        answers += 1
+        bar += int(rng.integers(1, 20)) if rng.random() < 0.97 else -int(rng.integers(0, min(bar, 200) + 1))
+    assert cuts == {True, False} and answers > 300
+    assert strategy._level_memo[KEY][0] is closes, "the looks went through the memo"
