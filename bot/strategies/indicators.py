@@ -248,7 +248,8 @@ def crossover_last(values: list[float], fast: int, slow: int) -> tuple[float, fl
         fast_value = fast_alpha * price + fast_keep * fast_value
         slow_value = slow_alpha * price + slow_keep * slow_value
     last = values[-1]
-    return fast_alpha * last + fast_keep * fast_value, fast_value, slow_alpha * last + slow_keep * slow_value, slow_value
+    return (fast_alpha * last + fast_keep * fast_value, fast_value,
+            slow_alpha * last + slow_keep * slow_value, slow_value)
 
 
 def rsi_last(values: list[float], period: int) -> float:

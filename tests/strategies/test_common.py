@@ -41,7 +41,8 @@ def _exit_inputs(by_exchange: dict, bids: dict):
 @pytest.mark.parametrize("by_exchange, bids, text, legs", [
     # one leg: 1.6 sold at 90: (90 - 100) * 1.6 - 90 * 1.6 * 0.001 = -16.144 on a cost of 160
     ({"binance": 1.6}, {"binance": 90.0},
-     "stop; sell 1.6 BTC on binance (entry 100.00), est. P&L -16.14 USDT (-10.09%) after the sell fee", [("binance", 1.6)]),
+     "stop; sell 1.6 BTC on binance (entry 100.00), est. P&L -16.14 USDT (-10.09%) after the sell fee",
+     [("binance", 1.6)]),
     # two legs: 1.234 at 90 and 0.5 at 110: -12.34 - 0.111060 + 5.0 - 0.055 = -7.50606 on a cost of 173.4
     ({"binance": 1.2345, "kraken": 0.5}, {"binance": 90.0, "kraken": 110.0},
      "stop; sell 1.734 BTC on binance, kraken (entry 100.00), est. P&L -7.51 USDT (-4.33%) after the sell fee",

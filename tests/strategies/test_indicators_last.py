@@ -10,8 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from bot.strategies.indicators import (crossover_last, ema, ema_last, float_sum, log_return_volatility, log_return_volatility_last,
-                                       rsi, rsi_last, volatility_defined)
+from bot.strategies.indicators import (crossover_last, ema, ema_last, float_sum, log_return_volatility,
+                                       log_return_volatility_last, rsi, rsi_last, volatility_defined)
 
 
 def _same(a: float | None, b: float | None) -> bool:
