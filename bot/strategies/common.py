@@ -74,13 +74,20 @@ def exit_signal(strategy: str, kind: str, snapshot: Snapshot, position: Position
     legs = exit_legs(snapshot, position, symbol)
     if not legs:
         return None
-    qty = sum(leg.qty for leg in legs)
-    pnl_usdt = sum((leg.expected_price - position.avg_cost) * leg.qty
-                   - leg.expected_price * leg.qty * snapshot.markets[(leg.exchange, symbol)].taker_fee
-                   for leg in legs)
+    if len(legs) == 1:  # the sums below of one leg (sum starts from 0: 0 + x, as written here)
+        leg = legs[0]
+        qty = 0 + leg.qty
+        pnl_usdt = 0 + ((leg.expected_price - position.avg_cost) * leg.qty
+                        - leg.expected_price * leg.qty * snapshot.markets[(leg.exchange, symbol)].taker_fee)
+        venues = leg.exchange
+    else:
+        qty = sum(leg.qty for leg in legs)
+        pnl_usdt = sum((leg.expected_price - position.avg_cost) * leg.qty
+                       - leg.expected_price * leg.qty * snapshot.markets[(leg.exchange, symbol)].taker_fee
+                       for leg in legs)
+        venues = ", ".join(leg.exchange for leg in legs)
     cost = position.avg_cost * qty
     pnl_pct = pnl_usdt / cost * 100.0 if cost > 0 else 0.0
-    venues = ", ".join(leg.exchange for leg in legs)
     reason = (f"{trigger}; sell {format_qty(qty)} {position.asset} on {venues} "
               f"(entry {format_price(position.avg_cost)}), est. P&L {pnl_usdt:+,.2f} USDT ({pnl_pct:+.2f}%) "
               f"after the sell fee")
@@ -105,8 +112,9 @@ def format_price(price: float) -> str:
     8 decimals is the finest tick exchanges quote (a satoshi), so no price below 1 loses a digit:
     6, as this used to be, showed SHIB at 0.00001234 as 0.000012.
     """
-    decimals = 2 if price >= 100 else 4 if price >= 1 else 8
-    return f"{price:,.{decimals}f}"
+    if price >= 100:
+        return f"{price:,.2f}"
+    return f"{price:,.4f}" if price >= 1 else f"{price:,.8f}"
 
 
 def format_qty(qty: float) -> str:

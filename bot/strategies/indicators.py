@@ -231,6 +231,27 @@ def ema_last(values: list[float], period: int) -> tuple[float, float]:
     return alpha * values[-1] + keep * value, value
 
 
+def crossover_last(values: list[float], fast: int, slow: int) -> tuple[float, float, float, float]:
+    """ema_last(values, fast) + ema_last(values, slow), the same floats, in one pass over values."""
+    n = len(values)
+    if not 1 <= fast < slow or n <= slow:
+        return ema_last(values, fast) + ema_last(values, slow)
+    fast_alpha = 2.0 / (fast + 1)
+    fast_keep = 1.0 - fast_alpha
+    slow_alpha = 2.0 / (slow + 1)
+    slow_keep = 1.0 - slow_alpha
+    fast_value = float_sum(values, 0, fast) / fast
+    for price in values[fast:slow]:
+        fast_value = fast_alpha * price + fast_keep * fast_value
+    slow_value = float_sum(values, 0, slow) / slow
+    for price in values[slow:-1]:
+        fast_value = fast_alpha * price + fast_keep * fast_value
+        slow_value = slow_alpha * price + slow_keep * slow_value
+    last = values[-1]
+    return (fast_alpha * last + fast_keep * fast_value, fast_value,
+            slow_alpha * last + slow_keep * slow_value, slow_value)
+
+
 def rsi_last(values: list[float], period: int) -> float:
     """rsi(values, period)[-1] (nan when len(values) <= period), without arrays."""
     if period < 1:
@@ -241,19 +262,24 @@ def rsi_last(values: list[float], period: int) -> float:
     changes = [after - before for before, after in zip(values[:period], values[1:period + 1])]
     average_gain = float_sum([change if change > 0.0 else 0.0 for change in changes]) / period
     average_loss = float_sum([-change if change < 0.0 else 0.0 for change in changes]) / period
-    back = period - 1
-    # A gain adds itself to the gains and 0.0 to the losses, a loss the other way round (rsi's np.where).
-    for before, after in zip(values[period:], values[period + 1:]):
+    # rsi's smoothing (avg * (period - 1) + x) / period with float constants (the same values as the
+    # ints give); a gain adds itself to the gains and 0.0 to the losses, a loss the other way round
+    # (rsi's np.where). Adding 0.0 changes nothing here: the averages are never -0.0 (sums from +0.0 of
+    # values >= 0, then such sums scaled), so it is left out.
+    back, size = float(period - 1), float(period)
+    before = values[period]
+    for after in values[period + 1:]:
         change = after - before
+        before = after
         if change > 0.0:
-            average_gain = (average_gain * back + change) / period
-            average_loss = (average_loss * back + 0.0) / period
+            average_gain = (average_gain * back + change) / size
+            average_loss = average_loss * back / size
         elif change < 0.0:
-            average_gain = (average_gain * back + 0.0) / period
-            average_loss = (average_loss * back + -change) / period
+            average_gain = average_gain * back / size
+            average_loss = (average_loss * back - change) / size
         else:
-            average_gain = (average_gain * back + 0.0) / period
-            average_loss = (average_loss * back + 0.0) / period
+            average_gain = average_gain * back / size
+            average_loss = average_loss * back / size
     return _rsi_from_averages(average_gain, average_loss)
 
 
@@ -278,15 +304,16 @@ def log_return_volatility_last(closes: np.ndarray, period: int) -> float | None:
     return volatility if math.isfinite(volatility) else None
 
 
-def volatility_defined(closes: np.ndarray, period: int) -> bool:
+def volatility_defined(closes: np.ndarray | list[float], period: int) -> bool:
     """log_return_volatility(closes, period) is not None, without computing it: enough closes, all
     finite and positive. (Their logs are then finite, below 745 in size, so the deviations' squares
-    and their sum are too, and the std is always finite.)"""
+    and their sum are too, and the std is always finite.) closes: a 1-D float array or its tolist()."""
     if period < 2:
         raise ValueError(f"volatility period must be >= 2 (got {period})")
-    if closes.shape[0] < period + 1:
+    if len(closes) < period + 1:
         return False
-    for price in closes[-(period + 1):].tolist():
+    window = closes[-(period + 1):]
+    for price in window.tolist() if isinstance(window, np.ndarray) else window:
         if not 0.0 < price < math.inf:
             return False
     return True

@@ -21,7 +21,7 @@ sizing from risk_per_trade_pct.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -30,8 +30,8 @@ from bot.models import PORTFOLIO_QUOTE, Leg, Lookahead, PortfolioView, PositionV
 from bot.strategies.base import Strategy
 from bot.strategies.common import (exit_signal, format_price, format_qty, is_dust, recent_closes,
                                     trading_exchange, usdt_symbols)
-from bot.strategies.indicators import (ema, ema_last, log_return_volatility_last, rolling_log_volatility, rsi, rsi_last,
-                                       volatility_defined, window_emas_at)
+from bot.strategies.indicators import (crossover_last, ema, log_return_volatility_last, rolling_log_volatility, rsi,
+                                       rsi_last, volatility_defined, window_emas_at)
 
 # Leave room in the wallet for the taker fee and for the price moving before the fill.
 WALLET_SPEND_FRACTION = 0.95
@@ -40,11 +40,14 @@ POSITION_LIMIT_HEADROOM = 0.99
 CANDLE_SECONDS = 60
 # quiet_ticks screens with vectorised indicators: anything this close (relative) to a trigger counts as "maybe".
 SCREEN_MARGIN = 1e-9
+# quiet_ticks' trend masks are worked out for this many candle ends at once and kept while the closes
+# array they index stays the same object (a candle backtest's window swaps in a new, read-only one
+# when it reads a batch; bot/market/candle_window.py): a look is then an index lookup.
+SCREEN_CHUNK = 2048
 
 
-@dataclass(frozen=True, slots=True)
-class _Reading:
-    """Indicator values on the last two closed candles of one market."""
+class _Reading(NamedTuple):
+    """Indicator values on the last two closed candles of one market (a tuple: one is made per candle decision)."""
 
     close: float
     fast_now: float
@@ -64,6 +67,27 @@ class _Reading:
         return self.fast_now < self.slow_now
 
 
+def trend_maybe(closes: np.ndarray, ends: np.ndarray, fast: int, slow: int, window: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """quiet_ticks' trend screen for the readings whose history ends at each end (an index into closes):
+    (could cross up, could be below: the trend exit), conservative (SCREEN_MARGIN; undefined = maybe)."""
+    (fast_now, fast_prev), (slow_now, slow_prev) = window_emas_at(closes, ends, (fast, slow), window)
+    tol = SCREEN_MARGIN * (np.abs(fast_now) + np.abs(slow_now))
+    maybe = ~(np.isfinite(fast_now) & np.isfinite(slow_now) & np.isfinite(fast_prev) & np.isfinite(slow_prev))
+    maybe |= (fast_prev - slow_prev <= tol) & (fast_now - slow_now > -tol)  # could cross up
+    return maybe, fast_now - slow_now < tol
+
+
+def _immutable(array: np.ndarray) -> bool:
+    """True when array and every array it is a view of are read-only: its values stay what they are
+    (read-only is the promise bot/market/candle_window.py's arrays make; a view of writable memory can change)."""
+    while isinstance(array, np.ndarray):
+        if array.flags.writeable:
+            return False
+        array = array.base
+    return array is None
+
+
 class MomentumStrategy(Strategy):
     """EMA crossover with an RSI filter, volatility stops and risk-based position size."""
 
@@ -77,11 +101,18 @@ class MomentumStrategy(Strategy):
         # Only USDT-quoted markets: sizing, equity and P&L are all in USDT.
         self.symbol_by_asset: dict[str, str] = usdt_symbols(symbols)
         self._horizon_factor = math.sqrt(params.slow)
+        self._window = self.warmup_candles  # params are fixed for a strategy's life (as _horizon_factor takes them)
         # (exchange, symbol) -> (candle minute, horizon volatility or None). Pure memoisation of
         # what history gives, so that ticks between candles cost a dict lookup.
         self._volatility: dict[tuple[str, str], tuple[int, float | None]] = {}
         # asset -> the stop and take-profit last checked for its position (shown beside it; never traded on).
         self._shown_levels: dict[str, dict] = {}
+        # (exchange, symbol) -> (closes, entry maybe, held maybe, lo, top): quiet_ticks' memo of its
+        # trend masks over the ends lo..top-1 of one read-only closes array (_first_trend_tick).
+        # (exchange, symbol) -> (closes, volatility at each end, lo, top): the stop / take-profit screen's
+        # memo of the 1-minute volatility, the same way (_first_level_tick).
+        self._level_memo: dict[tuple[str, str], tuple] = {}
+        self._screens: dict[tuple[str, str], tuple] = {}
 
     @property
     def warmup_candles(self) -> int:
@@ -124,40 +155,107 @@ class MomentumStrategy(Strategy):
         n = len(lookahead)
         first = n
         held = {position.asset: position for position in view.positions() if position.qty > 0}
-        candle_ticks = np.flatnonzero(lookahead.new_candle)
-        window = self.warmup_candles
         for asset, symbol in self.symbol_by_asset.items():
             position = held.get(asset)
-            for (exchange, market_symbol), ahead in lookahead.markets.items():
-                if market_symbol != symbol:
+            for key, ahead in lookahead.markets.items():
+                if key[1] != symbol:
                     continue
-                if candle_ticks.size:
-                    ends = ahead.closed[candle_ticks]
-                    (fast, fast_prev), (slow, slow_prev) = window_emas_at(ahead.closes, ends, (p.fast, p.slow), window)
-                    tol = SCREEN_MARGIN * (np.abs(fast) + np.abs(slow))
-                    maybe = ~(np.isfinite(fast) & np.isfinite(slow) & np.isfinite(fast_prev) & np.isfinite(slow_prev))
-                    maybe |= (fast_prev - slow_prev <= tol) & (fast - slow > -tol)  # could cross up
-                    if position is not None:
-                        maybe |= fast - slow < tol  # could be below: the trend exit
-                    hits = candle_ticks[maybe]
-                    if hits.size:
-                        first = min(first, int(hits[0]))
+                if n:
+                    first = min(first, self._first_trend_tick(key, ahead, lookahead.new_candle, position is not None))
                 if position is not None and p.volatility_exits and position.avg_cost > 0:
-                    first = min(first, self._first_level_tick(ahead, position.avg_cost))
+                    first = min(first, self._first_level_tick(key, ahead, position.avg_cost))
         return first
 
-    def _first_level_tick(self, ahead, avg_cost: float) -> int:
-        """The first tick whose bid could reach the stop or the take-profit (len when none)."""
-        volatility = rolling_log_volatility(ahead.closes, ahead.closed, self.params.volatility_period)
+    def _first_trend_tick(self, key: tuple[str, str], ahead, new_candle: np.ndarray, held: bool) -> int:
+        """The first candle tick whose reading could cross up (held: or be trending down), len when none.
+
+        trend_maybe over the candle ticks' history ends, or a lookup in its memo: the masks over a
+        chunk of ends lo..top-1 (SCREEN_CHUNK) of one read-only closes array, held as arrays over
+        every end 0..top with True ("maybe") before lo and at top. A look clips its ends into that
+        range, so an end the chunk does not cover reads "maybe": when the first maybe is such an
+        end, the look is worked out again (the chunk moved to cover it, or without the memo).
+        """
+        closes, closed = ahead.closes, ahead.closed
+        screen = self._screens.get(key)
+        if screen is not None and screen[0] is closes:
+            maybe = screen[2 if held else 1].take(closed, mode="clip")
+            maybe &= new_candle
+            hit = int(maybe.argmax())
+            if not maybe[hit]:
+                return int(maybe.shape[0])
+            if screen[3] <= int(closed[hit]) < screen[4]:
+                return hit
+        candle_ticks = new_candle.nonzero()[0]
+        if not candle_ticks.size:
+            return int(new_candle.shape[0])
+        ends = closed[candle_ticks]
+        maybe = self._trend_maybe(key, closes, ends, held)
+        hit = int(maybe.argmax())
+        return int(candle_ticks[hit]) if maybe[hit] else int(new_candle.shape[0])
+
+    def _trend_maybe(self, key: tuple[str, str], closes: np.ndarray, ends: np.ndarray, held: bool) -> np.ndarray:
+        """For each end (an index into closes where a candle tick's history ends): could the reading
+        there cross up (held: or be trending down)? From the memo (_first_trend_tick), made for a chunk
+        of ends from the lowest on when closes is read-only and the ends lie in it; else computed."""
+        p = self.params
+        lo, hi = int(ends.min()), int(ends.max())
+        if lo < 0 or hi > closes.shape[0] or not _immutable(closes):  # no memo: the plain path's answer
+            entry, below = trend_maybe(closes, ends, p.fast, p.slow, self.warmup_candles)
+            return entry | below if held else entry
+        screen = self._screens.get(key)
+        if screen is None or screen[0] is not closes or lo < screen[3] or hi >= screen[4]:
+            top = min(closes.shape[0] + 1, max(hi + 1, lo + SCREEN_CHUNK))
+            entry, below = trend_maybe(closes, np.arange(lo, top), p.fast, p.slow, self.warmup_candles)
+            masks = []
+            for mask in (entry, entry | below):
+                every = np.ones(top + 1, dtype=bool)
+                every[lo:top] = mask
+                every.flags.writeable = False
+                masks.append(every)
+            screen = self._screens[key] = (closes, masks[0], masks[1], lo, top)
+        return screen[2 if held else 1][ends]
+
+    def _first_level_tick(self, key: tuple[str, str], ahead, avg_cost: float) -> int:
+        """The first tick whose bid could reach the stop or the take-profit (len when none).
+
+        The 1-minute volatility at each tick's history end is rolling_log_volatility's, from a memo
+        over a chunk of ends of one read-only closes array as the trend masks' (_first_trend_tick),
+        nan outside the chunk: a tick with a bid whose end it does not cover reads "maybe", and when
+        the first maybe is such a tick the look is worked out again. (A tick without a bid is never
+        a maybe, whatever the volatility.)
+        """
+        closes, closed = ahead.closes, ahead.closed
+        if not closed.shape[0]:
+            return 0
+        memo = self._level_memo.get(key)
+        if memo is not None and memo[0] is closes:
+            hit = self._first_level_hit(memo[1].take(closed, mode="clip"), ahead.bid, avg_cost)
+            if hit == closed.shape[0] or memo[2] <= int(closed[hit]) < memo[3]:
+                return hit
+        lo, hi = int(closed.min()), int(closed.max())
+        if lo < 0 or hi > closes.shape[0] or not _immutable(closes):  # no memo: the plain path's answer
+            volatility = rolling_log_volatility(closes, closed, self.params.volatility_period)
+        else:
+            if memo is None or memo[0] is not closes or lo < memo[2] or hi >= memo[3]:
+                top = min(closes.shape[0] + 1, max(hi + 1, lo + SCREEN_CHUNK))
+                every = np.full(top + 1, np.nan)
+                every[lo:top] = rolling_log_volatility(closes, np.arange(lo, top), self.params.volatility_period)
+                every.flags.writeable = False
+                memo = self._level_memo[key] = (closes, every, lo, top)
+            volatility = memo[1][closed]
+        return self._first_level_hit(volatility, ahead.bid, avg_cost)
+
+    def _first_level_hit(self, volatility: np.ndarray, bid: np.ndarray, avg_cost: float) -> int:
+        """The first tick whose bid could reach the stop or the take-profit around avg_cost at that
+        tick's 1-minute volatility (nan: unknown, a maybe where there is a bid); len when none."""
         horizon = volatility * self._horizon_factor
         stop = np.maximum(0.0, avg_cost * (1.0 - self.params.stop_volatility_mult * horizon))
         target = avg_cost * (1.0 + self.params.take_profit_volatility_mult * horizon)
         tol = SCREEN_MARGIN * avg_cost
-        bid = ahead.bid
         with np.errstate(invalid="ignore"):
             maybe = (bid <= stop + tol) | (bid >= target - tol) | (np.isfinite(bid) & ~np.isfinite(horizon))
-        hits = np.flatnonzero(maybe)
-        return int(hits[0]) if hits.size else int(bid.shape[0])
+        hit = int(maybe.argmax())
+        return hit if maybe[hit] else int(bid.shape[0])
 
     # -- per candle -------------------------------------------------------------------------
 
@@ -172,7 +270,7 @@ class MomentumStrategy(Strategy):
                     continue
                 # A trend exit reads no volatility, and with volatility_exits off no stop or target does.
                 reading = self._read(snapshot, exchange, symbol, volatility=self.params.volatility_exits)
-                signal = self._exit_signal(snapshot, position, symbol, reading)
+                signal = self._exit_signal(snapshot, position, symbol, reading, exchange)
             else:
                 exchange = trading_exchange(snapshot, symbol, self.params.exchange, self.exchanges)
                 if exchange is None:
@@ -186,35 +284,32 @@ class MomentumStrategy(Strategy):
     def _read(self, snapshot: Snapshot, exchange: str, symbol: str, volatility: bool = True) -> _Reading | None:
         """Indicators from the last warmup_candles closes; refreshes the volatility memo.
 
-        The last values only, from a plain list (bot/strategies/indicators.py: ema_last, rsi_last,
+        The last values only, from a plain list (bot/strategies/indicators.py: crossover_last, rsi_last,
         log_return_volatility_last): the same floats as _indicators' arrays give, a fraction of the cost.
         volatility=False (a caller that reads none): the reading's volatility fields are nan, the memo
         entry is dropped (recomputed when read), and the reading is None exactly when it would be.
         """
         p = self.params
-        window = self.warmup_candles
+        window = self._window
         closes = recent_closes(snapshot, exchange, symbol, window)
         key = (exchange, symbol)
+        values = closes.tolist() if closes is not None else None
         if not volatility:
             self._volatility.pop(key, None)
-            defined = closes is not None and volatility_defined(closes, p.volatility_period)
+            defined = values is not None and volatility_defined(values, p.volatility_period)
             volatility_1m = horizon = math.nan if defined else None
         else:
             volatility_1m = log_return_volatility_last(closes, p.volatility_period) if closes is not None else None
             horizon = volatility_1m * self._horizon_factor if volatility_1m is not None else None
             self._volatility[key] = (self._minute(snapshot), horizon)
-        if closes is None or closes.shape[0] < window or volatility_1m is None:
+        if values is None or len(values) < window or volatility_1m is None:
             return None
-        values = closes.tolist()
-        fast_now, fast_previous = ema_last(values, p.fast)
-        slow_now, slow_previous = ema_last(values, p.slow)
+        fast_now, fast_previous, slow_now, slow_previous = crossover_last(values, p.fast, p.slow)
         strength = rsi_last(values, p.rsi_period)
         if not (math.isfinite(fast_now) and math.isfinite(fast_previous) and math.isfinite(slow_now)
                 and math.isfinite(slow_previous) and math.isfinite(strength)):
             return None
-        return _Reading(close=values[-1], fast_now=fast_now, fast_previous=fast_previous, slow_now=slow_now,
-                        slow_previous=slow_previous, rsi=strength, volatility_1m=volatility_1m,
-                        volatility_horizon=horizon)
+        return _Reading(values[-1], fast_now, fast_previous, slow_now, slow_previous, strength, volatility_1m, horizon)
 
     def _indicators(self, closes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """EMA fast, EMA slow and RSI over one window of closes (what a decision reads)."""
@@ -289,12 +384,15 @@ class MomentumStrategy(Strategy):
     # -- exits ------------------------------------------------------------------------------
 
     def _exit_signal(
-        self, snapshot: Snapshot, position: PositionView, symbol: str, reading: _Reading | None
+        self, snapshot: Snapshot, position: PositionView, symbol: str, reading: _Reading | None,
+        exchange: str | None = None,
     ) -> Signal | None:
-        """Exit on stop, take-profit or (with a candle reading) a down trend; else None."""
-        exchange = self._reference_exchange(snapshot, symbol, position)
+        """Exit on stop, take-profit or (with a candle reading) a down trend; else None.
+        exchange: _reference_exchange's answer for this snapshot and position, when the caller has it."""
         if exchange is None:
-            return None
+            exchange = self._reference_exchange(snapshot, symbol, position)
+            if exchange is None:
+                return None
         bid = snapshot.quotes[(exchange, symbol)].bid
         volatility = self._horizon_volatility(snapshot, exchange, symbol) if self.params.volatility_exits else None
         trigger = None

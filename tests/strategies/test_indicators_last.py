@@ -10,8 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from bot.strategies.indicators import (ema, ema_last, float_sum, log_return_volatility, log_return_volatility_last,
-                                       rsi, rsi_last, volatility_defined)
+from bot.strategies.indicators import (crossover_last, ema, ema_last, float_sum, log_return_volatility,
+                                       log_return_volatility_last, rsi, rsi_last, volatility_defined)
 
 
 def _same(a: float | None, b: float | None) -> bool:
@@ -57,6 +57,16 @@ def test_ema_last_is_emas_last_two_values(period):
         assert _same(now, expected[0]) and _same(previous, expected[1]), (period, closes.size)
 
 
+@pytest.mark.parametrize("fast, slow", [(1, 2), (2, 3), (3, 6), (5, 13), (12, 26), (8, 9), (6, 3), (4, 4)])
+def test_crossover_last_is_both_emas_last_two_values(fast, slow):
+    rng = np.random.default_rng(50 + 7 * fast + slow)
+    for closes in _windows(rng, 300):
+        got = crossover_last(closes.tolist(), fast, slow)
+        fast_line, slow_line = ema(closes, fast), ema(closes, slow)
+        expected = [line[k] if line.size >= -k else math.nan for line in (fast_line, slow_line) for k in (-1, -2)]
+        assert len(got) == 4 and all(_same(a, b) for a, b in zip(got, expected)), (fast, slow, closes.size)
+
+
 @pytest.mark.parametrize("period", [1, 2, 7, 8, 9, 14])
 def test_rsi_last_is_rsis_last_value(period):
     rng = np.random.default_rng(100 + period)
@@ -77,14 +87,23 @@ def test_log_return_volatility_last_is_the_array_version(period):
 def test_volatility_defined_is_whether_the_volatility_is_not_none(period):
     rng = np.random.default_rng(300 + period)
     extremes = [np.array([5e-324, 1.7e308] * 20), np.array([1e-300, 1e300] * 20)]  # tiny and huge: still finite
-    for closes in list(_windows(rng, 300)) + extremes:
-        assert volatility_defined(closes, period) == (log_return_volatility(closes, period) is not None), \
-            (period, closes.size)
+    oldest_bad = []  # the window's oldest close is the bad one (and the one before it, outside the window)
+    for bad in (math.nan, math.inf, 0.0, -1.0):
+        for at in (period + 1, period + 2):
+            spoiled = np.linspace(1.0, 2.0, 50)
+            spoiled[-at] = bad
+            oldest_bad.append(spoiled)
+    for closes in list(_windows(rng, 300)) + extremes + oldest_bad:
+        defined = log_return_volatility(closes, period) is not None
+        assert volatility_defined(closes, period) == defined, (period, closes.size)
+        assert volatility_defined(closes.tolist(), period) == defined, (period, closes.size)
 
 
 def test_periods_below_the_minimum_are_refused_as_the_array_versions_do():
     with pytest.raises(ValueError, match="ema period"):
         ema_last([1.0, 2.0], 0)
+    with pytest.raises(ValueError, match="ema period"):
+        crossover_last([1.0, 2.0], 0, 3)
     with pytest.raises(ValueError, match="rsi period"):
         rsi_last([1.0, 2.0], 0)
     with pytest.raises(ValueError, match="volatility period"):
