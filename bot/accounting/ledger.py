@@ -13,7 +13,8 @@ from typing import Iterator
 
 from bot.models import OPTIONAL_TRADE_FIELDS, LedgerEntry, Trade
 from bot.accounting.entry_checks import EntryChecker, entry_from_record
-from bot.storage import CorruptFileError, JsonlWriter, iter_jsonl, read_jsonl, repair_torn_tail
+from bot.accounting.trade_lines import trade_line
+from bot.storage import CorruptFileError, JsonlWriter, dumps, iter_jsonl, read_jsonl, repair_torn_tail
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,9 @@ class TradeLedger:
                              f"(got {[r.seq for r in records]})")
         if self._writer is None:
             self._writer = JsonlWriter(self.path, fsync=self.fsync)
-        self._writer.append_many(record.to_dict() for record in records)
+        # A trade's line from its fields (trade_lines.py: the same text as dumps(to_dict())).
+        self._writer.append_encoded([trade_line(record) if type(record) is Trade else dumps(record.to_dict())
+                                     for record in records])
         trades = []
         for record in records:
             if isinstance(record, LedgerEntry):
