@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from math import copysign
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -259,8 +260,8 @@ class DataFlowManager:
         except StorageError as exc:
             state_error = exc  # the trades are in the ledger; the state file is rebuilt from it later
         if self.activity is not None:
-            self.activity.record("trades_executed", strategy=signal.strategy, signal_id=signal.id, kind=signal.kind,
-                                 trades=[t.id for t in trades], status=result.status, reason=signal.reason)
+            self.activity.trades_executed(signal.strategy, signal.id, signal.kind, [t.id for t in trades],
+                                          result.status, signal.reason)
         if self.on_trades is not None:
             self.on_trades(trades)
         self.emit("trade_executed", list(trades))
@@ -335,8 +336,9 @@ def _with_realized(trade: Trade, realized: float) -> Trade:
     """The draft with its realized P&L. The draft is this call's own (nothing else holds it yet), so the
     field is set in place, as a frozen dataclass's __init__ sets it, instead of copying all 23 fields."""
     # A draft already holds 0.0: an entry's realized P&L (the same float, sign and all) needs nothing.
-    if type(realized) is float and type(trade.realized_pnl) is float and repr(realized) == repr(trade.realized_pnl) == "0.0":
-        return trade
+    if type(realized) is float and realized == 0.0 and copysign(1.0, realized) > 0.0 and \
+            type(trade.realized_pnl) is float and trade.realized_pnl == 0.0 and copysign(1.0, trade.realized_pnl) > 0.0:
+        return trade  # both +0.0
     _REALIZED_PNL.__set__(trade, realized)
     return trade
 

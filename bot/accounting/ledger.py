@@ -102,7 +102,8 @@ class TradeLedger:
         if not records:
             return
         expected = self.last_seq + 1
-        if records[0].seq != expected or any(b.seq != a.seq + 1 for a, b in zip(records, records[1:])):
+        if records[0].seq != expected or (len(records) > 1 and
+                                          any(b.seq != a.seq + 1 for a, b in zip(records, records[1:]))):
             raise ValueError(f"ledger lines must continue the ledger at seq {expected} without gaps "
                              f"(got {[r.seq for r in records]})")
         if self._writer is None:
@@ -110,17 +111,19 @@ class TradeLedger:
         # A trade's line from its fields (trade_lines.py: the same text as dumps(to_dict())).
         self._writer.append_encoded([trade_line(record) if type(record) is Trade else dumps(record.to_dict())
                                      for record in records])
-        trades = []
+        trades = 0
         for record in records:
             if isinstance(record, LedgerEntry):
                 self._recent_entries.append(record)
             else:
-                trades.append(record)
-        self._recent.extend(trades)
-        self.count += len(trades)
-        self.entries_count += len(records) - len(trades)
-        self.last_seq = records[-1].seq
-        self.last_tick = max(self.last_tick, records[-1].tick)
+                self._recent.append(record)
+                trades += 1
+        self.count += trades
+        self.entries_count += len(records) - trades
+        last = records[-1]
+        self.last_seq = last.seq
+        if last.tick > self.last_tick:
+            self.last_tick = last.tick
 
     @property
     def held(self) -> int:
