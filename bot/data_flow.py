@@ -251,8 +251,9 @@ class DataFlowManager:
             raise
         for trade in trades:
             self.portfolio.apply(trade)
-        for trade in trades:
-            self._note_fill(trade)
+        if self.note_fill is not None:
+            for trade in trades:
+                self._note_fill(trade)
         state_error = None
         try:
             if self.state_after_trades:
@@ -264,7 +265,8 @@ class DataFlowManager:
                                           result.status, signal.reason)
         if self.on_trades is not None:
             self.on_trades(trades)
-        self.emit("trade_executed", list(trades))
+        if self._listeners:  # nobody listening (a backtest): no event to build
+            self.emit("trade_executed", list(trades))
         return result, state_error
 
     def _missed(self, order: Order, tick: int, ts: float, reason_key: str, reason: str,
@@ -298,7 +300,11 @@ class DataFlowManager:
 
     def _trades_for(self, order: Order, snapshot: Snapshot, fills: tuple[Fill, ...], ts: float) -> list[Trade]:
         signal, decision = order.signal, order.decision
-        status = "partial" if any(f.partial for f in fills) else "filled"
+        status = "filled"
+        for f in fills:
+            if f.partial:
+                status = "partial"
+                break
         decision_ts = whole_ms(decision.ts)
         first_seq = self.ledger.next_seq()
         drafts = []

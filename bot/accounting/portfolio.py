@@ -214,9 +214,12 @@ class PortfolioTracker:
             wallet[quote] = wallet.get(quote, 0.0) + notional
         wallet[trade.fee_asset] = wallet.get(trade.fee_asset, 0.0) - trade.fee
         sign = 1.0 if trade.side == "buy" else -1.0
-        self._flow(trade.exchange, base, trade.strategy, sign * trade.qty)
-        self._flow(trade.exchange, quote, trade.strategy, -sign * notional)
-        self._flow(trade.exchange, trade.fee_asset, trade.strategy, -trade.fee)
+        flows, exchange, strategy = self.flows, trade.exchange, trade.strategy
+        for asset, change in ((base, sign * trade.qty), (quote, -sign * notional), (trade.fee_asset, -trade.fee)):
+            by_strategy = flows.get((exchange, asset))
+            if by_strategy is None:
+                by_strategy = flows[(exchange, asset)] = {}
+            by_strategy[strategy] = by_strategy.get(strategy, 0.0) + change
         shorting = self.margin is not None and trade.strategy in self.margin.shorting
         if shorting:
             key = (trade.strategy, base)
@@ -258,12 +261,6 @@ class PortfolioTracker:
                 return None
         positions.update(scratch)
         return realized
-
-    def _flow(self, exchange: str, asset: str, strategy: str, change: float) -> None:
-        flows = self.flows.get((exchange, asset))
-        if flows is None:
-            flows = self.flows[(exchange, asset)] = {}
-        flows[strategy] = flows.get(strategy, 0.0) + change
 
     def _book_positions(self, trade: Trade, book: dict, copy_from: dict | None = None) -> float:
         base, quote = split_symbol(trade.symbol)
