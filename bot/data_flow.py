@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from math import copysign
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -250,8 +251,9 @@ class DataFlowManager:
             raise
         for trade in trades:
             self.portfolio.apply(trade)
-        for trade in trades:
-            self._note_fill(trade)
+        if self.note_fill is not None:
+            for trade in trades:
+                self._note_fill(trade)
         state_error = None
         try:
             if self.state_after_trades:
@@ -259,11 +261,12 @@ class DataFlowManager:
         except StorageError as exc:
             state_error = exc  # the trades are in the ledger; the state file is rebuilt from it later
         if self.activity is not None:
-            self.activity.record("trades_executed", strategy=signal.strategy, signal_id=signal.id, kind=signal.kind,
-                                 trades=[t.id for t in trades], status=result.status, reason=signal.reason)
+            self.activity.trades_executed(signal.strategy, signal.id, signal.kind, [t.id for t in trades],
+                                          result.status, signal.reason)
         if self.on_trades is not None:
             self.on_trades(trades)
-        self.emit("trade_executed", list(trades))
+        if self._listeners:  # nobody listening (a backtest): no event to build
+            self.emit("trade_executed", list(trades))
         return result, state_error
 
     def _missed(self, order: Order, tick: int, ts: float, reason_key: str, reason: str,
@@ -297,7 +300,11 @@ class DataFlowManager:
 
     def _trades_for(self, order: Order, snapshot: Snapshot, fills: tuple[Fill, ...], ts: float) -> list[Trade]:
         signal, decision = order.signal, order.decision
-        status = "partial" if any(f.partial for f in fills) else "filled"
+        status = "filled"
+        for f in fills:
+            if f.partial:
+                status = "partial"
+                break
         decision_ts = whole_ms(decision.ts)
         first_seq = self.ledger.next_seq()
         drafts = []
@@ -335,8 +342,9 @@ def _with_realized(trade: Trade, realized: float) -> Trade:
     """The draft with its realized P&L. The draft is this call's own (nothing else holds it yet), so the
     field is set in place, as a frozen dataclass's __init__ sets it, instead of copying all 23 fields."""
     # A draft already holds 0.0: an entry's realized P&L (the same float, sign and all) needs nothing.
-    if type(realized) is float and type(trade.realized_pnl) is float and repr(realized) == repr(trade.realized_pnl) == "0.0":
-        return trade
+    if type(realized) is float and realized == 0.0 and copysign(1.0, realized) > 0.0 and \
+            type(trade.realized_pnl) is float and trade.realized_pnl == 0.0 and copysign(1.0, trade.realized_pnl) > 0.0:
+        return trade  # both +0.0
     _REALIZED_PNL.__set__(trade, realized)
     return trade
 

@@ -391,6 +391,9 @@ def _epoch(value) -> float:
 
 def format_levels(levels: tuple[tuple[float, float], ...]) -> str:
     """Book levels taken as the ledger line writes them: "qty@price qty@price", best first, exact floats."""
+    if len(levels) == 1:  # a candle book's one level: the same text without the join
+        (price, qty), = levels
+        return f"{qty!r}@{price!r}"
     return " ".join(f"{qty!r}@{price!r}" for price, qty in levels)
 
 

@@ -88,7 +88,10 @@ def _fsync_dir(folder: Path) -> None:
 
 def _write_all(fd: int, data: bytes) -> None:
     """os.write until every byte is out (a nearly full disk accepts a short write first)."""
-    view = memoryview(data)
+    written = os.write(fd, data)
+    if written == len(data):  # the usual case: all of it at once
+        return
+    view = memoryview(data)[written:]
     while view:
         written = os.write(fd, view)
         view = view[written:]
@@ -336,11 +339,11 @@ class JsonlWriter:
 
     def append_encoded(self, lines) -> None:
         """append_many for records already encoded, each exactly as dumps gives it (no newline)."""
-        if not isinstance(lines, list):
+        if type(lines) is not list and type(lines) is not tuple:
             lines = list(lines)
         if not lines:
             return
-        data = ("\n".join(lines) + "\n").encode("utf-8")
+        data = ((lines[0] + "\n") if len(lines) == 1 else ("\n".join(lines) + "\n")).encode("utf-8")
         if self._fd is None:
             self._open()
         if self._needs_cut:

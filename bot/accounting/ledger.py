@@ -13,7 +13,8 @@ from typing import Iterator
 
 from bot.models import OPTIONAL_TRADE_FIELDS, LedgerEntry, Trade
 from bot.accounting.entry_checks import EntryChecker, entry_from_record
-from bot.storage import CorruptFileError, JsonlWriter, iter_jsonl, read_jsonl, repair_torn_tail
+from bot.accounting.trade_lines import trade_line
+from bot.storage import CorruptFileError, JsonlWriter, dumps, iter_jsonl, read_jsonl, repair_torn_tail
 
 log = logging.getLogger(__name__)
 
@@ -101,23 +102,28 @@ class TradeLedger:
         if not records:
             return
         expected = self.last_seq + 1
-        if records[0].seq != expected or any(b.seq != a.seq + 1 for a, b in zip(records, records[1:])):
+        if records[0].seq != expected or (len(records) > 1 and
+                                          any(b.seq != a.seq + 1 for a, b in zip(records, records[1:]))):
             raise ValueError(f"ledger lines must continue the ledger at seq {expected} without gaps "
                              f"(got {[r.seq for r in records]})")
         if self._writer is None:
             self._writer = JsonlWriter(self.path, fsync=self.fsync)
-        self._writer.append_many(record.to_dict() for record in records)
-        trades = []
+        # A trade's line from its fields (trade_lines.py: the same text as dumps(to_dict())).
+        self._writer.append_encoded([trade_line(record) if type(record) is Trade else dumps(record.to_dict())
+                                     for record in records])
+        trades = 0
         for record in records:
             if isinstance(record, LedgerEntry):
                 self._recent_entries.append(record)
             else:
-                trades.append(record)
-        self._recent.extend(trades)
-        self.count += len(trades)
-        self.entries_count += len(records) - len(trades)
-        self.last_seq = records[-1].seq
-        self.last_tick = max(self.last_tick, records[-1].tick)
+                self._recent.append(record)
+                trades += 1
+        self.count += trades
+        self.entries_count += len(records) - trades
+        last = records[-1]
+        self.last_seq = last.seq
+        if last.tick > self.last_tick:
+            self.last_tick = last.tick
 
     @property
     def held(self) -> int:

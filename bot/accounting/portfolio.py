@@ -75,6 +75,9 @@ class PortfolioTracker:
         self._marks: dict[str, float] = {}
         self._marks_tick = -2
         self._last_sample_ts = float("-inf")
+        # realized_for's booking of one trade, for apply: (trade, positions booked, the positions they
+        # were copied from, realized P&L), or None.
+        self._draft: tuple | None = None
 
     # ----- marks and equity -------------------------------------------------------------
     def mark(self, snapshot: Snapshot) -> bool:
@@ -178,6 +181,10 @@ class PortfolioTracker:
         results = []
         for trade in trades:
             results.append(self._book_positions(trade, scratch, copy_from=self.positions))
+        # One trade (a single-leg fill): its booked positions wait for apply, which installs them
+        # instead of booking the same arithmetic again, if the books are as they were drafted from.
+        self._draft = (trades[0], scratch, {key: self.positions.get(key) for key in scratch}, results[0]) \
+            if len(results) == 1 and isinstance(trades, (list, tuple)) else None
         return results
 
     def apply_record(self, record: Trade | LedgerEntry) -> None:
@@ -207,14 +214,19 @@ class PortfolioTracker:
             wallet[quote] = wallet.get(quote, 0.0) + notional
         wallet[trade.fee_asset] = wallet.get(trade.fee_asset, 0.0) - trade.fee
         sign = 1.0 if trade.side == "buy" else -1.0
-        self._flow(trade.exchange, base, trade.strategy, sign * trade.qty)
-        self._flow(trade.exchange, quote, trade.strategy, -sign * notional)
-        self._flow(trade.exchange, trade.fee_asset, trade.strategy, -trade.fee)
+        flows, exchange, strategy = self.flows, trade.exchange, trade.strategy
+        for asset, change in ((base, sign * trade.qty), (quote, -sign * notional), (trade.fee_asset, -trade.fee)):
+            by_strategy = flows.get((exchange, asset))
+            if by_strategy is None:
+                by_strategy = flows[(exchange, asset)] = {}
+            by_strategy[strategy] = by_strategy.get(strategy, 0.0) + change
         shorting = self.margin is not None and trade.strategy in self.margin.shorting
         if shorting:
             key = (trade.strategy, base)
             before = short_qty(self.positions.get(key), trade.exchange)
-        realized = self._book_positions(trade, self.positions)
+        realized = self._drafted(trade)
+        if realized is None:
+            realized = self._book_positions(trade, self.positions)
         if shorting:
             self._reserved.clear()
             position = self.positions.get(key)
@@ -225,7 +237,7 @@ class PortfolioTracker:
             if self.margin.rate_pct(base) > 0:
                 after = short_qty(position, trade.exchange)
                 note_short_change(self.accruals, (trade.strategy, base, trade.exchange), before, after, trade.ts)
-        stats = self.stats.setdefault(trade.strategy, StrategyStats())
+        stats = self.stats.get(trade.strategy) or self.stats_of(trade.strategy)
         stats.trades += 1
         stats.realized_pnl += realized
         stats.fees_usdt += trade_fee_usdt(trade)
@@ -234,11 +246,21 @@ class PortfolioTracker:
         self.last_tick = max(self.last_tick, trade.tick)
         return realized
 
-    def _flow(self, exchange: str, asset: str, strategy: str, change: float) -> None:
-        flows = self.flows.get((exchange, asset))
-        if flows is None:
-            flows = self.flows[(exchange, asset)] = {}
-        flows[strategy] = flows.get(strategy, 0.0) + change
+    def _drafted(self, trade: Trade) -> float | None:
+        """trade's realized P&L with its positions installed from realized_for's draft, when the draft is
+        of this very trade and every position it was copied from is still the one held; else None."""
+        draft, self._draft = self._draft, None
+        if draft is None or draft[0] is not trade:
+            return None
+        _, scratch, sources, realized = draft
+        positions = self.positions
+        # Positions change only by booking here (apply, which takes the draft first): the same objects
+        # are the same books.
+        for key, source in sources.items():
+            if positions.get(key) is not source:
+                return None
+        positions.update(scratch)
+        return realized
 
     def _book_positions(self, trade: Trade, book: dict, copy_from: dict | None = None) -> float:
         base, quote = split_symbol(trade.symbol)

@@ -75,8 +75,17 @@ class PaperExecutor:
             return ExecutionResult("rejected", reason="signal has no legs", reason_key="other")
         atomic = len(signal.legs) > 1
         deltas: dict[tuple[str, str], float] = {}
-        fills, takes = [], []
         when = snapshot.ts if fill_ts is None else fill_ts
+        if not atomic:  # one leg: nothing taken before a refusal, so nothing to roll back
+            leg = signal.legs[0]
+            try:
+                fill = self._fill_leg(leg, arrivals[0] if arrivals is not None else snapshot, wallets, deltas,
+                                      allows_short, False, signal.strategy, "")
+            except _Rejected as exc:
+                return ExecutionResult("rejected", reason=str(exc), reason_key=exc.key)
+            take = self.liquidity.record(leg.exchange, leg.symbol, leg.side, fill.levels_taken, when)
+            return ExecutionResult("partial" if fill.partial else "filled", (fill,), takes=(take,))
+        fills, takes = [], []
         try:
             for number, leg in enumerate(signal.legs, start=1):
                 met = arrivals[number - 1] if arrivals is not None else snapshot

@@ -30,7 +30,10 @@ class Order:
     @property
     def ready(self) -> bool:
         """True once every leg has met a book."""
-        return all(snapshot is not None for snapshot in self.arrivals)
+        arrivals = self.arrivals
+        if len(arrivals) == 1:
+            return arrivals[0] is not None
+        return all(snapshot is not None for snapshot in arrivals)
 
     def latency_ms(self) -> float | None:
         """The longest time, in ms, from the decision to the book a leg met (None before all arrived)."""
@@ -60,7 +63,11 @@ class OrdersInFlight:
 
     def make(self, signal: Signal, decision: Snapshot, allows_short: bool) -> Order:
         """The order a signal becomes; legs with latency 0 have arrived already."""
-        due = tuple(decision.ts + self.latency_seconds(leg.exchange) for leg in signal.legs)
+        legs = signal.legs
+        if len(legs) == 1:  # the usual signal: the same tuple and list without the generators
+            when = decision.ts + self.latency_seconds(legs[0].exchange)
+            return Order(signal, decision, allows_short, (when,), [decision if when <= decision.ts else None])
+        due = tuple(decision.ts + self.latency_seconds(leg.exchange) for leg in legs)
         arrivals: list[Snapshot | None] = [decision if when <= decision.ts else None for when in due]
         return Order(signal, decision, allows_short, due, arrivals)
 

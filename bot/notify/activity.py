@@ -4,14 +4,17 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import time
+from json.encoder import encode_basestring  # json's own text for a str (ensure_ascii off)
 from pathlib import Path
 
 from bot.models import iso_utc
-from bot.storage import JsonlWriter, StorageError
+from bot.storage import JsonlWriter, StorageError, dumps
 
 log = logging.getLogger(__name__)
 
 ACTIVITY_FILE = "activity.jsonl"
+_TRADES_EXECUTED = ('{"ts":%s,"event":"trades_executed","strategy":%s,"signal_id":%s,"kind":%s,"trades":[%s],'
+                    '"status":%s,"reason":%s}')
 TEXT_LOG_FILE = "bot.log"
 
 
@@ -48,12 +51,42 @@ class ActivityLog:
         activity log is a record of what happened, not the truth the bot runs on)."""
         entry = {"ts": wall_clock_iso(time.time()), "event": event, **fields}
         try:
-            self._writer.append(entry)
-        except (StorageError, ValueError) as exc:  # ValueError: a field JSON cannot hold (NaN, lone surrogate)
-            self.write_errors += 1
-            if self.write_errors == 1 or self.write_errors % 100 == 0:
-                log.error("activity log: %s (%d records lost so far; this one was %s)", exc, self.write_errors, event)
+            line = dumps(entry)
+        except ValueError as exc:  # a field JSON cannot hold (NaN); a lone surrogate fails in the append
+            self._failed(exc, event)
+            return entry
+        self._append((line,), event)
         return entry
+
+    def _failed(self, exc: BaseException, event: str) -> None:
+        self.write_errors += 1
+        if self.write_errors == 1 or self.write_errors % 100 == 0:
+            log.error("activity log: %s (%d records lost so far; this one was %s)", exc, self.write_errors, event)
+
+    def trades_executed(self, strategy: str, signal_id: str, kind: str, trade_ids: list[str], status: str,
+                        reason: str) -> None:
+        """record("trades_executed", strategy=..., signal_id=..., kind=..., trades=trade_ids, status=..., reason=...),
+        the same line formatted from one template (the data flow's record of every fill)."""
+        line = None
+        if type(trade_ids) is list:
+            try:
+                line = _TRADES_EXECUTED % (
+                    encode_basestring(wall_clock_iso(time.time())), encode_basestring(strategy),
+                    encode_basestring(signal_id), encode_basestring(kind), ",".join(map(encode_basestring, trade_ids)),
+                    encode_basestring(status), encode_basestring(reason))
+            except TypeError:  # a field that is not a str: json's own way below
+                pass
+        if line is None:
+            self.record("trades_executed", strategy=strategy, signal_id=signal_id, kind=kind, trades=trade_ids,
+                        status=status, reason=reason)
+            return
+        self._append((line,), "trades_executed")
+
+    def _append(self, lines, event: str) -> None:
+        try:
+            self._writer.append_encoded(lines)
+        except (StorageError, ValueError) as exc:  # ValueError: a lone surrogate (no UTF-8 for it)
+            self._failed(exc, event)
 
     def close(self) -> None:
         """Close the file."""
