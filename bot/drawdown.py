@@ -36,8 +36,24 @@ class DrawdownMeter:
 
     def note(self, portfolio) -> None:
         """Raise both peaks to the values now when they are above."""
-        portfolio.note_equity()
-        self.trading_peak = max(self.trading_peak, trading_equity(portfolio))
+        self._raise_peaks(portfolio)
+
+    def note_and_measure(self, portfolio) -> float:
+        """note(), then drawdown_pct(): the kill switch's look, from one valuation of the portfolio."""
+        equity, trading = self._raise_peaks(portfolio)
+        if self.basis == "equity":
+            return fall_pct(portfolio.peak_equity, equity)  # = portfolio.drawdown_pct()
+        return fall_pct(self.trading_peak, trading)
+
+    def _raise_peaks(self, portfolio) -> tuple[float, float]:
+        """Raise portfolio.peak_equity (as portfolio.note_equity does) and the trading peak to the values
+        now; returns (equity, trading equity), each computed once."""
+        equity = portfolio.equity()
+        if equity > portfolio.peak_equity:
+            portfolio.peak_equity = equity
+        trading = equity - portfolio.holdings_pnl()
+        self.trading_peak = max(self.trading_peak, trading)
+        return equity, trading
 
     def trading_drawdown_pct(self, portfolio) -> float:
         """Fall of trading equity from its peak, in %. Changes nothing."""

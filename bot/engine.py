@@ -338,8 +338,7 @@ class BotEngine:
     def _drawdown_now(self) -> float:
         """Raise the peaks to the values now, then the fall on risk.drawdown_basis in %: what the
         kill switch and drawdown alerts see. Peaks move only here and at equity samples, never on a read."""
-        self.drawdown.note(self.portfolio)
-        return self.drawdown.drawdown_pct(self.portfolio)
+        return self.drawdown.note_and_measure(self.portfolio)
 
     def _check_kill_switch(self) -> None:
         drawdown = self._drawdown_now()

@@ -146,3 +146,53 @@ def test_an_unknown_basis_is_a_config_error_naming_the_key():
 
     with pytest.raises(ConfigError, match=r"^risk\.drawdown_basis: "):
         parse_config({"risk": {"drawdown_basis": "holdings"}})
+
+
+@pytest.mark.parametrize("basis", ["trading", "equity"])
+def test_the_kill_switch_look_equals_note_then_drawdown_pct(basis):
+    """DrawdownMeter.note_and_measure (one valuation) against the plain look: the tracker's note_equity,
+    the trading peak raised to trading_equity, then drawdown_pct; two trackers taken through the same
+    marks (sampled once an hour only) and wallet changes: the same value and peaks every time."""
+    from bot.accounting.portfolio import PortfolioTracker
+    from bot.drawdown import DrawdownMeter, trading_equity
+
+    start = {"binance": dict(START)}
+    plain_tracker, fast_tracker = PortfolioTracker(start, equity_sample_seconds=3600.0), \
+        PortfolioTracker(start, equity_sample_seconds=3600.0)
+    plain, fast = DrawdownMeter(basis), DrawdownMeter(basis)
+    prices = [100.0, 104.0, 97.5, 50.0, 50.0, 120.0, 80.0, 130.0, 131.0]
+    for tick, price in enumerate(prices):
+        snap = snapshot({("binance", "BTC/USDT"): flat_book(price, qty=5.0)}, tick=tick, ts=T0 + 60.0 * tick)
+        for tracker in (plain_tracker, fast_tracker):
+            tracker.mark(snap)
+            tracker.balances["binance"]["USDT"] -= 3.0 * (tick % 3)  # a strategy's losses (fees) now and then
+        plain_tracker.note_equity()
+        plain.trading_peak = max(plain.trading_peak, trading_equity(plain_tracker))
+        expected = plain.drawdown_pct(plain_tracker)
+        assert fast.note_and_measure(fast_tracker) == expected
+        assert (fast.trading_peak, fast_tracker.peak_equity) == (plain.trading_peak, plain_tracker.peak_equity)
+    assert fast_tracker.peak_equity > max(equity for _, equity in fast_tracker.equity_history)  # raised by the look
+
+
+def test_the_kill_switch_look_by_hand():
+    """1,000 USDT + 1 BTC at 100 is 1,100; at 120 equity is 1,120 (the new peak) and trading equity stays
+    1,100 (the coins' own move); at 50 equity is 1,050 (6.25% down from 1,120) and trading equity still
+    1,100; 11 USDT of fees then is 1% of trading equity."""
+    from bot.accounting.portfolio import PortfolioTracker
+    from bot.drawdown import DrawdownMeter
+
+    def at(price, tick):
+        return snapshot({("binance", "BTC/USDT"): flat_book(price, spread=0.0, qty=5.0)}, tick=tick, ts=T0 + 60.0 * tick)
+
+    for basis, after_fall, after_fees in (("equity", 70 / 1120 * 100, 81 / 1120 * 100), ("trading", 0.0, 1.0)):
+        tracker, meter = PortfolioTracker({"binance": dict(START)}, equity_sample_seconds=3600.0), DrawdownMeter(basis)
+        tracker.mark(at(100.0, 0))
+        assert meter.note_and_measure(tracker) == 0.0
+        tracker.mark(at(120.0, 1))
+        assert meter.note_and_measure(tracker) == 0.0
+        assert tracker.peak_equity == pytest.approx(1120.0) and meter.trading_peak == pytest.approx(1100.0)
+        tracker.mark(at(50.0, 2))
+        assert meter.note_and_measure(tracker) == pytest.approx(after_fall)
+        tracker.balances["binance"]["USDT"] -= 11.0
+        assert meter.note_and_measure(tracker) == pytest.approx(after_fees)
+        assert meter.trading_peak == pytest.approx(1100.0) and tracker.peak_equity == pytest.approx(1120.0)

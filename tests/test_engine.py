@@ -428,6 +428,7 @@ def test_marks_notifications_and_listeners_that_raise_are_contained(tmp_path, mo
 
     monkeypatch.setattr(engine.portfolio, "mark", broken)
     monkeypatch.setattr(engine.notifications, "notify", broken)
+    monkeypatch.setattr(engine.notifications, "notify_composed", broken)  # the trade confirmations' way in
     engine.data_flow.subscribe(broken)
     engine.run_fast(6000)
     assert engine.ticks_run == 6005 and engine.ledger.count > 0

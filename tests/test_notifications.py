@@ -144,3 +144,89 @@ def test_bad_kind_or_level_is_refused(tmp_path):
     with pytest.raises(ValueError, match="level must be one of"):
         svc.notify("manual", "x", level="panic")
     svc.close()
+
+
+# ----- composed notes: the message is made only for a note that goes out -------------------------
+def test_a_composed_note_is_the_note_notify_sends(tmp_path):
+    """notify_composed against the plain notify: the same note, the same log line, the same counts."""
+    results = {}
+    for way in ("plain", "composed"):
+        folder = tmp_path / way
+        folder.mkdir()
+        emitted = []
+        svc = NotificationService(NotificationsConfig(), folder, emit=emitted.append, clock=lambda: 1_767_225_600.5)
+        if way == "plain":
+            note = svc.notify("trade_executed", "momentum: buy 1 BTC/USDT", level="success", signal_id="s-1",
+                              trade_ids=["T1"])
+        else:
+            note = svc.notify_composed("trade_executed", lambda: ("momentum: buy 1 BTC/USDT",
+                                                                  {"signal_id": "s-1", "trade_ids": ["T1"]}),
+                                       level="success")
+        svc.close()
+        results[way] = (note, emitted, list(svc.history), dict(svc.stats),
+                        (folder / "notifications.jsonl").read_text())
+    assert results["composed"] == results["plain"]
+    assert results["plain"][0]["message"] == "momentum: buy 1 BTC/USDT" and results["plain"][0]["trade_ids"] == ["T1"]
+
+
+def test_a_note_held_back_is_never_composed(tmp_path):
+    """Rate-limited or switched off: compose is not called, and the counts are notify's."""
+    now = [1000.0]
+    svc = NotificationService(NotificationsConfig(rate_limit_per_minute=2, kinds={"alert": False}), tmp_path,
+                              clock=lambda: now[0])
+    composed = []
+
+    def compose(i):
+        def make():
+            composed.append(i)
+            return f"trade {i}", {"n": i}
+        return make
+
+    sent = [svc.notify_composed("trade_executed", compose(i)) for i in range(4)]
+    assert [note is not None for note in sent] == [True, True, False, False]
+    assert composed == [0, 1]
+    assert svc.notify_composed("alert", compose(9)) is None and composed == [0, 1]
+    now[0] += 61
+    assert svc.notify_composed("trade_executed", compose(5))["n"] == 5 and composed == [0, 1, 5]
+    assert svc.stats["suppressed"] == 2 and svc.stats["disabled"] == 1 and svc.stats["sent"] == 3
+    with pytest.raises(ValueError, match="unknown notification kind"):
+        svc.notify_composed("gossip", compose(7))
+    assert composed == [0, 1, 5]
+    svc.close()
+
+
+def test_a_trade_confirmation_says_every_leg_and_the_realized_pnl(tmp_path):
+    from bot.faults import FaultTracker
+    from bot.models import Trade
+    from bot.notify.activity import ActivityLog
+    from bot.notify.notices import EngineNotices
+
+    def trade(n, side, qty, price, realized):
+        return Trade(id=f"T{n}", seq=n, ts=0.0, tick=3, strategy="arbitrage", signal_id="arbitrage-3-1",
+                     kind="cross", exchange=("binance", "kraken")[n - 1], symbol="BTC/USDT", side=side, qty=qty,
+                     price=price, fee=0.0, fee_asset="USDT", quote_usdt_rate=1.0, realized_pnl=realized,
+                     status="filled", reason="")
+
+    svc = NotificationService(NotificationsConfig(), tmp_path)
+    notices = EngineNotices(ActivityLog(tmp_path), svc, FaultTracker(lambda *a, **k: None))
+    notices.trades_executed([trade(1, "buy", 0.25, 101234.5678, 0.0), trade(2, "sell", 0.25, 101300.0, 12.345)])
+    notices.trades_executed([trade(1, "buy", 1e-05, 99.5, 0.0)])
+    first, second = svc.history
+    assert first["message"] == ("arbitrage: buy 0.25 BTC/USDT on binance at 101235; "
+                                "sell 0.25 BTC/USDT on kraken at 101300 (realized +12.35 USDT)")
+    assert (first["kind"], first["level"], first["strategy"], first["signal_id"], first["trade_ids"]) == \
+        ("trade_executed", "success", "arbitrage", "arbitrage-3-1", ["T1", "T2"])
+    assert second["message"] == "arbitrage: buy 1e-05 BTC/USDT on binance at 99.5"
+    svc.close()
+
+
+def test_a_confirmation_that_cannot_be_made_is_a_counted_fault_not_a_raise(tmp_path):
+    from bot.faults import FaultTracker
+    from bot.notify.activity import ActivityLog
+    from bot.notify.notices import EngineNotices
+
+    faults = FaultTracker(lambda *a, **k: None)
+    svc = NotificationService(NotificationsConfig(), tmp_path)
+    EngineNotices(ActivityLog(tmp_path), svc, faults).trades_executed([])  # no trades: nothing to say
+    assert faults.side_errors["notifications"] == 1 and not svc.history
+    svc.close()

@@ -231,3 +231,21 @@ def test_the_payer_is_the_strategy_that_took_the_most_out():
     assert payer(books, "BTC", "a", "b") == "momentum"
     books.flows = {}
     assert payer(books, "BTC", "a", "b") is None
+
+
+def test_one_exchange_has_nothing_to_move_even_with_a_wallet_run_dry(tmp_path):
+    """The keeper's one-exchange shortcut against plan_transfers itself: no transfer, no note, no line."""
+    from bot.accounting.transfers import plan_transfers
+
+    start = {"a": {"USDT": 1000.0, "BTC": 1.0}}
+    books = books_on(tmp_path, start, transfers={"withdrawal_fees": {}, "minutes": {}})
+    sell = signal("momentum", ("a", "BTC/USDT", "sell", 0.99, 99.99))
+    mids = {("a", "BTC/USDT"): 100.0}
+    assert books.flow.process_signal(sell, market_at(mids, ts=T0 - 5), allows_short=False).status == "filled"
+    lines = len(file_lines(tmp_path))
+    for minute in range(3):
+        snap = market_at(mids, ts=T0 + 60 * minute, tick=minute)
+        assert plan_transfers(books.tracker, snap, books.keeper.transfers) == ([], set())  # the plain path agrees
+        books.keeper.on_tick(snap, trading=True)
+    assert len(file_lines(tmp_path)) == lines and not books.tracker.in_transit and books.notes == []
+    assert books.keeper.counts["sent"] == 0

@@ -14,6 +14,16 @@ from bot.models import Trade
 from bot.notify.notifications import NotificationService
 
 
+def trade_confirmation(trades: list[Trade]) -> tuple[str, dict]:
+    """The trade_executed note for one signal's trades: (message, fields)."""
+    first = trades[0]
+    legs = "; ".join(f"{t.side} {t.qty:g} {t.symbol} on {t.exchange} at {t.price:.6g}" for t in trades)
+    realized = sum(t.realized_pnl for t in trades)
+    suffix = f" (realized {realized:+.2f} USDT)" if realized else ""
+    return (f"{first.strategy}: {legs}{suffix}",
+            {"strategy": first.strategy, "signal_id": first.signal_id, "trade_ids": [t.id for t in trades]})
+
+
 class EngineNotices:
     """The engine's messages to the user; every method is safe to call from the tick."""
 
@@ -35,13 +45,12 @@ class EngineNotices:
         self.notify("books", message, level=level)
 
     def trades_executed(self, trades: list[Trade]) -> None:
-        """One confirmation for one signal's trades: every leg, and the realized P&L when there is some."""
-        first = trades[0]
-        legs = "; ".join(f"{t.side} {t.qty:g} {t.symbol} on {t.exchange} at {t.price:.6g}" for t in trades)
-        realized = sum(t.realized_pnl for t in trades)
-        suffix = f" (realized {realized:+.2f} USDT)" if realized else ""
-        self.notify("trade_executed", f"{first.strategy}: {legs}{suffix}", level="success",
-                    strategy=first.strategy, signal_id=first.signal_id, trade_ids=[t.id for t in trades])
+        """One confirmation for one signal's trades: every leg, and the realized P&L when there is some
+        (composed only when it is sent: most of a fast run's are rate-limited)."""
+        try:
+            self.notifications.notify_composed("trade_executed", lambda: trade_confirmation(trades), level="success")
+        except Exception as exc:  # noqa: BLE001 - telling must not stop trading
+            self.faults.side_failed("notifications", exc)
 
     def status_changed(self, state: EngineState, reason: str) -> None:
         """The engine is now running, paused or stopped (and why)."""

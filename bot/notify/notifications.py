@@ -66,6 +66,14 @@ class NotificationService:
         must_log (a user's command): a note the log file refuses raises and changes nothing;
         otherwise (the engine's own notes, a storage fault among them) it is counted and still sent.
         """
+        return self._send(kind, level, must_log, lambda: (message, data))
+
+    def notify_composed(self, kind: str, compose: Callable[[], tuple[str, dict]], level: str = "info") -> dict | None:
+        """notify(kind, message, level, **fields) with (message, fields) = compose(), called only once
+        the note is sure to go out: a switched-off or rate-limited one costs no formatting."""
+        return self._send(kind, level, False, compose)
+
+    def _send(self, kind: str, level: str, must_log: bool, compose: Callable[[], tuple[str, dict]]) -> dict | None:
         if kind not in NOTIFICATION_KINDS:
             raise ValueError(f"unknown notification kind {kind!r}")
         if level not in LEVELS:
@@ -81,6 +89,7 @@ class NotificationService:
             if len(recent) >= self.config.rate_limit_per_minute:
                 self.stats["suppressed"] += 1
                 return None
+            message, data = compose()
             note = {"id": f"N{int(now * 1000)}-{self._sequence + 1}", "ts": iso_utc(now), "kind": kind,
                     "level": level, "message": message, **data}
             try:

@@ -95,6 +95,7 @@ class StrategyManager:
         self._in_flight: dict[tuple[str, str], str] = {}  # (strategy, symbol) -> signal id
         self._signal_number = 0
         self._signal_tick = -1
+        self._bases: dict[str, str] = {}  # symbol -> base asset (split_symbol's, kept: the same few recur)
 
     def set_enabled(self, name: str, enabled: bool) -> None:
         """Switch a strategy on or off; KeyError naming the known ones for an unknown name."""
@@ -193,29 +194,32 @@ class StrategyManager:
             if last is not None and snapshot.ts - last < params.cooldown_seconds:
                 return ("cooldown", f"{leg.symbol} traded {snapshot.ts - last:.0f}s ago (cooldown {params.cooldown_seconds:g}s)")
         changes = self._net_base_changes(signal)
-        opening = [asset for asset, qty in changes.items()
-                   if abs(qty) > 0 and self.portfolio.position_view(strategy.name, asset) is None]
+        name, portfolio = strategy.name, self.portfolio
+        held = {asset: portfolio.position_view(name, asset) for asset in changes}  # None when flat
+        opening = [asset for asset, qty in changes.items() if abs(qty) > 0 and held[asset] is None]
         if opening:
-            open_count = len(self.portfolio.open_positions(strategy.name))
+            open_count = len(portfolio.open_positions(name))
             if open_count + len(opening) > params.max_open_positions:
                 return ("max_open_positions", f"{open_count} open, limit {params.max_open_positions}")
-        equity = self.portfolio.equity()
+        equity = portfolio.equity()
         limit = equity * params.max_position_pct / 100.0
-        marks = self.portfolio.marks()
+        marks = portfolio.marks()
         for asset, change in changes.items():
-            held = self.portfolio.position_view(strategy.name, asset)
-            after = (held.qty if held else 0.0) + change
+            before = held[asset].qty if held[asset] is not None else 0.0
+            after = before + change
             value = abs(after) * marks.get(asset, 0.0)
-            if value > limit + 1e-9 and abs(after) > abs(held.qty if held else 0.0):
+            if value > limit + 1e-9 and abs(after) > abs(before):
                 return ("max_position", f"{asset} position would be {value:.2f} USDT, limit "
                                         f"{params.max_position_pct:g}% of equity = {limit:.2f}")
         return None
 
-    @staticmethod
-    def _net_base_changes(signal: Signal) -> dict[str, float]:
+    def _net_base_changes(self, signal: Signal) -> dict[str, float]:
         changes: dict[str, float] = {}
+        bases = self._bases
         for leg in signal.legs:
-            base, _ = split_symbol(leg.symbol)
+            base = bases.get(leg.symbol)
+            if base is None:  # split_symbol refuses a symbol that is not BASE/QUOTE (nothing is kept then)
+                base = bases[leg.symbol] = split_symbol(leg.symbol)[0]
             sign = 1.0 if leg.side == "buy" else -1.0
             changes[base] = changes.get(base, 0.0) + sign * leg.qty
         # Multi-leg arbitrage nets to (almost) nothing per asset: not a position being opened.

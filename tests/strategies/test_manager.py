@@ -1,6 +1,8 @@
 """StrategyManager: the guard around strategy code, the opportunity filter, the counters."""
 from types import SimpleNamespace
 
+import pytest
+
 from bot.config import StrategyConfig
 from bot.models import Leg, Signal
 from bot.accounting.portfolio import PortfolioTracker
@@ -135,3 +137,45 @@ def test_disabled_strategies_are_not_called():
     manager.set_enabled("m", False)
     manager.run(snap)
     assert strategy.calls == 0 and processed == []
+
+
+def test_position_limits_by_hand_with_a_position_held():
+    """Equity 10,000 USDT (flat book at 100, no spread); max_position_pct 20: limit 2,000 USDT.
+    Holding 10 BTC (1,000): 10 more reach exactly 2,000 (allowed), 10.5 more 2,050 (refused); a
+    position already over the limit may still shrink, not grow; ETH/BTC's base is ETH."""
+    from tests.test_portfolio import trade
+
+    tracker = PortfolioTracker({"ex": {"USDT": 10_000.0}})
+    snap = snapshot({("ex", "BTC/USDT"): flat_book(100.0, spread=0.0), ("ex", "ETH/USDT"): flat_book(50.0, spread=0.0)})
+    tracker.mark(snap)
+    strategy = Scripted("m")
+    manager = StrategyManager([strategy], {"m": StrategyConfig(max_position_pct=20, max_open_positions=1)}, tracker,
+                              lambda *a, **k: None)
+    tracker.apply(trade(1, "buy", 10.0, 100.0, strategy="m"))  # cash 9,000 + 10 BTC at 100: equity 10,000
+
+    def leg(side, qty, symbol="BTC/USDT"):
+        return Signal("m", "entry", (Leg("ex", symbol, side, qty, 100.0),), "because")
+
+    assert manager.check(strategy, leg("buy", 10.0), snap) is None
+    assert manager.check(strategy, leg("buy", 10.5), snap) == (
+        "max_position", "BTC position would be 2050.00 USDT, limit 20% of equity = 2000.00")
+    assert manager.check(strategy, leg("buy", 1.0, "ETH/USDT"), snap) == ("max_open_positions", "1 open, limit 1")
+    assert manager.check(strategy, leg("sell", 1.0, "ETH/BTC"), snap) == ("max_open_positions", "1 open, limit 1")
+    tracker.apply(trade(2, "buy", 15.0, 100.0, strategy="m"))  # 25 BTC: 2,500, over the limit
+    assert manager.check(strategy, leg("sell", 1.0), snap) is None  # 2,400: still over, but smaller
+    assert manager.check(strategy, leg("buy", 0.01), snap)[0] == "max_position"
+    arbitrage = Signal("m", "cross", (Leg("ex", "BTC/USDT", "buy", 30.0, 100.0), Leg("ex", "BTC/USDT", "sell", 30.0, 100.0)),
+                       "nets to nothing")
+    assert manager.check(strategy, arbitrage, snap) is None
+
+
+def test_a_symbol_that_is_not_base_quote_is_refused_every_time():
+    tracker = PortfolioTracker({"ex": {"USDT": 10_000.0}})
+    snap = snapshot({("ex", "BTC/USDT"): flat_book(100.0)})
+    tracker.mark(snap)
+    strategy = Scripted("m")
+    manager = StrategyManager([strategy], {"m": StrategyConfig()}, tracker, lambda *a, **k: None)
+    bad = Signal("m", "entry", (Leg("ex", "BTCUSDT", "buy", 0.01, 100.0),), "because")
+    for _ in range(2):
+        with pytest.raises(ValueError, match="not a ccxt symbol"):
+            manager.check(strategy, bad, snap)
