@@ -27,6 +27,7 @@ import zstandard
 
 import bot
 from bot.market.base import MarketSource
+from bot.market.recording_books import SimulatorBooks, TickBookArrays
 from bot.market.recording_codec import SnapshotEncoder, pack_default
 from bot.market.recording_columns import FrameBuilder
 from bot.market.recording_trades import TradeCapture, TradeTapes
@@ -110,6 +111,8 @@ class RecordingSource(MarketSource):
         # True (BotEngine.run_fast): the tick waits for room, up to FULL_WAIT_SECONDS.
         self.wait_when_full = False
         self._first = True
+        # A simulator's books are made by the writer from the tick's quote rows (bot/market/recording_books.py).
+        self._simulator_books = SimulatorBooks(inner, self.keys) if _is_simulator(inner) else None
         self.dropped_ticks = 0
         self.writer = _Writer(self, fsync=config.storage.fsync)
         self._thread = threading.Thread(target=self.writer.run, name="recorder", daemon=True)
@@ -155,14 +158,16 @@ class RecordingSource(MarketSource):
 
     def _capture(self, snapshot: Snapshot, events: list[dict]) -> tuple:
         reader = snapshot.book_reader
-        books = {}
-        for key in self.keys:
-            try:
-                book = reader(*key)
-            except LookupError:
-                book = None
-            if book is not None:
-                books[key] = book
+        books = self._simulator_books.capture(reader) if self._simulator_books is not None else None
+        if books is None:
+            books = {}
+            for key in self.keys:
+                try:
+                    book = reader(*key)
+                except LookupError:
+                    book = None
+                if book is not None:
+                    books[key] = book
         if snapshot.new_candle or self._first:
             self._pending_candles.extend(self._new_candles(snapshot))
         first, self._first = self._first, False
@@ -272,6 +277,11 @@ class RecordingSource(MarketSource):
             self.inner.close()
 
 
+def _is_simulator(source: MarketSource) -> bool:
+    simulator = sys.modules.get("bot.market.simulator")  # never imported here: a simulator has imported it
+    return simulator is not None and isinstance(source, simulator.SimulatedMarket)
+
+
 class _Writer:
     """The background side: encode, frame, append, rotate, index. Failures are contained here."""
 
@@ -340,6 +350,8 @@ class _Writer:
                                             "reason": f"{lost['reason']}; {gap['reason']}"}
         if gap is not None:
             self.gaps.append(gap)
+        if type(item[3]) is TickBookArrays:
+            item = (*item[:3], item[3].packed_books(), *item[4:])
         record = self.encoder.encode(item, keyframe=self._keyframe, gap=gap)
         if self.builder is not None:
             self._buffer_bytes += self.builder.add(record, self.packer, self._keyframe)

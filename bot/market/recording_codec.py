@@ -21,6 +21,7 @@ from collections import deque
 import msgpack
 import numpy as np
 
+from bot.market.recording_books import pack_books
 from bot.market.recording_trades import TradeTapes, encode_trades
 from bot.models import Candle, Market, NewsItem, OrderBook, Quote, WhaleEvent
 
@@ -89,13 +90,13 @@ class SnapshotEncoder:
             if keyframe or old is None or (old is not book and old != book):
                 self.books[i] = book
                 book_ids.append(i)
-                blobs.append((book.bids, book.asks, book.ts))
+                blobs.append(book)
         gone = [i for i in self.books if self.keys[i] not in books]
         for i in gone:
             del self.books[i]
         if book_ids:
             record["bk"] = book_ids
-            record["bp"] = msgpack.packb(blobs)
+            record["bp"] = pack_books(blobs)  # an OrderBook, or a PackedBook (bot/market/recording_books.py)
         if gone and not keyframe:
             record["bx"] = gone
         stale_ids = frozenset(index[key] for key in stale)
