@@ -138,8 +138,8 @@ class FastForward:
     def _run(self, max_ticks, progress, cooperate) -> int:
         engine, loop = self.engine, self.engine.loop
         done = 0
-        stop = loop._stop_requested  # (is_set: wait_for_stop(0) takes the event's lock, a few µs a stretch)
-        while not stop.is_set() and (max_ticks is None or done < max_ticks):
+        stopped = loop.stop_requested  # not wait_for_stop(0): that takes the event's lock, a few µs a pass
+        while not stopped() and (max_ticks is None or done < max_ticks):
             if self._step_next or self._pause > 0:  # stepping is always what a skip must equal: safe whatever changed
                 self._step_next = False
                 self._pause = max(0, self._pause - 1)

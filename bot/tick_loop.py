@@ -61,6 +61,10 @@ class TickLoop:
         """Ask the loop to stop after the current tick (safe from a signal handler)."""
         self._stop_requested.set()
 
+    def stop_requested(self) -> bool:
+        """True once a stop was requested; without the wait's lock (a fast loop asks it every pass)."""
+        return self._stop_requested.is_set()
+
     def wait_for_stop(self, timeout: float | None = None) -> bool:
         """Wait up to timeout seconds for a stop request; True once one was made."""
         return self._stop_requested.wait(timeout)
