@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from math import copysign
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -341,10 +340,6 @@ class DataFlowManager:
 def _with_realized(trade: Trade, realized: float) -> Trade:
     """The draft with its realized P&L. The draft is this call's own (nothing else holds it yet), so the
     field is set in place, as a frozen dataclass's __init__ sets it, instead of copying all 23 fields."""
-    # A draft already holds 0.0: an entry's realized P&L (the same float, sign and all) needs nothing.
-    if type(realized) is float and realized == 0.0 and copysign(1.0, realized) > 0.0 and \
-            type(trade.realized_pnl) is float and trade.realized_pnl == 0.0 and copysign(1.0, trade.realized_pnl) > 0.0:
-        return trade  # both +0.0
     _REALIZED_PNL.__set__(trade, realized)
     return trade
 

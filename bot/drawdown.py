@@ -46,11 +46,9 @@ class DrawdownMeter:
         return fall_pct(self.trading_peak, trading)
 
     def _raise_peaks(self, portfolio) -> tuple[float, float]:
-        """Raise portfolio.peak_equity (as portfolio.note_equity does) and the trading peak to the values
-        now; returns (equity, trading equity), each computed once."""
-        equity = portfolio.equity()
-        if equity > portfolio.peak_equity:
-            portfolio.peak_equity = equity
+        """Raise portfolio.peak_equity and the trading peak to the values now; returns (equity, trading
+        equity), each computed once."""
+        equity = portfolio.note_equity()
         trading = equity - portfolio.holdings_pnl()
         self.trading_peak = max(self.trading_peak, trading)
         return equity, trading

@@ -98,7 +98,7 @@ class SampleBlock:
         counts: dict[str, int] = {}
         self.quoted = True  # every market has a bar (a finite price) at every sample
         for (_, symbol), ahead in lookahead.markets.items():  # the order of the snapshot's quotes
-            base, quote = _split(symbol)
+            base, quote = split_symbol(symbol)
             if quote == PORTFOLIO_QUOTE:
                 mid = (ahead.bid[select] + ahead.ask[select]) * 0.5
                 self.quoted = self.quoted and _all_finite(mid)  # (bid + ask finite: both are)
@@ -311,17 +311,6 @@ def _selector(samples: list[int]):
     if step > 0 and last - first == step * (len(samples) - 1) and samples == list(range(first, last + 1, step)):
         return slice(first, last + 1, step)
     return np.asarray(samples, dtype=np.int64)
-
-
-_SPLITS: dict[str, tuple[str, str]] = {}
-
-
-def _split(symbol: str) -> tuple[str, str]:
-    """split_symbol, kept per symbol (the same few recur on every block)."""
-    parts = _SPLITS.get(symbol)
-    if parts is None:
-        parts = _SPLITS[symbol] = split_symbol(symbol)
-    return parts
 
 
 def _all_finite(values: np.ndarray) -> bool:

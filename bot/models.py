@@ -445,12 +445,21 @@ class PortfolioView(Protocol):
         """Total portfolio equity in USDT at the current marks."""
 
 
+_SPLITS: dict[str, tuple[str, str]] = {}  # symbol -> (base, quote): the same few recur on every tick
+_SPLITS_KEPT = 4096
+
+
 def split_symbol(symbol: str) -> tuple[str, str]:
-    """'ETH/BTC' -> ('ETH', 'BTC')."""
-    base, _, quote = symbol.partition("/")
-    if not base or not quote:
-        raise ValueError(f"not a ccxt symbol: {symbol!r}")
-    return base, quote
+    """'ETH/BTC' -> ('ETH', 'BTC') (kept per symbol; a symbol that is not BASE/QUOTE is refused every time)."""
+    parts = _SPLITS.get(symbol) if type(symbol) is str else None
+    if parts is None:
+        base, _, quote = symbol.partition("/")
+        if not base or not quote:
+            raise ValueError(f"not a ccxt symbol: {symbol!r}")
+        parts = (base, quote)
+        if type(symbol) is str and len(_SPLITS) < _SPLITS_KEPT:
+            _SPLITS[symbol] = parts
+    return parts
 
 
 # ----- non-trade ledger entries (owner: books) -------------------------------------------------

@@ -65,8 +65,13 @@ def equity_line(record: dict) -> str:
         if type(name) is not str:
             return dumps(record)
         parts.append(f"{name_text(name)}:{_repr(value)}")
-    return (f'{{"schema_version":{version!r},"ts":"{ts}","equity":{_repr(values[0])},'
-            f'"trading_equity":{_repr(values[1])},"holdings_pnl":{_repr(values[2])},'
+    return _line(version, ts, *values, parts)
+
+
+def _line(version: int, ts: str, equity: float, trading: float, holdings: float, parts: list[str]) -> str:
+    """The text of an equity sample from checked parts: finite floats, a plain ts, each strategy's "name":value."""
+    return (f'{{"schema_version":{version!r},"ts":"{ts}","equity":{_repr(equity)},'
+            f'"trading_equity":{_repr(trading)},"holdings_pnl":{_repr(holdings)},'
             f'"strategies":{{{",".join(parts)}}}}}')
 
 
@@ -85,9 +90,7 @@ def equity_text(portfolio) -> str:
     for value in (equity, trading, holdings):
         if type(value) is not float or value - value != 0.0:  # not a float, or nan / inf
             return equity_line(equity_record(portfolio))
-    return (f'{{"schema_version":{EQUITY_SCHEMA_VERSION!r},"ts":"{iso_utc(ts)}","equity":{_repr(equity)},'
-            f'"trading_equity":{_repr(trading)},"holdings_pnl":{_repr(holdings)},'
-            f'"strategies":{{{",".join(parts)}}}}}')
+    return _line(EQUITY_SCHEMA_VERSION, iso_utc(ts), equity, trading, holdings, parts)
 
 
 class EquityLog:

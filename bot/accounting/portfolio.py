@@ -134,11 +134,13 @@ class PortfolioTracker:
             self.peak_equity = equity
         return equity
 
-    def note_equity(self) -> None:
-        """Raise peak_equity to the equity now when it is above (the engine does, where the kill switch looks)."""
+    def note_equity(self) -> float:
+        """Raise peak_equity to the equity now when it is above (the engine does, where the kill switch looks);
+        returns that equity."""
         equity = self.equity()
         if equity > self.peak_equity:
             self.peak_equity = equity
+        return equity
 
     def drawdown_pct(self) -> float:
         """Fall of equity from its peak (peak_equity, or the equity now when above it), in %. Changes nothing."""

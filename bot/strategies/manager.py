@@ -95,7 +95,6 @@ class StrategyManager:
         self._in_flight: dict[tuple[str, str], str] = {}  # (strategy, symbol) -> signal id
         self._signal_number = 0
         self._signal_tick = -1
-        self._bases: dict[str, str] = {}  # symbol -> base asset (split_symbol's, kept: the same few recur)
 
     def set_enabled(self, name: str, enabled: bool) -> None:
         """Switch a strategy on or off; KeyError naming the known ones for an unknown name."""
@@ -213,13 +212,11 @@ class StrategyManager:
                                         f"{params.max_position_pct:g}% of equity = {limit:.2f}")
         return None
 
-    def _net_base_changes(self, signal: Signal) -> dict[str, float]:
+    @staticmethod
+    def _net_base_changes(signal: Signal) -> dict[str, float]:
         changes: dict[str, float] = {}
-        bases = self._bases
         for leg in signal.legs:
-            base = bases.get(leg.symbol)
-            if base is None:  # split_symbol refuses a symbol that is not BASE/QUOTE (nothing is kept then)
-                base = bases[leg.symbol] = split_symbol(leg.symbol)[0]
+            base, _ = split_symbol(leg.symbol)
             sign = 1.0 if leg.side == "buy" else -1.0
             changes[base] = changes.get(base, 0.0) + sign * leg.qty
         # Multi-leg arbitrage nets to (almost) nothing per asset: not a position being opened.
