@@ -41,7 +41,8 @@ class OrderCommands:
         engine = self.engine
         snapshot = self._snapshot()
         return check_order(request, snapshot, engine.source.markets, engine.source.exchanges, engine.source.symbols,
-                           engine.portfolio.available, engine.config.execution.max_slippage_pct)
+                           engine.portfolio.available, engine.config.execution.max_slippage_pct,
+                           held=engine.portfolio.held)
 
     def place(self, command) -> dict:
         """Check, write as placed, then send (it arrives after the exchange's latency)."""

@@ -74,10 +74,12 @@ def on_step(value: float, step: float) -> bool:
 
 
 def check_order(request: OrderRequest, snapshot: Snapshot, markets: dict, exchanges, symbols,
-                available, max_slippage_pct: float, strategy: str = MANUAL_STRATEGY) -> RestingOrder:
+                available, max_slippage_pct: float, strategy: str = MANUAL_STRATEGY, held=None) -> RestingOrder:
     """The RestingOrder a request becomes, or a CommandError naming the first field at fault.
 
-    available(exchange, asset, strategy) is what the strategy may spend (the wallet less reserves).
+    available(exchange, asset, strategy) is what the strategy may spend (the wallet less reserves);
+    held(strategy, asset) its net position: the manual strategy does not short, so a sell may not
+    give up more than it holds (the executor's rule, bot/execution/executor.py, told at once).
     """
     market = market_of(snapshot, markets, request.exchange, request.symbol, exchanges, symbols)
     if request.type in ("limit", "stop-limit") and request.price is None:
@@ -126,6 +128,11 @@ def check_order(request: OrderRequest, snapshot: Snapshot, markets: dict, exchan
         asset = market.quote
     else:
         need, have, asset = qty, available(market.exchange, market.base, strategy), market.base
+        own = held(strategy, asset) if held is not None else None
+        if own is not None and need > max(own, 0.0) + 1e-12:
+            raise _refuse(f"amount: {strategy} holds {max(own, 0.0):.8g} {asset} and does not short; it cannot sell "
+                          f"{need:.8g} (the wallet's other {asset} is the starting inventory or other strategies')",
+                          "amount")
     if need > have + 1e-12:
         raise _refuse(f"amount: the wallet on {market.exchange} cannot cover it (needs {need:.8g} {asset}, "
                       f"{have:.8g} {asset} free)", "amount")

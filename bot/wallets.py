@@ -1,10 +1,11 @@
 """The wallets view: balances per exchange and asset, who holds what, shorts, transit, drift.
 
 Everything is read from the PortfolioTracker (bot/accounting/portfolio.py) under the engine's
-lock, with the books' own rules: a long position holds its quantity on each exchange it bought
-on (Position.by_exchange), a short reserves USDT collateral (bot/accounting/margin.py), and what
-no one holds is the house inventory (PortfolioTracker.unreserved). Drift is each asset's amount
-now (every wallet plus coins in transit) less the amount at the start.
+lock, with the books' own rules: an open position holds what it bought on each exchange
+(Position.by_exchange; a net short's long leg on another exchange too), a short reserves USDT
+collateral (bot/accounting/margin.py), and what no one holds is the house inventory
+(PortfolioTracker.unreserved). Drift is each asset's amount now (every wallet plus coins in
+transit) less the amount at the start.
 """
 from __future__ import annotations
 
@@ -59,10 +60,11 @@ def _reserved_by(portfolio, exchange: str, asset: str) -> list[dict]:
     for (strategy, position_asset), position in sorted(portfolio.positions.items()):
         if not position.is_open:
             continue
-        if position_asset == asset and position.qty > 0:
+        if position_asset == asset:
             held = max(0.0, position.by_exchange.get(exchange, 0.0))
             if held:
-                reserved.append({"by": strategy, "kind": "long position", "amount": held})
+                kind = "long position" if position.qty > 0 else "holding of a net short position"
+                reserved.append({"by": strategy, "kind": kind, "amount": held})
         if asset == PORTFOLIO_QUOTE and margin is not None and position.qty < 0 and strategy in margin.shorting:
             collateral = collateral_of(position, margin, exchange)
             if collateral:

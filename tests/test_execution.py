@@ -38,7 +38,11 @@ def test_buy_walks_the_book_level_by_level_and_pays_the_taker_fee():
 
 def test_sell_walks_the_bids():
     snap = snapshot(BOOK)
-    result = executor(max_slippage_pct=5).execute(signal(("ex", "BTC/USDT", "sell", 3.0, 99.0)), snap, wallets(USDT=0.0, BTC=3.0))
+    from tests.test_portfolio import trade
+
+    tracker = wallets(USDT=300.0)
+    tracker.apply(trade(1, "buy", 3.0, 100.0))  # momentum's own 3 BTC (it does not short)
+    result = executor(max_slippage_pct=5).execute(signal(("ex", "BTC/USDT", "sell", 3.0, 99.0)), snap, tracker)
     (fill,) = result.fills
     assert fill.price == pytest.approx((99.0 + 98.0 * 2) / 3)
 
@@ -165,3 +169,70 @@ def test_a_later_leg_sees_the_wallet_less_the_earlier_legs_fees():
     assert short.status == "rejected" and short.reason == "insufficient USDT on ex: need 50.5, have 50"
     enough = executor().execute(signal(*legs), snapshot(books, markets=markets), PortfolioTracker({"ex": {"USDT": 151.5}}))
     assert enough.status == "filled", enough.reason
+
+
+# ----- a strategy that does not short sells only what it holds (DESIGN.md, Accounting) ------
+
+def test_a_strategy_that_does_not_short_cannot_sell_the_wallets_other_coins():
+    """The wallet holds 3 starting BTC; momentum holds 1 of its own: it may sell 1, not 1.5."""
+    from tests.test_portfolio import trade
+
+    tracker = wallets(USDT=1000.0, BTC=3.0)
+    snap = snapshot(BOOK)
+    none_held = executor(max_slippage_pct=5).execute(signal(("ex", "BTC/USDT", "sell", 1.0, 99.0)), snap, tracker)
+    assert none_held.status == "rejected" and none_held.reason_key == "insufficient_funds"
+    assert none_held.reason == ("momentum holds 0 BTC and does not short: it cannot give up 1 "
+                                "(the rest of the wallet's BTC is not its own)")
+    tracker.apply(trade(1, "buy", 1.0, 100.0))
+    beyond = executor(max_slippage_pct=5).execute(signal(("ex", "BTC/USDT", "sell", 1.5, 99.0)), snap, tracker)
+    assert beyond.status == "rejected" and "momentum holds 1 BTC" in beyond.reason
+    own = executor(max_slippage_pct=5).execute(signal(("ex", "BTC/USDT", "sell", 1.0, 99.0)), snap, tracker)
+    assert own.status == "filled" and own.fills[0].qty == 1.0
+    shorting = Signal("stat_arb", "test", (Leg("ex", "BTC/USDT", "sell", 1.5, 99.0),), "test")
+    assert executor(max_slippage_pct=5).execute(shorting, snap, tracker, allows_short=True).status == "filled"
+
+
+def test_selling_on_one_exchange_what_a_later_leg_buys_on_another_is_not_a_short():
+    """Arbitrage's shape: sell the inventory on one exchange, buy as much on the other; net zero."""
+    books = {("ex", "BTC/USDT"): ([(101.0, 2.0)], [(102.0, 2.0)]), ("other", "BTC/USDT"): ([(99.0, 2.0)], [(100.0, 2.0)])}
+    tracker = wallets(USDT=1000.0, BTC=1.0)
+    legs = (("ex", "BTC/USDT", "sell", 1.0, 101.0), ("other", "BTC/USDT", "buy", 1.0, 100.0))
+    assert executor().execute(signal(*legs), snapshot(books), tracker).status == "filled"
+    uneven = (("ex", "BTC/USDT", "sell", 1.0, 101.0), ("other", "BTC/USDT", "buy", 0.5, 100.0))
+    refused = executor().execute(signal(*uneven), snapshot(books), tracker)
+    assert refused.status == "rejected" and "cannot give up 0.5 (" in refused.reason and refused.fills == ()
+
+
+def test_spending_a_quote_coin_the_strategy_does_not_hold_is_refused():
+    """ETH/BTC is paid in BTC: momentum, holding no BTC, may not pay with the wallet's starting BTC."""
+    books = {("ex", "ETH/BTC"): ([(0.05, 100.0)], [(0.051, 100.0)]), ("ex", "BTC/USDT"): ([(99.0, 5.0)], [(100.0, 5.0)])}
+    snap = snapshot(books, markets={("ex", "ETH/BTC"): market("ex", "ETH/BTC", amount_step=0.001, min_notional=0.0001)})
+    result = executor().execute(signal(("ex", "ETH/BTC", "buy", 1.0, 0.051)), snap, PortfolioTracker({"ex": {"BTC": 1.0}}))
+    assert result.status == "rejected" and "momentum holds 0 BTC" in result.reason
+
+
+def test_a_position_already_below_zero_may_trade_but_not_go_further_down():
+    """Books from before the rule (or dust) can hold a small negative: a net-zero signal still fills."""
+    from tests.test_portfolio import trade
+
+    tracker = PortfolioTracker({"ex": {"USDT": 1000.0, "BTC": 2.0}, "other": {"USDT": 1000.0, "BTC": 2.0}})
+    tracker.apply(trade(1, "sell", 0.5, 100.0, strategy="arbitrage"))  # arbitrage net -0.5 BTC
+    books = {("ex", "BTC/USDT"): ([(101.0, 2.0)], [(102.0, 2.0)]), ("other", "BTC/USDT"): ([(99.0, 2.0)], [(100.0, 2.0)])}
+    legs = (("ex", "BTC/USDT", "sell", 1.0, 101.0), ("other", "BTC/USDT", "buy", 1.0, 100.0))
+    arb = Signal("arbitrage", "test", tuple(Leg(*leg) for leg in legs), "test")
+    assert executor().execute(arb, snapshot(books), tracker).status == "filled"
+    further = Signal("arbitrage", "test", (Leg("ex", "BTC/USDT", "sell", 0.1, 101.0),), "test")
+    assert executor().execute(further, snapshot(books), tracker).status == "rejected"
+
+
+def test_a_net_short_positions_coins_on_one_exchange_are_its_own():
+    """stat_arb is short 2 ETH on beta and long 1 on alpha (net -1): its alpha coin is reserved."""
+    from tests.test_portfolio import trade
+
+    tracker = PortfolioTracker({"alpha": {"USDT": 1000.0, "ETH": 3.0}, "beta": {"USDT": 1000.0, "ETH": 3.0}})
+    tracker.apply(trade(1, "buy", 1.0, 100.0, symbol="ETH/USDT", exchange="alpha", strategy="stat_arb"))
+    tracker.apply(trade(2, "sell", 2.0, 100.0, symbol="ETH/USDT", exchange="beta", strategy="stat_arb"))
+    assert tracker.positions[("stat_arb", "ETH")].qty == -1.0
+    assert tracker.available("alpha", "ETH", "arbitrage") == 3.0  # 4 in the wallet, 1 of them stat_arb's
+    assert tracker.available("alpha", "ETH", "stat_arb") == 4.0
+    assert tracker.unreserved("alpha", "ETH") == 3.0

@@ -2,7 +2,7 @@
 import tempfile
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.config import ExecutionConfig
@@ -123,14 +123,25 @@ def run_sequence(steps):
                                  if p.strategy in shorts and p.asset == asset)
                 if asset == "USDT" or short_held == 0.0:
                     assert amount >= -1e-9, f"{ex} {asset} went below zero: {amount}"
+        for (strategy, asset), position in tracker.positions.items():
+            if strategy not in shorts:  # only a strategy that declares shorts holds a negative position
+                assert position.qty >= -1e-9, f"{strategy} {asset} went short: {position.qty}"
     ledger.close()
     trades = TradeLedger(folder.name).load()
     folder.cleanup()
     return tracker, trades, starting
 
 
+# Found by this test: momentum (no shorts) sold the starting ETH and stat_arb's coin on alpha, then
+# stat_arb sold its own coin there: alpha's ETH went to -1.
+NEGATIVE_WALLET = [(0, 0, [("alpha", "ETH/USDT", "buy", 1.0), ("beta", "ETH/USDT", "sell", 2.0)], "stat_arb"),
+                   (0, 0, [("alpha", "ETH/USDT", "sell", 2.0), ("alpha", "ETH/USDT", "sell", 2.0)], "momentum"),
+                   (0, 0, [("alpha", "ETH/USDT", "sell", 1.0)], "stat_arb")]
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(step_strategy, min_size=1, max_size=25))
+@example(NEGATIVE_WALLET)
 def test_ledger_replay_equals_the_portfolio_and_no_balance_goes_negative(steps):
     tracker, trades, starting = run_sequence(steps)
     assert len(trades) == tracker.last_seq
@@ -140,6 +151,7 @@ def test_ledger_replay_equals_the_portfolio_and_no_balance_goes_negative(steps):
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(step_strategy, min_size=1, max_size=25))
+@example(NEGATIVE_WALLET)
 def test_equity_change_is_realized_plus_unrealized_plus_holdings_minus_fees(steps):
     tracker, _, _ = run_sequence(steps)
     realized = sum(s.realized_pnl for s in tracker.stats.values())

@@ -59,9 +59,12 @@ def test_a_transfer_pays_its_fee_spends_its_transit_time_and_then_lands(tmp_path
     assert tracker.equity() == pytest.approx(equity_before - 0.02, abs=1e-9)  # only the fee is gone
     stats = tracker.stats["arbitrage"]
     assert stats.transfer_fees_usdt == pytest.approx(0.02) and stats.transfers == 1
-    # In transit: spendable nowhere. A sell of 0.5 BTC on a is refused; on arrival it fills.
-    sell = signal("momentum", ("a", "BTC/USDT", "sell", 0.5, 99.99), number=2)
+    # In transit: spendable nowhere. Arbitrage's sell of 0.5 BTC on a (bought back on b) is refused;
+    # on arrival it fills.
+    sell = signal("arbitrage", ("a", "BTC/USDT", "sell", 0.5, 99.99), ("b", "BTC/USDT", "buy", 0.5, 100.01),
+                  number=2)
     assert tracker.available("a", "BTC", "momentum") == pytest.approx(0.1)
+    assert tracker.available("a", "BTC", "arbitrage") == pytest.approx(0.1)
     assert books.flow.process_signal(sell, market_at(MIDS, ts=T0 + 1799), allows_short=False).status == "rejected"
     books.keeper.on_tick(market_at(MIDS, ts=T0 + 1799), trading=True)
     assert len(tracker.in_transit) == 1 and len(file_lines(tmp_path)) == 3  # no second transfer either
@@ -239,9 +242,9 @@ def test_one_exchange_has_nothing_to_move_even_with_a_wallet_run_dry(tmp_path):
 
     start = {"a": {"USDT": 1000.0, "BTC": 1.0}}
     books = books_on(tmp_path, start, transfers={"withdrawal_fees": {}, "minutes": {}})
-    sell = signal("momentum", ("a", "BTC/USDT", "sell", 0.99, 99.99))
-    mids = {("a", "BTC/USDT"): 100.0}
-    assert books.flow.process_signal(sell, market_at(mids, ts=T0 - 5), allows_short=False).status == "filled"
+    sell = signal("stat_arb", ("a", "BTC/USDT", "sell", 0.99, 99.99))  # a short: only a shorting strategy sells
+    mids = {("a", "BTC/USDT"): 100.0}                                  # what it does not hold
+    assert books.flow.process_signal(sell, market_at(mids, ts=T0 - 5), allows_short=True).status == "filled"
     lines = len(file_lines(tmp_path))
     for minute in range(3):
         snap = market_at(mids, ts=T0 + 60 * minute, tick=minute)

@@ -286,9 +286,15 @@ class PortfolioTracker:
         """The wallet's amount of asset on exchange, whoever's holdings it includes."""
         return self.balances.get(exchange, {}).get(asset, 0.0)
 
+    def held(self, strategy: str, asset: str) -> float:
+        """strategy's net position in asset over every exchange (negative: a short)."""
+        position = self.positions.get((strategy, asset))
+        return position.qty if position is not None else 0.0
+
     def available(self, exchange: str, asset: str, strategy: str) -> float:
         """What strategy may spend of asset on exchange: the wallet less what the other
-        strategies' long positions hold there (cash is shared; holdings are not), and for USDT
+        strategies' open positions hold there (cash is shared; holdings are not: a position
+        holds what it has bought on an exchange, a short's long leg on another included), and for USDT
         less the collateral reserved for every short there (its own included), less what
         resting orders hold there."""
         spendable = self._available(exchange, asset, strategy)
@@ -302,7 +308,7 @@ class PortfolioTracker:
             return max(0.0, balance - reserved) if reserved else balance
         held_by_others = 0.0
         for (owner, position_asset), position in self.positions.items():
-            if position_asset == asset and owner != strategy and position.qty > 0:
+            if position_asset == asset and owner != strategy and position.qty:
                 held_by_others += max(0.0, position.by_exchange.get(exchange, 0.0))
         balance = self.balance(exchange, asset)
         if not held_by_others:
@@ -319,7 +325,7 @@ class PortfolioTracker:
                 reserved = self.reserved_on(exchange)
         else:
             reserved = sum(max(0.0, p.by_exchange.get(exchange, 0.0)) for (_, a), p in self.positions.items()
-                           if a == asset and p.qty > 0)
+                           if a == asset and p.qty)
         return max(0.0, balance - reserved)
 
     def reserved_on(self, exchange: str) -> float:

@@ -2,7 +2,8 @@
 
 Taker fee from the market, slippage cap from config (measured from the best price of the book
 the order meets), IOC limit prices on legs that carry one, amounts rounded down to the market's
-step, minimum notional enforced, wallets never overdrawn. Every book is read net of what our
+step, minimum notional enforced, wallets never overdrawn, and a strategy that does not declare
+shorts never gives up more of an asset than its own position holds. Every book is read net of what our
 earlier fills took (LiquidityMemory); what a leg takes is recorded the moment it fills and
 rolled back when its signal is refused. A multi-leg signal fills every leg in full or nothing
 at all, each leg checked against the wallets as the earlier legs left them. A refusal carries a
@@ -17,7 +18,8 @@ from bot.config import ExecutionConfig
 from bot.execution.fills import (WALLET_TOLERANCE, depth_within, leg_amounts, levels_taken, slippage_limit,
                                  wallet_changes)
 from bot.execution.liquidity import LiquidityMemory, raw_reader
-from bot.models import Fill, Leg, Market, Signal, Snapshot, split_symbol
+from bot.accounting.positions import DUST_QTY
+from bot.models import PORTFOLIO_QUOTE, Fill, Leg, Market, Signal, Snapshot, split_symbol
 
 # Why an order that reached the market did not fill (data/misses.jsonl "reason_key").
 MISS_REASONS = ("price_moved", "liquidity_taken", "insufficient_funds", "no_book", "timeout", "other")
@@ -28,6 +30,9 @@ class WalletReader(Protocol):
 
     def available(self, exchange: str, asset: str, strategy: str) -> float:
         """What strategy may spend: the wallet less other strategies' reserved holdings."""
+
+    def held(self, strategy: str, asset: str) -> float:
+        """The strategy's net position in asset, over every exchange (negative: a short)."""
 
     # Optional (PortfolioTracker has both; bot/accounting/margin.py): collateral_freed(exchange,
     # asset, strategy, qty) -> USDT a buy-back frees; short_opened(exchange, asset, strategy, qty)
@@ -81,6 +86,8 @@ class PaperExecutor:
             try:
                 fill = self._fill_leg(leg, arrivals[0] if arrivals is not None else snapshot, wallets, deltas,
                                       allows_short, False, signal.strategy, "")
+                if not allows_short and (leg.side == "sell" or fill.fee_asset != PORTFOLIO_QUOTE):
+                    _check_no_short(signal, deltas, wallets, allows_short)
             except _Rejected as exc:
                 return ExecutionResult("rejected", reason=str(exc), reason_key=exc.key)
             take = self.liquidity.record(leg.exchange, leg.symbol, leg.side, fill.levels_taken, when)
@@ -93,6 +100,7 @@ class PaperExecutor:
                 fill = self._fill_leg(leg, met, wallets, deltas, allows_short, atomic, signal.strategy, label)
                 takes.append(self.liquidity.record(leg.exchange, leg.symbol, leg.side, fill.levels_taken, when))
                 fills.append(fill)
+            _check_no_short(signal, deltas, wallets, allows_short)
         except _Rejected as exc:
             self.liquidity.rollback(takes)
             return ExecutionResult("rejected", reason=str(exc), reason_key=exc.key)
@@ -195,6 +203,29 @@ class PaperExecutor:
                                 f"(needs {short_usdt * self.short_margin_ratio:.2f} USDT collateral, "
                                 f"{collateral_usdt:.2f} available)")
         _record(deltas, ex, wallet_changes(leg.side, base, quote, qty, notional, fee))
+
+
+def _check_no_short(signal: Signal, deltas: dict[tuple[str, str], float], wallets: WalletReader,
+                    allows_short: bool) -> None:
+    """A strategy that does not declare shorts may not take its net position in any asset below
+    zero, nor further below it: a sell beyond what it holds over all exchanges would sell coins
+    that are not its own (the starting inventory, another strategy's) and book a short it has no
+    margin for. Per-exchange holdings may still go negative (arbitrage sells on one exchange what
+    it buys on another); the signal's legs are summed, so a leg that a later leg covers passes."""
+    if allows_short:
+        return
+    net: dict[str, float] = {}
+    for (_, asset), change in deltas.items():
+        if asset != PORTFOLIO_QUOTE:
+            net[asset] = net.get(asset, 0.0) + change
+    for asset, change in net.items():
+        if change > -DUST_QTY:  # a signal that gives up nothing net (a position below zero from before may trade)
+            continue
+        before = wallets.held(signal.strategy, asset)
+        if before + change < -DUST_QTY:
+            raise _Rejected("insufficient_funds",
+                            f"{signal.strategy} holds {max(before, 0.0):.8g} {asset} and does not short: it cannot "
+                            f"give up {-change:.8g} (the rest of the wallet's {asset} is not its own)")
 
 
 def _record(deltas: dict[tuple[str, str], float], exchange: str, changes) -> None:

@@ -65,3 +65,15 @@ def test_closing_a_strategys_position_is_recorded_as_its_manual_close(client, en
     missing = client.post("/api/positions/close", headers=csrf,
                           json={"strategy": "momentum", "asset": "DOGE", "exchange": exchange})
     assert missing.status_code == 404 and missing.get_json()["field"] == "asset"
+
+
+def test_a_manual_sell_beyond_what_manual_holds_is_400_and_writes_nothing(client, engine, csrf):
+    """The wallet holds starting BTC, but the manual strategy holds none of it and does not short."""
+    sent = body(engine, side="sell", type="market", price=None)
+    assert engine.portfolio.balance(sent["exchange"], "BTC") > 0.001  # the starting inventory is there
+    state = json.dumps(engine.portfolio.to_state(), sort_keys=True)
+    answer = client.post("/api/orders", headers=csrf, json=sent)
+    assert answer.status_code == 400 and answer.get_json()["field"] == "amount", answer.get_json()
+    assert "manual holds 0 BTC and does not short" in answer.get_json()["error"]
+    assert not orders_file(engine).exists()
+    assert json.dumps(engine.portfolio.to_state(), sort_keys=True) == state

@@ -1,21 +1,19 @@
 """The round-trips, wallets and logs pages and the journal's trade picker in a real browser
 (run_bot.py subprocess, headless Chromium; see conftest.py). What the page shows is compared with
-the API's answer and with the files on disk; screenshots at 1366 and 390 px go to shots/."""
+the API's answer and with the files on disk; screenshots at 1366 and 390 px go to /tmp/dashboard-shots/ (never into the checkout)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ROW_IN_VIEW, WAIT_MS
+from tests.e2e.conftest import ROW_IN_VIEW, SHOTS_COPY_DIR as SHOTS, WAIT_MS
 
 pytestmark = pytest.mark.e2e
-SHOTS = Path(__file__).resolve().parents[2] / "shots"
 
 
 def _shoot(page, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
+    SHOTS.mkdir(parents=True, exist_ok=True)
     page.evaluate("() => { document.getElementById('toasts').hidden = true; }")
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 

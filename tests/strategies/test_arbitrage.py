@@ -11,7 +11,7 @@ from bot.config import ArbitrageConfig, ExecutionConfig, MarketConfig
 from bot.data_flow import DataFlowManager
 from bot.execution.executor import PaperExecutor
 from bot.accounting.ledger import TradeLedger
-from bot.models import Leg, Signal, round_step
+from bot.models import Leg, Signal, Trade, round_step
 from bot.accounting.portfolio import PortfolioTracker
 from bot.strategies.arbitrage import ArbitrageStrategy, find_cycles
 from bot.strategies.arbitrage_math import fill_leg
@@ -370,7 +370,10 @@ def test_fill_leg_is_what_the_executor_fills(raw_levels, qty, side, slippage_pct
     # Liquidity memory off: the two legs below walk the same book, and with it on the second would
     # meet the book less the first leg's take (tests/execution cover that).
     executor = PaperExecutor(ExecutionConfig(max_slippage_pct=slippage_pct, liquidity={"enabled": False}))
-    wallets = tracker_for(snap, {"ex": {"USDT": 1e9, "SOL": 1e9}})
+    wallets = tracker_for(snap, {"ex": {"USDT": 1e9}})
+    # Arbitrage owns the SOL it sells: it does not short (bot/execution/executor.py).
+    wallets.apply(Trade("T1", 1, T0, 1, "arbitrage", "s1", "test", "ex", "SOL/USDT", "buy", 100.0, 1.0, 0.0,
+                        "USDT", 1.0, 0.0, "filled", ""))
     legs = (Leg("ex", "SOL/USDT", side, qty, 0.0),) * 2  # two legs: all-or-none, as arbitrage signals are
     result = executor.execute(Signal("arbitrage", "test", legs, ""), snap, wallets)
     if mine is None:
