@@ -4,7 +4,7 @@ Prints figures; asserts nothing. Run: .venv/bin/python bench/replay_source.py [-
   The default simulated market (3 exchanges x 6 symbols, seed 11) is recorded for N ticks twice in one
   run, as schema 2 and as schema 3 (the same snapshots), then each recording is read back:
   - stepped: next_snapshot() for every tick, no book read (what a stepped replay tick costs the source);
-  - look-ahead (LOOKAHEAD_API.md): light_block(1000) then skip() over the whole recording, per tick;
+  - look-ahead (docs/LOOKAHEAD_API.md): light_block(1000) then skip() over the whole recording, per tick;
   and the recording's size per tick. CPU time of the process (the frame worker thread included), best of 3.
 """
 from __future__ import annotations

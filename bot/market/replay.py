@@ -369,7 +369,7 @@ class ReplayMarket(MarketSource):
         return frame.records[position]
 
     def light_block(self, count: int) -> LightBlock:
-        """What the next `count` snapshots hold that a look-ahead needs (LOOKAHEAD_API.md); consumes nothing."""
+        """What the next `count` snapshots hold that a look-ahead needs (docs/LOOKAHEAD_API.md); consumes nothing."""
         if count < 0:
             raise ValueError(f"count must be >= 0 (got {count})")
         held = min(self._fill(count), count)
@@ -386,7 +386,7 @@ class ReplayMarket(MarketSource):
                            self.settings.gap_ticks * self.tick_seconds, current)
 
     def skip(self, count: int) -> None:
-        """Consume the next `count` snapshots without building them (LOOKAHEAD_API.md): their changes are applied,
+        """Consume the next `count` snapshots without building them (docs/LOOKAHEAD_API.md): their changes are applied,
         their gaps reported and their events kept for the next drain_events()."""
         if count < 0:
             raise ValueError(f"count must be >= 0 (got {count})")

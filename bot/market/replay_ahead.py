@@ -1,6 +1,6 @@
 """A replay's look ahead for the fast-forward (bot/fast_forward.py), from ReplayMarket.light_block.
 
-lookahead_of turns the next snapshots' light block (LOOKAHEAD_API.md: times, bid and ask of every
+lookahead_of turns the next snapshots' light block (docs/LOOKAHEAD_API.md: times, bid and ask of every
 market, closed candles and per-tick flags, read without building a snapshot) into a Lookahead:
 each tick's time, whether it closes a candle, each quoted market's bid and ask (the markets of the
 current quote order, as next_snapshot's quotes have them) and its closes with how many had closed

@@ -183,7 +183,7 @@ class FramePrefetcher:
             self._own = None
 
 
-# ---- the look-ahead (LOOKAHEAD_API.md) ---------------------------------------------------------
+# ---- the look-ahead (docs/LOOKAHEAD_API.md) ---------------------------------------------------------
 _FLAG_COLUMNS = (FLAG_NEW_CANDLE, FLAG_NEWS, FLAG_WHALES, FLAG_EVENTS, FLAG_HEALTH, FLAG_CHANGED, FLAG_GAP)
 
 
