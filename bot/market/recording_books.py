@@ -102,27 +102,25 @@ class SimulatorBooks:
         self.reader_type = _TickBooks
         self.market = market
         self.keys = keys
-        index = market._index
-        self.present = [(position, key, index[key]) for position, key in enumerate(keys) if key in index]
-        shapes = market._books
-        markets = [m for _, _, m in self.present]
-        self.markets = np.array(markets, dtype=np.intp)
-        self.rows = np.arange(len(markets))
-        self.inv = np.array([shapes._price_inv[m] for m in markets], dtype=float)
+        numbers = [(position, key, market.market_number(key)) for position, key in enumerate(keys)]
+        self.present = [(position, key, m) for position, key, m in numbers if m is not None]
+        self.markets = np.array([m for _, _, m in self.present], dtype=np.intp)
+        self.rows = np.arange(len(self.present))
+        constants = market.book_shapes.constants(self.markets)
+        self.inv = constants.inv
         self.floor_price = (1.0 / self.inv)[:, None, None]
-        self.offsets = shapes._signed_offsets[self.markets]
-        self.notional = shapes._notional[self.markets][..., 1:]  # (market, variant, side, level)
-        self.multiplier = shapes._multiplier[self.markets][:, None, None]
-        self.scale = shapes._scale[self.markets][:, None, None]
-        self.small = shapes._small[self.markets][:, None, None]
+        self.offsets = constants.offsets
+        self.notional = constants.notional  # (market, variant, side, level)
+        self.multiplier = constants.multiplier[:, None, None]
+        self.scale = constants.scale[:, None, None]
+        self.small = constants.small[:, None, None]
 
     def capture(self, reader) -> "TickBookArrays | None":
         """What the writer needs to make the tick's books, or None when the reader is not the simulator's."""
-        if type(reader) is not self.reader_type or reader._market is not self.market:
+        if type(reader) is not self.reader_type or reader.market is not self.market:
             return None
-        row = reader._row  # the fields BookShapes.build reads, as they stand at this tick
-        return TickBookArrays(self, reader, (tuple(row[0]), tuple(row[1]), tuple(row[3]), tuple(row[4]),
-                                             tuple(row[6])), reader._ts)
+        # The fields BookShapes.build reads, as they stand at this tick (copied: the row moves on).
+        return TickBookArrays(self, reader, reader.quote_fields(), reader.ts)
 
 
 class TickBookArrays:

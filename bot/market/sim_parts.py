@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from typing import NamedTuple
 
 import numpy as np
 
@@ -145,6 +146,19 @@ class CandleStore:
         return max(visible_end - max(count, 0), visible_end - self.keep, 0), visible_end
 
 
+class BookConstants(NamedTuple):
+    """Per market (first axis): 1 / price step; the levels' signed offsets in price steps (side,
+    level); notional per variant, side and level below the top; and the amount rounding of
+    BookShapes._round (multiplier, scale, whether the step is below 1)."""
+
+    inv: np.ndarray
+    offsets: np.ndarray
+    notional: np.ndarray
+    multiplier: np.ndarray
+    scale: np.ndarray
+    small: np.ndarray
+
+
 class BookShapes:
     """Per market: price offsets of the levels (in price steps) and notional per level and variant.
 
@@ -170,6 +184,14 @@ class BookShapes:
         # Steps are powers of ten: below 1 divide by an exact integer, from 1 up multiply by the step.
         self._scale = np.where(self._small, np.round(1.0 / amount_step), amount_step)
         self._multiplier = np.where(self._small, self._scale, 1.0 / self._scale)
+
+    def constants(self, markets: np.ndarray) -> "BookConstants":
+        """What build() reads of each market, for the markets given (in that order), as arrays: for a
+        caller that makes many markets' books at once with build()'s float operations
+        (bot/market/recording_books.py)."""
+        return BookConstants(np.array([self._price_inv[m] for m in markets], dtype=float),
+                             self._signed_offsets[markets], self._notional[markets][..., 1:],
+                             self._multiplier[markets], self._scale[markets], self._small[markets])
 
     def top_sizes(self, variant: np.ndarray, bid: np.ndarray, ask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Top-of-book quantities for arrays of (tick, market) quotes and their drawn variants."""

@@ -91,6 +91,22 @@ class _TickBooks:
     def __init__(self, market: "SimulatedMarket", ts: float, row: list):
         self._market, self._ts, self._row, self._cache = market, ts, row, {}
 
+    @property
+    def market(self) -> "SimulatedMarket":
+        """The simulator whose tick this is."""
+        return self._market
+
+    @property
+    def ts(self) -> float:
+        """The tick's time: every book's ts."""
+        return self._ts
+
+    def quote_fields(self) -> tuple[tuple, tuple, tuple, tuple, tuple]:
+        """What the tick's books are built from, per market number: bid, ask, bid size, ask size, book
+        variant (the fields build() takes as its top)."""
+        row = self._row
+        return tuple(row[0]), tuple(row[1]), tuple(row[3]), tuple(row[4]), tuple(row[6])
+
     def __call__(self, exchange: str, symbol: str) -> OrderBook | None:
         book = self._cache.get((exchange, symbol))
         if book is None:
@@ -343,6 +359,15 @@ class SimulatedMarket(MarketSource, CandleHistory):
     def news_sentiment(self, news_id: str) -> int | None:
         """Ground truth tone of a recent simulated headline: +1, -1 or 0 (None if unknown)."""
         return self._events.sentiment(news_id)
+
+    @property
+    def book_shapes(self) -> BookShapes:
+        """The depth model every book of this market is built with (bot/market/sim_parts.py)."""
+        return self._books
+
+    def market_number(self, key: tuple[str, str]) -> int | None:
+        """The market number of (exchange, symbol) in the simulator's arrays, or None when not simulated."""
+        return self._index.get(key)
 
     def _market_index(self, exchange: str, symbol: str) -> int:
         index = self._index.get((exchange, symbol))
