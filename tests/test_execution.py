@@ -236,3 +236,33 @@ def test_a_net_short_positions_coins_on_one_exchange_are_its_own():
     assert tracker.available("alpha", "ETH", "arbitrage") == 3.0  # 4 in the wallet, 1 of them stat_arb's
     assert tracker.available("alpha", "ETH", "stat_arb") == 4.0
     assert tracker.unreserved("alpha", "ETH") == 3.0
+
+
+def test_a_short_is_borrowed_where_it_is_sold_not_covered_on_another_exchange():
+    """stat_arb sells 0.25 BTC on ex, where it may spend 0.2 (the starting coins), and buys 0.25 on
+    other: flat over both, it would owe 0.05 BTC on ex with no short on the books. A real short
+    (no buy elsewhere) is fine, and so is the same pair when the wallet covers the sell."""
+    books = {("ex", "BTC/USDT"): ([(101.0, 2.0)], [(102.0, 2.0)]), ("other", "BTC/USDT"): ([(99.0, 2.0)], [(100.0, 2.0)])}
+    pair = (("ex", "BTC/USDT", "sell", 0.25, 101.0), ("other", "BTC/USDT", "buy", 0.25, 100.0))
+    signal_of = lambda *legs: Signal("stat_arb", "test", tuple(Leg(*leg) for leg in legs), "test")  # noqa: E731
+    refused = executor().execute(signal_of(*pair), snapshot(books), wallets(USDT=1000.0, BTC=0.2), allows_short=True)
+    assert refused.status == "rejected" and refused.fills == ()
+    assert refused.reason == ("stat_arb would borrow 0.05 BTC on ex while short only 0 over all exchanges: "
+                              "a short is borrowed where it is sold")
+    short = executor().execute(signal_of(pair[0]), snapshot(books), wallets(USDT=1000.0, BTC=0.2), allows_short=True)
+    assert short.status == "filled"
+    covered = executor().execute(signal_of(*pair), snapshot(books), wallets(USDT=1000.0, BTC=0.25), allows_short=True)
+    assert covered.status == "filled"
+
+
+def test_a_one_leg_short_may_borrow_only_as_far_as_the_position_is_short():
+    """stat_arb holds 1 BTC on other; selling 1.2 on ex (0.2 spendable there) borrows 1.0 while the
+    position is short 0.2 over both exchanges: refused. Selling 0.2 borrows nothing."""
+    from tests.test_portfolio import trade
+
+    tracker = wallets(USDT=1000.0, BTC=0.2)
+    tracker.apply(trade(1, "buy", 1.0, 100.0, exchange="other", strategy="stat_arb"))
+    sell = lambda qty: Signal("stat_arb", "test", (Leg("ex", "BTC/USDT", "sell", qty, 99.0),), "test")  # noqa: E731
+    refused = executor(max_slippage_pct=5).execute(sell(1.2), snapshot(BOOK), tracker, allows_short=True)
+    assert refused.status == "rejected" and "borrow 1 BTC on ex while short only 0.2" in refused.reason
+    assert executor(max_slippage_pct=5).execute(sell(0.2), snapshot(BOOK), tracker, allows_short=True).status == "filled"

@@ -86,8 +86,8 @@ class PaperExecutor:
             try:
                 fill = self._fill_leg(leg, arrivals[0] if arrivals is not None else snapshot, wallets, deltas,
                                       allows_short, False, signal.strategy, "")
-                if not allows_short and (leg.side == "sell" or fill.fee_asset != PORTFOLIO_QUOTE):
-                    _check_no_short(signal, deltas, wallets, allows_short)
+                if leg.side == "sell" or fill.fee_asset != PORTFOLIO_QUOTE:
+                    _check_positions(signal, deltas, wallets, allows_short)
             except _Rejected as exc:
                 return ExecutionResult("rejected", reason=str(exc), reason_key=exc.key)
             take = self.liquidity.record(leg.exchange, leg.symbol, leg.side, fill.levels_taken, when)
@@ -100,7 +100,7 @@ class PaperExecutor:
                 fill = self._fill_leg(leg, met, wallets, deltas, allows_short, atomic, signal.strategy, label)
                 takes.append(self.liquidity.record(leg.exchange, leg.symbol, leg.side, fill.levels_taken, when))
                 fills.append(fill)
-            _check_no_short(signal, deltas, wallets, allows_short)
+            _check_positions(signal, deltas, wallets, allows_short)
         except _Rejected as exc:
             self.liquidity.rollback(takes)
             return ExecutionResult("rejected", reason=str(exc), reason_key=exc.key)
@@ -205,27 +205,47 @@ class PaperExecutor:
         _record(deltas, ex, wallet_changes(leg.side, base, quote, qty, notional, fee))
 
 
-def _check_no_short(signal: Signal, deltas: dict[tuple[str, str], float], wallets: WalletReader,
-                    allows_short: bool) -> None:
-    """A strategy that does not declare shorts may not take its net position in any asset below
-    zero, nor further below it: a sell beyond what it holds over all exchanges would sell coins
-    that are not its own (the starting inventory, another strategy's) and book a short it has no
-    margin for. Per-exchange holdings may still go negative (arbitrage sells on one exchange what
-    it buys on another); the signal's legs are summed, so a leg that a later leg covers passes."""
-    if allows_short:
-        return
+def _check_positions(signal: Signal, deltas: dict[tuple[str, str], float], wallets: WalletReader,
+                     allows_short: bool) -> None:
+    """What the signal's legs give up, summed per asset over the legs (a leg that a later leg covers
+    passes), against the strategy's own position in it:
+
+    - a strategy that does not declare shorts may not take its net position below zero, nor further
+      below it: a sell beyond what it holds over all exchanges would sell coins that are not its own
+      (the starting inventory, another strategy's) and book a short it has no margin for. Its
+      holdings on one exchange may still go negative (arbitrage sells on one exchange what it buys
+      on another);
+    - a strategy that shorts may borrow on an exchange (take what it may spend there below zero)
+      only as far as its position over all exchanges is short after the signal: a short borrowed on
+      one exchange and covered by coins bought on another would leave that wallet below zero with
+      no short on the books to answer for it.
+    """
     net: dict[str, float] = {}
     for (_, asset), change in deltas.items():
         if asset != PORTFOLIO_QUOTE:
             net[asset] = net.get(asset, 0.0) + change
-    for asset, change in net.items():
-        if change > -DUST_QTY:  # a signal that gives up nothing net (a position below zero from before may trade)
+    strategy = signal.strategy
+    if not allows_short:
+        for asset, change in net.items():
+            if change > -DUST_QTY:  # gives up nothing net (a position below zero from before may trade)
+                continue
+            before = wallets.held(strategy, asset)
+            if before + change < -DUST_QTY:
+                raise _Rejected("insufficient_funds",
+                                f"{strategy} holds {max(before, 0.0):.8g} {asset} and does not short: it cannot "
+                                f"give up {-change:.8g} (the rest of the wallet's {asset} is not its own)")
+        return
+    for (exchange, asset), change in deltas.items():
+        if asset == PORTFOLIO_QUOTE or change > -DUST_QTY:
             continue
-        before = wallets.held(signal.strategy, asset)
-        if before + change < -DUST_QTY:
+        borrowed = -(wallets.available(exchange, asset, strategy) + change)
+        if borrowed <= DUST_QTY:
+            continue
+        short = max(0.0, -(wallets.held(strategy, asset) + net[asset]))
+        if borrowed > short + DUST_QTY:
             raise _Rejected("insufficient_funds",
-                            f"{signal.strategy} holds {max(before, 0.0):.8g} {asset} and does not short: it cannot "
-                            f"give up {-change:.8g} (the rest of the wallet's {asset} is not its own)")
+                            f"{strategy} would borrow {borrowed:.8g} {asset} on {exchange} while short only "
+                            f"{short:.8g} over all exchanges: a short is borrowed where it is sold")
 
 
 def _record(deltas: dict[tuple[str, str], float], exchange: str, changes) -> None:
