@@ -42,7 +42,8 @@ class OrderCommands:
         snapshot = self._snapshot()
         return check_order(request, snapshot, engine.source.markets, engine.source.exchanges, engine.source.symbols,
                            engine.portfolio.available, engine.config.execution.max_slippage_pct,
-                           held=engine.portfolio.held)
+                           held=lambda strategy, asset: engine.portfolio.held(strategy, asset)
+                           - engine.desk.committed(strategy, asset))
 
     def place(self, command) -> dict:
         """Check, write as placed, then send (it arrives after the exchange's latency)."""

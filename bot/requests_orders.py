@@ -78,8 +78,9 @@ def check_order(request: OrderRequest, snapshot: Snapshot, markets: dict, exchan
     """The RestingOrder a request becomes, or a CommandError naming the first field at fault.
 
     available(exchange, asset, strategy) is what the strategy may spend (the wallet less reserves);
-    held(strategy, asset) its net position: the manual strategy does not short, so a sell may not
-    give up more than it holds (the executor's rule, bot/execution/executor.py, told at once).
+    held(strategy, asset) its net position less what its open orders already hold: the manual
+    strategy does not short, so a sell may not give up more than that (the executor's rule,
+    bot/execution/executor.py, told at once; a resting order's maker fill is not checked again).
     """
     market = market_of(snapshot, markets, request.exchange, request.symbol, exchanges, symbols)
     if request.type in ("limit", "stop-limit") and request.price is None:
@@ -130,9 +131,9 @@ def check_order(request: OrderRequest, snapshot: Snapshot, markets: dict, exchan
         need, have, asset = qty, available(market.exchange, market.base, strategy), market.base
         own = held(strategy, asset) if held is not None else None
         if own is not None and need > max(own, 0.0) + 1e-12:
-            raise _refuse(f"amount: {strategy} holds {max(own, 0.0):.8g} {asset} and does not short; it cannot sell "
-                          f"{need:.8g} (the wallet's other {asset} is the starting inventory or other strategies')",
-                          "amount")
+            raise _refuse(f"amount: {strategy} has {max(own, 0.0):.8g} {asset} to sell (its position less its open "
+                          f"orders) and does not short; it cannot sell {need:.8g} (the wallet's other {asset} is the "
+                          f"starting inventory or other strategies')", "amount")
     if need > have + 1e-12:
         raise _refuse(f"amount: the wallet on {market.exchange} cannot cover it (needs {need:.8g} {asset}, "
                       f"{have:.8g} {asset} free)", "amount")

@@ -88,9 +88,17 @@ class RestingDesk:
 
     def reserved(self, exchange: str, asset: str) -> float:
         """What open orders hold of asset on exchange (a take-profit and stop-loss pair holds its base once)."""
+        return self._held(asset, lambda order: order.exchange == exchange)
+
+    def committed(self, strategy: str, asset: str) -> float:
+        """What strategy's open orders hold of asset over every exchange: what they will give up if they
+        fill (a take-profit and stop-loss pair once)."""
+        return self._held(asset, lambda order: order.strategy == strategy)
+
+    def _held(self, asset: str, counts) -> float:
         total, pairs = 0.0, {}
         for order in self.orders.values():
-            if not order.is_open or order.exchange != exchange or order.id == self._executing:
+            if not order.is_open or order.id == self._executing or not counts(order):
                 continue
             held_asset, amount = self._reserve(order)
             if held_asset != asset:

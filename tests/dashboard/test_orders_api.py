@@ -74,6 +74,26 @@ def test_a_manual_sell_beyond_what_manual_holds_is_400_and_writes_nothing(client
     state = json.dumps(engine.portfolio.to_state(), sort_keys=True)
     answer = client.post("/api/orders", headers=csrf, json=sent)
     assert answer.status_code == 400 and answer.get_json()["field"] == "amount", answer.get_json()
-    assert "manual holds 0 BTC and does not short" in answer.get_json()["error"]
+    assert "manual has 0 BTC to sell (its position less its open orders) and does not short" in \
+        answer.get_json()["error"]
     assert not orders_file(engine).exists()
     assert json.dumps(engine.portfolio.to_state(), sort_keys=True) == state
+
+
+def test_what_manuals_open_sell_orders_hold_is_not_sold_twice(client, engine, csrf):
+    """manual buys 0.002 BTC, rests a sell of all of it far above the market: a market sell of 0.001
+    more is refused (it would sell coins the resting order will), and a cancel frees them again."""
+    bought = client.post("/api/orders", headers=csrf, json=body(engine, type="market", price=None, amount=0.002))
+    assert bought.status_code == 201, bought.get_json()
+    engine.run_fast(2)
+    assert engine.portfolio.held("manual", "BTC") == pytest.approx(0.002)
+    exchange = bought.get_json()["order"]["exchange"]
+    ask = engine.last_snapshot.quotes[(exchange, "BTC/USDT")].ask
+    resting = client.post("/api/orders", headers=csrf, json=body(engine, side="sell", amount=0.002,
+                                                                   price=round(ask * 1.5, 2)))
+    assert resting.status_code == 201, resting.get_json()
+    again = body(engine, side="sell", type="market", price=None, amount=0.001)
+    refused = client.post("/api/orders", headers=csrf, json=again)
+    assert refused.status_code == 400 and "manual has 0 BTC to sell" in refused.get_json()["error"], refused.get_json()
+    assert client.delete(f"/api/orders/{resting.get_json()['order']['id']}", headers=csrf).status_code == 200
+    assert client.post("/api/orders", headers=csrf, json=again).status_code == 201
