@@ -116,7 +116,8 @@ class BotEngine:
         self.data_flow.on_side_error = self.faults.side_failed  # a miss line or impact note that failed
         self.data_flow.note_fill = self.source.note_fill  # our fills move the simulated market
         # Resting limit and stop orders (the order ticket, the API), data/orders.jsonl.
-        self.desk = RestingDesk(config.execution, self.source, self.data_flow, self.data_dir, fsync=config.storage.fsync)
+        self.desk = RestingDesk(config.execution, self.source, self.data_flow, self.data_dir, fsync=config.storage.fsync,
+                                shorting=frozenset(s.name for s in strategies if s.allows_short))
         self.notifications = NotificationService(config.notifications, self.log_dir,
                                                  emit=lambda note: self.data_flow.emit("notification", note))
         self.notices = EngineNotices(self.activity, self.notifications, self.faults)

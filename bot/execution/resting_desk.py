@@ -38,10 +38,12 @@ def level_size(levels, price: float) -> float:
 class RestingDesk:
     """Open orders: placement, arrival, queue, fills, cancels, reserves, persistence."""
 
-    def __init__(self, config: ExecutionConfig, source, data_flow, data_dir: str | Path, fsync: bool = False):
+    def __init__(self, config: ExecutionConfig, source, data_flow, data_dir: str | Path, fsync: bool = False,
+                 shorting: frozenset[str] = frozenset()):
         self.config = config
         self.source = source
         self.data_flow = data_flow
+        self.shorting = shorting  # the strategies that declare shorts (Strategy.allows_short); manual does not
         self.log = OrderLog(data_dir, fsync=fsync)
         self.orders: dict[str, RestingOrder] = {}  # every order this data dir has seen, placement order
         self._next_number = 1
@@ -236,7 +238,8 @@ class RestingDesk:
                         id=order.id)
         self._executing = order.id
         try:
-            result, trades = self.data_flow.execute_now(signal, snapshot)
+            shorts = order.strategy in self.shorting
+            result, trades = self.data_flow.execute_now(signal, snapshot, allows_short=shorts)
         finally:
             self._executing = None
         if result.status == "rejected":
@@ -252,6 +255,15 @@ class RestingDesk:
         market = snapshot.markets.get((order.exchange, order.symbol)) or self.source.markets[(order.exchange,
                                                                                                  order.symbol)]
         qty = round_step(min(qty, order.remaining), market.amount_step)
+        if order.side == "sell" and order.strategy not in self.shorting:
+            # The executor's rule for a fill that does not go through it: a strategy that does not short
+            # sells only what it holds (a close resting while the strategy's own exit sold the position).
+            own = self.data_flow.portfolio.held(order.strategy, market.base)
+            if own < qty:
+                qty = round_step(max(own, 0.0), market.amount_step)
+                if qty <= 0:
+                    return self._end(order, "rejected" if order.filled <= 0 else "expired", snapshot.ts,
+                                     f"{order.strategy} no longer holds the {market.base} this order sells")
         if qty <= 0:
             return 0
         rate = snapshot.usdt_rate(order.exchange, market.quote)

@@ -299,3 +299,54 @@ def test_with_no_latency_a_limit_at_the_bid_joins_behind_the_whole_visible_level
         assert on_disk["queue_ahead"] == pytest.approx(top.bid_size)
     finally:
         bot.close()
+
+
+def test_a_resting_close_sells_no_more_than_the_strategy_still_holds(tmp_path):
+    """momentum buys 0.02 BTC; a limit close of it rests at the ask; momentum's own exit then sells
+    0.015. The close's maker fills stop at the 0.005 left: momentum never goes short."""
+    engine = BotEngine(make_config(tmp_path, latency_ms={"default": 0}))  # each fill on the tick it is sent
+    engine.open()
+    try:
+        engine.run_fast(3)
+        _close_after_own_exit(engine)
+    finally:
+        engine.close()
+
+
+def _close_after_own_exit(engine):
+    signal = Signal("momentum", "momentum_entry", (Leg(EX, SYM, "buy", 0.02, quote(engine).ask),), "test entry",
+                    id="S-entry")
+    engine.data_flow.process_signal(signal, engine.last_snapshot, allows_short=False)
+    assert run_until(engine, lambda: engine.portfolio.held("momentum", "BTC") > 0, 10)
+    order = engine.commands.handle(ClosePosition(validate_request(ClosePositionRequest, {
+        "strategy": "momentum", "asset": "BTC", "exchange": EX, "type": "limit", "price": quote(engine).ask})))
+    live = engine.desk.orders[order["id"]]
+    assert run_until(engine, lambda: live.queue_ahead is not None, 10) and live.is_open and live.filled == 0
+    own_exit = Signal("momentum", "momentum_exit", (Leg(EX, SYM, "sell", 0.015, quote(engine).bid),), "test exit",
+                      id="S-exit", closes_position=True)
+    assert engine.data_flow.process_signal(own_exit, engine.last_snapshot, allows_short=False).status == "filled"
+    lowest = []
+    assert run_until(engine, lambda: lowest.append(engine.portfolio.held("momentum", "BTC")) or not live.is_open)
+    closing = [t for t in ledger(engine) if t["signal_id"] == order["id"]]
+    assert sum(t["qty"] for t in closing) == pytest.approx(0.005)
+    assert min(lowest) >= -1e-12 and engine.portfolio.held("momentum", "BTC") == pytest.approx(0.0, abs=1e-12)
+    assert live.status == "expired" and live.note == "momentum no longer holds the BTC this order sells"
+
+
+def test_closing_a_shorting_strategys_long_leg_by_hand_trades_under_its_short_rules(engine):
+    """stat_arb holds +0.02 BTC on binance and -0.04 on another exchange (net short): a hand close of
+    the binance part sells its own coins there, which its short rules allow (the manual rules would not:
+    manual does not short, and the sale takes the net position further down)."""
+    other = next(ex for ex in engine.source.exchanges if ex != EX)
+    legs = (Leg(EX, SYM, "buy", 0.02, quote(engine).ask),
+            Leg(other, SYM, "sell", 0.04, engine.last_snapshot.quotes[(other, SYM)].bid))
+    for number, leg in enumerate(legs):
+        result = engine.data_flow.process_signal(Signal("stat_arb", "stat_arb_entry", (leg,), "test", id=f"S-{number}"),
+                                                 engine.last_snapshot, allows_short=True)
+        assert result.status in ("filled", "pending"), result.reason
+    assert run_until(engine, lambda: engine.portfolio.held("stat_arb", "BTC") == pytest.approx(-0.02), 20)
+    order = engine.commands.handle(ClosePosition(validate_request(ClosePositionRequest, {
+        "strategy": "stat_arb", "asset": "BTC", "exchange": EX})))
+    assert run_until(engine, lambda: not engine.desk.orders[order["id"]].is_open, 20)
+    assert engine.desk.orders[order["id"]].status == "filled", engine.desk.orders[order["id"]].note
+    assert engine.portfolio.held("stat_arb", "BTC") == pytest.approx(-0.04)
