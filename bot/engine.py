@@ -48,6 +48,10 @@ log = logging.getLogger(__name__)
 
 # Wall-clock seconds between state-file writes when no trade forces one.
 STATE_WRITE_SECONDS = 5.0
+# The states the tick compares with, looked up once (an Enum member's lookup on its class costs more
+# than the comparison itself, and the tick makes several).
+_RUNNING, _PAUSED, _STOPPED = EngineState.RUNNING, EngineState.PAUSED, EngineState.STOPPED
+_RUNNING_OR_PAUSED = (_RUNNING, _PAUSED)
 
 
 def build_source(config: BotConfig, runner=None) -> MarketSource:
@@ -225,7 +229,7 @@ class BotEngine:
         Side work (market events, marks, alerts) runs guarded; a storage fault pauses trading.
         """
         with self.lock:
-            if self.state == EngineState.STOPPED:
+            if self.state == _STOPPED:
                 return self.last_snapshot
             if getattr(self.source, "finished", False):  # stored data (candles) ran out: the run is over
                 self.loop.request_stop()
@@ -252,22 +256,22 @@ class BotEngine:
             if self.faults.probe_due():
                 self._probe_storage()
             before = self.ledger.count
-            if self.state in (EngineState.RUNNING, EngineState.PAUSED) and self.data_flow.orders:
+            if self.state in _RUNNING_OR_PAUSED and self.data_flow.orders:
                 try:
                     # Orders that reach the market now fill first; those sent before a pause still land.
                     self.data_flow.deliver_due(snapshot)
                 except StorageError as exc:
                     self._storage_failed(exc)
-            if self.state in (EngineState.RUNNING, EngineState.PAUSED) and self.desk.active:
+            if self.state in _RUNNING_OR_PAUSED and self.desk.active:
                 try:
                     # Resting orders arrive, trigger and fill from the market's trades (bot/execution/resting_desk.py).
                     self.desk.on_tick(snapshot)
                 except StorageError as exc:
                     self._storage_failed(exc)
-            if self.state == EngineState.RUNNING or self.paused_by() in ("user", "kill_switch"):
+            if self.state == _RUNNING or self.paused_by() in ("user", "kill_switch"):
                 # Transfers land, borrow fees and margin calls go on while paused; not while storage fails.
-                self.faults.guard("books", self.books.on_tick, snapshot, self.state == EngineState.RUNNING)
-            if self.state == EngineState.RUNNING:
+                self.faults.guard("books", self.books.on_tick, snapshot, self.state == _RUNNING)
+            if self.state == _RUNNING:
                 try:
                     self.manager.run(snapshot)
                 except StorageError as exc:
@@ -344,7 +348,7 @@ class BotEngine:
     def _check_kill_switch(self) -> None:
         drawdown = self._drawdown_now()
         limit = self.config.risk.max_drawdown_pct
-        if drawdown > limit and self.state == EngineState.RUNNING:
+        if drawdown > limit and self.state == _RUNNING:
             basis = self.drawdown.basis
             reason = (f"kill switch: drawdown {drawdown:.2f}% of {basis} equity from its peak "
                       f"{self.drawdown.peak(self.portfolio):.2f} exceeds risk.max_drawdown_pct {limit:g}% "

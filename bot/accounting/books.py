@@ -122,9 +122,8 @@ class BooksKeeper:
 
     def _rebalance(self, snapshot: Snapshot) -> None:
         if len(snapshot.exchanges) < 2:  # an asset needs two exchanges to be moved: plan_transfers finds nothing
-            planned, unknown = [], set()
-        else:
-            planned, unknown = plan_transfers(self.portfolio, snapshot, self.transfers)
+            return
+        planned, unknown = plan_transfers(self.portfolio, snapshot, self.transfers)
         for asset in sorted(unknown - self._told_unknown):
             self._told_unknown.add(asset)
             self.notify(f"{asset} runs low on an exchange but no withdrawal fee or transfer time is known for it; "

@@ -83,7 +83,9 @@ class NotificationService:
                 self.stats["disabled"] += 1
                 return None
             now = self.clock()
-            recent = self._recent_by_kind.setdefault(kind, deque())
+            recent = self._recent_by_kind.get(kind)
+            if recent is None:  # (not setdefault: that builds a deque on every note)
+                recent = self._recent_by_kind[kind] = deque()
             while recent and now - recent[0] >= 60.0:
                 recent.popleft()
             if len(recent) >= self.config.rate_limit_per_minute:
