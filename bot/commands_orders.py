@@ -101,10 +101,26 @@ class OrderCommands:
             symbol = f"{request.asset}/{PORTFOLIO_QUOTE}"
             if (request.exchange, symbol) not in engine.source.markets:
                 raise CommandError(f"{symbol} is not traded on {request.exchange}", "asset")
+            if qty > 0 and request.strategy not in engine.desk.shorting:
+                self._check_close(request, qty)
             order = close_order(request, qty, snapshot, engine.source.markets, symbol)
             self._place(order)
             engine.version += 1
         return order_dict(order)
+
+
+    def _check_close(self, request, part: float) -> None:
+        """A strategy that does not short sells only what it holds over all exchanges (the executor's
+        rule): a close of one exchange's part larger than that is refused here, naming the fraction
+        that fits, rather than at the fill."""
+        engine = self.engine
+        free = engine.portfolio.held(request.strategy, request.asset) - engine.desk.committed(request.strategy,
+                                                                                              request.asset)
+        if part * request.fraction > free + 1e-12:
+            most = max(free, 0.0) / part
+            raise CommandError(f"fraction: {request.strategy} holds {part:.8g} {request.asset} on {request.exchange} "
+                               f"but {max(free, 0.0):.8g} over all exchanges (less its open orders) and does not "
+                               f"short; close a fraction of at most {most:.6g}", "fraction")
 
 
 def orders_listing(engine, finished: int = 50) -> dict:

@@ -350,3 +350,26 @@ def test_closing_a_shorting_strategys_long_leg_by_hand_trades_under_its_short_ru
     assert run_until(engine, lambda: not engine.desk.orders[order["id"]].is_open, 20)
     assert engine.desk.orders[order["id"]].status == "filled", engine.desk.orders[order["id"]].note
     assert engine.portfolio.held("stat_arb", "BTC") == pytest.approx(-0.04)
+
+
+def test_a_close_larger_than_what_the_strategy_holds_overall_is_refused_naming_the_fraction(engine):
+    """arbitrage holds +0.02 BTC on binance and -0.01 on another exchange (net +0.01): closing all of
+    the binance part would sell 0.01 BTC it does not own; half of it is what fits."""
+    other = next(ex for ex in engine.source.exchanges if ex != EX)
+    legs = (Leg(EX, SYM, "buy", 0.02, quote(engine).ask),
+            Leg(other, SYM, "sell", 0.01, engine.last_snapshot.quotes[(other, SYM)].bid))
+    result = engine.data_flow.process_signal(Signal("arbitrage", "arbitrage", legs, "test", id="S-arb"),
+                                             engine.last_snapshot, allows_short=False)
+    assert result.status in ("filled", "pending"), result.reason
+    assert run_until(engine, lambda: engine.portfolio.held("arbitrage", "BTC") == pytest.approx(0.01), 20)
+    request = {"strategy": "arbitrage", "asset": "BTC", "exchange": EX}
+    with pytest.raises(CommandError) as refused:
+        engine.commands.handle(ClosePosition(validate_request(ClosePositionRequest, request)))
+    assert refused.value.field == "fraction"
+    assert str(refused.value) == ("fraction: arbitrage holds 0.02 BTC on binance but 0.01 over all exchanges (less "
+                                  "its open orders) and does not short; close a fraction of at most 0.5")
+    assert not any(o.strategy == "arbitrage" for o in engine.desk.orders.values()), "nothing placed"
+    order = engine.commands.handle(ClosePosition(validate_request(ClosePositionRequest, {**request, "fraction": 0.5})))
+    assert run_until(engine, lambda: not engine.desk.orders[order["id"]].is_open, 20)
+    assert engine.desk.orders[order["id"]].status == "filled"
+    assert engine.portfolio.held("arbitrage", "BTC") == pytest.approx(0.0, abs=1e-12)
