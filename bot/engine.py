@@ -253,46 +253,60 @@ class BotEngine:
                 self.faults.guard("equity", self.equity_log.append, self.portfolio)
                 self.faults.guard("equity", self.drawdown.note, self.portfolio)
             self.faults.guard("alerts", self.alerts.check, snapshot, self._drawdown_now, self.portfolio.marks)
-            if self.faults.probe_due():
-                self._probe_storage()
-            before = self.ledger.count
-            if self.state in _RUNNING_OR_PAUSED and self.data_flow.orders:
-                try:
-                    # Orders that reach the market now fill first; those sent before a pause still land.
-                    self.data_flow.deliver_due(snapshot)
-                except StorageError as exc:
-                    self._storage_failed(exc)
-            if self.state in _RUNNING_OR_PAUSED and self.desk.active:
-                try:
-                    # Resting orders arrive, trigger and fill from the market's trades (bot/execution/resting_desk.py).
-                    self.desk.on_tick(snapshot)
-                except StorageError as exc:
-                    self._storage_failed(exc)
-            if self.state == _RUNNING or self.paused_by() in ("user", "kill_switch"):
-                # Transfers land, borrow fees and margin calls go on while paused; not while storage fails.
-                self.faults.guard("books", self.books.on_tick, snapshot, self.state == _RUNNING)
-            if self.state == _RUNNING:
-                try:
-                    self.manager.run(snapshot)
-                except StorageError as exc:
-                    self._storage_failed(exc)
-                if self.ledger.count != before or sampled:
-                    self._check_kill_switch()
-            self.ticks_run += 1
-            self.version += 1
-            self.periodic_state_write()
-            self.faults.tick_succeeded()
+            self.act(snapshot, sampled)
         return snapshot
+
+    def act(self, snapshot: Snapshot, sampled: bool) -> None:
+        """The rest of tick() once the snapshot is the last one and marked (sampled: an equity sample was
+        taken on it): deliveries, resting orders, the books' work, the strategies, the kill switch, the
+        counters. A fast-forwarded stretch that ends on a tick a strategy may act on marks that tick in
+        bulk and runs this on it (bot/fast_forward.py). Called with the engine's lock held."""
+        if self.faults.probe_due():
+            self._probe_storage()
+        before = self.ledger.count
+        if self.state in _RUNNING_OR_PAUSED and self.data_flow.orders:
+            try:
+                # Orders that reach the market now fill first; those sent before a pause still land.
+                self.data_flow.deliver_due(snapshot)
+            except StorageError as exc:
+                self._storage_failed(exc)
+        if self.state in _RUNNING_OR_PAUSED and self.desk.active:
+            try:
+                # Resting orders arrive, trigger and fill from the market's trades (bot/execution/resting_desk.py).
+                self.desk.on_tick(snapshot)
+            except StorageError as exc:
+                self._storage_failed(exc)
+        if self.state == _RUNNING or self.paused_by() in ("user", "kill_switch"):
+            # Transfers land, borrow fees and margin calls go on while paused; not while storage fails.
+            self.faults.guard("books", self.books.on_tick, snapshot, self.state == _RUNNING)
+        if self.state == _RUNNING:
+            try:
+                self.manager.run(snapshot)
+            except StorageError as exc:
+                self._storage_failed(exc)
+            if self.ledger.count != before or sampled:
+                self._check_kill_switch()
+        self.ticks_run += 1
+        self.version += 1
+        self.periodic_state_write()
+        self.faults.tick_succeeded()
 
     def periodic_state_write(self) -> None:
         """The state file every STATE_WRITE_SECONDS of wall time (also after a fast-forwarded stretch)."""
         now = time.monotonic()
         if now - self._last_state_write >= STATE_WRITE_SECONDS:
             self._last_state_write = now
+            self.flush_held()
             try:
                 self.data_flow.write_state()
             except StorageError as exc:
                 self._storage_failed(exc)
+
+    def flush_held(self) -> None:
+        """Write the equity samples and activity lines a fast run holds (EquityLog.hold, ActivityLog.hold)."""
+        if self.equity_log.held:
+            self.faults.guard("equity", self.equity_log.flush)
+        self.activity.flush()
 
     def tick_guarded(self) -> Snapshot | None:
         """tick(), with a failure counted and reported instead of raised (the real-time loop goes on);

@@ -56,6 +56,8 @@ from bot.models import Lookahead, MarketAhead
 BLOCK_TICKS = 4096  # the most ticks looked ahead at once
 FIRST_BLOCK_TICKS = 64  # the first look after a stepped tick; doubled while whole blocks are quiet
 MAX_PAUSE = 15  # the most ticks stepped without looking after looks that found nothing quiet
+HOLD_SAMPLES = 4096  # equity samples held in memory and written together (EquityLog.hold)
+HOLD_ACTIVITY = 512  # activity lines the same way (ActivityLog.hold)
 
 
 class _Touch:
@@ -123,6 +125,7 @@ class FastForward:
         # manager keeps refusing), and the ticks still to step before looking again: 0, 1, 3, 7, 15.
         self._misses = 0
         self._pause = 0
+        self._whole = False  # the last advance() skipped its whole lookahead
 
     def run_fast(self, max_ticks: int | None, progress: Callable[[int], None] | None = None,
                  cooperate: Callable[[], None] | None = None) -> int:
@@ -130,10 +133,15 @@ class FastForward:
         engine = self.engine
         engine.loop.mode = "fast"
         engine.data_flow.state_after_trades = False  # a checkpoint every few seconds and at close instead
+        # Equity samples and activity lines are written a block at a time, and at each checkpoint.
+        engine.equity_log.hold, engine.activity.hold = HOLD_SAMPLES, HOLD_ACTIVITY
         try:
             return self._run(max_ticks, progress, cooperate)
         finally:
             engine.data_flow.state_after_trades = True
+            engine.equity_log.hold = engine.activity.hold = 0
+            with engine.lock:
+                engine.flush_held()
 
     def _run(self, max_ticks, progress, cooperate) -> int:
         engine, loop = self.engine, self.engine.loop
@@ -146,11 +154,12 @@ class FastForward:
                 advanced = 0
             else:
                 room = self._block if max_ticks is None else min(self._block, max_ticks - done)
+                self._whole = False
                 with engine.lock:
                     advanced = self.advance(room)
                 # A quiet block: look further next time; a stretch that ended on a maybe: look near again.
                 most = getattr(engine.source, "lookahead_max", BLOCK_TICKS)
-                self._block = min(most, self._block * 2) if advanced == room else FIRST_BLOCK_TICKS
+                self._block = min(most, self._block * 2) if self._whole and advanced == room else FIRST_BLOCK_TICKS
             if advanced == 0:
                 engine.tick()
                 advanced = 1
@@ -220,12 +229,13 @@ class FastForward:
         return first_margin_tick(books, portfolio, lookahead, end) if end > 0 else 0
 
     def quiet(self, room: int):
-        """(lookahead, ticks every enabled strategy is quiet on), or (None, 0) when none can be skipped."""
+        """(lookahead, ticks every enabled strategy is quiet on, ticks the books have nothing due on), or
+        (None, 0, 0) when none can be skipped."""
         engine = self.engine
         if not self._idle():
-            return None, 0
+            return None, 0, 0
         lookahead = engine.source.lookahead(room)
-        quiet = self._scheduled(lookahead) if len(lookahead) else 0
+        scheduled = quiet = self._scheduled(lookahead) if len(lookahead) else 0
         manager = engine.manager
         seen = lookahead  # each screen sees only the ticks still quiet: the cheap cuts first spare the dear screens
         for name, strategy in sorted(manager.strategies.items(), key=lambda item: _screen_cost(item[1])):
@@ -239,23 +249,30 @@ class FastForward:
             self._pause = min(MAX_PAUSE, (1 << (self._misses - 1)) - 1)
         elif quiet > 0:
             self._misses = 0
-        return lookahead, quiet
+        return lookahead, quiet, scheduled
 
     def advance(self, room: int) -> int:
-        """Advance over up to `room` quiet ticks in bulk, doing what stepping them would; returns how many."""
-        lookahead, quiet = self.quiet(room)
+        """Advance over up to `room` quiet ticks in bulk, doing what stepping them would; returns how many
+        ticks it ran, the acted-on tick included (see below)."""
+        lookahead, quiet, scheduled = self.quiet(room)
         if quiet <= 0:
             return 0
+        # A stretch a strategy's screen ends (not the books' schedule) is followed by a tick a strategy may
+        # act on. That tick is marked, sampled and archived with the stretch (nothing it does before the
+        # strategies run differs from a skipped tick's), and then the rest of it runs as a stepped tick's
+        # does (BotEngine.act).
+        acting = quiet < scheduled
+        marked = quiet + 1 if acting else quiet
         engine = self.engine
         portfolio, faults = engine.portfolio, engine.faults
         start = lookahead.start_tick
         # The stretch's sample ticks, by the tracker's rule.
-        samples = sample_ticks(lookahead.ts[:quiet], portfolio._last_sample_ts, portfolio.equity_sample_seconds)
+        samples = sample_ticks(lookahead.ts[:marked], portfolio._last_sample_ts, portfolio.equity_sample_seconds)
         if not samples:
-            end = quiet
+            end = marked
         elif (block := SampleBlock.make(portfolio, lookahead, samples)) is not None:
             count = block.first_near_kill(portfolio, engine.drawdown, engine.config.risk.max_drawdown_pct)
-            end = samples[count] if count < len(samples) else quiet  # a sample near the kill switch is stepped
+            end = samples[count] if count < len(samples) else marked  # a sample near the kill switch is stepped
             if end == 0:
                 return 0
             lines = block.lines(count)
@@ -265,29 +282,43 @@ class FastForward:
                 faults.guard("equity", engine.equity_log.append_records, block.records(count))
             block.apply(portfolio, engine.drawdown, start, count)
         else:
+            if acting:  # the tracker samples each tick itself: the acted-on tick is stepped as ever
+                acting = False
+                samples = [j for j in samples if j < quiet]
             end = self._sample_one_by_one(lookahead, lookahead.ts[:quiet].tolist(), samples, quiet)
-        self._step_next = end < len(lookahead)
+        acting = acting and end == marked
+        skipped = end - 1 if acting else end  # the ticks skipped (the acted-on one runs below)
+        self._step_next = not acting and end < len(lookahead)
+        self._whole = not acting and end == len(lookahead)
         source = engine.source
         first_closes = int(lookahead.new_candle.item(0))  # a bar may have closed on the stretch's first tick too
         closed = {key: int(ahead.closed.item(end - 1)) - int(ahead.closed.item(0)) + first_closes
                   for key, ahead in lookahead.markets.items()}  # at least the bars that closed during the stretch
+        if acting and engine.books.transfers.enabled:
+            engine.books._last_check_ts = float(lookahead.ts.item(end - 2))  # as the last skipped tick left it
         source.seek(start + end - 1)
         snapshot = engine.data_flow.market_view(source.next_snapshot())
+        if acting:
+            for event in source.drain_events():
+                faults.guard("notifications", engine.notices.market_event, event)
         engine.last_snapshot = snapshot
         engine.next_tick = snapshot.tick + 1
         portfolio._snapshot = snapshot  # the marks of a tick already sampled above are cached by tick
         faults.guard("chart", self._archive, snapshot, closed)
-        if engine.books.transfers.enabled:
+        if not acting and engine.books.transfers.enabled:
             engine.books._last_check_ts = snapshot.ts  # the rebalancing schedule, as each tick moves it
         manager = engine.manager
         for name, strategy in manager.strategies.items():  # schedules kept by the strategies move over the stretch
             if manager.enabled[name]:
-                strategy.skipped(lookahead, end, portfolio.view_for(name))
-        engine.ticks_run += end
-        engine.version += end
-        self.skipped += end
-        faults.ticks_succeeded(end)
-        engine.periodic_state_write()
+                strategy.skipped(lookahead, skipped, portfolio.view_for(name))
+        engine.ticks_run += skipped
+        engine.version += skipped
+        self.skipped += skipped
+        faults.ticks_succeeded(skipped)
+        if acting:
+            engine.act(snapshot, bool(samples) and samples[-1] == end - 1)
+        else:
+            engine.periodic_state_write()
         return end
 
     def _sample_one_by_one(self, lookahead, ts: list[float], samples: list[int], quiet: int) -> int:

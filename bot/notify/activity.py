@@ -45,6 +45,10 @@ class ActivityLog:
         self.path = Path(log_dir) / ACTIVITY_FILE
         self._writer = JsonlWriter(self.path, fsync=False)
         self.write_errors = 0
+        # hold > 0 (a fast run: bot/fast_forward.py): up to that many lines kept and written in one append
+        # when there are that many, at flush() (the engine's periodic state write, the run's end) and at close.
+        self.hold = 0
+        self._held: list[str] = []
 
     def record(self, event: str, **fields) -> dict:
         """Append one event; a full or failing disk is logged and counted, never raised (the
@@ -83,13 +87,39 @@ class ActivityLog:
         self._append((line,), "trades_executed")
 
     def _append(self, lines, event: str) -> None:
+        if self.hold:
+            held = self._held
+            held.extend(lines)
+            if len(held) < self.hold:
+                return
+            self.flush()
+            return
+        self._write(lines, event)
+
+    def _write(self, lines, event: str) -> None:
         try:
             self._writer.append_encoded(lines)
-        except (StorageError, ValueError) as exc:  # ValueError: a lone surrogate (no UTF-8 for it)
+        except ValueError as exc:  # a lone surrogate (no UTF-8 for it): the block's other lines still go
+            if len(lines) == 1:
+                self._failed(exc, event)
+            else:
+                for line in lines:
+                    self._write((line,), event)
+        except StorageError as exc:
+            self.write_errors += len(lines) - 1  # every line of the block is lost
             self._failed(exc, event)
 
+    def flush(self) -> None:
+        """Write the held lines (a failure is logged and counted, as for any record)."""
+        held = self._held
+        if held:
+            lines = list(held)
+            held.clear()
+            self._write(lines, f"one of {len(lines)} held records")
+
     def close(self) -> None:
-        """Close the file."""
+        """Write what is held and close the file."""
+        self.flush()
         self._writer.close()
 
 
