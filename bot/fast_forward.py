@@ -11,8 +11,12 @@ enabled strategy says, from the source's lookahead block, that it certainly emit
 (Strategy.quiet_ticks; a strategy that does not implement it says 0, so nothing is skipped while
 it is enabled). The screens run cheap first (Strategy.screen_cost), each on the ticks still
 quiet. The ticks flagged, and everything after them, are stepped by BotEngine.tick() as ever:
-decisions come from the same per-tick code. Looks that find nothing quiet back off (up to
-MAX_PAUSE ticks are stepped before the next look).
+decisions come from the same per-tick code. A stretch a strategy's screen ends (not the books'
+schedule, not a sample near the kill switch) takes the flagged tick's first half with it: that
+tick's snapshot, marks, equity sample and closed bars are done in bulk like a skipped tick's
+(nothing before the strategies run differs), and the rest of it is BotEngine.act, the second half
+of BotEngine.tick(). Looks that find nothing quiet back off (up to MAX_PAUSE ticks are stepped
+before the next look).
 
 What a skipped stretch does in bulk, effect by effect of BotEngine.tick():
 - the source's position: seek() to the stretch's last tick, whose snapshot is built as ever
@@ -36,6 +40,9 @@ What a skipped stretch does in bulk, effect by effect of BotEngine.tick():
   statistics at each candle, news's minute checks); momentum's volatility memo and shown levels
   are recomputed on the next tick that reads them (its quiet_ticks says why that is exact);
 - the books' rebalancing schedule (its last check time) moves to the stretch's last tick.
+During the run, equity samples and activity lines are held and written HOLD_SAMPLES /
+HOLD_ACTIVITY at a time, and at every state write and the run's end (EquityLog.hold,
+ActivityLog.hold): the same bytes in fewer writes; the ledger is written through as ever.
 Events (drain_events), alerts, deliveries, resting orders, transfers, borrow fees and margin calls
 do nothing on such ticks by the conditions above. candles.fast_forward: false (a backtest) and
 replay.fast_forward: false (a replay) turn all of this off.

@@ -15,10 +15,18 @@ from bot.cli_candles import prepare_backtest
 from bot.config import parse_config
 from bot.engine import BotEngine
 from bot.notify.activity import ACTIVITY_FILE, ActivityLog
-from tests.test_fast_forward import _textbook, candles  # noqa: F401 - the candle files fixture
+from tests.candle_files import write_walk
+from tests.test_textbook_backtest import textbook_config
 
 LINE = '{"schema_version":1,"ts":"2026-01-01T00:0%d:00.000Z","equity":1.5,"trading_equity":1.5,' \
        '"holdings_pnl":0.0,"strategies":{}}'
+
+
+@pytest.fixture(scope="module")
+def candles(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("held-candles")
+    write_walk(folder, "binance", "BTC/USDT", bars=2500, seed=21)
+    return folder
 
 
 def on_disk(path) -> list[str]:
@@ -77,8 +85,8 @@ def test_held_activity_lines_are_written_in_order_and_a_bad_one_costs_only_itsel
     assert [json.loads(line)["event"] for line in on_disk(tmp_path / ACTIVITY_FILE)][-1] == "four"
 
 
-def _engine(candles, root, fast_forward=True):  # noqa: F811
-    config = copy.deepcopy(_textbook(candles))
+def _engine(candles, root, fast_forward=True):
+    config = copy.deepcopy(textbook_config(candles))
     config["market"]["source"] = "candles"
     config["candles"]["fast_forward"] = fast_forward
     config["storage"] = {"data_dir": str(root / "data"), "log_dir": str(root / "logs"), "fsync": False}
@@ -88,7 +96,7 @@ def _engine(candles, root, fast_forward=True):  # noqa: F811
     return engine
 
 
-def test_a_fast_run_leaves_nothing_held_and_writes_what_stepping_writes(candles, tmp_path):  # noqa: F811
+def test_a_fast_run_leaves_nothing_held_and_writes_what_stepping_writes(candles, tmp_path):
     fast = _engine(candles, tmp_path / "fast")
     fast.run_fast(None)
     assert fast.equity_log.held == 0 and fast.equity_log.hold == 0 and fast.activity.hold == 0
@@ -106,7 +114,7 @@ def test_a_fast_run_leaves_nothing_held_and_writes_what_stepping_writes(candles,
         (tmp_path / "stepped" / "data" / EQUITY_FILE).read_bytes()
 
 
-def test_each_checkpoint_of_a_fast_run_has_every_sample_and_line_on_disk(candles, tmp_path, monkeypatch):  # noqa: F811
+def test_each_checkpoint_of_a_fast_run_has_every_sample_and_line_on_disk(candles, tmp_path, monkeypatch):
     """The state file written mid-run (every STATE_WRITE_SECONDS: here on every call) comes after the
     samples and activity lines held so far, all on disk."""
     monkeypatch.setattr(engine_module, "STATE_WRITE_SECONDS", 0.0)
