@@ -61,7 +61,7 @@ from bot.fast_samples import SampleBlock, sample_ticks
 from bot.models import Lookahead, MarketAhead
 
 BLOCK_TICKS = 4096  # the most ticks looked ahead at once
-FIRST_BLOCK_TICKS = 64  # the first look after a stepped tick; doubled while whole blocks are quiet
+FIRST_BLOCK_TICKS = 256  # the first look after a stepped tick (64 bars); doubled while whole blocks are quiet
 MAX_PAUSE = 15  # the most ticks stepped without looking after looks that found nothing quiet
 HOLD_SAMPLES = 4096  # equity samples held in memory and written together (EquityLog.hold)
 HOLD_ACTIVITY = 512  # activity lines the same way (ActivityLog.hold)
