@@ -222,7 +222,10 @@ def test_a_position_already_below_zero_may_trade_but_not_go_further_down():
     arb = Signal("arbitrage", "test", tuple(Leg(*leg) for leg in legs), "test")
     assert executor().execute(arb, snapshot(books), tracker).status == "filled"
     further = Signal("arbitrage", "test", (Leg("ex", "BTC/USDT", "sell", 0.1, 101.0),), "test")
-    assert executor().execute(further, snapshot(books), tracker).status == "rejected"
+    refused = executor().execute(further, snapshot(books), tracker)
+    assert refused.status == "rejected"
+    assert refused.reason == ("arbitrage is 0.5 BTC below zero already (books from before this rule) and does not "
+                              "short: it cannot give up 0.1 (the rest of the wallet's BTC is not its own)")
 
 
 def test_a_net_short_positions_coins_on_one_exchange_are_its_own():

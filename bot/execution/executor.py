@@ -231,8 +231,10 @@ def _check_positions(signal: Signal, deltas: dict[tuple[str, str], float], walle
                 continue
             before = wallets.held(strategy, asset)
             if before + change < -DUST_QTY:
+                holds = (f"holds {max(before, 0.0):.8g} {asset}" if before > -DUST_QTY
+                         else f"is {-before:.8g} {asset} below zero already (books from before this rule)")
                 raise _Rejected("insufficient_funds",
-                                f"{strategy} holds {max(before, 0.0):.8g} {asset} and does not short: it cannot "
+                                f"{strategy} {holds} and does not short: it cannot "
                                 f"give up {-change:.8g} (the rest of the wallet's {asset} is not its own)")
         return
     for (exchange, asset), change in deltas.items():
