@@ -28,6 +28,9 @@ from bot.requests import CommandError, QueryModel
 CANDLE_SECONDS = 60
 MAX_CANDLES_PER_MARKET = 60 * 24 * 14  # two weeks of minutes per market; older ones are dropped
 CATCH_UP_CANDLES = 5  # read per market when a candle closes (more only after a gap)
+# Bars a fast-forward may owe the archive (defer_closed) before they are taken: far fewer than the
+# source keeps (bot/market/candle_window.py holds two weeks of bars back).
+DEFER_BARS = 1024
 MAX_LIMIT = 1000
 
 
@@ -59,9 +62,14 @@ class CandleArchive:
         self._starts: dict[tuple[str, str], list[float]] = {}
         self._owed: dict[tuple[str, str], _Owed] = {}  # taken, not yet made Candles, per market
         self.gaps = 0  # times a market skipped minutes the source no longer had
+        # defer_closed's bars not taken yet: per market at least how many closed, and the latest snapshot.
+        self._deferred: dict[tuple[str, str], int] = {}
+        self._deferred_snapshot: Snapshot | None = None
 
     def note(self, snapshot: Snapshot) -> None:
         """Take the candles that closed with this snapshot (all the history on the first call)."""
+        if self._deferred_snapshot is not None:
+            self.settle()
         if self._candles and not snapshot.new_candle:
             return
         for key in snapshot.markets:
@@ -80,6 +88,30 @@ class CandleArchive:
                 keep = owed.fresh(starts)
                 if keep:
                     self._owe(key, owed, [fresh[i] for i in keep], starts[keep[-1]])
+
+    def defer_closed(self, snapshot: Snapshot, closed: dict[tuple[str, str], int]) -> None:
+        """take_closed(snapshot, key, closed[key]) for each of the snapshot's markets, later: at the next
+        read (note, window, candles), at settle() or once a market owes DEFER_BARS. The counts add up
+        and the bars are read from the source then, a few more than owed (those already held are
+        skipped), so a source one tick further on gives the same candles. For a fast-forward's
+        stretches (bot/fast_forward.py), each of which would otherwise read a few bars."""
+        deferred = self._deferred
+        most = 0
+        for key in snapshot.markets:
+            count = deferred[key] = deferred.get(key, 0) + closed.get(key, 0)
+            most = count if count > most else most
+        self._deferred_snapshot = snapshot
+        if most >= DEFER_BARS:
+            self.settle()
+
+    def settle(self) -> None:
+        """Take the bars defer_closed owes."""
+        snapshot, deferred = self._deferred_snapshot, self._deferred
+        if snapshot is None:
+            return
+        self._deferred_snapshot, self._deferred = None, {}
+        for key, count in deferred.items():
+            self.take_closed(snapshot, key, count + CATCH_UP_CANDLES)
 
     def take_closed(self, snapshot: Snapshot, key: tuple[str, str], closed: int) -> None:
         """At a fast-forwarded stretch's last snapshot: what note() on each of its ticks would have taken
@@ -168,6 +200,8 @@ class CandleArchive:
     def window(self, key: tuple[str, str], before: float | None, after: float | None,
                limit: int) -> tuple[int, int]:
         """Indices [lo, hi) of the page: the newest `limit` before `before`, or the oldest after `after`."""
+        if self._deferred_snapshot is not None:
+            self.settle()
         if key in self._owed:
             self._settle(key)
         starts = self._starts.get(key, [])
@@ -179,6 +213,8 @@ class CandleArchive:
 
     def candles(self, key: tuple[str, str]) -> list[Candle]:
         """The market's candles, oldest first (the archive's own list: do not modify)."""
+        if self._deferred_snapshot is not None:
+            self.settle()
         if key in self._owed:
             self._settle(key)
         return self._candles.get(key, [])

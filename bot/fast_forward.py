@@ -168,7 +168,7 @@ class FastForward:
                 most = getattr(engine.source, "lookahead_max", BLOCK_TICKS)
                 self._block = min(most, self._block * 2) if self._whole and advanced == room else FIRST_BLOCK_TICKS
             if advanced == 0:
-                engine.tick()
+                engine.tick()  # (its CandleArchive.note takes what the stretches before it owe)
                 advanced = 1
             before, done = done, done + advanced
             if cooperate is not None and done // 100 != before // 100:
@@ -346,7 +346,6 @@ class FastForward:
         return quiet
 
     def _archive(self, snapshot, closed: dict) -> None:
-        """The chart's archive takes the bars that closed in the stretch, as CandleArchive.note would have."""
-        archive = self.engine.candle_archive
-        for key in snapshot.markets:
-            archive.take_closed(snapshot, key, closed.get(key, 0))
+        """The chart's archive owes the bars that closed in the stretch (CandleArchive.defer_closed: taken
+        at its next read, as CandleArchive.note would have taken them)."""
+        self.engine.candle_archive.defer_closed(snapshot, closed)

@@ -264,3 +264,32 @@ def test_momentum_screen_flags_a_cross_that_is_a_tie_to_the_last_bit():
 
     crossing = int(np.flatnonzero(ticks == rising + 1)[0])
     assert strategy.quiet_ticks(lookahead, Flat()) <= crossing
+
+
+def test_the_archive_owes_a_stretch_its_bars_only_up_to_a_bound(candles, tmp_path):
+    """Stretches leave their closed bars owed to the chart's archive (taken at its next read), never
+    more than DEFER_BARS per market: the archive's memory stays bounded however long nobody reads."""
+    from bot.chart_data import DEFER_BARS
+
+    config = copy.deepcopy(_textbook(candles))
+    config["market"]["source"] = "candles"
+    config["storage"] = {"data_dir": str(tmp_path / "data"), "log_dir": str(tmp_path / "logs"), "fsync": False}
+    engine = BotEngine(prepare_backtest(parse_config(config))[0])
+    engine.open()
+    engine.manager.enabled["momentum"] = False  # nothing trades: long quiet stretches, few reads
+    runner, most = FastForward(engine), []
+    advance = runner.advance
+
+    def advance_and_look(room):
+        done = advance(room)
+        most.append(max(engine.candle_archive._deferred.values(), default=0))
+        return done
+
+    runner.advance = advance_and_look
+    try:
+        runner.run_fast(None)
+        key = ("binance", "BTC/USDT")
+        assert engine.candle_archive.candles(key)[-300:] == engine.source.candles(*key, 300)
+    finally:
+        engine.close()
+    assert max(most) < DEFER_BARS + 8 and BARS > DEFER_BARS
