@@ -29,8 +29,9 @@ What a skipped stretch does in bulk, effect by effect of BotEngine.tick():
   lacks a bar at a sample, or coins are in transit, the tracker itself marks a stand-in snapshot
   per sample instead, and the kill switch is checked at each (one that fires ends the stretch);
 - non-sampled ticks only replace the marked snapshot, so only the last one matters;
-- the chart's candle archive: the bars closed in the stretch are taken once, at its end, as arrays
-  (CandleArchive.take_closed), made Candles only when the archive is read;
+- the chart's candle archive: the bars closed in the stretch are owed (CandleArchive.defer_closed)
+  and taken as arrays at the archive's next read or once 1,024 are owed (take_closed), made
+  Candles only when the archive is read;
 - the tick and version counters, the health window (ticks_succeeded), the wall-clock state write;
 - the state file: not replaced after every trade during the run (on a long backtest that was most
   of a fill's cost), only every few wall seconds and at close; the ledger is written first as
