@@ -134,6 +134,7 @@ class FastForward:
         self._misses = 0
         self._pause = 0
         self._whole = False  # the last advance() skipped its whole lookahead
+        self._screen_order: list | None = None  # the strategies, cheap screens first (made at the first look)
 
     def run_fast(self, max_ticks: int | None, progress: Callable[[int], None] | None = None,
                  cooperate: Callable[[], None] | None = None) -> int:
@@ -245,8 +246,11 @@ class FastForward:
         lookahead = engine.source.lookahead(room)
         scheduled = quiet = self._scheduled(lookahead) if len(lookahead) else 0
         manager = engine.manager
+        order = self._screen_order
+        if order is None or len(order) != len(manager.strategies):
+            order = self._screen_order = sorted(manager.strategies.items(), key=lambda item: _screen_cost(item[1]))
         seen = lookahead  # each screen sees only the ticks still quiet: the cheap cuts first spare the dear screens
-        for name, strategy in sorted(manager.strategies.items(), key=lambda item: _screen_cost(item[1])):
+        for name, strategy in order:
             if manager.enabled[name] and quiet > 0:
                 if quiet < len(seen):
                     seen = _head(seen, quiet)
