@@ -304,21 +304,25 @@ class DataFlowManager:
             if f.partial:
                 status = "partial"
                 break
-        decision_ts = whole_ms(decision.ts)
-        first_seq = self.ledger.next_seq()
+        decision_at, quotes = decision.ts, decision.quotes
+        decision_ts = whole_ms(decision_at)
+        tick, strategy, signal_id, kind, reason = snapshot.tick, signal.strategy, signal.id, signal.kind, signal.reason
+        seq = self.ledger.next_seq()
         drafts = []
-        for i, f in enumerate(fills):
-            quote = decision.quotes.get((f.exchange, f.symbol))
-            latency = round((f.book_ts - decision.ts) * 1000.0, 3) if f.book_ts is not None else None
-            drafts.append(Trade(
-                id=f"T{first_seq + i:08d}", seq=first_seq + i, ts=ts, tick=snapshot.tick, strategy=signal.strategy,
-                signal_id=signal.id, kind=signal.kind, exchange=f.exchange, symbol=f.symbol, side=f.side,
-                qty=f.qty, price=f.price, fee=f.fee, fee_asset=f.fee_asset, quote_usdt_rate=f.quote_usdt_rate,
-                realized_pnl=0.0, status=status, reason=signal.reason, decision_ts=decision_ts,
-                decision_mid=quote.mid if quote is not None else None, latency_ms=latency,
-                liquidity_taken_pct=f.liquidity_taken_pct, levels_taken=f.levels_taken))
+        for f in fills:
+            quote = quotes.get((f.exchange, f.symbol))
+            book_ts = f.book_ts
+            drafts.append(_draft_trade((
+                f"T{seq:08d}", seq, ts, tick, strategy, signal_id, kind, f.exchange, f.symbol, f.side, f.qty, f.price,
+                f.fee, f.fee_asset, f.quote_usdt_rate, 0.0, status, reason, decision_ts,
+                quote.mid if quote is not None else None,
+                round((book_ts - decision_at) * 1000.0, 3) if book_ts is not None else None,
+                f.liquidity_taken_pct, f.levels_taken)))
+            seq += 1
         realized = self.portfolio.realized_for(drafts)
-        return [_with_realized(trade, pnl) for trade, pnl in zip(drafts, realized)]
+        for trade, pnl in zip(drafts, realized):
+            _REALIZED_PNL.__set__(trade, pnl)
+        return drafts
 
     # ----- state file -----------------------------------------------------------------------
     def state_document(self, raw_curve: bool = False) -> dict:
@@ -337,11 +341,16 @@ class DataFlowManager:
                           fsync=self.fsync, mode=None)
 
 
-def _with_realized(trade: Trade, realized: float) -> Trade:
-    """The draft with its realized P&L. The draft is this call's own (nothing else holds it yet), so the
-    field is set in place, as a frozen dataclass's __init__ sets it, instead of copying all 23 fields."""
-    _REALIZED_PNL.__set__(trade, realized)
-    return trade
-
-
+# Trade's slot setters in field order. A draft is this call's own (nothing else holds it yet until
+# realized_for has seen it and its realized P&L is set): it is built through its slots, as a frozen
+# dataclass's __init__ builds it (object.__setattr__ per field), at half the cost of that call.
+_TRADE_SETTERS = tuple(Trade.__dict__[name].__set__ for name in Trade.__slots__)
 _REALIZED_PNL = Trade.__dict__["realized_pnl"]  # the slot's descriptor: sets a frozen field on a private draft
+
+
+def _draft_trade(values: tuple) -> Trade:
+    """Trade(*values): every field, in order."""
+    trade = object.__new__(Trade)
+    for set_field, value in zip(_TRADE_SETTERS, values):
+        set_field(trade, value)
+    return trade

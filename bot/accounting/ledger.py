@@ -108,19 +108,24 @@ class TradeLedger:
                              f"(got {[r.seq for r in records]})")
         if self._writer is None:
             self._writer = JsonlWriter(self.path, fsync=self.fsync)
-        # A trade's line from its fields (trade_lines.py: the same text as dumps(to_dict())).
-        self._writer.append_encoded([trade_line(record) if type(record) is Trade else dumps(record.to_dict())
-                                     for record in records])
-        trades = 0
-        for record in records:
-            if isinstance(record, LedgerEntry):
-                self._recent_entries.append(record)
-            else:
-                self._recent.append(record)
-                trades += 1
-        self.count += trades
-        self.entries_count += len(records) - trades
         last = records[-1]
+        if len(records) == 1 and type(last) is Trade:  # one fill, the usual append: the same steps, unrolled
+            self._writer.append_encoded((trade_line(last),))
+            self._recent.append(last)
+            self.count += 1
+        else:
+            # A trade's line from its fields (trade_lines.py: the same text as dumps(to_dict())).
+            self._writer.append_encoded([trade_line(record) if type(record) is Trade else dumps(record.to_dict())
+                                         for record in records])
+            trades = 0
+            for record in records:
+                if isinstance(record, LedgerEntry):
+                    self._recent_entries.append(record)
+                else:
+                    self._recent.append(record)
+                    trades += 1
+            self.count += trades
+            self.entries_count += len(records) - trades
         self.last_seq = last.seq
         if last.tick > self.last_tick:
             self.last_tick = last.tick

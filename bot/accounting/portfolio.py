@@ -180,12 +180,11 @@ class PortfolioTracker:
     def realized_for(self, trades: Iterable[Trade]) -> list[float]:
         """The realized P&L each trade would book, in order, without changing anything."""
         scratch: dict[tuple[str, str], Position] = {}
-        results = []
-        for trade in trades:
-            results.append(self._book_positions(trade, scratch, copy_from=self.positions))
+        positions = self.positions
+        results = [self._book_positions(trade, scratch, positions) for trade in trades]
         # One trade (a single-leg fill): its booked positions wait for apply, which installs them
         # instead of booking the same arithmetic again, if the books are as they were drafted from.
-        self._draft = (trades[0], scratch, {key: self.positions.get(key) for key in scratch}, results[0]) \
+        self._draft = (trades[0], scratch, {key: positions.get(key) for key in scratch}, results[0]) \
             if len(results) == 1 and isinstance(trades, (list, tuple)) else None
         return results
 
@@ -206,26 +205,29 @@ class PortfolioTracker:
     def apply(self, trade: Trade) -> float:
         """Book one trade into wallets, positions and stats; returns its realized P&L."""
         base, quote = split_symbol(trade.symbol)
-        notional = trade.qty * trade.price
-        wallet = self.balances.setdefault(trade.exchange, {})
-        if trade.side == "buy":
-            wallet[base] = wallet.get(base, 0.0) + trade.qty
+        exchange, strategy, qty, fee, fee_asset = trade.exchange, trade.strategy, trade.qty, trade.fee, trade.fee_asset
+        notional = qty * trade.price
+        wallet = self.balances.setdefault(exchange, {})
+        is_buy = trade.side == "buy"
+        if is_buy:
+            wallet[base] = wallet.get(base, 0.0) + qty
             wallet[quote] = wallet.get(quote, 0.0) - notional
         else:
-            wallet[base] = wallet.get(base, 0.0) - trade.qty
+            wallet[base] = wallet.get(base, 0.0) - qty
             wallet[quote] = wallet.get(quote, 0.0) + notional
-        wallet[trade.fee_asset] = wallet.get(trade.fee_asset, 0.0) - trade.fee
-        sign = 1.0 if trade.side == "buy" else -1.0
-        flows, exchange, strategy = self.flows, trade.exchange, trade.strategy
-        for asset, change in ((base, sign * trade.qty), (quote, -sign * notional), (trade.fee_asset, -trade.fee)):
+        wallet[fee_asset] = wallet.get(fee_asset, 0.0) - fee
+        sign = 1.0 if is_buy else -1.0
+        flows = self.flows
+        for asset, change in ((base, sign * qty), (quote, -sign * notional), (fee_asset, -fee)):
             by_strategy = flows.get((exchange, asset))
             if by_strategy is None:
                 by_strategy = flows[(exchange, asset)] = {}
             by_strategy[strategy] = by_strategy.get(strategy, 0.0) + change
-        shorting = self.margin is not None and trade.strategy in self.margin.shorting
+        margin = self.margin
+        shorting = margin is not None and strategy in margin.shorting
         if shorting:
-            key = (trade.strategy, base)
-            before = short_qty(self.positions.get(key), trade.exchange)
+            key = (strategy, base)
+            before = short_qty(self.positions.get(key), exchange)
         realized = self._drafted(trade)
         if realized is None:
             realized = self._book_positions(trade, self.positions)
@@ -239,13 +241,14 @@ class PortfolioTracker:
             if self.margin.rate_pct(base) > 0:
                 after = short_qty(position, trade.exchange)
                 note_short_change(self.accruals, (trade.strategy, base, trade.exchange), before, after, trade.ts)
-        stats = self.stats.get(trade.strategy) or self.stats_of(trade.strategy)
+        stats = self.stats.get(strategy) or self.stats_of(strategy)
         stats.trades += 1
         stats.realized_pnl += realized
         stats.fees_usdt += trade_fee_usdt(trade)
         stats.volume_usdt += notional * trade.quote_usdt_rate
         self.last_seq = trade.seq
-        self.last_tick = max(self.last_tick, trade.tick)
+        if trade.tick > self.last_tick:
+            self.last_tick = trade.tick
         return realized
 
     def _drafted(self, trade: Trade) -> float | None:
@@ -267,19 +270,19 @@ class PortfolioTracker:
     def _book_positions(self, trade: Trade, book: dict, copy_from: dict | None = None) -> float:
         base, quote = split_symbol(trade.symbol)
         fee_in_quote = trade.fee if trade.fee_asset == quote else 0.0
-        return book_fill(trade.side, base, quote, trade.qty, trade.price, fee_in_quote, trade.quote_usdt_rate,
-                         trade.exchange, trade.ts,
-                         lambda asset: self._position(book, trade.strategy, asset, copy_from))
+        strategy = trade.strategy
 
-    @staticmethod
-    def _position(book: dict, strategy: str, asset: str, copy_from: dict | None) -> Position:
-        key = (strategy, asset)
-        position = book.get(key)
-        if position is None:
-            source = copy_from.get(key) if copy_from is not None else None
-            position = source.copy() if source is not None else Position(strategy, asset)
-            book[key] = position
-        return position
+        def position_for(asset: str) -> Position:
+            """The strategy's position in asset in book (a copy of copy_from's, or a new one, the first time)."""
+            key = (strategy, asset)
+            position = book.get(key)
+            if position is None:
+                source = copy_from.get(key) if copy_from is not None else None
+                position = book[key] = source.copy() if source is not None else Position(strategy, asset)
+            return position
+
+        return book_fill(trade.side, base, quote, trade.qty, trade.price, fee_in_quote, trade.quote_usdt_rate,
+                         trade.exchange, trade.ts, position_for)
 
     # ----- reading -----------------------------------------------------------------------
     def balance(self, exchange: str, asset: str) -> float:

@@ -40,17 +40,33 @@ def trade_line(trade: Trade) -> str:
             decision_ts = ts if decision_ts == trade.ts else iso_utc(decision_ts)  # equal times, equal text
         # A field of another type than the template's raises TypeError here: float.__repr__ takes
         # floats (and float subclasses, as json does), int.__repr__ ints, encode_basestring strs.
+        qty, price = _float_repr(trade.qty), _float_repr(trade.price)
+        if levels is None:
+            levels = "null"
+        elif len(levels) == 1 and _is_fill_level(levels, trade):
+            levels = f'"{qty}@{price}"'  # format_levels' text from the reprs above (digits need no escape)
+        else:
+            levels = encode_basestring(format_levels(levels))
         return _TEMPLATE % (
             encode_basestring(trade.id), _int_repr(seq), encode_basestring(ts), _int_repr(tick),
             encode_basestring(trade.strategy), encode_basestring(trade.signal_id), encode_basestring(trade.kind),
             encode_basestring(trade.exchange), encode_basestring(trade.symbol), encode_basestring(trade.side),
-            _float_repr(trade.qty), _float_repr(trade.price), _float_repr(trade.fee),
+            qty, price, _float_repr(trade.fee),
             encode_basestring(trade.fee_asset), _float_repr(trade.quote_usdt_rate), _float_repr(trade.realized_pnl),
             encode_basestring(trade.status), encode_basestring(trade.reason),
             "null" if decision_ts is None else encode_basestring(decision_ts),
             "null" if mid is None else _float_repr(mid),
             "null" if latency is None else _float_repr(latency),
             "null" if taken is None else _float_repr(taken),
-            "null" if levels is None else encode_basestring(format_levels(levels)))
+            levels)
     except TypeError:
         return dumps(trade.to_dict())  # json's text, or json's own error for what it cannot hold
+
+
+def _is_fill_level(levels, trade: Trade) -> bool:
+    """True when the one level taken is the trade's own price and quantity (a fill on a one-level book):
+    equal floats other than zero have the same repr, so format_levels would write the trade's text."""
+    (level_price, level_qty), = levels  # format_levels' own unpacking: the same error for what is not a level
+    price, qty = trade.price, trade.qty
+    return (type(level_price) is float and type(level_qty) is float and type(price) is float and type(qty) is float
+            and level_price == price and level_qty == qty and level_price != 0.0 and level_qty != 0.0)

@@ -91,7 +91,7 @@ class PaperExecutor:
             except _Rejected as exc:
                 return ExecutionResult("rejected", reason=str(exc), reason_key=exc.key)
             take = self.liquidity.record(leg.exchange, leg.symbol, leg.side, fill.levels_taken, when)
-            return ExecutionResult("partial" if fill.partial else "filled", (fill,), takes=(take,))
+            return ExecutionResult("partial" if fill.partial else "filled", (fill,), "", "", (take,))
         fills, takes = [], []
         try:
             for number, leg in enumerate(signal.legs, start=1):
@@ -109,21 +109,22 @@ class PaperExecutor:
 
     def _fill_leg(self, leg: Leg, snapshot: Snapshot, wallets: WalletReader, deltas: dict[tuple[str, str], float],
                   allows_short: bool, atomic: bool, strategy: str, label: str) -> Fill:
-        market: Market | None = snapshot.markets.get((leg.exchange, leg.symbol))
+        key = (leg.exchange, leg.symbol)
+        market: Market | None = snapshot.markets.get(key)
         if market is None:
             raise _Rejected("no_book", f"{leg.symbol} is not traded on {leg.exchange}")
-        if leg.side not in ("buy", "sell"):
-            raise _Rejected("other", f"unknown side {leg.side!r}")
-        raw = None if (leg.exchange, leg.symbol) in snapshot.stale else \
-            raw_reader(snapshot.book_reader)(leg.exchange, leg.symbol)
+        side = leg.side
+        if side != "buy" and side != "sell":
+            raise _Rejected("other", f"unknown side {side!r}")
+        raw = None if key in snapshot.stale else raw_reader(snapshot.book_reader)(*key)
         if raw is None:
             raise _Rejected("no_book", f"no fresh order book for {leg.symbol} on {leg.exchange}")
         if raw.crossed:
             raise _Rejected("no_book", f"order book for {leg.symbol} on {leg.exchange} is crossed; not trading on it")
         book = self.liquidity.adjust(raw)
-        is_buy = leg.side == "buy"
+        is_buy = side == "buy"
         levels = book.asks if is_buy else book.bids
-        amounts = leg_amounts(market, levels, leg.side, leg.qty, self.max_slippage_pct, leg.limit_price)
+        amounts = leg_amounts(market, levels, side, leg.qty, self.max_slippage_pct, leg.limit_price)
         whole = atomic or not self.allow_partial
         if isinstance(amounts, str) or (whole and amounts.partial):
             raw_levels = raw.asks if is_buy else raw.bids
@@ -142,7 +143,7 @@ class PaperExecutor:
                            strategy)
         slippage_pct = abs(amounts.price - amounts.best) / amounts.best * 100.0
         visible = depth_within(levels, slippage_limit(amounts.best, self.max_slippage_pct, is_buy), is_buy)
-        return Fill(leg.exchange, leg.symbol, leg.side, amounts.qty, amounts.price, amounts.fee, market.quote, rate,
+        return Fill(leg.exchange, leg.symbol, side, amounts.qty, amounts.price, amounts.fee, market.quote, rate,
                     amounts.requested, amounts.levels_used, slippage_pct,
                     levels_taken(levels, amounts.levels_used, amounts.qty), raw.ts,
                     round(amounts.qty / visible * 100.0, 6) if visible > 0 else None)
@@ -169,23 +170,20 @@ class PaperExecutor:
                       wallets: WalletReader, deltas: dict, allows_short: bool, strategy: str) -> None:
         base, quote = split_symbol(leg.symbol)
         ex = leg.exchange
-
-        def have(asset: str) -> float:
-            return wallets.available(ex, asset, strategy) + deltas.get((ex, asset), 0.0)
-
+        # What strategy may spend of an asset here: the wallet as the earlier legs left it.
         if leg.side == "buy":
             need = notional + fee
-            available = have(quote)
+            available = wallets.available(ex, quote, strategy) + deltas.get((ex, quote), 0.0)
             # (books) Buying back a short may spend the collateral reserved for it.
-            freed = getattr(wallets, "collateral_freed", None)
-            if freed is not None and allows_short:
+            freed = getattr(wallets, "collateral_freed", None) if allows_short else None
+            if freed is not None:
                 available += freed(ex, base, strategy, qty)
             if need > available + WALLET_TOLERANCE:
                 raise _Rejected("insufficient_funds", f"insufficient {quote} on {ex}: need {need:.8g}, "
                                                       f"have {available:.8g}")
             _record(deltas, ex, wallet_changes(leg.side, base, quote, qty, notional, fee))
             return
-        available = have(base)
+        available = wallets.available(ex, base, strategy) + deltas.get((ex, base), 0.0)
         after = available - qty
         if after < -WALLET_TOLERANCE and not allows_short:
             raise _Rejected("insufficient_funds", f"insufficient {base} on {ex}: need {qty:.8g}, "
@@ -197,7 +195,7 @@ class PaperExecutor:
         short_qty = max(0.0, -after) if opened is None else opened
         if allows_short and short_qty > WALLET_TOLERANCE:
             short_usdt = short_qty * (notional / qty) * rate
-            collateral_usdt = (have(quote) + notional - fee) * rate
+            collateral_usdt = (wallets.available(ex, quote, strategy) + deltas.get((ex, quote), 0.0) + notional - fee) * rate
             if short_usdt * self.short_margin_ratio > collateral_usdt + 1e-9:
                 raise _Rejected("insufficient_funds", f"short of {short_qty:.8g} {base} on {ex} exceeds the margin rule "
                                 f"(needs {short_usdt * self.short_margin_ratio:.2f} USDT collateral, "
