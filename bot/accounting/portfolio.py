@@ -433,7 +433,10 @@ class StrategyPortfolioView:
 
     def positions(self) -> list[PositionView]:
         """This strategy's open positions."""
-        return [self._tracker.position_view(self._strategy, p.asset) for p in self._tracker.open_positions(self._strategy)]
+        # open_positions(strategy) and a position_view of each, in one pass over the books.
+        strategy = self._strategy
+        return [PositionView(p.asset, p.qty, p.avg_cost, dict(p.by_exchange), p.opened_ts)
+                for p in self._tracker.positions.values() if p.strategy == strategy and p.is_open]
 
     def balance(self, exchange: str, asset: str) -> float:
         """What this strategy may spend of asset on exchange (other strategies' holdings reserved)."""

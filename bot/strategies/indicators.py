@@ -183,13 +183,13 @@ def _pairwise(values: list[float], start: int, count: int) -> float:
     # numpy's pairwise_sum (numpy/_core/src/umath/loops_utils.h.src), step for step.
     if count < 8:
         total = 0.0
-        for index in range(start, start + count):
-            total += values[index]
+        for value in values[start:start + count]:
+            total += value
         return total
     if count <= PAIRWISE_BLOCK:
         r0, r1, r2, r3, r4, r5, r6, r7 = values[start:start + 8]
-        index, end = start + 8, start + count - count % 8
-        while index < end:
+        end = start + count - count % 8
+        for index in range(start + 8, end, 8):
             r0 += values[index]
             r1 += values[index + 1]
             r2 += values[index + 2]
@@ -198,10 +198,9 @@ def _pairwise(values: list[float], start: int, count: int) -> float:
             r5 += values[index + 5]
             r6 += values[index + 6]
             r7 += values[index + 7]
-            index += 8
         total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-        for index in range(end, start + count):
-            total += values[index]
+        for value in values[end:start + count]:
+            total += value
         return total
     half = count // 2
     half -= half % 8
@@ -283,20 +282,20 @@ def rsi_last(values: list[float], period: int) -> float:
     return _rsi_from_averages(average_gain, average_loss)
 
 
-def log_return_volatility_last(closes: np.ndarray, period: int) -> float | None:
+def log_return_volatility_last(closes: np.ndarray, period: int, prices: list[float] | None = None) -> float | None:
     """log_return_volatility(closes, period) for a 1-D float array, its std without numpy's per-call cost
-    (np.log stays: its result is the platform's, and this must equal the array version's everywhere)."""
+    (np.log stays: its result is the platform's, and this must equal the array version's everywhere).
+    prices: closes.tolist(), when the caller has it."""
     if period < 2:
         raise ValueError(f"volatility period must be >= 2 (got {period})")
     if closes.shape[0] < period + 1:
         return None
     window = closes[-(period + 1):]
-    prices = window.tolist()
-    for price in prices:
+    for price in window.tolist() if prices is None else prices[-(period + 1):]:
         if not 0.0 < price < math.inf:  # nan, inf and prices <= 0 all fail this
             return None
-    logs = np.log(window).tolist()
-    returns = [after - before for before, after in zip(logs, logs[1:])]
+    logs = np.log(window)
+    returns = (logs[1:] - logs[:-1]).tolist()  # np.diff's subtraction, one array operation
     mean = float_sum(returns) / period
     squares = [(value - mean) * (value - mean) for value in returns]  # numpy's square of the deviation
     variance = float_sum(squares) / (period - 1)

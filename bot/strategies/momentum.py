@@ -299,7 +299,8 @@ class MomentumStrategy(Strategy):
             defined = values is not None and volatility_defined(values, p.volatility_period)
             volatility_1m = horizon = math.nan if defined else None
         else:
-            volatility_1m = log_return_volatility_last(closes, p.volatility_period) if closes is not None else None
+            volatility_1m = (log_return_volatility_last(closes, p.volatility_period, values) if closes is not None
+                             else None)
             horizon = volatility_1m * self._horizon_factor if volatility_1m is not None else None
             self._volatility[key] = (self._minute(snapshot), horizon)
         if values is None or len(values) < window or volatility_1m is None:

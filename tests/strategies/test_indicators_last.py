@@ -79,8 +79,9 @@ def test_rsi_last_is_rsis_last_value(period):
 def test_log_return_volatility_last_is_the_array_version(period):
     rng = np.random.default_rng(200 + period)
     for closes in _windows(rng, 300):
-        assert _same(log_return_volatility_last(closes, period), log_return_volatility(closes, period)), \
-            (period, closes.size)
+        expected = log_return_volatility(closes, period)
+        assert _same(log_return_volatility_last(closes, period), expected), (period, closes.size)
+        assert _same(log_return_volatility_last(closes, period, closes.tolist()), expected), (period, closes.size)
 
 
 @pytest.mark.parametrize("period", [2, 9, 30])
