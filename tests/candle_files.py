@@ -28,3 +28,22 @@ def write_walk(folder, exchange: str = "binance", symbol: str = "BTC/USDT", bars
     path = candle_path(folder, exchange, symbol, "1m")
     write_series(path, CandleSeries(exchange, symbol, "1m", ts, values), fsync=False)
     return path
+
+
+def candle_engine(config: dict, root, fast_forward: bool = True):
+    """An opened BotEngine on --market candles with config (a copy is changed), its data and logs under root,
+    fast-forward on or off, one equity sample a minute, fsync off."""
+    import copy
+
+    from bot.cli_candles import prepare_backtest
+    from bot.config import parse_config
+    from bot.engine import BotEngine
+
+    config = copy.deepcopy(config)
+    config["market"]["source"] = "candles"
+    config["candles"]["fast_forward"] = fast_forward
+    config["storage"] = {"data_dir": str(root / "data"), "log_dir": str(root / "logs"), "fsync": False}
+    config["engine"] = {"equity_sample_seconds": 60.0}
+    engine = BotEngine(prepare_backtest(parse_config(config))[0])
+    engine.open()
+    return engine

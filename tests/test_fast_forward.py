@@ -20,7 +20,7 @@ from bot.cli_candles import prepare_backtest
 from bot.config import parse_config
 from bot.engine import BotEngine
 from bot.fast_forward import FastForward
-from tests.candle_files import write_walk
+from tests.candle_files import candle_engine, write_walk
 from tests.test_textbook_backtest import textbook_config
 
 BARS = 2500
@@ -151,14 +151,7 @@ def test_a_kill_switch_limit_lowered_while_flat_fires_where_stepping_fires_it(ca
     """Nothing held, equity below its peak, the limit lowered (as a risk command would): the flat
     stretch after it must stop at its first sample, where the stepped run's kill switch fires."""
     def engine_for(folder: Path, fast_forward: bool) -> BotEngine:
-        config = copy.deepcopy(_textbook(candles))
-        config["market"]["source"] = "candles"
-        config["candles"]["fast_forward"] = fast_forward
-        config["storage"] = {"data_dir": str(folder / "data"), "log_dir": str(folder / "logs"), "fsync": False}
-        config["engine"] = {"equity_sample_seconds": 60.0}
-        engine = BotEngine(prepare_backtest(parse_config(config))[0])
-        engine.open()
-        return engine
+        return candle_engine(_textbook(candles), folder, fast_forward)
 
     skipped = engine_for(tmp_path / "skipped", True)
     runner, lowered = FastForward(skipped), []

@@ -4,18 +4,14 @@ checkpoint, at the run's end or at close, and a refused block still waits (equit
 (activity). The files are read back separately from what wrote them."""
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
 
 from bot import engine as engine_module
 from bot.accounting.equity_log import EQUITY_FILE, EquityLog
-from bot.cli_candles import prepare_backtest
-from bot.config import parse_config
-from bot.engine import BotEngine
 from bot.notify.activity import ACTIVITY_FILE, ActivityLog
-from tests.candle_files import write_walk
+from tests.candle_files import candle_engine, write_walk
 from tests.test_textbook_backtest import textbook_config
 
 LINE = '{"schema_version":1,"ts":"2026-01-01T00:0%d:00.000Z","equity":1.5,"trading_equity":1.5,' \
@@ -86,14 +82,7 @@ def test_held_activity_lines_are_written_in_order_and_a_bad_one_costs_only_itsel
 
 
 def _engine(candles, root, fast_forward=True):
-    config = copy.deepcopy(textbook_config(candles))
-    config["market"]["source"] = "candles"
-    config["candles"]["fast_forward"] = fast_forward
-    config["storage"] = {"data_dir": str(root / "data"), "log_dir": str(root / "logs"), "fsync": False}
-    config["engine"] = {"equity_sample_seconds": 60.0}
-    engine = BotEngine(prepare_backtest(parse_config(config))[0])
-    engine.open()
-    return engine
+    return candle_engine(textbook_config(candles), root, fast_forward)
 
 
 def test_a_fast_run_leaves_nothing_held_and_writes_what_stepping_writes(candles, tmp_path):
