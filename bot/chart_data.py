@@ -200,8 +200,7 @@ class CandleArchive:
     def window(self, key: tuple[str, str], before: float | None, after: float | None,
                limit: int) -> tuple[int, int]:
         """Indices [lo, hi) of the page: the newest `limit` before `before`, or the oldest after `after`."""
-        if self._deferred_snapshot is not None:
-            self.settle()
+        self.settle()
         if key in self._owed:
             self._settle(key)
         starts = self._starts.get(key, [])
@@ -213,8 +212,7 @@ class CandleArchive:
 
     def candles(self, key: tuple[str, str]) -> list[Candle]:
         """The market's candles, oldest first (the archive's own list: do not modify)."""
-        if self._deferred_snapshot is not None:
-            self.settle()
+        self.settle()
         if key in self._owed:
             self._settle(key)
         return self._candles.get(key, [])

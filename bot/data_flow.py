@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import fields
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -29,7 +30,7 @@ from bot.execution.liquidity import LiquidityView
 from bot.execution.misses import MissLog, miss_record
 from bot.execution.orders import Order, OrdersInFlight
 from bot.accounting.ledger import TradeLedger
-from bot.models import Fill, Signal, Snapshot, Trade, iso_utc, whole_ms
+from bot.models import Fill, Signal, Snapshot, Trade, fast_constructor, iso_utc, whole_ms
 from bot.accounting.portfolio import PortfolioTracker
 from bot.accounting.state_encoding import StateEncoder
 from bot.storage import SCHEMA_VERSION, StorageError, atomic_write_text
@@ -312,12 +313,12 @@ class DataFlowManager:
         for f in fills:
             quote = quotes.get((f.exchange, f.symbol))
             book_ts = f.book_ts
-            drafts.append(_draft_trade((
+            drafts.append(_draft_trade(
                 f"T{seq:08d}", seq, ts, tick, strategy, signal_id, kind, f.exchange, f.symbol, f.side, f.qty, f.price,
                 f.fee, f.fee_asset, f.quote_usdt_rate, 0.0, status, reason, decision_ts,
                 quote.mid if quote is not None else None,
                 round((book_ts - decision_at) * 1000.0, 3) if book_ts is not None else None,
-                f.liquidity_taken_pct, f.levels_taken)))
+                f.liquidity_taken_pct, f.levels_taken))
             seq += 1
         realized = self.portfolio.realized_for(drafts)
         for trade, pnl in zip(drafts, realized):
@@ -341,16 +342,7 @@ class DataFlowManager:
                           fsync=self.fsync, mode=None)
 
 
-# Trade's slot setters in field order. A draft is this call's own (nothing else holds it yet until
-# realized_for has seen it and its realized P&L is set): it is built through its slots, as a frozen
-# dataclass's __init__ builds it (object.__setattr__ per field), at half the cost of that call.
-_TRADE_SETTERS = tuple(Trade.__dict__[name].__set__ for name in Trade.__slots__)
 _REALIZED_PNL = Trade.__dict__["realized_pnl"]  # the slot's descriptor: sets a frozen field on a private draft
-
-
-def _draft_trade(values: tuple) -> Trade:
-    """Trade(*values): every field, in order."""
-    trade = object.__new__(Trade)
-    for set_field, value in zip(_TRADE_SETTERS, values):
-        set_field(trade, value)
-    return trade
+# Trade(*values) through its slots: a draft is this call's own (nothing else holds it until realized_for has
+# seen it and its realized P&L is set).
+_draft_trade = fast_constructor(Trade, tuple(f.name for f in fields(Trade)))

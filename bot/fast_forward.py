@@ -163,7 +163,6 @@ class FastForward:
                 advanced = 0
             else:
                 room = self._block if max_ticks is None else min(self._block, max_ticks - done)
-                self._whole = False
                 with engine.lock:
                     advanced = self.advance(room)
                 # A quiet block: look further next time; a stretch that ended on a maybe: look near again.
@@ -266,6 +265,7 @@ class FastForward:
     def advance(self, room: int) -> int:
         """Advance over up to `room` quiet ticks in bulk, doing what stepping them would; returns how many
         ticks it ran, the acted-on tick included (see below)."""
+        self._whole = False
         lookahead, quiet, scheduled = self.quiet(room)
         if quiet <= 0:
             return 0

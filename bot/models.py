@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import operator
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Callable, Literal, Mapping, Protocol
 
@@ -535,3 +535,25 @@ class Lookahead:
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])
+
+
+def fast_constructor(cls, names: tuple[str, ...]):
+    """Positional constructor for a frozen slots dataclass that sets the slots directly.
+
+    Same object as cls(...) at about half the cost (a frozen __init__ calls object.__setattr__
+    per field), for hot paths (a simulated or replayed tick's quotes, a fill's trade draft).
+    Fields after `names` take their plain defaults. Falls back to keywords if the fields change
+    otherwise.
+    """
+    every = fields(cls)
+    rest = every[len(names):]
+    if tuple(f.name for f in every[:len(names)]) != names or any(f.default is MISSING for f in rest):
+        return lambda *values: cls(**dict(zip(names, values)))
+    setters = [cls.__dict__[f.name].__set__ for f in every]
+    args = ", ".join(f"a{i}" for i in range(len(names)))
+    body = "".join(f"    s{i}(o, a{i})\n" for i in range(len(names)))
+    body += "".join(f"    s{len(names) + j}(o, d{j})\n" for j in range(len(rest)))
+    scope = {f"s{i}": s for i, s in enumerate(setters)} | {"new": object.__new__, "cls": cls}
+    scope |= {f"d{j}": f.default for j, f in enumerate(rest)}
+    exec(f"def make({args}):\n    o = new(cls)\n{body}    return o\n", scope)  # noqa: S102
+    return scope["make"]

@@ -25,8 +25,7 @@ from bot.market.recording_trades import TRADES_KEPT, ReplayTrades
 from bot.market.replay_candles import CandleTape
 from bot.market.replay_ahead import lookahead_of
 from bot.market.replay_frames import Frame, FramePrefetcher, LightBlock, last_record, light_block
-from bot.market.simulator import _fast_constructor
-from bot.models import Lookahead, Market, OrderBook, Quote, Snapshot, iso_utc
+from bot.models import Lookahead, Market, OrderBook, Quote, Snapshot, fast_constructor, iso_utc
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +33,7 @@ _QUOTE_FIELDS = ("exchange", "symbol", "bid", "ask", "last", "bid_size", "ask_si
 
 
 def _slow_quote_makers():
-    make = _fast_constructor(Quote, _QUOTE_FIELDS)
+    make = fast_constructor(Quote, _QUOTE_FIELDS)
     return make, lambda exchanges, symbols, rows: [make(e, s, *v) for e, s, v in zip(exchanges, symbols, rows)]
 
 
@@ -79,7 +78,7 @@ def _quote_makers():
 
 
 _new_quote, _new_quotes = _quote_makers()
-_new_snapshot = _fast_constructor(
+_new_snapshot = fast_constructor(
     Snapshot, ("tick", "ts", "exchanges", "symbols", "quotes", "markets", "history", "book_reader",
                "news", "whales", "new_candle", "stale"))
 _NOTHING: frozenset = frozenset()

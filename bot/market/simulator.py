@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import repeat
 
@@ -30,7 +30,8 @@ from bot.market.sim_parts import (BOOK_VARIANTS, PEGGED, BookShapes, CandleStore
                                  market_liquidity, price_step_for, stable_unit)
 from bot.market.sim_prices import REGIMES, PriceProcess
 from bot.market.sim_trades import tick_prints
-from bot.models import Candle, CandleHistory, Market, OrderBook, Quote, Snapshot, iso_utc, split_symbol
+from bot.models import (Candle, CandleHistory, Market, OrderBook, Quote, Snapshot, fast_constructor, iso_utc,
+                        split_symbol)
 
 USDT, PAIR_PREFERENCE = "USDT", ("XRP", "ADA")  # the preferred cointegrated pair: leader, follower
 # Ticks whose public trades recent_trades() can still tell (resting orders read them each tick).
@@ -39,31 +40,10 @@ SPREAD_VOL_BOUNDS = (0.6, 4.0)  # spreads widen with the moment's volatility, wi
 CANDLES_24H, MIN_CANDLES_KEPT = 1440, 2000
 
 
-def _fast_constructor(cls, names: tuple[str, ...]):
-    """Positional constructor for a frozen slots dataclass that sets the slots directly.
-
-    Same object as cls(...) at about half the cost (a frozen __init__ calls object.__setattr__
-    per field); this is most of a tick's budget. Fields after `names` take their plain defaults.
-    Falls back to keywords if the fields change otherwise.
-    """
-    every = fields(cls)
-    rest = every[len(names):]
-    if tuple(f.name for f in every[:len(names)]) != names or any(f.default is MISSING for f in rest):
-        return lambda *values: cls(**dict(zip(names, values)))
-    setters = [cls.__dict__[f.name].__set__ for f in every]
-    args = ", ".join(f"a{i}" for i in range(len(names)))
-    body = "".join(f"    s{i}(o, a{i})\n" for i in range(len(names)))
-    body += "".join(f"    s{len(names) + j}(o, d{j})\n" for j in range(len(rest)))
-    scope = {f"s{i}": s for i, s in enumerate(setters)} | {"new": object.__new__, "cls": cls}
-    scope |= {f"d{j}": f.default for j, f in enumerate(rest)}
-    exec(f"def make({args}):\n    o = new(cls)\n{body}    return o\n", scope)  # noqa: S102
-    return scope["make"]
-
-
-_new_quote = _fast_constructor(
+_new_quote = fast_constructor(
     Quote, ("exchange", "symbol", "bid", "ask", "last", "bid_size", "ask_size", "ts", "change_24h_pct")
 )
-_new_snapshot = _fast_constructor(
+_new_snapshot = fast_constructor(
     Snapshot, ("tick", "ts", "exchanges", "symbols", "quotes", "markets", "history", "book_reader",
                "news", "whales", "new_candle", "stale")
 )
