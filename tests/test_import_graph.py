@@ -30,6 +30,7 @@ STRATEGY_MAY_IMPORT = (
     "bot.strategies.arbitrage_math",
     # the fast-forward screens (quiet_ticks), pure arithmetic on a Lookahead
     "bot.strategies.arbitrage_screen", "bot.strategies.stat_arb_screen", "bot.strategies.news_screen",
+    "bot.strategies.momentum_screen",
 )
 PURE_ARITHMETIC = ("bot.execution.fills", "bot.accounting.positions", "bot.strategies.common")
 PURE_MAY_IMPORT = ("bot.models",) + PURE_ARITHMETIC

@@ -30,20 +30,14 @@ from bot.models import PORTFOLIO_QUOTE, Leg, Lookahead, PortfolioView, PositionV
 from bot.strategies.base import Strategy
 from bot.strategies.common import (exit_signal, format_price, format_qty, is_dust, recent_closes,
                                     trading_exchange, usdt_symbols)
-from bot.strategies.indicators import (crossover_last, ema, log_return_volatility_last, rolling_log_volatility, rsi,
-                                       rsi_last, volatility_defined, window_emas_at)
+from bot.strategies.indicators import crossover_last, ema, log_return_volatility_last, rsi, rsi_last, volatility_defined
+from bot.strategies.momentum_screen import MomentumScreen
 
 # Leave room in the wallet for the taker fee and for the price moving before the fill.
 WALLET_SPEND_FRACTION = 0.95
 # The manager values a position at the mark (the mean over exchanges), not at this ask.
 POSITION_LIMIT_HEADROOM = 0.99
 CANDLE_SECONDS = 60
-# quiet_ticks screens with vectorised indicators: anything this close (relative) to a trigger counts as "maybe".
-SCREEN_MARGIN = 1e-9
-# quiet_ticks' trend masks are worked out for this many candle ends at once and kept while the closes
-# array they index stays the same object (a candle backtest's window swaps in a new, read-only one
-# when it reads a batch; bot/market/candle_window.py): a look is then an index lookup.
-SCREEN_CHUNK = 2048
 
 
 class _Reading(NamedTuple):
@@ -67,26 +61,6 @@ class _Reading(NamedTuple):
         return self.fast_now < self.slow_now
 
 
-def trend_maybe(closes: np.ndarray, ends: np.ndarray, fast: int, slow: int, window: int
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """quiet_ticks' trend screen for the readings whose history ends at each end (an index into closes):
-    (could cross up, could be below: the trend exit), conservative (SCREEN_MARGIN; undefined = maybe)."""
-    (fast_now, fast_prev), (slow_now, slow_prev) = window_emas_at(closes, ends, (fast, slow), window)
-    tol = SCREEN_MARGIN * (np.abs(fast_now) + np.abs(slow_now))
-    maybe = ~(np.isfinite(fast_now) & np.isfinite(slow_now) & np.isfinite(fast_prev) & np.isfinite(slow_prev))
-    maybe |= (fast_prev - slow_prev <= tol) & (fast_now - slow_now > -tol)  # could cross up
-    return maybe, fast_now - slow_now < tol
-
-
-def _immutable(array: np.ndarray) -> bool:
-    """True when array and every array it is a view of are read-only: its values stay what they are
-    (read-only is the promise bot/market/candle_window.py's arrays make; a view of writable memory can change)."""
-    while isinstance(array, np.ndarray):
-        if array.flags.writeable:
-            return False
-        array = array.base
-    return array is None
-
 
 class MomentumStrategy(Strategy):
     """EMA crossover with an RSI filter, volatility stops and risk-based position size."""
@@ -107,12 +81,7 @@ class MomentumStrategy(Strategy):
         self._volatility: dict[tuple[str, str], tuple[int, float | None]] = {}
         # asset -> the stop and take-profit last checked for its position (shown beside it; never traded on).
         self._shown_levels: dict[str, dict] = {}
-        # (exchange, symbol) -> (closes, entry maybe, held maybe, lo, top): quiet_ticks' memo of its
-        # trend masks over the ends lo..top-1 of one read-only closes array (_first_trend_tick).
-        # (exchange, symbol) -> (closes, volatility at each end, lo, top): the stop / take-profit screen's
-        # memo of the 1-minute volatility, the same way (_first_level_tick).
-        self._level_memo: dict[tuple[str, str], tuple] = {}
-        self._screens: dict[tuple[str, str], tuple] = {}
+        self._screen = MomentumScreen(params, self._window, self._horizon_factor)  # quiet_ticks' screen and memos
 
     @property
     def warmup_candles(self) -> int:
@@ -146,12 +115,12 @@ class MomentumStrategy(Strategy):
         """Ticks before the first one that could give a signal: a closed-candle reading that could
         cross up (any held asset: also trend down), or a stop / take-profit that could trigger.
 
-        Vectorised and conservative (SCREEN_MARGIN around every comparison, unknowns count as
-        maybe): the ticks it flags run through on_snapshot, which alone decides. Skipped ticks
+        Vectorised and conservative (bot/strategies/momentum_screen.py: a margin around every comparison,
+        unknowns count as maybe): the ticks it flags run through on_snapshot, which alone decides. Skipped ticks
         leave only the volatility memo and the shown levels stale, and both are recomputed on the
         next tick that reads them.
         """
-        p = self.params
+        p, screen = self.params, self._screen
         n = len(lookahead)
         first = n
         held = {position.asset: position for position in view.positions() if position.qty > 0}
@@ -161,101 +130,10 @@ class MomentumStrategy(Strategy):
                 if key[1] != symbol:
                     continue
                 if n:
-                    first = min(first, self._first_trend_tick(key, ahead, lookahead.new_candle, position is not None))
+                    first = min(first, screen.first_trend_tick(key, ahead, lookahead.new_candle, position is not None))
                 if position is not None and p.volatility_exits and position.avg_cost > 0:
-                    first = min(first, self._first_level_tick(key, ahead, position.avg_cost))
+                    first = min(first, screen.first_level_tick(key, ahead, position.avg_cost))
         return first
-
-    def _first_trend_tick(self, key: tuple[str, str], ahead, new_candle: np.ndarray, held: bool) -> int:
-        """The first candle tick whose reading could cross up (held: or be trending down), len when none.
-
-        trend_maybe over the candle ticks' history ends, or a lookup in its memo: the masks over a
-        chunk of ends lo..top-1 (SCREEN_CHUNK) of one read-only closes array, held as arrays over
-        every end 0..top with True ("maybe") before lo and at top. A look clips its ends into that
-        range, so an end the chunk does not cover reads "maybe": when the first maybe is such an
-        end, the look is worked out again (the chunk moved to cover it, or without the memo).
-        """
-        closes, closed = ahead.closes, ahead.closed
-        screen = self._screens.get(key)
-        if screen is not None and screen[0] is closes:
-            maybe = screen[2 if held else 1].take(closed, mode="clip")
-            maybe &= new_candle
-            hit = int(maybe.argmax())
-            if not maybe[hit]:
-                return int(maybe.shape[0])
-            if screen[3] <= int(closed[hit]) < screen[4]:
-                return hit
-        candle_ticks = new_candle.nonzero()[0]
-        if not candle_ticks.size:
-            return int(new_candle.shape[0])
-        ends = closed[candle_ticks]
-        maybe = self._trend_maybe(key, closes, ends, held)
-        hit = int(maybe.argmax())
-        return int(candle_ticks[hit]) if maybe[hit] else int(new_candle.shape[0])
-
-    def _trend_maybe(self, key: tuple[str, str], closes: np.ndarray, ends: np.ndarray, held: bool) -> np.ndarray:
-        """For each end (an index into closes where a candle tick's history ends): could the reading
-        there cross up (held: or be trending down)? From the memo (_first_trend_tick), made for a chunk
-        of ends from the lowest on when closes is read-only and the ends lie in it; else computed."""
-        p = self.params
-        lo, hi = int(ends.min()), int(ends.max())
-        if lo < 0 or hi > closes.shape[0] or not _immutable(closes):  # no memo: the plain path's answer
-            entry, below = trend_maybe(closes, ends, p.fast, p.slow, self.warmup_candles)
-            return entry | below if held else entry
-        screen = self._screens.get(key)
-        if screen is None or screen[0] is not closes or lo < screen[3] or hi >= screen[4]:
-            top = min(closes.shape[0] + 1, max(hi + 1, lo + SCREEN_CHUNK))
-            entry, below = trend_maybe(closes, np.arange(lo, top), p.fast, p.slow, self.warmup_candles)
-            masks = []
-            for mask in (entry, entry | below):
-                every = np.ones(top + 1, dtype=bool)
-                every[lo:top] = mask
-                every.flags.writeable = False
-                masks.append(every)
-            screen = self._screens[key] = (closes, masks[0], masks[1], lo, top)
-        return screen[2 if held else 1][ends]
-
-    def _first_level_tick(self, key: tuple[str, str], ahead, avg_cost: float) -> int:
-        """The first tick whose bid could reach the stop or the take-profit (len when none).
-
-        The 1-minute volatility at each tick's history end is rolling_log_volatility's, from a memo
-        over a chunk of ends of one read-only closes array as the trend masks' (_first_trend_tick),
-        nan outside the chunk: a tick with a bid whose end it does not cover reads "maybe", and when
-        the first maybe is such a tick the look is worked out again. (A tick without a bid is never
-        a maybe, whatever the volatility.)
-        """
-        closes, closed = ahead.closes, ahead.closed
-        if not closed.shape[0]:
-            return 0
-        memo = self._level_memo.get(key)
-        if memo is not None and memo[0] is closes:
-            hit = self._first_level_hit(memo[1].take(closed, mode="clip"), ahead.bid, avg_cost)
-            if hit == closed.shape[0] or memo[2] <= int(closed[hit]) < memo[3]:
-                return hit
-        lo, hi = int(closed.min()), int(closed.max())
-        if lo < 0 or hi > closes.shape[0] or not _immutable(closes):  # no memo: the plain path's answer
-            volatility = rolling_log_volatility(closes, closed, self.params.volatility_period)
-        else:
-            if memo is None or memo[0] is not closes or lo < memo[2] or hi >= memo[3]:
-                top = min(closes.shape[0] + 1, max(hi + 1, lo + SCREEN_CHUNK))
-                every = np.full(top + 1, np.nan)
-                every[lo:top] = rolling_log_volatility(closes, np.arange(lo, top), self.params.volatility_period)
-                every.flags.writeable = False
-                memo = self._level_memo[key] = (closes, every, lo, top)
-            volatility = memo[1][closed]
-        return self._first_level_hit(volatility, ahead.bid, avg_cost)
-
-    def _first_level_hit(self, volatility: np.ndarray, bid: np.ndarray, avg_cost: float) -> int:
-        """The first tick whose bid could reach the stop or the take-profit around avg_cost at that
-        tick's 1-minute volatility (nan: unknown, a maybe where there is a bid); len when none."""
-        horizon = volatility * self._horizon_factor
-        stop = np.maximum(0.0, avg_cost * (1.0 - self.params.stop_volatility_mult * horizon))
-        target = avg_cost * (1.0 + self.params.take_profit_volatility_mult * horizon)
-        tol = SCREEN_MARGIN * avg_cost
-        with np.errstate(invalid="ignore"):
-            maybe = (bid <= stop + tol) | (bid >= target - tol) | (np.isfinite(bid) & ~np.isfinite(horizon))
-        hit = int(maybe.argmax())
-        return hit if maybe[hit] else int(bid.shape[0])
 
     # -- per candle -------------------------------------------------------------------------
 

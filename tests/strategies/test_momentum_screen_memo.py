@@ -5,7 +5,7 @@ import pytest
 
 from bot.config import MomentumConfig
 from bot.models import Lookahead, MarketAhead, PositionView
-from bot.strategies import momentum
+from bot.strategies import momentum_screen
 from bot.strategies.momentum import MomentumStrategy
 
 KEY = ("binance", "BTC/USDT")
@@ -53,10 +53,10 @@ def _plain(closes: np.ndarray, bar: int, bars: int, held: bool, phase: int = 0) 
     return _strategy().quiet_ticks(_look(np.array(closes), bar, bars, phase), _View(held))
 
 
-@pytest.mark.parametrize("chunk", [momentum.SCREEN_CHUNK, 16], ids=["chunk", "small-chunk"])
+@pytest.mark.parametrize("chunk", [momentum_screen.SCREEN_CHUNK, 16], ids=["chunk", "small-chunk"])
 @pytest.mark.parametrize("held", [False, True], ids=["flat", "held"])
 def test_memo_answers_every_look_as_the_plain_path(held, chunk, monkeypatch):
-    monkeypatch.setattr(momentum, "SCREEN_CHUNK", chunk)  # small: looks end on and across a chunk's edge often
+    monkeypatch.setattr(momentum_screen, "SCREEN_CHUNK", chunk)  # small: looks end on and across a chunk's edge often
     closes = _frozen(_walk(6000, seed=3))
     strategy = _strategy()
     rng = np.random.default_rng(7)
@@ -69,7 +69,7 @@ def test_memo_answers_every_look_as_the_plain_path(held, chunk, monkeypatch):
         answers.add(got == 4 * bars - phase)
         bar += max(1, (got - phase) // 4 + 1) if rng.random() < 0.8 else int(rng.integers(1, 5))
     assert answers == {True, False}, "some looks quiet all through, some cut"
-    assert strategy._screens[KEY][0] is closes, "the looks went through the memo"
+    assert strategy._screen._screens[KEY][0] is closes, "the looks went through the memo"
 
 
 def test_memo_follows_a_new_array_and_a_look_back():
@@ -95,7 +95,7 @@ def test_a_writable_array_changed_between_looks_is_read_again():
     # A read-only view of writable memory can change too: never kept either.
     view = closes[:]
     view.flags.writeable = False
-    assert not momentum._immutable(view) and momentum._immutable(_frozen(closes))
+    assert not momentum_screen._immutable(view) and momentum_screen._immutable(_frozen(closes))
     strategy.quiet_ticks(_look(view, 1500, 20), _View(False))
     closes[:] = closes[::-1]
     assert [strategy.quiet_ticks(_look(view, s, 20), _View(False)) for s in range(1000, 2000, 10)] == before
@@ -124,9 +124,9 @@ class _Held(_View):
         self._positions = [PositionView("BTC", 1.0, avg_cost, {"binance": 1.0}, 0.0)]
 
 
-@pytest.mark.parametrize("chunk", [momentum.SCREEN_CHUNK, 16], ids=["chunk", "small-chunk"])
+@pytest.mark.parametrize("chunk", [momentum_screen.SCREEN_CHUNK, 16], ids=["chunk", "small-chunk"])
 def test_level_memo_answers_every_look_as_the_plain_path(chunk, monkeypatch):
-    monkeypatch.setattr(momentum, "SCREEN_CHUNK", chunk)
+    monkeypatch.setattr(momentum_screen, "SCREEN_CHUNK", chunk)
     walks = (_frozen(_walk(6000, seed=9)), _frozen(_walk(6000, seed=10)))  # swapped every 700 bars
     strategy = _stops_strategy()
     rng = np.random.default_rng(11)
@@ -146,4 +146,4 @@ def test_level_memo_answers_every_look_as_the_plain_path(chunk, monkeypatch):
         answers += 1
         bar += int(rng.integers(1, 20)) if rng.random() < 0.97 else -int(rng.integers(0, min(bar, 200) + 1))
     assert cuts == {True, False} and answers > 300
-    assert strategy._level_memo[KEY][0] is closes, "the looks went through the memo"
+    assert strategy._screen._level_memo[KEY][0] is closes, "the looks went through the memo"
