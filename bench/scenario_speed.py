@@ -17,7 +17,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.config import parse_config  # noqa: E402
-from bot.engine import BotEngine, build_source  # noqa: E402
+from bot.engine import BotEngine  # noqa: E402
+from bot.market.sources import build_source  # noqa: E402
 from bot.market.scenarios import SCENARIOS  # noqa: E402
 
 

@@ -19,18 +19,20 @@ from bot.notify.activity import ActivityLog
 from bot.notify.alerts import AlertEngine
 from bot.chart_data import CandleArchive
 from bot.commands import CommandHandler
-from bot.config import MAX_SPEED, BotConfig
+from bot.config import BotConfig
 from bot.data_flow import DataFlowManager, LiveCache
-from bot.drawdown import DrawdownMeter, trading_equity
+from bot.drawdown import DrawdownMeter
 from bot.accounting.books import BooksKeeper, margin_rules
 from bot.accounting.equity_log import EquityLog
-from bot.engine_state import ALLOWED_FROM, ARRIVAL_EVENT, EngineState
+from bot.engine_controls import EngineControls
+from bot.engine_state import EngineState
 from bot.execution.executor import PaperExecutor
 from bot.execution.orders import OrdersInFlight
 from bot.execution.resting_desk import RestingDesk
-from bot.faults import STORAGE_REASON_PREFIX, FaultTracker, storage_reason
+from bot.faults import FaultTracker
 from bot.accounting.ledger import TradeLedger
 from bot.market.base import MarketSource, SourceExhausted
+from bot.market.sources import build_source
 from bot.models import Snapshot, Trade
 from bot.notify.notices import EngineNotices
 from bot.notify.notifications import NotificationService
@@ -38,8 +40,7 @@ from bot.notify.telegram_commands import start_telegram
 from bot.accounting.portfolio import PortfolioTracker
 from bot.accounting.recovery import recover_books
 from bot.run_settings import write_run_settings
-from bot.storage import (DataDirLock, StorageError, atomic_write_json, prepare_dir, probe_write,
-                         remove_stale_temp_files)
+from bot.storage import DataDirLock, StorageError, prepare_dir, remove_stale_temp_files
 from bot.strategies.base import Strategy
 from bot.strategies.manager import StrategyManager
 from bot.tick_loop import TickLoop
@@ -54,37 +55,7 @@ _RUNNING, _PAUSED, _STOPPED = EngineState.RUNNING, EngineState.PAUSED, EngineSta
 _RUNNING_OR_PAUSED = (_RUNNING, _PAUSED)
 
 
-def build_source(config: BotConfig, runner=None) -> MarketSource:
-    """The market source the config names (the simulator wrapped in its stress scenario, if one is set).
-
-    runner (BotEngine's) does a replay's frame decompression ahead, off the tick path."""
-    if config.market.source == "replay":
-        from bot.market.replay import ReplayMarket  # a recording made with --record (bot/market/recorder.py)
-
-        return ReplayMarket(config.recording.path, config.recording, runner=runner)
-    if config.market.source == "candles":
-        from bot.market.candle_source import CandleMarket
-
-        return CandleMarket(config.candles, tuple(config.market.exchanges), tuple(config.market.symbols))
-    if config.market.source == "live":
-        from bot.market.live_source import LiveMarket  # imported only in live mode: ccxt comes with it
-
-        return LiveMarket(config.market)
-    from bot.market.simulator import SimulatedMarket
-
-    market = SimulatedMarket(config.market, impact=config.execution.impact)
-    simulator = config.market.simulator
-    if simulator.scenario is None:
-        return market
-    from bot.market.scenario_market import ScenarioMarket
-    from bot.models import parse_iso
-
-    first_tick = parse_iso(config.market.start_time)
-    return ScenarioMarket(market, simulator.scenario, first_tick + simulator.scenario_start_minutes * 60.0,
-                          first_tick, config.market.tick_seconds)
-
-
-class BotEngine:
+class BotEngine(EngineControls):
     """The running bot. Every mutation happens under self.lock, so readers see whole ticks."""
 
     def __init__(self, config: BotConfig, data_dir: str | Path | None = None, log_dir: str | Path | None = None,
@@ -319,41 +290,6 @@ class BotEngine:
                 self._storage_failed(exc)
             return None
 
-    # ----- storage faults -------------------------------------------------------------------
-    def _storage_failed(self, exc: StorageError) -> None:
-        """A write under the data dir failed: pause trading with the cause, tell once per fault."""
-        if self.faults.storage_failed(exc):
-            self.notices.notify("bot_status", f"Storage failing ({exc}); trading paused until a write succeeds",
-                                level="error", state=EngineState.PAUSED)
-        if self.state == EngineState.RUNNING:
-            self._set_state(EngineState.PAUSED, storage_reason(exc))
-
-    def _probe_storage(self) -> None:
-        """While storage is failing: a probe write and a state write; both good ends the fault."""
-        try:
-            probe_write(self.data_dir)
-            self.data_flow.write_state()
-        except StorageError as exc:
-            self.faults.storage_failed(exc)
-            return
-        paused_by_storage = self.paused_by() == "storage"
-        fault = self.faults.storage_recovered()
-        if paused_by_storage:
-            # Only a pause the fault made is lifted: a user's or the kill switch's stays.
-            self._set_state(EngineState.RUNNING)
-        self.notices.notify("bot_status", f"Storage writable again (was: {fault['error'] if fault else '?'})",
-                            level="success", state=self.state)
-
-    def paused_by(self) -> str | None:
-        """Why trading is paused: "storage", "kill_switch" or "user"; None when not paused."""
-        if self.state != EngineState.PAUSED:
-            return None
-        if self.pause_reason.startswith(STORAGE_REASON_PREFIX) and self.faults.storage_fault is not None:
-            return "storage"
-        if self.kill_switch is not None and self.pause_reason == self.kill_switch.get("reason"):
-            return "kill_switch"
-        return "user"
-
     def _drawdown_now(self) -> float:
         """Raise the peaks to the values now, then the fall on risk.drawdown_basis in %: what the
         kill switch and drawdown alerts see. Peaks move only here and at equity samples, never on a read."""
@@ -387,117 +323,6 @@ class BotEngine:
         """Tell the user (a notification), then the dashboard (the bot_status event)."""
         self.notices.status_changed(state, reason)
         self.data_flow.emit("bot_status", {"state": state, "reason": reason})
-
-    # ----- controls -------------------------------------------------------------------------
-    # The user's changes (bot/commands.py) are written to the state file first and applied only
-    # when that worked, so a change the disk refused never shows in memory or after a restart.
-    # pause() stays memory-first: a safety pause (the kill switch) must not depend on the disk.
-    def _set_state(self, state: EngineState, reason: str = "") -> None:
-        with self.lock:
-            changed = state != self.state
-            self.state = state
-            self.pause_reason = reason if state.holds_a_reason else ""
-            self.version += 1
-        if changed:
-            self._record_quietly(ARRIVAL_EVENT[state], reason=reason)
-            self._status_changed(state, reason)
-
-    def _record_quietly(self, event: str, **fields) -> None:
-        """An activity line about a change already made: failing to write it must not undo or fail the change."""
-        try:
-            self.activity.record(event, **fields)
-        except Exception:  # noqa: BLE001 - logged; the change stands
-            log.exception("could not record %s in the activity log", event)
-
-    def _write_state_with(self, engine_fields: dict, books: dict | None = None) -> None:
-        """Write the state file as it will be after a change (raises when it cannot; nothing changed)."""
-        document = self.data_flow.state_document()
-        document["engine"] = {**document.get("engine", {}), **engine_fields}
-        document.update(books or {})
-        atomic_write_json(self.data_flow.state_path, document, fsync=self.data_flow.fsync)
-
-    def change_state(self, state: EngineState, reason: str = "") -> bool:
-        """The user's start/pause/stop: persisted, then applied; False when it does not apply from here.
-
-        Raises OSError (or ValueError) when the state file cannot be written; the engine is then unchanged.
-        """
-        state = EngineState(state)  # a plain "paused" is welcome too; ValueError for anything else
-        with self.lock:
-            # A user's pause over a storage pause takes its place (the storage probe lifts only its own).
-            over_storage_pause = state == EngineState.PAUSED and self.paused_by() == "storage"
-            if self.state not in ALLOWED_FROM[state] and not over_storage_pause:
-                return False
-            fields = {"state": state, "pause_reason": reason if state.holds_a_reason else ""}
-            books = {}
-            resume = state == EngineState.RUNNING and self.kill_switch is not None
-            if resume:
-                # The user chose to go on: measure the next drawdown from here.
-                fields["kill_switch"] = None
-                fields["trading_peak_equity"] = trading_equity(self.portfolio)
-                books["peak_equity"] = self.portfolio.equity()
-            self._write_state_with(fields, books)
-            if resume:
-                self.kill_switch = None
-                self.drawdown.restart_from(self.portfolio)
-            self._set_state(state, reason)
-        return True
-
-    def pause(self, reason: str = "paused by user") -> None:
-        """Stop trading at once (kill switch, faults); the market keeps updating and positions keep being marked."""
-        # A user's pause over a storage pause takes its place, so the storage probe will not lift it.
-        if self.state == EngineState.RUNNING or self.paused_by() == "storage":
-            self._set_state(EngineState.PAUSED, reason)
-
-    def start(self) -> None:
-        """Trade again after a pause or a stop (a kill-switch pause included, on the user's word); persisted first."""
-        self.change_state(EngineState.RUNNING)
-
-    def stop_trading(self, reason: str = "stopped by user") -> None:
-        """Halt the tick loop (the market stops too), recorded in the state file first; start() goes on from here."""
-        self.change_state(EngineState.STOPPED, reason)
-
-    def set_strategy_enabled(self, name: str, enabled: bool) -> None:
-        """Switch a strategy on or off: written to the state file first, then applied (raises if the write fails)."""
-        with self.lock:
-            if name not in self.manager.strategies:
-                raise KeyError(f"unknown strategy {name!r}")
-            self._write_state_with({"enabled": {**self.manager.enabled, name: enabled}})
-            self.manager.set_enabled(name, enabled)
-            self.version += 1
-        self._record_quietly("strategy_toggled", strategy=name, enabled=enabled)
-
-    # ----- the simulated clock's speed ------------------------------------------------------
-    def _tick_interval(self) -> float:
-        """Wall seconds between real-time ticks: tick_seconds / speed on the simulator, the configured interval live."""
-        if self.source.kind in ("simulated", "replay", "candles"):
-            return self.source_tick_seconds() / self.speed
-        return self.config.engine.tick_interval_seconds
-
-    def source_tick_seconds(self) -> float:
-        """Market seconds per tick: the simulator's tick_seconds, a replay's as recorded, live's poll interval."""
-        if self.source.kind == "live":
-            return self.config.engine.tick_interval_seconds
-        return getattr(self.source, "tick_seconds", None) or self.config.market.tick_seconds
-
-    def _restore_speed(self, saved: dict | None) -> None:
-        """A speed set on the dashboard outlives a restart, until the config (or --speed) names a new one:
-        the state file keeps the configured speed it was set under, and the latest choice wins."""
-        recorded = (saved or {}).get("engine", {}).get("speed")
-        if not isinstance(recorded, dict) or recorded.get("config") != self.config.market.speed:
-            return
-        value = recorded.get("value")
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= MAX_SPEED:
-            self.speed = float(value)
-            self.loop.set_interval(self._tick_interval())
-
-    def set_speed(self, speed: float) -> None:
-        """Change the simulated seconds per wall second: written to the state file first, then applied."""
-        with self.lock:
-            self._write_state_with({"speed": {"value": speed, "config": self.config.market.speed}})
-            self.speed = speed
-            self.loop.set_interval(self._tick_interval())
-            self.version += 1
-        self._record_quietly("speed_changed", speed=speed, tick_interval_seconds=self.loop.interval_seconds)
 
     # ----- loops (bot/tick_loop.py) ---------------------------------------------------------
     def request_stop(self) -> None:

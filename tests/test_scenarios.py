@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from bot.config import ConfigError, parse_config
-from bot.engine import build_source
+from bot.market.sources import build_source
 from bot.market.scenario_market import ScenarioHistory, ScenarioMarket
 from bot.market.scenarios import SCENARIOS, target_alt
 
