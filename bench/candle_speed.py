@@ -130,7 +130,7 @@ def engine_run(folder: Path, bars: int) -> tuple[float, int, float]:
 
 
 def _iso(start_ms: str, bars: int) -> str:
-    from bot.models import iso_utc
+    from bot.timestamps import iso_utc
 
     return iso_utc((int(start_ms) + bars * 60_000) / 1000)
 

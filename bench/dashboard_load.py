@@ -37,7 +37,8 @@ sys.path.insert(0, str(REPO_ROOT))
 from bot.config import parse_config  # noqa: E402
 from bot.data_flow import STATE_FILE  # noqa: E402
 from bot.accounting.ledger import TRADES_FILE  # noqa: E402
-from bot.models import Trade, iso_utc, parse_iso  # noqa: E402
+from bot.models import Trade  # noqa: E402
+from bot.timestamps import iso_utc, parse_iso  # noqa: E402
 from bot.accounting.portfolio import PortfolioTracker  # noqa: E402
 from bot.storage import SCHEMA_VERSION, JsonlWriter, atomic_write_json  # noqa: E402
 

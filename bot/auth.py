@@ -22,7 +22,7 @@ from pathlib import Path
 import pyotp
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from bot.models import iso_utc
+from bot.timestamps import iso_utc
 from bot.storage import CorruptFileError, atomic_write_json, read_json
 
 log = logging.getLogger(__name__)

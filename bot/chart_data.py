@@ -22,7 +22,8 @@ from typing import Callable, Literal, Optional
 import numpy as np
 from pydantic import Field
 
-from bot.models import Candle, Snapshot, iso_utc
+from bot.models import Candle, Snapshot
+from bot.timestamps import iso_utc
 from bot.requests import CommandError, QueryModel
 
 CANDLE_SECONDS = 60

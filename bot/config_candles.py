@@ -70,7 +70,7 @@ class CandlesConfig(ConfigModel):
 
     @model_validator(mode="after")
     def _since_before_until(self) -> "CandlesConfig":
-        from bot.models import parse_iso
+        from bot.timestamps import parse_iso
 
         if self.since is not None and self.until is not None and parse_iso(_utc(self.since)) >= parse_iso(_utc(self.until)):
             raise ValueError(f"since: must be before until (got {self.since} >= {self.until})")
@@ -92,6 +92,6 @@ def _utc(text: str) -> str:
 
 def epoch_seconds(text: str | None) -> float | None:
     """Epoch seconds of a candles.since/until value (a date alone is midnight UTC)."""
-    from bot.models import parse_iso
+    from bot.timestamps import parse_iso
 
     return None if text is None else parse_iso(_utc(text))

@@ -30,7 +30,8 @@ from bot.execution.liquidity import LiquidityView
 from bot.execution.misses import MissLog, miss_record
 from bot.execution.orders import Order, OrdersInFlight
 from bot.accounting.ledger import TradeLedger
-from bot.models import Fill, Signal, Snapshot, Trade, fast_constructor, iso_utc, whole_ms
+from bot.models import Fill, Signal, Snapshot, Trade, fast_constructor
+from bot.timestamps import iso_utc, whole_ms
 from bot.accounting.portfolio import PortfolioTracker
 from bot.accounting.state_encoding import StateEncoder
 from bot.storage import SCHEMA_VERSION, StorageError, atomic_write_text

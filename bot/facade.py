@@ -8,7 +8,8 @@ from __future__ import annotations
 from functools import cached_property
 
 from bot.faults import RECENT_TICKS
-from bot.models import PORTFOLIO_QUOTE, iso_utc
+from bot.models import PORTFOLIO_QUOTE
+from bot.timestamps import iso_utc
 
 
 class BotFacade:
@@ -310,7 +311,7 @@ class BotFacade:
     def transfers(self, limit: int = 100) -> dict:
         """Transfers between exchanges, newest first (those held in memory), what is in transit now,
         and each strategy's transfer and borrow fees (bot/accounting/transfers.py)."""
-        from bot.models import TRANSFER_IN, TRANSFER_OUT
+        from bot.ledger_entries import TRANSFER_IN, TRANSFER_OUT
 
         with self.engine.lock:
             p = self._portfolio

@@ -59,7 +59,7 @@ from bot.accounting.transfers import check_due, plan_transfers
 from bot.engine_state import EngineState
 from bot.fast_margin import first_margin_tick, margin_idle
 from bot.fast_samples import SampleBlock, sample_ticks
-from bot.models import Lookahead, MarketAhead
+from bot.lookahead import Lookahead, MarketAhead
 
 BLOCK_TICKS = 4096  # the most ticks looked ahead at once
 FIRST_BLOCK_TICKS = 256  # the first look after a stepped tick (64 bars); doubled while whole blocks are quiet

@@ -17,7 +17,8 @@ import math
 import numpy as np
 
 from bot.accounting.equity_log import EQUITY_SCHEMA_VERSION, name_text
-from bot.models import PORTFOLIO_QUOTE, iso_utc, split_symbol
+from bot.models import PORTFOLIO_QUOTE, split_symbol
+from bot.timestamps import HOURS_MINUTES, iso_utc
 
 KILL_MARGIN = 1e-9  # relative: a drawdown this close to the limit is stepped, not skipped
 _repr = float.__repr__  # how json writes a float
@@ -220,7 +221,7 @@ class SampleBlock:
             template, varying = [_HEAD, '%s","equity":'], [[iso_utc(t) for t in times]]
         else:  # whole minutes in one day: only "HH:MM:" moves, a slice of a table
             day, minute, tail = run
-            template, varying = [_HEAD, day, '%s', tail, '","equity":'], [_HOURS_MINUTES[minute:minute + count]]
+            template, varying = [_HEAD, day, '%s', tail, '","equity":'], [HOURS_MINUTES[minute:minute + count]]
         texts = {}  # each array's floats as json writes them, once (trading is often equity itself)
         leads = (*_LEADS, *_strategy_leads(tuple(strategies)))
         for lead, column in zip(leads, columns):
@@ -268,7 +269,6 @@ class SampleBlock:
 # What precedes each column in an equity line (equity's lead ends the time's part of the template).
 _HEAD = '{"schema_version":%d,"ts":"' % EQUITY_SCHEMA_VERSION
 _LEADS = ("", ',"trading_equity":', ',"holdings_pnl":')
-_HOURS_MINUTES = tuple("%02d:%02d:" % divmod(minute, 60) for minute in range(1440))  # minute of the day -> "HH:MM:"
 
 
 def _minute_run(times: list[float]) -> tuple[str, int, str] | None:

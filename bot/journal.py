@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from bot.models import iso_utc
+from bot.timestamps import iso_utc
 from bot.requests import JOURNAL_TEXT_FIELDS, CommandError
 from bot.storage import SCHEMA_VERSION, atomic_write_json, read_json
 

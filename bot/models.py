@@ -8,57 +8,14 @@ from __future__ import annotations
 import math
 import operator
 from dataclasses import MISSING, dataclass, field, fields
-from datetime import datetime, timezone
 from typing import Callable, Literal, Mapping, Protocol
 
 import numpy as np
 
+from bot.timestamps import iso_utc, parse_iso
+
 Side = Literal["buy", "sell"]
 PORTFOLIO_QUOTE = "USDT"
-
-
-_DAYS: dict[int, str] = {}  # epoch day -> "YYYY-MM-DDT", for iso_utc
-_HOURS_MINUTES = tuple("%02d:%02d:" % divmod(minute, 60) for minute in range(1440))  # minute of the day -> "HH:MM:"
-_SECONDS = tuple("%02d.000Z" % second for second in range(60))  # second of the minute -> "SS.000Z"
-
-
-def iso_utc(ts: float) -> str:
-    """Format epoch seconds as ISO 8601 UTC with millisecond precision."""
-    if ts >= 0 and ts == ts // 1 and ts < 253402300800:  # a whole second in years 1970-9999: no rounding to do
-        day, second = divmod(int(ts), 86400)
-        prefix = _DAYS.get(day)
-        if prefix is None:
-            prefix = _DAYS[day] = datetime.fromtimestamp(day * 86400, tz=timezone.utc).strftime("%Y-%m-%dT")
-        minute, second = divmod(second, 60)
-        return prefix + _HOURS_MINUTES[minute] + _SECONDS[second]
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def iso_utc_many(ts: np.ndarray) -> list[str]:
-    """[iso_utc(t) for t in ts], cheaper for whole minutes one after another in one day (an equity block's)."""
-    values = ts.tolist()
-    count = len(values)
-    if count:
-        first = values[0]
-        if first >= 0 and first == first // 1 and values[-1] < 253402300800:
-            day, second = divmod(int(first), 86400)
-            minute, second = divmod(second, 60)
-            if minute + count <= 1440 and values == [first + 60.0 * k for k in range(count)]:
-                prefix, tail = iso_utc(day * 86400.0)[:11], _SECONDS[second]
-                return [prefix + hours_minutes + tail for hours_minutes in _HOURS_MINUTES[minute:minute + count]]
-    return [iso_utc(t) for t in values]
-
-
-def parse_iso(text: str) -> float:
-    """Epoch seconds from an ISO 8601 time ('Z' or an offset)."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-def whole_ms(ts: float) -> float:
-    """ts at whole milliseconds, exactly what its ISO 8601 form in a ledger line reads back to."""
-    if ts >= 0 and ts == ts // 1 and ts < 253402300800:  # a whole second reads back as itself
-        return float(ts)
-    return parse_iso(iso_utc(ts))
 
 
 def round_step(value: float, step: float) -> float:
@@ -460,81 +417,6 @@ def split_symbol(symbol: str) -> tuple[str, str]:
         if type(symbol) is str and len(_SPLITS) < _SPLITS_KEPT:
             _SPLITS[symbol] = parts
     return parts
-
-
-# ----- non-trade ledger entries (owner: books) -------------------------------------------------
-# Kinds of the lines of trades.jsonl that are not fills; a trade line has no "entry" key.
-TRANSFER_OUT, TRANSFER_IN, BORROW_FEE = "transfer_out", "transfer_in", "borrow_fee"
-ENTRY_KINDS = (TRANSFER_OUT, TRANSFER_IN, BORROW_FEE)
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerEntry:
-    """A ledger line that changes a wallet without a fill: a transfer leg or a borrow fee.
-
-    amount is the signed change of wallets[exchange][asset], the fee included (a transfer_out of
-    1 BTC with a 0.0002 fee has amount -1.0002; the 1 BTC is in transit). fee is the part of
-    amount that is a cost, in asset; fee_usdt its USDT value when booked, charged to strategy.
-    ref is the transfer id (both legs carry it); detail holds from/to, sent/arrival times, etc.
-    """
-
-    id: str
-    seq: int
-    ts: float
-    tick: int
-    entry: str
-    strategy: str
-    exchange: str
-    asset: str
-    amount: float
-    fee: float
-    fee_usdt: float
-    ref: str
-    detail: dict
-
-    def to_dict(self) -> dict:
-        """Every field by name, as one line of trades.jsonl holds it (ts as ISO 8601)."""
-        fields = {name: getattr(self, name) for name in self.__slots__}
-        fields["ts"] = iso_utc(self.ts)
-        fields["detail"] = dict(self.detail)
-        return fields
-
-    @classmethod
-    def from_dict(cls, fields: dict) -> "LedgerEntry":
-        """A LedgerEntry from a ledger line's fields (ts as ISO 8601, or already epoch seconds)."""
-        ts = fields["ts"]
-        return cls(**{**fields, "ts": parse_iso(ts) if isinstance(ts, str) else float(ts),
-                      "detail": dict(fields["detail"])})
-
-
-@dataclass(frozen=True, slots=True)
-class MarketAhead:
-    """One market over a lookahead block: its bid and ask at each tick (nan without a bar then) and,
-    for each tick, the index in `closes` where the bars closed by then end (where history.closes
-    would end). `closes` may start after the data's first bar (a streamed source keeps a window)."""
-
-    bid: np.ndarray
-    closed: np.ndarray
-    closes: np.ndarray
-    ask: np.ndarray
-
-
-@dataclass(frozen=True, slots=True)
-class Lookahead:
-    """The ticks a stored-data source will give next (a backtest's fast-forward, bot/fast_forward.py):
-    their times, which of them close a candle, and each market's prices. Read-only arrays."""
-
-    start_tick: int
-    ts: np.ndarray
-    new_candle: np.ndarray
-    markets: Mapping[tuple[str, str], MarketAhead]
-    # The markets (fees, steps) on every tick of the block, when the source knows them constant; else None.
-    traded: Mapping[tuple[str, str], Market] | None = None
-    # True when the source promises that no tick of the block has news items or whale events.
-    no_news: bool = False
-
-    def __len__(self) -> int:
-        return int(self.ts.shape[0])
 
 
 def fast_constructor(cls, names: tuple[str, ...]):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from bot.models import parse_iso
+from bot.timestamps import parse_iso
 from bot.report_svg import calendar, line_chart
 from bot.run_settings import REPORTED_SECTIONS, flatten
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 
 from bot.log_tail import read_page
-from bot.models import iso_utc
+from bot.timestamps import iso_utc
 from bot.notify.activity import ACTIVITY_FILE, TEXT_LOG_FILE
 from bot.requests import CommandError
 from bot.requests_pages import LogsQuery, TradeSearchQuery

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, Response, current_app
 
-from bot.models import iso_utc
+from bot.timestamps import iso_utc
 from bot.report import build_report, style_hash, stylesheet
 from bot.run_settings import settings_document
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from bot.models import iso_utc, parse_iso
+from bot.timestamps import iso_utc, parse_iso
 from bot.accounting.trip_summary import row_matches, summary, trip_matches
 from bot.requests import CommandError, RoundTripsQuery, validate_request
 from bot.requests_pages import RoundTripsSummaryQuery

@@ -18,7 +18,9 @@ from typing import Iterable, Iterator
 from flask import Blueprint, Response, current_app, stream_with_context
 
 from bot.export_format import FEE_DECIMALS, SECONDS_DECIMALS, DecimalText, Precision, decimal_text, pct, usdt
-from bot.models import BORROW_FEE, TRANSFER_IN, TRANSFER_OUT, Trade, iso_utc, trade_fee_usdt
+from bot.models import Trade, trade_fee_usdt
+from bot.ledger_entries import BORROW_FEE, TRANSFER_IN, TRANSFER_OUT
+from bot.timestamps import iso_utc
 from bot.trade_search import trades_by_id
 
 TRADE_COLUMNS = tuple(Trade.__slots__) + ("fee_usdt", "net_pnl")

@@ -20,7 +20,7 @@ import pytest
 
 from bot.config import parse_config
 from bot.engine import BotEngine
-from bot.models import parse_iso
+from bot.timestamps import parse_iso
 from tests.report_figures import report_figures
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -2,7 +2,7 @@
 microsecond rounding at a millisecond's or a second's edge, and from one second to the next."""
 import random
 
-from bot.models import iso_utc
+from bot.timestamps import iso_utc
 from bot.notify.activity import wall_clock_iso
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from bot.config import parse_config
 from bot.engine import BotEngine
-from bot.models import parse_iso
+from bot.timestamps import parse_iso
 from dashboard import create_app
 from tests.report_figures import report_figures
 from tests.roundtrip_oracle import fee_usdt, oracle_figures, oracle_holdings_pnl, oracle_round_trips

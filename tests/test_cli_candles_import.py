@@ -6,7 +6,7 @@ import pytest
 
 from bot import cli_candles
 from bot.market.candle_store import candle_path, read_series
-from bot.models import iso_utc
+from bot.timestamps import iso_utc
 from tests.candle_files import START_MS, walk
 
 

@@ -15,7 +15,8 @@ from bot.accounting.equity_log import equity_line
 from bot.chart_data import CandleArchive
 from bot.fast_samples import LOOP_TICKS, SampleBlock, _on_grid, sample_ticks
 from bot.faults import RECENT_TICKS, FaultTracker
-from bot.models import Candle, CandleHistory, iso_utc_many
+from bot.models import Candle, CandleHistory
+from bot.timestamps import iso_utc_many
 
 KEY = ("binance", "BTC/USDT")
 
@@ -301,7 +302,7 @@ def test_all_finite_is_numpys_isfinite_all():
 
 def test_a_block_is_made_only_when_every_market_has_a_bar_at_every_sample():
     from bot.accounting.portfolio import PortfolioTracker
-    from bot.models import Lookahead, MarketAhead
+    from bot.lookahead import Lookahead, MarketAhead
 
     portfolio = PortfolioTracker({"binance": {"USDT": 1000.0, "BTC": 0.5}})
     ts = 1.7e9 + 15.0 * np.arange(8)

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from bot.models import iso_utc, whole_ms
+from bot.timestamps import iso_utc, whole_ms
 from bot.storage import dumps
 
 

@@ -235,7 +235,7 @@ def test_momentum_screen_flags_a_cross_that_is_a_tie_to_the_last_bit():
     import numpy as np
 
     from bot.config import MomentumConfig
-    from bot.models import Lookahead, MarketAhead
+    from bot.lookahead import Lookahead, MarketAhead
     from bot.strategies.indicators import ema
     from bot.strategies.momentum import MomentumStrategy
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from bot.fast_margin import first_margin_tick, margin_idle
-from bot.models import Lookahead, MarketAhead
+from bot.lookahead import Lookahead, MarketAhead
 from tests.books_setup import flat_book
 from tests.builders import T0
 from tests.test_margin import XRP, lines, short_books, tick

@@ -18,10 +18,13 @@ BOT, DASHBOARD, ENGINE = ("bot",), ("dashboard",), ("bot.engine",)
 LIVE = ("bot.market.live", "bot.market.live_stream")  # ccxt (REST) and ccxt.pro (streams): one module each
 STRATEGIES, CCXT = ("bot.strategies",), ("ccxt",)
 WEB_LAYER = ("dashboard", "flask", "flask_socketio", "socketio", "engineio", "eventlet")
+# Modules split out of bot/models.py: the same layer (value objects and their text), importable wherever it is.
+VALUE_SIBLINGS = ("bot.timestamps", "bot.lookahead", "bot.ledger_entries")
 # What a strategy may import from the project. Adding a name here is a design decision:
 # strategies receive a snapshot and a read-only view and return Signals, nothing else.
 STRATEGY_MAY_IMPORT = (
     "bot.models",                  # value objects and the views (PositionView, PortfolioView)
+    *VALUE_SIBLINGS,               # value objects kept beside bot/models.py (times, lookaheads, ledger entries)
     "bot.config",                  # each strategy's typed parameters (pydantic models, no I/O)
     "bot.execution.fills", "bot.accounting.positions",  # pure arithmetic: book walks, wallet changes, average cost
     "bot.strategies.base",         # the Strategy interface
@@ -33,7 +36,7 @@ STRATEGY_MAY_IMPORT = (
     "bot.strategies.momentum_screen",
 )
 PURE_ARITHMETIC = ("bot.execution.fills", "bot.accounting.positions", "bot.strategies.common")
-PURE_MAY_IMPORT = ("bot.models",) + PURE_ARITHMETIC
+PURE_MAY_IMPORT = ("bot.models", *VALUE_SIBLINGS) + PURE_ARITHMETIC
 # Third-party libraries a strategy or a pure module may use besides the standard library.
 NUMERIC_LIBRARIES = ("numpy", "scipy", "statsmodels", "pandas",
                      "vaderSentiment")  # the news strategy's sentiment lexicon

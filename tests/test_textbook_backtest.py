@@ -114,7 +114,7 @@ def _our_round_trips(trades_file: Path) -> list[dict]:
 
 
 def _bar(iso: str) -> int:
-    from bot.models import parse_iso
+    from bot.timestamps import parse_iso
 
     return int((round(parse_iso(iso) * 1000) - START_MS) // 60_000)
 

@@ -16,7 +16,9 @@ from dataclasses import replace
 from typing import Callable
 
 from bot.config import BotConfig
-from bot.models import PORTFOLIO_QUOTE, LedgerEntry, Snapshot, whole_ms
+from bot.models import PORTFOLIO_QUOTE, Snapshot
+from bot.ledger_entries import LedgerEntry
+from bot.timestamps import whole_ms
 from bot.accounting import entries as make
 from bot.accounting.margin import MarginRules
 from bot.accounting.margin_desk import MarginDesk, borrow_bills

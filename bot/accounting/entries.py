@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.models import BORROW_FEE, TRANSFER_IN, TRANSFER_OUT, LedgerEntry, iso_utc, parse_iso
+from bot.ledger_entries import BORROW_FEE, TRANSFER_IN, TRANSFER_OUT, LedgerEntry
+from bot.timestamps import iso_utc, parse_iso
 from bot.accounting.entry_checks import in_transit_amount
 from bot.accounting.margin import note_borrow_billed
 

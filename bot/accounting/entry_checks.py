@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from bot.models import BORROW_FEE, ENTRY_KINDS, TRANSFER_IN, TRANSFER_OUT, LedgerEntry
+from bot.ledger_entries import BORROW_FEE, ENTRY_KINDS, TRANSFER_IN, TRANSFER_OUT, LedgerEntry
 from bot.storage import CorruptFileError
 
 REQUIRED_ENTRY_FIELDS = tuple(LedgerEntry.__slots__)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.models import iso_utc, parse_iso
+from bot.timestamps import iso_utc, parse_iso
 from bot.storage import CorruptFileError, JsonlWriter, dumps, iter_jsonl
 
 log = logging.getLogger(__name__)

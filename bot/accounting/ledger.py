@@ -11,7 +11,8 @@ from collections import deque
 from pathlib import Path
 from typing import Iterator
 
-from bot.models import OPTIONAL_TRADE_FIELDS, LedgerEntry, Trade
+from bot.models import OPTIONAL_TRADE_FIELDS, Trade
+from bot.ledger_entries import LedgerEntry
 from bot.accounting.entry_checks import EntryChecker, entry_from_record
 from bot.accounting.trade_lines import trade_line
 from bot.storage import CorruptFileError, JsonlWriter, dumps, iter_jsonl, read_jsonl, repair_torn_tail

@@ -18,7 +18,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot.models import PORTFOLIO_QUOTE, Leg, Signal, Snapshot, iso_utc, round_step
+from bot.models import PORTFOLIO_QUOTE, Leg, Signal, Snapshot, round_step
+from bot.timestamps import iso_utc
 from bot.accounting.entries import borrow_fee
 from bot.accounting.margin import MarginRules, borrow_fee_usdt, collateral_of, margin_level
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from bot.accounting.equity_log import EquitySeries, read_equity
-from bot.models import iso_utc
+from bot.timestamps import iso_utc
 from bot.accounting.roundtrips import RoundTrip, RoundTripBuilder, open_unrealized
 from bot.accounting.statistics import (AUTO_RULE, MIN_PERIODS, bucket_returns, choose_period, downsample_extremes,
                                        drawdown_pct_series, fees_by_kind, histogram, per_symbol, period_label,

@@ -13,7 +13,8 @@ from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Callable, Iterable
 
-from bot.models import PORTFOLIO_QUOTE, LedgerEntry, PositionView, Snapshot, Trade, split_symbol, trade_fee_usdt
+from bot.models import PORTFOLIO_QUOTE, PositionView, Snapshot, Trade, split_symbol, trade_fee_usdt
+from bot.ledger_entries import LedgerEntry
 from bot.accounting.entries import Transit, apply_entry
 from bot.accounting.margin import MarginRules, collateral_of, note_short_change, reserved_collateral, short_qty
 from bot.accounting.positions import Position, book_fill

@@ -15,7 +15,8 @@ from typing import Callable, Iterable
 
 from bot.data_flow import STATE_FILE
 from bot.accounting.ledger import TradeLedger
-from bot.models import LedgerEntry, Trade
+from bot.models import Trade
+from bot.ledger_entries import LedgerEntry
 from bot.accounting.portfolio import PortfolioTracker
 from bot.accounting.reconcile import compare_books
 from bot.storage import CorruptFileError, read_json

@@ -24,7 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-from bot.models import Trade, iso_utc, split_symbol, trade_fee_usdt
+from bot.models import Trade, split_symbol, trade_fee_usdt
+from bot.timestamps import iso_utc
 from bot.accounting.positions import DUST_QTY
 
 SIGNAL_GROUPED_STRATEGIES = frozenset({"arbitrage"})

@@ -25,7 +25,7 @@ import empyrical
 import numpy as np
 
 from bot.accounting.roundtrips import RoundTrip
-from bot.models import iso_utc
+from bot.timestamps import iso_utc
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
 MIN_PERIODS = 30

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from json.encoder import encode_basestring  # what json's C encoder applies to a str with ensure_ascii off
 
-from bot.models import Trade, format_levels, iso_utc
+from bot.models import Trade, format_levels
+from bot.timestamps import iso_utc
 from bot.storage import dumps
 
 _TEMPLATE = "{" + ",".join(f'"{name}":%s' for name in Trade.__slots__) + "}"

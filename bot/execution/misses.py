@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.execution.executor import MISS_REASONS
-from bot.models import Signal, iso_utc
+from bot.models import Signal
+from bot.timestamps import iso_utc
 from bot.storage import JsonlWriter
 
 MISSES_FILE = "misses.jsonl"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterable
 
 from bot.execution.resting import RestingOrder
-from bot.models import iso_utc
+from bot.timestamps import iso_utc
 from bot.storage import SCHEMA_VERSION, JsonlWriter, iter_jsonl
 
 ORDERS_FILE = "orders.jsonl"

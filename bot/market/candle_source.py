@@ -30,8 +30,9 @@ from bot.market.base import MarketSource
 from bot.market.candle_store import CandleFileError, CandleReader, discover
 from bot.market.candle_window import TICKS_PER_BAR, CandleWindow, touch
 from bot.market.sim_parts import fee_rates, market_liquidity
-from bot.models import (Candle, CandleHistory, Lookahead, Market, MarketAhead, NewsItem, OrderBook, Quote, Snapshot,
-                        iso_utc, split_symbol)
+from bot.models import Candle, CandleHistory, Market, NewsItem, OrderBook, Quote, Snapshot, split_symbol
+from bot.lookahead import Lookahead, MarketAhead
+from bot.timestamps import iso_utc
 
 TIMEFRAME = "1m"
 RECENT_CANDLES = 16  # candles() for at most this many bars reuses the Candle objects it built lately
@@ -279,7 +280,7 @@ class _TickBooks:
 
 def _load_news(path: str) -> list[NewsItem]:
     """Headlines from a JSONL file: {"ts": ISO or epoch seconds, "title", "source"?, "symbols"?, "id"?} per line."""
-    from bot.models import parse_iso
+    from bot.timestamps import parse_iso
 
     items = []
     try:

@@ -84,7 +84,7 @@ class CleanReport:
 
     def lines(self) -> list[str]:
         """Plain sentences for the user, empty when there is nothing to say."""
-        from bot.models import iso_utc
+        from bot.timestamps import iso_utc
 
         out = []
         if self.duplicates:

@@ -31,7 +31,8 @@ from bot.market.live_streamed import StreamedState
 from bot.market.live_parsing import BookReader, CandleSeries, LiveHistory
 from bot.market.news_feed import NewsFeedReader
 from bot.market.resilience import MarketUnavailableError, PermanentMarketError
-from bot.models import Candle, Market, OrderBook, Quote, Snapshot, iso_utc
+from bot.models import Candle, Market, OrderBook, Quote, Snapshot
+from bot.timestamps import iso_utc
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,8 @@ from bot.market.recording_columns import FrameBuilder
 from bot.market.recording_trades import TradeCapture, TradeTapes
 from bot.market.recording_format import (FORMAT_NAME, INDEX_FILE, META_FILE, SCHEMA_VERSION, encode_frame,
                                           frame_of, segment_name)
-from bot.models import Market, Snapshot, iso_utc
+from bot.models import Market, Snapshot
+from bot.timestamps import iso_utc
 from bot.storage import StorageError
 from bot.storage_recording import SegmentAppender, delete_segment, write_recording_document
 

@@ -25,7 +25,9 @@ from bot.market.recording_trades import TRADES_KEPT, ReplayTrades
 from bot.market.replay_candles import CandleTape
 from bot.market.replay_ahead import lookahead_of
 from bot.market.replay_frames import Frame, FramePrefetcher, LightBlock, last_record, light_block
-from bot.models import Lookahead, Market, OrderBook, Quote, Snapshot, fast_constructor, iso_utc
+from bot.models import Market, OrderBook, Quote, Snapshot, fast_constructor
+from bot.lookahead import Lookahead
+from bot.timestamps import iso_utc
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.models import Lookahead, MarketAhead
+from bot.lookahead import Lookahead, MarketAhead
 
 CLOSE = 4  # LightBlock.candles columns: ts, open, high, low, close, volume
 _NONE = np.empty(0)

@@ -15,7 +15,8 @@ import numpy as np
 from bot.market.base import MarketSource
 from bot.market.scenario_rewrite import BookRewriter, ScenarioHistory, moved_quote
 from bot.market.scenarios import SCENARIOS, STABLECOINS, Scenario, moved_assets, target_alt
-from bot.models import Market, NewsItem, OrderBook, Snapshot, iso_utc, split_symbol
+from bot.models import Market, NewsItem, OrderBook, Snapshot, split_symbol
+from bot.timestamps import iso_utc
 
 DAY_SECONDS = 86_400.0
 # The longest look back at candles any setting allows (warmup_candles, lookback_candles: at most

@@ -30,8 +30,8 @@ from bot.market.sim_parts import (BOOK_VARIANTS, PEGGED, BookShapes, CandleStore
                                  market_liquidity, price_step_for, stable_unit)
 from bot.market.sim_prices import REGIMES, PriceProcess
 from bot.market.sim_trades import tick_prints
-from bot.models import (Candle, CandleHistory, Market, OrderBook, Quote, Snapshot, fast_constructor, iso_utc,
-                        split_symbol)
+from bot.models import Candle, CandleHistory, Market, OrderBook, Quote, Snapshot, fast_constructor, split_symbol
+from bot.timestamps import iso_utc
 
 USDT, PAIR_PREFERENCE = "USDT", ("XRP", "ADA")  # the preferred cointegrated pair: leader, follower
 # Ticks whose public trades recent_trades() can still tell (resting orders read them each tick).

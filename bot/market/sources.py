@@ -28,7 +28,7 @@ def build_source(config: BotConfig, runner=None) -> MarketSource:
     if simulator.scenario is None:
         return market
     from bot.market.scenario_market import ScenarioMarket
-    from bot.models import parse_iso
+    from bot.timestamps import parse_iso
 
     first_tick = parse_iso(config.market.start_time)
     return ScenarioMarket(market, simulator.scenario, first_tick + simulator.scenario_start_minutes * 60.0,

@@ -7,7 +7,7 @@ import time
 from json.encoder import encode_basestring  # json's own text for a str (ensure_ascii off)
 from pathlib import Path
 
-from bot.models import iso_utc
+from bot.timestamps import iso_utc
 from bot.storage import JsonlWriter, StorageError, dumps
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Callable
 
-from bot.models import Snapshot, iso_utc, split_symbol, trade_fee_usdt
+from bot.models import Snapshot, split_symbol, trade_fee_usdt
+from bot.timestamps import iso_utc
 from bot.storage import SCHEMA_VERSION, CorruptFileError, atomic_write_json, read_json, set_aside
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from bot.config import NOTIFICATION_KINDS, NotificationsConfig
-from bot.models import iso_utc
+from bot.timestamps import iso_utc
 from bot.notify.telegram import TelegramClient, TelegramError, note_text
 from bot.storage import JsonlWriter, StorageError
 

@@ -30,8 +30,9 @@ from typing import Mapping, Sequence
 
 from bot.config import ArbitrageConfig, MarketConfig
 from bot.execution.fills import slippage_limit
-from bot.models import (PORTFOLIO_QUOTE, Leg, Lookahead, Market, OrderBook, PortfolioView, Signal, Snapshot,
-                        round_step, split_symbol)
+from bot.models import (PORTFOLIO_QUOTE, Leg, Market, OrderBook, PortfolioView, Signal, Snapshot, round_step,
+                        split_symbol)
+from bot.lookahead import Lookahead
 from bot.strategies.arbitrage_math import (BookSide, Plan, TickState, ceil_step, fill_leg,
                                            walk_together)
 from bot.strategies.arbitrage_screen import first_maybe

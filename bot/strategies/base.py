@@ -5,7 +5,8 @@ from abc import ABC, abstractmethod
 from typing import ClassVar
 
 from bot.config import StrategyConfig
-from bot.models import Lookahead, PortfolioView, Signal, Snapshot
+from bot.models import PortfolioView, Signal, Snapshot
+from bot.lookahead import Lookahead
 
 
 class Strategy(ABC):

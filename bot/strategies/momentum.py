@@ -26,7 +26,8 @@ from typing import NamedTuple
 import numpy as np
 
 from bot.config import MomentumConfig
-from bot.models import PORTFOLIO_QUOTE, Leg, Lookahead, PortfolioView, PositionView, Signal, Snapshot, round_step
+from bot.models import PORTFOLIO_QUOTE, Leg, PortfolioView, PositionView, Signal, Snapshot, round_step
+from bot.lookahead import Lookahead
 from bot.strategies.base import Strategy
 from bot.strategies.common import (exit_signal, format_price, format_qty, is_dust, recent_closes,
                                     trading_exchange, usdt_symbols)

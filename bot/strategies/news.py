@@ -23,8 +23,9 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 
 from bot.config import NewsConfig
-from bot.models import (PORTFOLIO_QUOTE, Leg, Lookahead, NewsItem, PortfolioView, PositionView, Signal, Snapshot,
-                        round_step, split_symbol)
+from bot.models import (PORTFOLIO_QUOTE, Leg, NewsItem, PortfolioView, PositionView, Signal, Snapshot, round_step,
+                        split_symbol)
+from bot.lookahead import Lookahead
 from bot.strategies.base import Strategy
 from bot.strategies import news_screen
 from bot.strategies.common import exit_signal, format_price, format_qty, is_dust, trading_exchange

@@ -41,8 +41,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.config import StatArbConfig
-from bot.models import (PORTFOLIO_QUOTE, Leg, Lookahead, PortfolioView, PositionView, Signal, Snapshot, round_step,
-                        split_symbol)
+from bot.models import PORTFOLIO_QUOTE, Leg, PortfolioView, PositionView, Signal, Snapshot, round_step, split_symbol
+from bot.lookahead import Lookahead
 from bot.strategies.base import Strategy
 from bot.strategies.common import format_price, format_qty, recent_closes
 from bot.strategies.cointegration import EngleGrangerResult, engle_granger, spread_stats, spread_zscore

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.models import parse_iso
+from bot.timestamps import parse_iso
 from tests.dashboard.conftest import all_ledger_lines, force_trade, ledger_lines
 from tests.roundtrip_oracle import oracle_figures, oracle_holdings_pnl, oracle_round_trips
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.models import parse_iso
+from bot.timestamps import parse_iso
 from bot.strategies.cointegration import EngleGrangerResult
 from bot.strategies.stat_arb import PairCandidate, _PairState
 from tests.dashboard.conftest import force_trade, ledger_lines

@@ -9,7 +9,8 @@ import pytest
 
 from bot.accounting.roundtrips import round_trips
 from bot.accounting.trip_summary import calendar
-from bot.models import Trade, parse_iso
+from bot.models import Trade
+from bot.timestamps import parse_iso
 from tests.dashboard.conftest import force_trade, ledger_lines
 from tests.roundtrip_oracle import fee_usdt, oracle_round_trips
 

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from bot.models import parse_iso
+from bot.timestamps import parse_iso
 from tests.dashboard.conftest import force_trade, ledger_lines
 from tests.roundtrip_oracle import oracle_round_trips
 

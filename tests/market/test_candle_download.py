@@ -31,7 +31,7 @@ def _config(tmp_path: Path, fake: FakeKlines, rate_limit_ms: int = 20, retries: 
 
 
 def _until(bars: int) -> str:
-    from bot.models import iso_utc
+    from bot.timestamps import iso_utc
 
     return iso_utc((START_MS + bars * 60_000) / 1000)
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from bot.accounting.portfolio import PortfolioTracker
 from bot.config import ArbitrageConfig, MarketConfig
-from bot.models import Lookahead, MarketAhead
+from bot.lookahead import Lookahead, MarketAhead
 from bot.strategies.arbitrage import ArbitrageStrategy
 from tests.builders import market, snapshot
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from bot.config import MomentumConfig
-from bot.models import Lookahead, MarketAhead, PositionView
+from bot.models import PositionView
+from bot.lookahead import Lookahead, MarketAhead
 from bot.strategies import momentum_screen
 from bot.strategies.momentum import MomentumStrategy
 

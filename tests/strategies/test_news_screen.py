@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.models import Lookahead, MarketAhead, NewsItem, PositionView
+from bot.models import NewsItem, PositionView
+from bot.lookahead import Lookahead, MarketAhead
 from tests.builders import T0, flat_book, market, snapshot
 from tests.strategies.test_news import GOOD, FakeView, strategy
 
