@@ -14,7 +14,7 @@ from bot.accounting.reconcile import compare_books
 from bot.cli import verify
 from bot.config import ArbitrageConfig
 from bot.engine import BotEngine
-from bot.storage import CorruptFileError
+from bot.storage_reading import CorruptFileError
 from tests.books_setup import ScriptedMarket, ScriptedStrategy, books_on, market_at, signal
 from tests.builders import T0
 
