@@ -56,7 +56,8 @@ from bot.notify.activity import setup_text_log  # noqa: E402
 from bot.config import ConfigError, config_warnings  # noqa: E402
 from bot.engine import BotEngine  # noqa: E402
 from bot.market.resilience import MarketError  # noqa: E402
-from bot.storage import CorruptFileError, DataDirInUse  # noqa: E402
+from bot.storage import DataDirInUse  # noqa: E402
+from bot.storage_reading import CorruptFileError  # noqa: E402
 
 log = logging.getLogger("bot.run")
 

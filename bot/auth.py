@@ -23,7 +23,8 @@ import pyotp
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from bot.timestamps import iso_utc
-from bot.storage import CorruptFileError, atomic_write_json, read_json
+from bot.storage import atomic_write_json
+from bot.storage_reading import CorruptFileError, read_json
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,8 @@ from bot.accounting.portfolio import PortfolioTracker
 from bot.accounting.margin_desk import MARGIN_CALL
 from bot.accounting.recovery import check_books
 from bot.ledger_entries import BORROW_FEE, TRANSFER_IN, TRANSFER_OUT
-from bot.storage import CorruptFileError, DataDirInUse, DataDirLock, StorageError, read_json
+from bot.storage import DataDirInUse, DataDirLock, StorageError
+from bot.storage_reading import CorruptFileError, read_json
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bot.auth import AuthError, AuthStore
 from bot.config import ConfigError
-from bot.storage import CorruptFileError
+from bot.storage_reading import CorruptFileError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 LOOPBACK_NAMES = ("localhost",)

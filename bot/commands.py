@@ -254,7 +254,7 @@ class CommandHandler:
 
     # ----- journal --------------------------------------------------------------------------
     def _journal(self):
-        from bot.storage import CorruptFileError
+        from bot.storage_reading import CorruptFileError
 
         try:
             return self.engine.facade.journal

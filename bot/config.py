@@ -11,8 +11,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from bot.config_accounting import MarginConfig, TransfersConfig
 from bot.config_auth import DashboardAccessConfig
 from bot.config_base import ConfigError, ConfigModel
+from bot.config_execution import ExecutionConfig
 from bot.config_telegram import TelegramConfig
 from bot.config_streams import StreamsConfig
 from bot.config_recording import RecordingConfig
@@ -22,17 +24,16 @@ from bot.config_simulator import (SimCompetitionConfig, SimDeviationConfig, SimJ
                                   SimulatorConfig, SimVolatilityConfig)
 from bot.config_strategies import (KNOWN_STRATEGIES, ArbitrageConfig, MomentumConfig, NewsConfig, StatArbConfig,
                                    StrategiesConfig, StrategyConfig)
-from bot.config_rules import (A_WEEK_MINUTES, A_WEEK_SECONDS, MAX_ASSET_AMOUNT, MAX_SPEED,
-                              MIN_TICK_INTERVAL_SECONDS, MIN_TICK_SECONDS, balances_for_symbols, check_exchange_ids,
-                              check_start_time, did_you_mean,
+from bot.config_rules import (MAX_ASSET_AMOUNT, MAX_SPEED, MIN_TICK_INTERVAL_SECONDS, MIN_TICK_SECONDS,
+                              balances_for_symbols, check_exchange_ids, check_start_time, did_you_mean,
                               normalise_host_name, valued_assets)
 
 # The entry points, and the section models that live in their own modules (bot/config_simulator.py,
-# bot/config_strategies.py) but are imported from here as ever.
-__all__ = ["ArbitrageConfig", "BotConfig", "ConfigError", "KNOWN_STRATEGIES", "MomentumConfig", "NewsConfig",
-           "SimCompetitionConfig", "SimDeviationConfig", "SimJumpConfig", "SimRegimeConfig", "SimVolatilityConfig",
-           "SimulatorConfig", "StatArbConfig", "StrategiesConfig", "StrategyConfig", "apply_overrides",
-           "config_warnings", "load_config", "parse_config"]
+# bot/config_strategies.py, bot/config_execution.py) but are imported from here as ever.
+__all__ = ["ArbitrageConfig", "BotConfig", "ConfigError", "ExecutionConfig", "KNOWN_STRATEGIES", "MomentumConfig",
+           "NewsConfig", "SimCompetitionConfig", "SimDeviationConfig", "SimJumpConfig", "SimRegimeConfig",
+           "SimVolatilityConfig", "SimulatorConfig", "StatArbConfig", "StrategiesConfig", "StrategyConfig",
+           "apply_overrides", "config_warnings", "load_config", "parse_config"]
 
 DEFAULT_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "ADA/USDT", "ETH/BTC")
 # Without portfolio.starting_balances, each wallet starts with these, less the assets that no
@@ -163,159 +164,6 @@ class PortfolioConfig(_Model):
         if value.get("USDT", 0) <= 0:
             raise ValueError("must give each wallet some USDT")
         return value
-
-
-# Order round trip to each exchange's matching engine, in ms: what a bot on a typical cloud host
-# in the exchange's region sees through the public REST API. Binance (AWS Tokyo) acknowledges
-# fast; Kraken and Coinbase sit behind more layers (Cloudflare, a slower order gateway) and are
-# commonly reported at 100-150 ms. "default" covers every exchange not named. Estimates, not
-# measurements of your host: set your own, or {default: 0} for fills on the decision snapshot.
-DEFAULT_LATENCY_MS = {"binance": 50.0, "kraken": 120.0, "coinbase": 100.0, "default": 150.0}
-MAX_LATENCY_MS = 60_000.0
-
-
-class LiquidityConfig(_Model):
-    """execution.liquidity: what our fills take from a book stays taken and refills over time."""
-
-    # Off: every book is read as the exchange shows it (instant refill, the plain book walk).
-    enabled: bool = True
-    # Our take at a level comes back exponentially: half of it after this many seconds. Depth at
-    # the touch of liquid spot books recovers within seconds to a minute after a sweep.
-    refill_half_life_seconds: float = Field(15.0, gt=0, le=86_400)
-
-
-class ImpactConfig(_Model):
-    """execution.impact: on the simulator, our fills move the quotes (bot/market/sim_impact.py)."""
-
-    enabled: bool = True
-    # Move of the traded market's quotes, in bps, for a fill that takes all the visible depth
-    # within the slippage cap (a fill taking 5% of it moves them 5% of this); it decays away.
-    temporary_bps: float = Field(20.0, ge=0, le=10_000)
-    temporary_half_life_seconds: float = Field(30.0, gt=0, le=86_400)
-    # Lasting move of the asset's true price (every exchange), in bps, at the same scale.
-    permanent_bps: float = Field(5.0, ge=0, le=10_000)
-
-
-class ExecutionConfig(_Model):
-    """execution: slippage cap, partial fills, latency, order time-out, liquidity memory, market impact."""
-
-    max_slippage_pct: float = Field(0.5, gt=0, le=50)
-    allow_partial_fills: bool = True
-    # Per exchange id (and "default" for the rest): ms from the decision to the order reaching the book.
-    latency_ms: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_LATENCY_MS))
-    # An order whose book has not refreshed this long (market time) after its decision is a miss.
-    order_timeout_seconds: float = Field(30.0, gt=0, le=3600)
-    liquidity: LiquidityConfig = Field(default_factory=LiquidityConfig)
-    impact: ImpactConfig = Field(default_factory=ImpactConfig)
-
-    @field_validator("latency_ms")
-    @classmethod
-    def _latencies(cls, value: dict[str, float]) -> dict[str, float]:
-        for exchange, ms in value.items():
-            if not exchange or exchange != exchange.lower():
-                raise ValueError(f"{exchange or '(empty)'}: keys must be lowercase exchange ids or 'default'")
-            if ms < 0:
-                raise ValueError(f"{exchange}: must be >= 0 ms (got {ms:g})")
-            if ms > MAX_LATENCY_MS:
-                raise ValueError(f"{exchange}: must be <= {MAX_LATENCY_MS:g} ms (got {ms:g})")
-        return value
-
-    def latency_for(self, exchange: str) -> float:
-        """The latency in ms of an exchange: its own entry, else "default", else the built-in default."""
-        value = self.latency_ms.get(exchange)
-        if value is None:
-            value = self.latency_ms.get("default", DEFAULT_LATENCY_MS["default"])
-        return value
-
-
-# Withdrawal fees per asset, in the asset, on each coin's own (or cheapest common) network:
-# Binance's published withdrawal fees as summarised in guides read 2026 (BTC mainnet 0.0001-0.0005,
-# ETH ERC-20 ~0.0017, USDT TRC-20 1; Kraken lists 0.02 XRP, Binance ~0.2). Fees change with
-# network load; override in transfers.withdrawal_fees.
-DEFAULT_WITHDRAWAL_FEES = {"BTC": 0.0002, "ETH": 0.0017, "USDT": 1.0, "SOL": 0.008, "XRP": 0.2, "ADA": 1.0}
-# Minutes from withdrawal to a usable deposit: confirmations the receiving exchanges wait for
-# (BTC ~3 blocks, ETH/TRC-20 a few minutes, SOL/XRP seconds plus processing).
-DEFAULT_TRANSFER_MINUTES = {"BTC": 30.0, "ETH": 5.0, "USDT": 5.0, "SOL": 2.0, "XRP": 2.0, "ADA": 5.0}
-# Hourly borrow rates in %: Binance Margin's own worked example uses 0.001%/hour for BTC
-# (announcement 2023-12-04); its rates are dynamic and altcoins usually cost more.
-DEFAULT_BORROW_RATES = {"default": 0.002, "BTC": 0.001, "ETH": 0.001}
-
-
-def _check_per_asset(value: dict[str, float], what: str, allow_default: bool = False) -> dict[str, float]:
-    for asset, amount in value.items():
-        if not asset or (asset != asset.upper() and not (allow_default and asset == "default")):
-            raise ValueError(f"{asset}: asset names are upper case like BTC (got {asset!r})")
-        if amount < 0:
-            raise ValueError(f"{asset}: {what} must be >= 0 (got {amount})")
-    return value
-
-
-class TransfersConfig(_Model):
-    """transfers: the rebalancer that moves coins between exchanges when one runs low."""
-
-    enabled: bool = True
-    # An asset's free amount on an exchange below this % of its target triggers a transfer to it.
-    # Target: the asset's free total over all exchanges (and in transit) split in the starting
-    # balances' proportions (equal shares for an asset no wallet started with).
-    min_share_pct: float = Field(25.0, gt=0, le=100)
-    # Simulated seconds between rebalancer checks (arrivals are checked every tick).
-    check_seconds: float = Field(60.0, gt=0, le=86_400)
-    # Per asset, in the asset (merged over the defaults above). An asset with no fee is never moved.
-    withdrawal_fees: dict[str, float] = Field(default_factory=dict)
-    # Per asset, minutes in transit (merged over the defaults above).
-    minutes: dict[str, float] = Field(default_factory=dict)
-    # A transfer is not worth it below this many times its fee (the fee would eat over 10% of it).
-    min_fee_multiple: float = Field(10.0, ge=1, le=1_000_000)
-    # An arrival whose destination stays down (no fresh quote) this long is sent back to the source.
-    retry_minutes: float = Field(60.0, gt=0, le=A_WEEK_MINUTES)
-
-    @field_validator("withdrawal_fees")
-    @classmethod
-    def _fees(cls, value: dict[str, float]) -> dict[str, float]:
-        return _check_per_asset(value, "the withdrawal fee")
-
-    @field_validator("minutes")
-    @classmethod
-    def _minutes(cls, value: dict[str, float]) -> dict[str, float]:
-        _check_per_asset(value, "the transfer time")
-        for asset, minutes in value.items():
-            if minutes > A_WEEK_MINUTES:
-                raise ValueError(f"{asset}: the transfer time must be at most a week ({A_WEEK_MINUTES:g} minutes)")
-        return value
-
-    def fee_of(self, asset: str) -> float | None:
-        """The withdrawal fee of asset, None when neither the config nor the defaults know it."""
-        return self.withdrawal_fees.get(asset, DEFAULT_WITHDRAWAL_FEES.get(asset))
-
-    def minutes_of(self, asset: str) -> float | None:
-        """The transfer time of asset in minutes, None when unknown."""
-        return self.minutes.get(asset, DEFAULT_TRANSFER_MINUTES.get(asset))
-
-
-class MarginConfig(_Model):
-    """margin: shorts' collateral, borrow fee and maintenance margin (bot/accounting/margin.py)."""
-
-    enabled: bool = True
-    # A short whose collateral falls below this x its value is bought back ("margin call").
-    # Must be > 1 and below portfolio.short_margin_ratio (the ratio at entry).
-    maintenance_ratio: float = Field(1.25, gt=1, le=10)
-    # Hourly borrow rate in % per borrowed asset, "default" for the others (merged over the defaults).
-    borrow_rate_hourly_pct: dict[str, float] = Field(default_factory=dict)
-    # Simulated seconds between borrow fee bookings (a short's close books the rest pro rata).
-    borrow_booking_seconds: float = Field(3600.0, gt=0, le=A_WEEK_SECONDS)
-
-    @field_validator("borrow_rate_hourly_pct")
-    @classmethod
-    def _rates(cls, value: dict[str, float]) -> dict[str, float]:
-        _check_per_asset(value, "the borrow rate", allow_default=True)
-        for asset, rate in value.items():
-            if rate > 10:
-                raise ValueError(f"{asset}: the borrow rate must be at most 10% an hour (got {rate})")
-        return value
-
-    def rates(self) -> dict[str, float]:
-        """Every hourly rate in %, the defaults under the configured ones."""
-        return {**DEFAULT_BORROW_RATES, **self.borrow_rate_hourly_pct}
 
 
 class RiskConfig(_Model):

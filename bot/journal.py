@@ -13,7 +13,8 @@ from pathlib import Path
 
 from bot.timestamps import iso_utc
 from bot.requests import JOURNAL_TEXT_FIELDS, CommandError
-from bot.storage import SCHEMA_VERSION, atomic_write_json, read_json
+from bot.storage import SCHEMA_VERSION, atomic_write_json
+from bot.storage_reading import read_json
 
 JOURNAL_FILE = "trade_journal.json"
 

@@ -20,7 +20,7 @@ from bot.data_flow import STATE_FILE
 from bot.drawdown import DrawdownMeter
 from bot.models import Trade
 from bot.run_settings import read_run_settings
-from bot.storage import read_json
+from bot.storage_reading import read_json
 
 
 class UnusableRun(Exception):

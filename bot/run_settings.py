@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.storage import atomic_write_json, read_json
+from bot.storage import atomic_write_json
+from bot.storage_reading import read_json
 
 RUN_SETTINGS_FILE = "run_settings.json"
 RUN_SETTINGS_SCHEMA_VERSION = 1

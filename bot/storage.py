@@ -3,6 +3,7 @@
 Documents are replaced atomically (temp file, fsync, rename, fsync of the folder) so a crash
 leaves either the old or the new version. Logs are appended one line per record and flushed,
 so a crash loses at most the line being written, which readers then recognise as torn.
+Reading the files back is bot/storage_reading.py (no writes there).
 """
 from __future__ import annotations
 
@@ -12,23 +13,14 @@ import json
 import logging
 import os
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
+
+from bot.storage_reading import JsonlContents
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
-
-
-class CorruptFileError(Exception):
-    """A state file cannot be read; the message names the file and, for logs, the line."""
-
-    def __init__(self, path: Path, message: str, line: int | None = None):
-        self.path = Path(path)
-        self.line = line
-        where = f"{path}:{line}" if line is not None else str(path)
-        super().__init__(f"{where}: {message}")
 
 
 class StorageError(OSError):
@@ -219,74 +211,6 @@ def remove_stale_temp_files(folder: str | Path) -> int:
     return removed
 
 
-def read_json(path: str | Path) -> dict | None:
-    """Read a JSON document; None if it does not exist; CorruptFileError if unreadable."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CorruptFileError(path, f"cannot read: {exc}") from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CorruptFileError(path, f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(document, dict):
-        raise CorruptFileError(path, "expected a JSON object at the top level")
-    return document
-
-
-@dataclass(frozen=True, slots=True)
-class JsonlContents:
-    """What read_jsonl found: the records, and a torn final fragment if there was one."""
-
-    records: list[dict]
-    torn_tail: str | None
-    valid_bytes: int
-
-
-def read_jsonl(path: str | Path) -> JsonlContents:
-    """Read every record of a JSONL file.
-
-    A last line that does not parse is a torn append (the process died mid-write): it is
-    reported, not raised. A bad line anywhere else raises CorruptFileError naming the line.
-    """
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return JsonlContents([], None, 0)
-    records: list[dict] = []
-    position = 0
-    line_number = 0
-    length = len(data)
-    while position < length:
-        end = data.find(b"\n", position)
-        last = end == -1
-        line = data[position:] if last else data[position:end]
-        line_number += 1
-        next_position = length if last else end + 1
-        if line.strip():
-            try:
-                record = json.loads(line)
-                if not isinstance(record, dict):
-                    raise ValueError("not an object")
-            except (ValueError, UnicodeDecodeError) as exc:
-                if next_position >= length and (last or not data[next_position:].strip()):
-                    # Only the final line may be torn; anything after it would make it corrupt.
-                    return JsonlContents(records, line.decode("utf-8", "replace"), position)
-                raise CorruptFileError(path, f"line is not a valid JSON record ({exc})", line_number) from None
-            if last:
-                # A complete record without its newline: keep it, but the next append must
-                # start on a fresh line.
-                records.append(record)
-                return JsonlContents(records, "", length)
-            records.append(record)
-        position = next_position
-    return JsonlContents(records, None, length)
-
-
 def repair_torn_tail(path: str | Path, contents: JsonlContents) -> None:
     """Make a JSONL file end cleanly after a torn append, keeping the torn bytes aside."""
     path = Path(path)
@@ -379,32 +303,6 @@ class JsonlWriter:
         if self._fd is not None:
             fd, self._fd = self._fd, None
             os.close(fd)
-
-
-def iter_jsonl(path: str | Path) -> Iterator[dict]:
-    """Stream the complete records of a JSONL file without loading it whole (skips a torn tail).
-
-    A complete line that is not JSON raises CorruptFileError naming the file and the line.
-    """
-    path = Path(path)
-    try:
-        handle = open(path, "rb")
-    except FileNotFoundError:
-        return
-    with handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.endswith(b"\n"):
-                try:
-                    yield json.loads(raw)
-                except ValueError:
-                    pass
-                return
-            if raw.strip():
-                try:
-                    record = json.loads(raw)
-                except ValueError as exc:
-                    raise CorruptFileError(path, f"not valid JSON ({exc})", number) from None
-                yield record
 
 
 class DataDirLock:

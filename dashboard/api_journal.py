@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, jsonify
 
 from bot.commands import AddJournalEntry, EditJournalEntry
 from bot.requests import CommandError, JournalEntryRequest, JournalQuery
-from bot.storage import CorruptFileError
+from bot.storage_reading import CorruptFileError
 from dashboard.parsing import handle, parse_body, parse_query
 
 journal_api = Blueprint("journal_api", __name__, url_prefix="/api/journal")

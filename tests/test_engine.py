@@ -7,7 +7,7 @@ from bot.config import BotConfig, parse_config
 from bot.engine import BotEngine
 from bot.models import Leg, Signal
 from bot.accounting.reconcile import compare_books
-from bot.storage import CorruptFileError
+from bot.storage_reading import CorruptFileError
 from bot.strategies.base import Strategy
 
 

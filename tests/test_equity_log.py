@@ -13,7 +13,7 @@ from bot.accounting.equity_log import EQUITY_FILE, read_equity
 from bot.accounting.ledger import TradeLedger
 from bot.models import Trade
 from bot.timestamps import parse_iso
-from bot.storage import CorruptFileError
+from bot.storage_reading import CorruptFileError
 
 START_TS = parse_iso("2026-01-01T00:00:00Z")
 

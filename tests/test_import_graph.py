@@ -30,7 +30,7 @@ STRATEGY_MAY_IMPORT = (
     "bot.strategies.base",         # the Strategy interface
     "bot.strategies.common",       # pure helpers shared by the strategies
     "bot.strategies.indicators", "bot.strategies.cointegration", "bot.strategies.sentiment",
-    "bot.strategies.arbitrage_math",
+    "bot.strategies.arbitrage_math", "bot.strategies.stat_arb_pairs",
     # the fast-forward screens (quiet_ticks), pure arithmetic on a Lookahead
     "bot.strategies.arbitrage_screen", "bot.strategies.stat_arb_screen", "bot.strategies.news_screen",
     "bot.strategies.momentum_screen",

@@ -10,7 +10,7 @@ import pytest
 import bot.journal
 from bot.journal import JOURNAL_FILE, TradeJournal
 from bot.requests import CommandError, JournalEntryRequest, validate_request
-from bot.storage import CorruptFileError
+from bot.storage_reading import CorruptFileError
 
 TRADE = {"trade_id": "T00000001", "strategy": "momentum", "symbol": "BTC/USDT"}
 GENERAL = {"trade_id": None, "strategy": None, "symbol": None}

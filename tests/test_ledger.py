@@ -5,7 +5,7 @@ import pytest
 
 from bot.accounting.ledger import TradeLedger
 from bot.models import Trade
-from bot.storage import CorruptFileError
+from bot.storage_reading import CorruptFileError
 
 
 def make(seq):

@@ -4,7 +4,8 @@ import os
 
 import pytest
 
-from bot.storage import CorruptFileError, JsonlWriter, atomic_write_json, iter_jsonl, read_json, read_jsonl, repair_torn_tail
+from bot.storage import JsonlWriter, atomic_write_json, repair_torn_tail
+from bot.storage_reading import CorruptFileError, iter_jsonl, read_json, read_jsonl
 
 
 def test_atomic_write_replaces_whole_and_leaves_no_temp_files(tmp_path):

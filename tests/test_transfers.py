@@ -14,7 +14,7 @@ from bot.accounting.reconcile import compare_books
 from bot.cli import verify
 from bot.config import ArbitrageConfig
 from bot.engine import BotEngine
-from bot.storage import CorruptFileError
+from bot.storage_reading import CorruptFileError
 from tests.books_setup import ScriptedMarket, ScriptedStrategy, books_on, market_at, signal
 from tests.builders import T0
 
@@ -113,7 +113,7 @@ def test_a_destination_that_no_longer_lists_the_asset_cancels_at_once(tmp_path):
 def test_an_asset_without_a_known_fee_is_not_moved_and_the_user_is_told(tmp_path):
     books = drained(tmp_path, transfers={"withdrawal_fees": {}, "minutes": {"BTC": 30}})
     books.keeper.transfers = books.keeper.transfers.model_copy(update={"withdrawal_fees": {}})
-    from bot.config import DEFAULT_WITHDRAWAL_FEES
+    from bot.config_accounting import DEFAULT_WITHDRAWAL_FEES
 
     saved = DEFAULT_WITHDRAWAL_FEES.pop("BTC")
     try:

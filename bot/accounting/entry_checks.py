@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 
 from bot.ledger_entries import BORROW_FEE, ENTRY_KINDS, TRANSFER_IN, TRANSFER_OUT, LedgerEntry
-from bot.storage import CorruptFileError
+from bot.storage_reading import CorruptFileError
 
 REQUIRED_ENTRY_FIELDS = tuple(LedgerEntry.__slots__)
 NUMBERS = ("amount", "fee", "fee_usdt")

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from bot.timestamps import iso_utc, parse_iso
-from bot.storage import CorruptFileError, JsonlWriter, dumps, iter_jsonl
+from bot.storage import JsonlWriter, dumps
+from bot.storage_reading import CorruptFileError, iter_jsonl
 
 log = logging.getLogger(__name__)
 

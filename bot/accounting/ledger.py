@@ -15,7 +15,8 @@ from bot.models import OPTIONAL_TRADE_FIELDS, Trade
 from bot.ledger_entries import LedgerEntry
 from bot.accounting.entry_checks import EntryChecker, entry_from_record
 from bot.accounting.trade_lines import trade_line
-from bot.storage import CorruptFileError, JsonlWriter, dumps, iter_jsonl, read_jsonl, repair_torn_tail
+from bot.storage import JsonlWriter, dumps, repair_torn_tail
+from bot.storage_reading import CorruptFileError, iter_jsonl, read_jsonl
 
 log = logging.getLogger(__name__)
 

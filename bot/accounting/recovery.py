@@ -19,7 +19,7 @@ from bot.models import Trade
 from bot.ledger_entries import LedgerEntry
 from bot.accounting.portfolio import PortfolioTracker
 from bot.accounting.reconcile import compare_books
-from bot.storage import CorruptFileError, read_json
+from bot.storage_reading import CorruptFileError, read_json
 
 # The state file's fields that may be malformed in a hand-edited or foreign file.
 UNUSABLE_STATE_ERRORS = (ValueError, TypeError, KeyError, AttributeError)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.config import TransfersConfig
+from bot.config_accounting import TransfersConfig
 from bot.models import Snapshot, split_symbol
 from bot.accounting.entries import Transit
 

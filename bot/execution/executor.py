@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol, Sequence
 
-from bot.config import ExecutionConfig
+from bot.config_execution import ExecutionConfig
 from bot.execution.fills import (WALLET_TOLERANCE, depth_within, leg_amounts, levels_taken, slippage_limit,
                                  wallet_changes)
 from bot.execution.liquidity import LiquidityMemory, raw_reader

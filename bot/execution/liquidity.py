@@ -22,7 +22,7 @@ import math
 from bisect import bisect_right
 from typing import Callable, Iterable
 
-from bot.config import LiquidityConfig
+from bot.config_execution import LiquidityConfig
 from bot.models import OrderBook, Trade
 
 # A piece this many half-lives old has refilled to within 2**-20 (one part in a million): it is gone.

@@ -14,7 +14,8 @@ from typing import Iterable
 
 from bot.execution.resting import RestingOrder
 from bot.timestamps import iso_utc
-from bot.storage import SCHEMA_VERSION, JsonlWriter, iter_jsonl
+from bot.storage import SCHEMA_VERSION, JsonlWriter
+from bot.storage_reading import iter_jsonl
 
 ORDERS_FILE = "orders.jsonl"
 ORDER_EVENTS = ("placed", "triggered", "updated", "partially_filled", "filled", "cancelled", "expired", "rejected")

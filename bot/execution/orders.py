@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.config import ExecutionConfig
+from bot.config_execution import ExecutionConfig
 from bot.execution.liquidity import raw_reader
 from bot.models import Signal, Snapshot
 

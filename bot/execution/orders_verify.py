@@ -11,7 +11,7 @@ from pathlib import Path
 from bot.execution.order_log import ORDERS_FILE
 from bot.execution.resting import QTY_TOLERANCE, RestingOrder, reserve_of
 from bot.models import split_symbol
-from bot.storage import iter_jsonl
+from bot.storage_reading import iter_jsonl
 
 
 def verify_orders(data_dir: str | Path, records, balances: dict, markets_fees=None, max_slippage_pct: float = 0.5

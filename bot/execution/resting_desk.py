@@ -18,7 +18,7 @@ import logging
 from pathlib import Path
 from typing import Iterable
 
-from bot.config import ExecutionConfig
+from bot.config_execution import ExecutionConfig
 from bot.execution.order_log import OrderLog, replay
 from bot.execution.resting import (QTY_TOLERANCE, RestingOrder, crosses, match_prints, reserve_of, shrink_queue,
                                    stop_hit)

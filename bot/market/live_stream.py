@@ -2,7 +2,8 @@
 
 StreamFeed runs one asyncio event loop per exchange in a real OS thread (the original threading
 module when eventlet has patched it: run_bot.py patches it for the dashboard, and an asyncio loop
-inside a green thread would stall every dashboard client). It watches, per symbol, the order
+inside a green thread would stall every dashboard client; bot/market/live_threads.py has the
+thread, the loop and the message counters). It watches, per symbol, the order
 book (ccxt applies the exchange's incremental updates and resynchronises on a sequence gap),
 the ticker, public trades and 1-minute candles, and appends each update to its `updates` deque
 (append and popleft are atomic; no lock is shared with the eventlet side, whose green locks
@@ -22,8 +23,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import sys
-import threading
 import time
 import traceback
 from collections import deque
@@ -34,80 +33,13 @@ from ccxt.base.errors import BadSymbol, ChecksumError, InvalidNonce, NetworkErro
 
 from bot.config import LiveConfig
 from bot.market.live_parsing import book_from_ccxt, quote_from_ticker
+from bot.market.live_threads import StreamStats, new_event_loop, os_threading
 from bot.models import Candle
 
 log = logging.getLogger(__name__)
 
-RATE_WINDOW_SECONDS = 10  # messages per second are counted over this many whole seconds
 WATCHDOG_SECONDS = 0.1  # how often silence is checked
 MALFORMED_LOG_SECONDS = 30.0  # malformed frames are logged once per burst of this length
-
-
-def os_threading():
-    """The threading module that makes OS threads, even after eventlet's monkey patching.
-
-    Looked up in sys.modules: bot/ never imports eventlet; only run_bot.py does, and patches.
-    """
-    patcher = sys.modules.get("eventlet.patcher")
-    if patcher is not None and patcher.is_monkey_patched("thread"):
-        return patcher.original("threading")
-    return threading
-
-
-def os_socket():
-    """The socket module before eventlet's patching (its getaddrinfo blocks only the calling thread)."""
-    patcher = sys.modules.get("eventlet.patcher")
-    if patcher is not None and patcher.is_monkey_patched("socket"):
-        return patcher.original("socket")
-    import socket
-
-    return socket
-
-
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """An asyncio loop on the unpatched selectors whose name lookups run in an OS thread.
-
-    Under eventlet the default executor's threads would be green threads of a hub that never
-    runs in this thread; here each getaddrinfo gets its own short-lived OS thread.
-    """
-    patcher = sys.modules.get("eventlet.patcher")
-    if patcher is not None and patcher.is_monkey_patched("select"):
-        # The original selectors module's classes were built on the green select: a poll
-        # selector on the real select.poll instead (what selectors.PollSelector is).
-        real = patcher.original("select")
-
-        class RealPoll(patcher.original("selectors")._PollLikeSelector):
-            _selector_cls, _EVENT_READ, _EVENT_WRITE = real.poll, real.POLLIN, real.POLLOUT
-
-        selector = RealPoll()
-    else:
-        import selectors
-
-        selector = selectors.DefaultSelector()
-    return _Loop(selector)
-
-
-class _Loop(asyncio.SelectorEventLoop):
-    async def getaddrinfo(self, host, port, *, family=0, type=0, proto=0, flags=0):
-        future = self.create_future()
-        lookup = os_socket().getaddrinfo
-
-        def settle(result, error):
-            if not future.done():
-                future.set_exception(error) if error is not None else future.set_result(result)
-
-        def work():
-            try:
-                result, error = lookup(host, port, family, type, proto, flags), None
-            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
-                result, error = None, exc
-            try:
-                self.call_soon_threadsafe(settle, result, error)
-            except RuntimeError:  # the loop closed meanwhile
-                pass
-
-        os_threading().Thread(target=work, name="stream-dns", daemon=True).start()
-        return await future
 
 
 def reconnect_delay(attempt: int, base: float, cap: float, random) -> float:
@@ -158,35 +90,6 @@ def _reason(exc: BaseException) -> str:
     return f"silent: {text}" if isinstance(exc, _Silent) else f"{type(exc).__name__}: {text}"
 
 
-class _Stats:
-    """Message counters, written by the stream thread and read by any other (under a lock)."""
-
-    def __init__(self):
-        self.lock = os_threading().Lock()
-        self.messages = 0
-        self.malformed = 0
-        self.resyncs = 0
-        self.reconnects = 0
-        self.last_message_at = 0.0
-        self.buckets: deque[list] = deque(maxlen=RATE_WINDOW_SECONDS + 1)  # [whole second, count]
-
-    def count(self, now: float) -> None:
-        second = int(now)
-        with self.lock:
-            self.messages += 1
-            self.last_message_at = now
-            if self.buckets and self.buckets[-1][0] == second:
-                self.buckets[-1][1] += 1
-            else:
-                self.buckets.append([second, 1])
-
-    def rate(self, now: float) -> float:
-        second = int(now)
-        with self.lock:
-            total = sum(n for s, n in self.buckets if second - RATE_WINDOW_SECONDS <= s < second)
-        return total / RATE_WINDOW_SECONDS
-
-
 def make_stream_client(exchange_id: str, options: Mapping):
     """A ccxt.pro exchange built from market.exchange_options.<id> whose handlers count every frame.
 
@@ -196,7 +99,7 @@ def make_stream_client(exchange_id: str, options: Mapping):
     base = getattr(ccxtpro, exchange_id)
 
     class Counted(base):
-        stats = None  # a _Stats, set below
+        stats = None  # a StreamStats, set below
 
         def handle_message(self, client, message):
             now = time.time()
@@ -237,7 +140,7 @@ def make_stream_client(exchange_id: str, options: Mapping):
                                "counted only", self.id, what, MALFORMED_LOG_SECONDS)
 
     client = Counted({"enableRateLimit": True, **dict(options)})
-    client.stats = _Stats()
+    client.stats = StreamStats()
     client.log_later = log.log  # StreamFeed routes it through its updates (see _log)
     user_options = options.get("options") if isinstance(options.get("options"), dict) else {}
     if "fetchMarkets" not in user_options:
@@ -257,7 +160,7 @@ class StreamFeed:
         self.options = dict(options)
         self._wanted = tuple(symbols)
         self.client = make_stream_client(exchange, self.options)
-        self.stats: _Stats = self.client.stats
+        self.stats: StreamStats = self.client.stats
         self.client.log_later = self._log
         self.up = False
         self.problem = "connecting"

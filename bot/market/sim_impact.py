@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from bot.config import ImpactConfig
+from bot.config_execution import ImpactConfig
 from bot.models import split_symbol
 
 USDT = "USDT"

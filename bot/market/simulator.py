@@ -20,7 +20,8 @@ from itertools import repeat
 
 import numpy as np
 
-from bot.config import ImpactConfig, MarketConfig
+from bot.config import MarketConfig
+from bot.config_execution import ImpactConfig
 from bot.market.base import MarketSource
 from bot.market.sim_competition import Competition
 from bot.market.sim_deviations import QuoteDeviations

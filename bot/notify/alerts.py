@@ -18,7 +18,8 @@ from typing import Callable
 
 from bot.models import Snapshot, split_symbol, trade_fee_usdt
 from bot.timestamps import iso_utc
-from bot.storage import SCHEMA_VERSION, CorruptFileError, atomic_write_json, read_json, set_aside
+from bot.storage import SCHEMA_VERSION, atomic_write_json, set_aside
+from bot.storage_reading import CorruptFileError, read_json
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,9 @@
 """Statistical arbitrage: trade the spread of cointegrated pairs, long one leg, short the other.
 
-Pairs: params.pairs (the first symbol of each is the dependent y) plus, with auto_select, every
-pair of USDT-quoted symbols in the order given (earlier symbol is y). Only USDT-quoted markets
-are traded: legs are sized, paid for and valued in USDT. A pair trades on params.exchange, else
-on the first exchange listing both markets.
+Pairs (stat_arb_pairs.py): params.pairs (the first symbol of each is the dependent y) plus, with
+auto_select, every pair of USDT-quoted symbols in the order given (earlier symbol is y). Only
+USDT-quoted markets are traded: legs are sized, paid for and valued in USDT. A pair trades on
+params.exchange, else on the first exchange listing both markets.
 
 Model: Engle-Granger on the last lookback_candles 1-minute closes (cointegration.py), giving
 p, beta and alpha of log y = alpha + beta log x. A pair trades while p < p_value_max and beta > 0
@@ -41,12 +41,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.config import StatArbConfig
-from bot.models import PORTFOLIO_QUOTE, Leg, PortfolioView, PositionView, Signal, Snapshot, round_step, split_symbol
+from bot.models import PORTFOLIO_QUOTE, Leg, PortfolioView, PositionView, Signal, Snapshot, round_step
 from bot.lookahead import Lookahead
 from bot.strategies.base import Strategy
 from bot.strategies.common import format_price, format_qty, recent_closes
-from bot.strategies.cointegration import EngleGrangerResult, engle_granger, spread_stats, spread_zscore
+from bot.strategies.cointegration import EngleGrangerResult, spread_stats, spread_zscore
 from bot.strategies import stat_arb_screen
+from bot.strategies.stat_arb_pairs import PairCandidate, pair_candidates, run_tests
 
 log = logging.getLogger(__name__)
 
@@ -54,50 +55,6 @@ CANDLE_SECONDS = 60
 # Leave room in the wallet for the price moving before the fill.
 WALLET_SPEND_FRACTION = 0.95
 ORPHAN_REASON = "orphaned position after restart"
-
-
-@dataclass(frozen=True, slots=True)
-class PairCandidate:
-    """Two USDT-quoted symbols; y is the dependent series of the regression."""
-
-    y: str
-    x: str
-
-    @property
-    def y_asset(self) -> str:
-        """The dependent leg's base asset."""
-        return split_symbol(self.y)[0]
-
-    @property
-    def x_asset(self) -> str:
-        """The independent leg's base asset."""
-        return split_symbol(self.x)[0]
-
-    @property
-    def label(self) -> str:
-        """'Y/USDT vs X/USDT', as reasons and the dashboard name the pair."""
-        return f"{self.y} vs {self.x}"
-
-
-@dataclass(frozen=True, slots=True)
-class PairTest:
-    """One pair's test in a round: result is None when the data could not be tested."""
-
-    candidate: PairCandidate
-    exchange: str
-    result: EngleGrangerResult | None
-    error: str = ""
-
-
-def run_tests(jobs: tuple[tuple[PairCandidate, str, np.ndarray, np.ndarray], ...]) -> tuple[PairTest, ...]:
-    """Engle-Granger for each (candidate, exchange, y closes, x closes); runs on the runner."""
-    outcomes = []
-    for candidate, exchange, y_closes, x_closes in jobs:
-        try:
-            outcomes.append(PairTest(candidate, exchange, engle_granger(y_closes, x_closes)))
-        except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
-            outcomes.append(PairTest(candidate, exchange, None, str(exc)))
-    return tuple(outcomes)
 
 
 @dataclass(slots=True)
@@ -130,7 +87,7 @@ class StatArbStrategy(Strategy):
     def __init__(self, params: StatArbConfig, exchanges: tuple[str, ...], symbols: tuple[str, ...], runner=None):
         super().__init__(params)
         self.exchanges = tuple(exchanges)
-        self.candidates = _candidates(params, symbols)
+        self.candidates = pair_candidates(params, symbols)
         self.pairs: dict[PairCandidate, _PairState] = {}
         self.rounds_submitted = 0
         self.rounds_applied = 0
@@ -452,28 +409,6 @@ class StatArbStrategy(Strategy):
                     held[position.asset] = position
                     break
         return held
-
-
-def _candidates(params: StatArbConfig, symbols: tuple[str, ...]) -> tuple[PairCandidate, ...]:
-    """Configured pairs first, then (auto_select) every USDT pair; each unordered pair once."""
-    usdt = [s for s in symbols if _is_usdt(s)]
-    proposed = [tuple(pair) for pair in params.pairs]
-    if params.auto_select:
-        proposed += [(usdt[i], usdt[j]) for i in range(len(usdt)) for j in range(i + 1, len(usdt))]
-    seen: set[frozenset] = set()
-    candidates = []
-    for y, x in proposed:
-        key = frozenset((y, x))
-        if y == x or key in seen or not (_is_usdt(y) and _is_usdt(x)):
-            continue
-        seen.add(key)
-        candidates.append(PairCandidate(y, x))
-    return tuple(candidates)
-
-
-def _is_usdt(symbol: str) -> bool:
-    base, _, quote = symbol.partition("/")
-    return bool(base) and quote == PORTFOLIO_QUOTE
 
 
 def _base(symbol: str) -> str:

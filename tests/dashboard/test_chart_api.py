@@ -10,7 +10,8 @@ import pytest
 
 from bot.timestamps import parse_iso
 from bot.strategies.cointegration import EngleGrangerResult
-from bot.strategies.stat_arb import PairCandidate, _PairState
+from bot.strategies.stat_arb import _PairState
+from bot.strategies.stat_arb_pairs import PairCandidate
 from tests.dashboard.conftest import force_trade, ledger_lines
 
 URL = "/api/candles"

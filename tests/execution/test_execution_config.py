@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import DEFAULT_LATENCY_MS, ConfigError, ExecutionConfig, parse_config
+from bot.config import ConfigError, parse_config
+from bot.config_execution import DEFAULT_LATENCY_MS, ExecutionConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 

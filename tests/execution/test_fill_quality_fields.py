@@ -7,7 +7,7 @@ import pytest
 
 from bot.accounting.ledger import REQUIRED_FIELDS, TradeLedger
 from bot.models import OPTIONAL_TRADE_FIELDS, Trade, format_levels, parse_levels
-from bot.storage import CorruptFileError
+from bot.storage_reading import CorruptFileError
 from tests.builders import T0
 
 BASE = dict(id="T00000001", seq=1, ts=T0 + 1, tick=1, strategy="momentum", signal_id="momentum-0-1",

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from bot.config import ExecutionConfig, LiquidityConfig
+from bot.config_execution import ExecutionConfig, LiquidityConfig
 from bot.execution.executor import PaperExecutor
 from bot.execution.liquidity import CUTOFF_HALF_LIVES, LiquidityMemory, LiquidityView
 from bot.models import Leg, OrderBook, Signal

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from bot.config import ImpactConfig, parse_config
+from bot.config import parse_config
+from bot.config_execution import ImpactConfig
 from bot.engine import BotEngine
 from bot.market.sim_impact import ImpactOverlay
 from bot.market.simulator import SimulatedMarket

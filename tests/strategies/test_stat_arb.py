@@ -14,7 +14,8 @@ from bot.execution.executor import PaperExecutor
 from bot.accounting.ledger import TradeLedger
 from bot.models import CandleHistory, PositionView, round_step
 from bot.accounting.portfolio import PortfolioTracker
-from bot.strategies.stat_arb import ORPHAN_REASON, PairCandidate, StatArbStrategy, run_tests
+from bot.strategies.stat_arb import ORPHAN_REASON, StatArbStrategy
+from bot.strategies.stat_arb_pairs import PairCandidate, run_tests
 from tests.builders import T0, flat_book, market, snapshot
 
 EX = "binance"
