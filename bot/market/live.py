@@ -25,7 +25,8 @@ import ccxt
 
 from bot.config import ConfigError, LiveConfig
 from bot.market.live_parsing import (CANDLE_CLOSE_GRACE_MS, CANDLE_MS, DECIMAL_PLACES, SIGNIFICANT_DIGITS, TICK_SIZE,
-                                     book_from_ccxt, closed_candles, market_from_ccxt, quote_from_ticker)
+                                     book_from_ccxt, closed_candles, market_from_ccxt, quotes_from_tickers,
+                                     trades_from_ccxt)
 from bot.market.live_sink import FeedSink
 from bot.market.resilience import (CLOSED, HALF_OPEN, OPEN, CircuitBreaker, MarketError, PermanentMarketError,
                                    RetryPolicy, TemporaryMarketError, UnknownSymbolError, call_with_retry)
@@ -337,8 +338,8 @@ class ExchangeFeed:
         self._tickers_at = time.monotonic()
         if self.client.has.get("fetchTickers"):
             try:
-                quotes = self._read("tickers", lambda: self._parse_tickers(self.client.fetch_tickers(symbols),
-                                                                           symbols))
+                quotes = self._read("tickers", lambda: quotes_from_tickers(
+                    self.id, self.client.fetch_tickers(symbols), symbols, time.time()))
             except UnknownSymbolError:
                 quotes = self._tickers_one_by_one(symbols)  # find out which symbol it was
         else:
@@ -354,24 +355,10 @@ class ExchangeFeed:
         quotes = {}
         for symbol in symbols:
             try:
-                quotes.update(self._read(f"ticker {symbol}", lambda s=symbol: self._parse_tickers(
-                    {s: self.client.fetch_ticker(s)}, [s]), symbol))
+                quotes.update(self._read(f"ticker {symbol}", lambda s=symbol: quotes_from_tickers(
+                    self.id, {s: self.client.fetch_ticker(s)}, [s], time.time()), symbol))
             except UnknownSymbolError as exc:
                 self._drop(symbol, exc)
-        return quotes
-
-    def _parse_tickers(self, tickers, symbols: list[str]) -> dict[str, Quote]:
-        if not isinstance(tickers, Mapping):
-            raise ValueError(f"tickers are a {type(tickers).__name__}")
-        received = time.time()
-        quotes = {}
-        for symbol in symbols:
-            if symbol in tickers:
-                quote = quote_from_ticker(self.id, symbol, tickers[symbol], received)
-                if quote is not None:
-                    quotes[symbol] = quote
-        if not quotes:
-            raise ValueError("no usable ticker in the answer")
         return quotes
 
     def _refresh_book(self, symbol: str) -> None:
@@ -407,13 +394,9 @@ class ExchangeFeed:
         poll's (quotes and books keep flowing), and a permanent one stops the reads for this feed."""
         since = self._trades_since.get(symbol)
 
-        def call():
-            rows = self.client.fetch_trades(symbol, since, TRADES_LIMIT)
-            return [{"id": None if t.get("id") is None else str(t["id"]), "timestamp": int(t["timestamp"]),
-                     "price": float(t["price"]), "amount": float(t["amount"]), "side": t.get("side")}
-                    for t in rows if t.get("timestamp") and t.get("price") and t.get("amount")]
         try:
-            trades = self._read(f"trades {symbol}", call, symbol)
+            trades = self._read(f"trades {symbol}", lambda: trades_from_ccxt(
+                self.client.fetch_trades(symbol, since, TRADES_LIMIT)), symbol)
         except MarketError as exc:
             if self._stop.is_set():
                 raise

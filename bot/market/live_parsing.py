@@ -78,6 +78,30 @@ def quote_from_ticker(exchange: str, symbol: str, ticker: Mapping, received: flo
                  float(ticker.get("askVolume") or 0.0), ts, float(change or 0.0), received)
 
 
+def quotes_from_tickers(exchange: str, tickers: Mapping, symbols: list[str], received: float) -> dict[str, Quote]:
+    """symbol -> Quote for each of symbols with a usable ticker in a fetch_tickers answer. Raises ValueError
+    when the answer is not a mapping or has no usable ticker."""
+    if not isinstance(tickers, Mapping):
+        raise ValueError(f"tickers are a {type(tickers).__name__}")
+    quotes = {}
+    for symbol in symbols:
+        if symbol in tickers:
+            quote = quote_from_ticker(exchange, symbol, tickers[symbol], received)
+            if quote is not None:
+                quotes[symbol] = quote
+    if not quotes:
+        raise ValueError("no usable ticker in the answer")
+    return quotes
+
+
+def trades_from_ccxt(rows) -> list[dict]:
+    """Public trades (id, timestamp ms, price, amount, side) from a fetch_trades answer, rows missing a time,
+    price or amount left out."""
+    return [{"id": None if t.get("id") is None else str(t["id"]), "timestamp": int(t["timestamp"]),
+             "price": float(t["price"]), "amount": float(t["amount"]), "side": t.get("side")}
+            for t in rows if t.get("timestamp") and t.get("price") and t.get("amount")]
+
+
 def book_from_ccxt(exchange: str, symbol: str, raw: Mapping, received: float, depth: int) -> OrderBook:
     """An OrderBook (best first) from a ccxt order book. Raises ValueError on missing or empty sides."""
     if not isinstance(raw, Mapping):
