@@ -1,7 +1,8 @@
-"""BotEngine: wires the pieces, recovers state, runs the tick, start/pause/stop, kill switch.
+"""BotEngine: wires the pieces, recovers state, runs the tick, kill switch.
 
 What drives the ticks (back to back or on a real-time schedule) is bot/tick_loop.py; what the
-engine tells the user (activity lines, notifications) is bot/notify/notices.py.
+engine tells the user (activity lines, notifications) is bot/notify/notices.py; start/pause/stop,
+a strategy's switch, speed and the storage-fault pause are bot/engine_controls.py.
 
 The engine owns its data dir through a lock taken before anything there is read. A storage
 fault pauses trading ("storage: <cause>") until a probe write succeeds; per-tick side work runs
