@@ -18,7 +18,7 @@ import numpy as np
 
 from bot.accounting.equity_log import EQUITY_SCHEMA_VERSION, name_text
 from bot.models import PORTFOLIO_QUOTE, split_symbol
-from bot.timestamps import HOURS_MINUTES, iso_utc
+from bot.timestamps import HOURS_MINUTES, iso_utc, minute_run
 
 KILL_MARGIN = 1e-9  # relative: a drawdown this close to the limit is stepped, not skipped
 _repr = float.__repr__  # how json writes a float
@@ -216,7 +216,7 @@ class SampleBlock:
             return None
         # One template per block: a column that does not move is written into it, the others are %s.
         times = self.times[:count].tolist()
-        run = _minute_run(times)
+        run = minute_run(times)
         if run is None:
             template, varying = [_HEAD, '%s","equity":'], [[iso_utc(t) for t in times]]
         else:  # whole minutes in one day: only "HH:MM:" moves, a slice of a table
@@ -269,23 +269,6 @@ class SampleBlock:
 # What precedes each column in an equity line (equity's lead ends the time's part of the template).
 _HEAD = '{"schema_version":%d,"ts":"' % EQUITY_SCHEMA_VERSION
 _LEADS = ("", ',"trading_equity":', ',"holdings_pnl":')
-
-
-def _minute_run(times: list[float]) -> tuple[str, int, str] | None:
-    """For whole-second times one minute apart within one day (an equity block's, as a rule): the ISO text
-    before and after their "HH:MM:" (iso_utc's) and the first one's minute of the day; else None."""
-    count = len(times)
-    if not count:
-        return None
-    first = times[0]
-    if not (first >= 0 and first == first // 1 and times[-1] < 253402300800):
-        return None
-    day, second = divmod(int(first), 86400)
-    minute, second = divmod(second, 60)
-    if minute + count > 1440 or times != [first + 60.0 * k for k in range(count)]:
-        return None
-    text = iso_utc(first)  # "YYYY-MM-DDTHH:MM:SS.000Z"
-    return text[:11], minute, text[17:]
 
 
 _STRATEGY_LEADS: dict[tuple, tuple] = {}

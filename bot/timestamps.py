@@ -23,19 +23,31 @@ def iso_utc(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def minute_run(times: list[float]) -> tuple[str, int, str] | None:
+    """For whole-second times one minute apart within one day (an equity block's, as a rule): the ISO text
+    before and after their "HH:MM:" (iso_utc's) and the first one's minute of the day; else None."""
+    count = len(times)
+    if not count:
+        return None
+    first = times[0]
+    if not (first >= 0 and first == first // 1 and times[-1] < 253402300800):
+        return None
+    day, second = divmod(int(first), 86400)
+    minute, second = divmod(second, 60)
+    if minute + count > 1440 or times != [first + 60.0 * k for k in range(count)]:
+        return None
+    text = iso_utc(first)  # "YYYY-MM-DDTHH:MM:SS.000Z"
+    return text[:11], minute, text[17:]
+
+
 def iso_utc_many(ts: np.ndarray) -> list[str]:
-    """[iso_utc(t) for t in ts], cheaper for whole minutes one after another in one day (an equity block's)."""
+    """[iso_utc(t) for t in ts], cheaper for whole minutes one after another in one day (minute_run)."""
     values = ts.tolist()
-    count = len(values)
-    if count:
-        first = values[0]
-        if first >= 0 and first == first // 1 and values[-1] < 253402300800:
-            day, second = divmod(int(first), 86400)
-            minute, second = divmod(second, 60)
-            if minute + count <= 1440 and values == [first + 60.0 * k for k in range(count)]:
-                prefix, tail = iso_utc(day * 86400.0)[:11], SECONDS[second]
-                return [prefix + hours_minutes + tail for hours_minutes in HOURS_MINUTES[minute:minute + count]]
-    return [iso_utc(t) for t in values]
+    run = minute_run(values)
+    if run is None:
+        return [iso_utc(t) for t in values]
+    day, minute, tail = run
+    return [day + hours_minutes + tail for hours_minutes in HOURS_MINUTES[minute:minute + len(values)]]
 
 
 def parse_iso(text: str) -> float:
