@@ -1,13 +1,17 @@
 """Candle backtest and download speed (issue 12, point 7 (b) and (c)); the lead wires these into
 bench/replay_speed.py, and this file runs alone too.
 
-(b) candle_backtest_speed(): momentum (the textbook EMA crossover of tests/test_textbook_backtest.py)
-    on one symbol over `bars` generated 1-minute candles, through the real engine (BotEngine on
-    --market candles, ledger and equity log written), next to backtesting.py on the same candles
-    and rules in the same run; bars/s of each and the ratio ours / backtesting.py. The engine's
-    peak RSS growth is sampled at two lengths to show whether memory is flat in the data length.
-    `our_bars` < bars runs the engine on the first our_bars candles only (the engine at a few
-    thousand bars/s would take an hour on a million): the figure says so.
+(b) candle_backtest_speed(): momentum reduced to the textbook EMA crossover (the switches of
+    tests/test_textbook_backtest.py: no RSI filter, no volatility exits, a fixed size, latency 0,
+    no spread, a 0.1 % fee) on one symbol over `bars` generated 1-minute candles, through the real
+    engine (BotEngine on --market candles, ledger and equity log written), next to backtesting.py
+    on the same candles and rules in the same run; bars/s of each and the ratio ours / backtesting.py.
+    Run twice: at momentum's default periods (strategies.momentum fast/slow, read from its config
+    model) and at the textbook test's short ones (5/13: a crossover every ~19 bars). Our cost is per
+    fill (quiet bars are skipped in bulk), backtesting.py's per bar, so the ratio falls as turnover
+    rises: each run prints both costs. The engine's peak RSS growth is sampled at two lengths to
+    show whether memory is flat in the data length. `our_bars` < bars runs the engine on the first
+    our_bars candles only: the figure says so.
 (c) download_speed(): run_bot.py download's Downloader with a real ccxt binance against the local
     fake klines server (tests/market/fake_klines.py) at its rate limit: rows/s and requests/s.
 
@@ -31,12 +35,22 @@ sys.path.insert(0, str(ROOT))
 
 from bot.market.candle_store import CandleSeries, candle_path, write_series  # noqa: E402
 from tests.candle_files import walk  # noqa: E402
-from tests.test_textbook_backtest import (FAST, QTY, FEE, SLOW, WINDOW, textbook_config)  # noqa: E402
+from bot.config_strategies import MomentumConfig  # noqa: E402
+from tests.test_textbook_backtest import FAST, FEE, QTY, RSI_PERIOD, SLOW, VOL_PERIOD, textbook_config  # noqa: E402
+
+# (fast, slow) of each (b) run: momentum's defaults, then the textbook test's short periods.
+DEFAULT_PERIODS = (MomentumConfig.model_fields["fast"].default, MomentumConfig.model_fields["slow"].default)
+SHORT_PERIODS = (FAST, SLOW)
 
 
-def window_ema(closes: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray]:
+def window_of(slow: int) -> int:
+    """momentum's warmup_candles for these periods (the closes each decision reads)."""
+    return max(3 * slow, 3 * RSI_PERIOD, VOL_PERIOD) + 1
+
+
+def window_ema(closes: np.ndarray, period: int, window: int) -> tuple[np.ndarray, np.ndarray]:
     """(value, previous) of momentum's windowed EMA at every bar, vectorised: the EMA over the last
-    WINDOW closes seeded with the mean of the first `period` is a fixed linear filter of the closes."""
+    `window` closes seeded with the mean of the first `period` is a fixed linear filter of the closes."""
     alpha, keep = 2.0 / (period + 1), 1.0 - 2.0 / (period + 1)
     n = closes.size
 
@@ -48,13 +62,14 @@ def window_ema(closes: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray]
         out[length - 1:] = np.convolve(closes, weights, mode="valid")
         return out
 
-    value = filtered(WINDOW)
+    value = filtered(window)
     previous = np.full(n, np.nan)
-    previous[1:] = filtered(WINDOW - 1)[:-1]  # the same window less its last close
+    previous[1:] = filtered(window - 1)[:-1]  # the same window less its last close
     return value, previous
 
 
-def backtesting_py_run(ts: np.ndarray, values: np.ndarray) -> tuple[float, int]:
+def backtesting_py_run(ts: np.ndarray, values: np.ndarray, periods: tuple[int, int] = SHORT_PERIODS
+                       ) -> tuple[float, int]:
     """(seconds, closed trades) of backtesting.py on the textbook rules, indicators included."""
     import pandas as pd
     from backtesting import Backtest, Strategy
@@ -63,8 +78,9 @@ def backtesting_py_run(ts: np.ndarray, values: np.ndarray) -> tuple[float, int]:
     frame = pd.DataFrame(values, columns=["Open", "High", "Low", "Close", "Volume"],
                          index=pd.to_datetime(ts, unit="ms", utc=True))
     closes = values[:, 3]
-    fast, fast_prev = window_ema(closes, FAST)
-    slow, slow_prev = window_ema(closes, SLOW)
+    window = window_of(periods[1])
+    fast, fast_prev = window_ema(closes, periods[0], window)
+    slow, slow_prev = window_ema(closes, periods[1], window)
 
     class EmaCross(Strategy):
         def init(self):
@@ -95,17 +111,18 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def engine_run_subprocess(folder: Path, bars: int) -> dict:
+def engine_run_subprocess(folder: Path, bars: int, periods: tuple[int, int] = SHORT_PERIODS) -> dict:
     """engine_run in a fresh interpreter (so its peak RSS is its own): seconds, trades, peak and growth MB."""
     import json
     import subprocess
 
-    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--engine-run", str(folder), str(bars)],
+    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--engine-run", str(folder), str(bars),
+                           "--periods", str(periods[0]), str(periods[1])],
                           capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def engine_run(folder: Path, bars: int) -> tuple[float, int, float]:
+def engine_run(folder: Path, bars: int, periods: tuple[int, int] = SHORT_PERIODS) -> tuple[float, int, float]:
     """(seconds, trades, RSS growth MB) of the engine's backtest on the first `bars` candles of folder."""
     from bot.cli_candles import prepare_backtest
     from bot.config import parse_config
@@ -113,6 +130,7 @@ def engine_run(folder: Path, bars: int) -> tuple[float, int, float]:
 
     config = textbook_config(folder / "candles")
     config["market"]["source"] = "candles"
+    config["strategies"]["momentum"].update(fast=periods[0], slow=periods[1])
     config["storage"] = {"data_dir": str(folder / f"run-{bars}"), "log_dir": str(folder / f"logs-{bars}"),
                          "fsync": False}
     config["engine"] = {"equity_sample_seconds": 60.0}
@@ -135,7 +153,8 @@ def _iso(start_ms: str, bars: int) -> str:
     return iso_utc((int(start_ms) + bars * 60_000) / 1000)
 
 
-def candle_backtest_speed(bars: int = 1_000_000, our_bars: int | None = None) -> dict:
+def candle_backtest_speed(bars: int = 1_000_000, our_bars: int | None = None,
+                          periods: tuple[int, int] = SHORT_PERIODS) -> dict:
     """(b): bars/s of our engine and of backtesting.py on the same candles and rules, and the ratio."""
     our_bars = min(our_bars or bars, bars)
     folder = Path(tempfile.mkdtemp(prefix="candle-speed-"))
@@ -144,15 +163,16 @@ def candle_backtest_speed(bars: int = 1_000_000, our_bars: int | None = None) ->
         write_series(candle_path(folder / "candles", "binance", "BTC/USDT", "1m"),
                      CandleSeries("binance", "BTC/USDT", "1m", ts, values), fsync=False)
         (folder / "start_ms").write_text(str(int(ts[0])))
-        theirs_seconds, theirs_trades = backtesting_py_run(ts, values)
+        theirs_seconds, theirs_trades = backtesting_py_run(ts, values, periods)
         small = max(1000, our_bars // 4)
-        short = engine_run_subprocess(folder, small)
-        full = engine_run_subprocess(folder, our_bars)
+        short = engine_run_subprocess(folder, small, periods)
+        full = engine_run_subprocess(folder, our_bars, periods)
         seconds, trades = full["seconds"], full["trades"]
         rss_small, rss_big = (short["peak_mb"], short["growth_mb"]), (full["peak_mb"], full["growth_mb"])
         ours = our_bars / seconds
         theirs = bars / theirs_seconds
-        return {"bars": bars, "our_bars": our_bars, "ours_bars_per_s": ours, "ours_trades": trades,
+        return {"bars": bars, "our_bars": our_bars, "periods": periods, "ours_bars_per_s": ours, "ours_trades": trades,
+                "ours_us_per_fill": seconds / max(trades, 1) * 1e6, "theirs_us_per_bar": theirs_seconds / bars * 1e6,
                 "backtesting_py_bars_per_s": theirs, "backtesting_py_trades": theirs_trades,
                 "ratio": ours / theirs, "rss_growth_mb": {small: rss_small, our_bars: rss_big}}
     finally:
@@ -191,19 +211,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--download-bars", type=int, default=50_000)
     parser.add_argument("--skip-download", action="store_true")
     parser.add_argument("--engine-run", nargs=2, metavar=("FOLDER", "BARS"), help=argparse.SUPPRESS)
+    parser.add_argument("--periods", nargs=2, type=int, default=SHORT_PERIODS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.engine_run:  # the child of engine_run_subprocess
         import json
 
-        seconds, trades, growth = engine_run(Path(args.engine_run[0]), int(args.engine_run[1]))
+        seconds, trades, growth = engine_run(Path(args.engine_run[0]), int(args.engine_run[1]), tuple(args.periods))
         print(json.dumps({"seconds": seconds, "trades": trades, "growth_mb": growth, "peak_mb": _peak_rss_mb()}))
         return 0
-    b = candle_backtest_speed(args.bars, args.our_bars)
-    print(f"(b) candle backtest, momentum on 1 symbol: ours {b['ours_bars_per_s']:,.0f} bars/s over "
-          f"{b['our_bars']:,} bars ({b['ours_trades']} fills); backtesting.py {b['backtesting_py_bars_per_s']:,.0f} bars/s "
-          f"over {b['bars']:,} bars ({b['backtesting_py_trades']} trades); ratio {b['ratio']:.3f} (target >= 1.0)")
-    print("    engine peak RSS (growth over the run) by bars run, one process each: "
-          + ", ".join(f"{k:,}: {v[0]:.1f} MB ({v[1]:+.1f} MB)" for k, v in b["rss_growth_mb"].items()))
+    for label, periods in (("momentum's default periods", DEFAULT_PERIODS),
+                           ("the textbook test's short periods", SHORT_PERIODS)):
+        b = candle_backtest_speed(args.bars, args.our_bars, periods)
+        print(f"(b) candle backtest, momentum on 1 symbol, EMA {periods[0]}/{periods[1]} ({label}): ours "
+              f"{b['ours_bars_per_s']:,.0f} bars/s over {b['our_bars']:,} bars ({b['ours_trades']} fills); backtesting.py "
+              f"{b['backtesting_py_bars_per_s']:,.0f} bars/s over {b['bars']:,} bars ({b['backtesting_py_trades']} trades); "
+              f"ratio {b['ratio']:.3f} (target >= 1.0)")
+        same = b["our_bars"] < b["bars"] or b["ours_trades"] in (2 * b["backtesting_py_trades"], 2 * b["backtesting_py_trades"] + 1)
+        print(f"    cost: ours {b['ours_us_per_fill']:.0f} us per fill all in (a fill every "
+              f"{b['our_bars'] / max(b['ours_trades'], 1):.1f} bars); backtesting.py {b['theirs_us_per_bar']:.2f} us per bar; "
+              + ("the same trades on both sides (fills = 2 x trades, + 1 open at the end)" if same else
+                 "TRADE COUNTS DISAGREE: the two sides did not run the same rules"))
+        print("    engine peak RSS (growth over the run) by bars run, one process each: "
+              + ", ".join(f"{k:,}: {v[0]:.1f} MB ({v[1]:+.1f} MB)" for k, v in b["rss_growth_mb"].items()))
     print("    ours: BotEngine --market candles, fast-forward on, ledger + equity log written, storage.fsync off")
     if args.skip_download:
         return 0
