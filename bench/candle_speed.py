@@ -43,9 +43,12 @@ DEFAULT_PERIODS = (MomentumConfig.model_fields["fast"].default, MomentumConfig.m
 SHORT_PERIODS = (FAST, SLOW)
 
 
-def window_of(slow: int) -> int:
-    """momentum's warmup_candles for these periods (the closes each decision reads)."""
-    return max(3 * slow, 3 * RSI_PERIOD, VOL_PERIOD) + 1
+def window_of(periods: tuple[int, int]) -> int:
+    """The closes each of momentum's decisions reads with these periods (its own warmup_candles)."""
+    from bot.strategies.momentum import MomentumStrategy
+
+    params = MomentumConfig(fast=periods[0], slow=periods[1], rsi_period=RSI_PERIOD, volatility_period=VOL_PERIOD)
+    return MomentumStrategy(params, ("binance",), ("BTC/USDT",)).warmup_candles
 
 
 def window_ema(closes: np.ndarray, period: int, window: int) -> tuple[np.ndarray, np.ndarray]:
@@ -78,7 +81,7 @@ def backtesting_py_run(ts: np.ndarray, values: np.ndarray, periods: tuple[int, i
     frame = pd.DataFrame(values, columns=["Open", "High", "Low", "Close", "Volume"],
                          index=pd.to_datetime(ts, unit="ms", utc=True))
     closes = values[:, 3]
-    window = window_of(periods[1])
+    window = window_of(periods)
     fast, fast_prev = window_ema(closes, periods[0], window)
     slow, slow_prev = window_ema(closes, periods[1], window)
 
@@ -171,7 +174,7 @@ def candle_backtest_speed(bars: int = 1_000_000, our_bars: int | None = None,
         rss_small, rss_big = (short["peak_mb"], short["growth_mb"]), (full["peak_mb"], full["growth_mb"])
         ours = our_bars / seconds
         theirs = bars / theirs_seconds
-        return {"bars": bars, "our_bars": our_bars, "periods": periods, "ours_bars_per_s": ours, "ours_trades": trades,
+        return {"bars": bars, "our_bars": our_bars, "ours_bars_per_s": ours, "ours_trades": trades,
                 "ours_us_per_fill": seconds / max(trades, 1) * 1e6, "theirs_us_per_bar": theirs_seconds / bars * 1e6,
                 "backtesting_py_bars_per_s": theirs, "backtesting_py_trades": theirs_trades,
                 "ratio": ours / theirs, "rss_growth_mb": {small: rss_small, our_bars: rss_big}}
