@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         same = b["our_bars"] < b["bars"] or b["ours_trades"] in (2 * b["backtesting_py_trades"], 2 * b["backtesting_py_trades"] + 1)
         print(f"    cost: ours {b['ours_us_per_fill']:.0f} us per fill all in (a fill every "
               f"{b['our_bars'] / max(b['ours_trades'], 1):.1f} bars); backtesting.py {b['theirs_us_per_bar']:.2f} us per bar; "
-              + ("the same trades on both sides (fills = 2 x trades, + 1 open at the end)" if same else
+              + ("trade counts agree (fills = 2 x trades, + 1 open at the end; the trade-for-trade match is tests/test_textbook_backtest.py's)" if same else
                  "TRADE COUNTS DISAGREE: the two sides did not run the same rules"))
         print("    engine peak RSS (growth over the run) by bars run, one process each: "
               + ", ".join(f"{k:,}: {v[0]:.1f} MB ({v[1]:+.1f} MB)" for k, v in b["rss_growth_mb"].items()))
