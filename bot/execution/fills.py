@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from bot.models import Market, round_step
+from bot.models import Market, fast_constructor, round_step
 
 Levels = Sequence[tuple[float, float]]
 # Float slack when comparing what a wallet holds with what a fill needs.
@@ -60,6 +60,10 @@ class LegAmounts:
         return self.qty < self.requested - 1e-12
 
 
+_new_amounts = fast_constructor(LegAmounts, ("requested", "qty", "price", "notional", "fee", "best", "levels_used",
+                                             "worst"))  # (slots set directly: half a frozen __init__'s cost)
+
+
 def leg_amounts(market: Market, levels: Levels, side: str, qty: float, max_slippage_pct: float,
                 limit_price: float | None = None) -> LegAmounts | str:
     """Walk the book for one order; the amounts, or a sentence saying why there is no fill.
@@ -92,8 +96,8 @@ def leg_amounts(market: Market, levels: Levels, side: str, qty: float, max_slipp
     if notional < market.min_notional:
         return (f"notional {notional:.8g} {market.quote} is below the minimum {market.min_notional:g} "
                 f"on {market.exchange}")
-    return LegAmounts(requested, filled_qty, price, notional, notional * market.taker_fee, best, used,
-                      levels[used - 1][0])
+    return _new_amounts(requested, filled_qty, price, notional, notional * market.taker_fee, best, used,
+                        levels[used - 1][0])
 
 
 def levels_taken(levels: Levels, used: int, qty: float) -> tuple[tuple[float, float], ...]:
