@@ -119,8 +119,14 @@ def test_logs_panel_filters_by_source_level_and_strategy(bot_server, watched):
 
 
 def test_journal_trade_picker_searches_the_ledger_and_fills_the_bots_reason(bot_server, watched):
-    ledger = [json.loads(x) for x in (bot_server.data_dir / "trades.jsonl").read_text().splitlines() if x.strip()]
-    trade = next(t for t in ledger if "entry" not in t and t.get("reason"))
+    def closing_trade():  # the module's earlier tests usually leave one; run alone, the bot may not have traded yet
+        path = bot_server.data_dir / "trades.jsonl"
+        if not path.exists():
+            return None
+        ledger = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+        return next((t for t in ledger if "entry" not in t and t.get("reason")), None)
+
+    trade = bot_server.wait_until(closing_trade, timeout=120, what="a trade with a reason in trades.jsonl")
     w = watched(1366, 900)
     page = w.open(bot_server.base_url, "/journal")
     page.fill("#journal-trade-search", trade["id"])
