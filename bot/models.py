@@ -439,3 +439,11 @@ def fast_constructor(cls, names: tuple[str, ...]):
     scope |= {f"d{j}": f.default for j, f in enumerate(rest)}
     exec(f"def make({args}):\n    o = new(cls)\n{body}    return o\n", scope)  # noqa: S102
     return scope["make"]
+
+
+# The hot sources' constructors (a simulated, replayed or candle tick makes one snapshot and a quote per market).
+new_quote = fast_constructor(
+    Quote, ("exchange", "symbol", "bid", "ask", "last", "bid_size", "ask_size", "ts", "change_24h_pct"))
+new_snapshot = fast_constructor(
+    Snapshot, ("tick", "ts", "exchanges", "symbols", "quotes", "markets", "history", "book_reader",
+               "news", "whales", "new_candle", "stale"))

@@ -30,8 +30,8 @@ from bot.market.base import MarketSource
 from bot.market.candle_store import CandleFileError, CandleReader, discover
 from bot.market.candle_window import TICKS_PER_BAR, CandleWindow, touch
 from bot.market.sim_parts import fee_rates, market_liquidity
-from bot.models import (Candle, CandleHistory, Market, NewsItem, OrderBook, Quote, Snapshot, fast_constructor,
-                        split_symbol)
+from bot.models import (Candle, CandleHistory, Market, NewsItem, OrderBook, Snapshot, fast_constructor, new_quote,
+                        new_snapshot, split_symbol)
 from bot.lookahead import Lookahead, MarketAhead
 from bot.timestamps import iso_utc
 
@@ -39,11 +39,7 @@ TIMEFRAME = "1m"
 RECENT_CANDLES = 16  # candles() for at most this many bars reuses the Candle objects it built lately
 
 # Each tick's objects, made by setting their slots (models.fast_constructor: half the cost of a frozen __init__).
-_new_quote = fast_constructor(
-    Quote, ("exchange", "symbol", "bid", "ask", "last", "bid_size", "ask_size", "ts", "change_24h_pct"))
-_new_snapshot = fast_constructor(
-    Snapshot, ("tick", "ts", "exchanges", "symbols", "quotes", "markets", "history", "book_reader",
-               "news", "whales", "new_candle", "stale"))
+_new_quote, _new_snapshot = new_quote, new_snapshot
 _new_book = fast_constructor(OrderBook, ("exchange", "symbol", "bids", "asks", "ts"))
 _new_ahead = fast_constructor(MarketAhead, ("bid", "closed", "closes", "ask"))
 _new_lookahead = fast_constructor(Lookahead, ("start_tick", "ts", "new_candle", "markets"))

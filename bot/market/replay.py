@@ -25,7 +25,7 @@ from bot.market.recording_trades import TRADES_KEPT, ReplayTrades
 from bot.market.replay_candles import CandleTape
 from bot.market.replay_ahead import lookahead_of
 from bot.market.replay_frames import Frame, FramePrefetcher, LightBlock, last_record, light_block
-from bot.models import Market, OrderBook, Quote, Snapshot, fast_constructor
+from bot.models import Market, OrderBook, Quote, Snapshot, fast_constructor, new_snapshot
 from bot.lookahead import Lookahead
 from bot.timestamps import iso_utc
 
@@ -80,9 +80,7 @@ def _quote_makers():
 
 
 _new_quote, _new_quotes = _quote_makers()
-_new_snapshot = fast_constructor(
-    Snapshot, ("tick", "ts", "exchanges", "symbols", "quotes", "markets", "history", "book_reader",
-               "news", "whales", "new_candle", "stale"))
+_new_snapshot = new_snapshot
 _NOTHING: frozenset = frozenset()
 
 

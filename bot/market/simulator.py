@@ -31,7 +31,8 @@ from bot.market.sim_parts import (BOOK_VARIANTS, PEGGED, BookShapes, CandleStore
                                  market_liquidity, price_step_for, stable_unit)
 from bot.market.sim_prices import REGIMES, PriceProcess
 from bot.market.sim_trades import tick_prints
-from bot.models import Candle, CandleHistory, Market, OrderBook, Quote, Snapshot, fast_constructor, split_symbol
+from bot.models import (Candle, CandleHistory, Market, OrderBook, Snapshot, new_quote, new_snapshot,
+                        split_symbol)
 from bot.timestamps import iso_utc
 
 USDT, PAIR_PREFERENCE = "USDT", ("XRP", "ADA")  # the preferred cointegrated pair: leader, follower
@@ -41,13 +42,7 @@ SPREAD_VOL_BOUNDS = (0.6, 4.0)  # spreads widen with the moment's volatility, wi
 CANDLES_24H, MIN_CANDLES_KEPT = 1440, 2000
 
 
-_new_quote = fast_constructor(
-    Quote, ("exchange", "symbol", "bid", "ask", "last", "bid_size", "ask_size", "ts", "change_24h_pct")
-)
-_new_snapshot = fast_constructor(
-    Snapshot, ("tick", "ts", "exchanges", "symbols", "quotes", "markets", "history", "book_reader",
-               "news", "whales", "new_candle", "stale")
-)
+_new_quote, _new_snapshot = new_quote, new_snapshot
 _NOTHING: frozenset = frozenset()
 
 
