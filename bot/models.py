@@ -441,7 +441,9 @@ def fast_constructor(cls, names: tuple[str, ...]):
     return scope["make"]
 
 
-# The hot sources' constructors (a simulated, replayed or candle tick makes one snapshot and a quote per market).
+# The hot sources' constructors (a simulated, replayed or candle tick makes one snapshot and a quote per market),
+# and the stale set of a snapshot with every market fresh.
+NOTHING_STALE: frozenset = frozenset()
 new_quote = fast_constructor(
     Quote, ("exchange", "symbol", "bid", "ask", "last", "bid_size", "ask_size", "ts", "change_24h_pct"))
 new_snapshot = fast_constructor(

@@ -30,8 +30,8 @@ from bot.market.base import MarketSource
 from bot.market.candle_store import CandleFileError, CandleReader, discover
 from bot.market.candle_window import TICKS_PER_BAR, CandleWindow, touch
 from bot.market.sim_parts import fee_rates, market_liquidity
-from bot.models import (Candle, CandleHistory, Market, NewsItem, OrderBook, Snapshot, fast_constructor, new_quote,
-                        new_snapshot, split_symbol)
+from bot.models import (NOTHING_STALE, Candle, CandleHistory, Market, NewsItem, OrderBook, Snapshot, fast_constructor,
+                        new_quote, new_snapshot, split_symbol)
 from bot.lookahead import Lookahead, MarketAhead
 from bot.timestamps import iso_utc
 
@@ -39,11 +39,9 @@ TIMEFRAME = "1m"
 RECENT_CANDLES = 16  # candles() for at most this many bars reuses the Candle objects it built lately
 
 # Each tick's objects, made by setting their slots (models.fast_constructor: half the cost of a frozen __init__).
-_new_quote, _new_snapshot = new_quote, new_snapshot
 _new_book = fast_constructor(OrderBook, ("exchange", "symbol", "bids", "asks", "ts"))
 _new_ahead = fast_constructor(MarketAhead, ("bid", "closed", "closes", "ask"))
 _new_lookahead = fast_constructor(Lookahead, ("start_tick", "ts", "new_candle", "markets"))
-_NOTHING: frozenset = frozenset()
 
 
 class _Market:
@@ -165,7 +163,7 @@ class CandleMarket(MarketSource, CandleHistory):
             if m.bar.item(j) < 0:
                 continue
             price, size = m.last.item(t), m.size.item(t)
-            quotes[key] = _new_quote(key[0], key[1], m.bid.item(t), m.ask.item(t), price, size, size, ts, m.change.item(t))
+            quotes[key] = new_quote(key[0], key[1], m.bid.item(t), m.ask.item(t), price, size, size, ts, m.change.item(t))
             prices[key] = (price, size)
         news = ()
         if self._news_next < len(self._news) and self._news_ts[self._news_next] <= ts:
@@ -175,8 +173,8 @@ class CandleMarket(MarketSource, CandleHistory):
             news = tuple(self._news[start:self._news_next])
         books = _TickBooks(self, prices, ts)
         self._current = (ts, quotes, books)
-        return _new_snapshot(tick, ts, self.exchanges, self.symbols, quotes, self._markets, self, books, news, (),
-                             phase == 0 and g > 0, _NOTHING)
+        return new_snapshot(tick, ts, self.exchanges, self.symbols, quotes, self._markets, self, books, news, (),
+                            phase == 0 and g > 0, NOTHING_STALE)
 
     def lookahead(self, count: int) -> Lookahead:
         """The next `count` ticks (fewer at the end of the data) as arrays, without moving: times,

@@ -25,7 +25,7 @@ from bot.market.recording_trades import TRADES_KEPT, ReplayTrades
 from bot.market.replay_candles import CandleTape
 from bot.market.replay_ahead import lookahead_of
 from bot.market.replay_frames import Frame, FramePrefetcher, LightBlock, last_record, light_block
-from bot.models import Market, OrderBook, Quote, Snapshot, fast_constructor, new_snapshot
+from bot.models import NOTHING_STALE, Market, OrderBook, Quote, Snapshot, fast_constructor, new_snapshot
 from bot.lookahead import Lookahead
 from bot.timestamps import iso_utc
 
@@ -80,8 +80,6 @@ def _quote_makers():
 
 
 _new_quote, _new_quotes = _quote_makers()
-_new_snapshot = new_snapshot
-_NOTHING: frozenset = frozenset()
 
 
 def _books_after(books: dict, updates, keys: tuple) -> dict:
@@ -146,7 +144,7 @@ class ReplayMarket(MarketSource):
         self._natural_order = False  # the order is every market, in key order
         self._books: dict[tuple[str, str], tuple[BookBlob, int]] = {}  # never changed once a snapshot holds it
         self._book_updates: list[tuple] = []  # [(blob, market numbers)] since _books, applied only when read
-        self._stale: frozenset = _NOTHING
+        self._stale: frozenset = NOTHING_STALE
         self._markets: dict[tuple[str, str], Market] = {}
         self._history: LiveHistory | None = None
         self._tapes: dict[tuple[str, str], CandleTape] = {}
@@ -279,7 +277,7 @@ class ReplayMarket(MarketSource):
             for i in record["bx"]:
                 books.pop(keys[i], None)
         if "s" in record:
-            self._stale = frozenset(keys[i] for i in record["s"]) if record["s"] else _NOTHING
+            self._stale = frozenset(keys[i] for i in record["s"]) if record["s"] else NOTHING_STALE
         if "m" in record:
             self._markets = {keys[row[0]]: market_of(keys[row[0]], row) for row in record["m"]}
             self._history = None
@@ -348,11 +346,11 @@ class ReplayMarket(MarketSource):
             self._history = LiveHistory({key: tape.view() for key, tape in self._tapes.items()}, self._markets)
         news = tuple(news_of(row) for row in record["n"]) if "n" in record else ()
         whales = tuple(whale_of(row) for row in record["w"]) if "w" in record else ()
-        return _new_snapshot(record["t"], record["ts"], self.exchanges, self.symbols,
-                             snapshot_quotes or {keys[i]: quotes[i] for i in self._order}, self._markets,
-                             self._history,
-                             ReplayBooks(self._books, tuple(self._book_updates), keys), news, whales,
-                             "nc" in record, self._stale)
+        return new_snapshot(record["t"], record["ts"], self.exchanges, self.symbols,
+                            snapshot_quotes or {keys[i]: quotes[i] for i in self._order}, self._markets,
+                            self._history,
+                            ReplayBooks(self._books, tuple(self._book_updates), keys), news, whales,
+                            "nc" in record, self._stale)
 
     def _current_record(self, report: bool = True) -> dict:
         """The record at the cursor, applied (the first one was applied at open); the cursor moves past it."""

@@ -31,7 +31,7 @@ from bot.market.sim_parts import (BOOK_VARIANTS, PEGGED, BookShapes, CandleStore
                                  market_liquidity, price_step_for, stable_unit)
 from bot.market.sim_prices import REGIMES, PriceProcess
 from bot.market.sim_trades import tick_prints
-from bot.models import (Candle, CandleHistory, Market, OrderBook, Snapshot, new_quote, new_snapshot,
+from bot.models import (NOTHING_STALE, Candle, CandleHistory, Market, OrderBook, Snapshot, new_quote, new_snapshot,
                         split_symbol)
 from bot.timestamps import iso_utc
 
@@ -40,10 +40,6 @@ USDT, PAIR_PREFERENCE = "USDT", ("XRP", "ADA")  # the preferred cointegrated pai
 RECENT_TICKS = 600
 SPREAD_VOL_BOUNDS = (0.6, 4.0)  # spreads widen with the moment's volatility, within these multiples
 CANDLES_24H, MIN_CANDLES_KEPT = 1440, 2000
-
-
-_new_quote, _new_snapshot = new_quote, new_snapshot
-_NOTHING: frozenset = frozenset()
 
 
 @dataclass(slots=True)
@@ -282,8 +278,8 @@ class SimulatedMarket(MarketSource, CandleHistory):
         self._visible_end = chunk.visible_end[i]
         ts, quotes, books = self._current = self._tick_view(chunk, i, tick)
         self._recent.append((tick, ts, quotes))  # for recent_trades(); draws nothing
-        return _new_snapshot(tick, ts, self.exchanges, self.symbols, quotes, self._markets, self, books,
-                             chunk.news.get(tick, ()), chunk.whales.get(tick, ()), chunk.new_candle[i], _NOTHING)
+        return new_snapshot(tick, ts, self.exchanges, self.symbols, quotes, self._markets, self, books,
+                            chunk.news.get(tick, ()), chunk.whales.get(tick, ()), chunk.new_candle[i], NOTHING_STALE)
 
     def _tick_view(self, chunk: _Chunk, i: int, tick: int) -> tuple[float, dict, _TickBooks]:
         ts = self._start_epoch + tick * self._dt
@@ -291,7 +287,7 @@ class SimulatedMarket(MarketSource, CandleHistory):
             chunk.rows = self._quote_fields(*chunk.pending)
         bid, ask, last, bid_size, ask_size, change, _ = row = chunk.rows[i].tolist()
         self._impact.shift(row, ts)  # our fills' market impact, in place (bot/market/sim_impact.py)
-        quotes = dict(zip(self._keys, map(_new_quote, self._key_exchange, self._key_symbol, bid, ask, last,
+        quotes = dict(zip(self._keys, map(new_quote, self._key_exchange, self._key_symbol, bid, ask, last,
                                           bid_size, ask_size, repeat(ts), change)))
         return ts, quotes, _TickBooks(self, ts, row)
 
