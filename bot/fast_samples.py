@@ -22,6 +22,7 @@ from bot.timestamps import HOURS_MINUTES, iso_utc, minute_run
 
 KILL_MARGIN = 1e-9  # relative: a drawdown this close to the limit is stepped, not skipped
 _repr = float.__repr__  # how json writes a float
+EVEN_TICKS = 96  # sample_ticks tries _evenly on stretches this long or longer (a walk is cheaper below)
 LOOP_TICKS = 256  # sample_ticks walks shorter stretches tick by tick; longer ones are solved as arrays
 PYTHON_SAMPLES = 64  # a block this small checks the kill switch's margin a float at a time (cheaper than arrays)
 MAX_RUNS = 16  # runs of samples on one grid, at most, before a long stretch is walked instead
@@ -30,7 +31,12 @@ MAX_RUNS = 16  # runs of samples on one grid, at most, before a long stretch is 
 def sample_ticks(ts: np.ndarray, last: float, every: float) -> list[int]:
     """The ticks (indices into ts) the tracker samples at, by its rule: ts - last sample >= every,
     in order. A long stretch is solved on the grid its first sample sets and the answer checked
-    with the rule itself (vectorised); a stretch it does not fit is walked tick by tick."""
+    with the rule itself (vectorised); a stretch it does not fit is walked tick by tick. Whole-second
+    ticks a whole step apart (a candle backtest's between gaps) are solved by arithmetic (_evenly)."""
+    if ts.shape[0] >= EVEN_TICKS:
+        found = _evenly(ts, last, every)
+        if found is not None:
+            return found
     if ts.shape[0] >= LOOP_TICKS:
         found = _on_grid(ts, last, every)
         if found is not None:
@@ -41,6 +47,42 @@ def sample_ticks(ts: np.ndarray, last: float, every: float) -> list[int]:
             samples.append(j)
             last = t
     return samples
+
+
+def _evenly(ts: np.ndarray, last: float, every: float) -> list[int] | None:
+    """sample_ticks for ticks first + j * step with first and step whole, first >= 0 and every tick below
+    2**53 (None for any other ticks).
+
+    Those ticks are exact: each difference ts[j] - ts[j - 1] computed equal to step (checked) means
+    ts[j] is exactly ts[j - 1] + step (a float a >= step with fl(a - b) = step, b whole >= 0, can only
+    be b + step: any other float that near is more than half an ulp of step away). So after a sample
+    at p the rule's difference ts[j] - ts[p] is exactly (j - p) * step, and the next sample is p + k
+    for the least k with k * step >= every. Only the first sample, against `last`, is found with the
+    rule's own rounded difference."""
+    n = ts.shape[0]
+    first = ts.item(0)
+    step = ts.item(1) - first
+    if not (step > 0 and first >= 0 and first == first // 1 and step == step // 1
+            and ts.item(n - 1) < 2.0 ** 53 and math.isfinite(every) and every > 0 and last == last):
+        return None
+    if ts.item(n - 1) - first != step * (n - 1) or not bool((ts[1:] - ts[:-1] == step).all()):
+        return None
+    # The rule's predicate ts[j] - last >= every is false, then true, along j (rounding never reverses it).
+    if first - last >= every:
+        j = 0
+    else:
+        guess = (last + every - first) / step
+        j = min(n, max(0, int(guess) if guess < n else n))
+        while j > 0 and first + (j - 1) * step - last >= every:
+            j -= 1
+        while j < n and not first + j * step - last >= every:
+            j += 1
+    k = max(1, math.ceil(every / step))
+    while k > 1 and (k - 1) * step >= every:
+        k -= 1
+    while k * step < every:
+        k += 1
+    return list(range(j, n, k))
 
 
 def _on_grid(ts: np.ndarray, last: float, every: float) -> list[int] | None:

@@ -5,6 +5,7 @@ tick), the health window (tick_succeeded n times)."""
 from __future__ import annotations
 
 import json
+import math
 import random
 from datetime import datetime, timezone
 
@@ -13,7 +14,7 @@ import pytest
 
 from bot.accounting.equity_log import equity_line
 from bot.chart_data import CandleArchive
-from bot.fast_samples import LOOP_TICKS, SampleBlock, _on_grid, sample_ticks
+from bot.fast_samples import EVEN_TICKS, LOOP_TICKS, SampleBlock, _evenly, _on_grid, sample_ticks
 from bot.faults import RECENT_TICKS, FaultTracker
 from bot.models import Candle, CandleHistory
 from bot.timestamps import iso_utc_many
@@ -76,6 +77,39 @@ def test_runs_on_the_grid_are_the_rule_however_many(monkeypatch):
     for ts, every in cases:
         for last in (float(ts[0]) - every, float(ts[0]) - 0.5 * every, float(ts[0]) - 1e-9, float(ts[5])):
             assert _on_grid(ts, last, every) == rule(ts.tolist(), last, every), (every, last)
+
+
+def test_evenly_spaced_whole_ticks_are_the_rule_by_arithmetic():
+    """_evenly (whole-second ticks a whole step apart) against the rule, for steps every is and is not a
+    multiple of, and last samples behind, between, far ahead of or rounding against the ticks."""
+    rng = random.Random(9)
+    taken = 0
+    for case in range(600):
+        n = rng.choice([2, 3, EVEN_TICKS, 257, 1000, 4096])
+        step = rng.choice([15.0, 15.0, 1.0, 60.0, 7.0, 3600.0])
+        first = rng.choice([1.7e9, 0.0, 1_773_187_215.0, 2.0 ** 53 - step * n - 1.0])
+        ts = first + np.arange(n) * step
+        every = rng.choice([60.0, 60.0, 15.0, 14.0, 16.0, 37.0, 0.5, 1e-300, 1e9, step * n * 2])
+        last = rng.choice([-math.inf, first - every, first - 45.0, first - every - 1e-7, first - 0.1,
+                           first, first + every * 3.5, first + step * n * 3, first - 1e-300, math.inf])
+        found = _evenly(ts, last, every)
+        assert found is not None, (case, n, step, first, every, last)
+        assert found == rule(ts.tolist(), last, every), (case, n, step, first, every, last)
+        assert sample_ticks(ts, last, every) == rule(ts.tolist(), last, every)
+        taken += 1
+    assert taken == 600
+    even = 1.7e9 + np.arange(300) * 15.0
+    refused = [even + 0.5, even - 1.7e9 - 15.0,  # not whole seconds; a tick before 0
+               np.concatenate([even[:150], even[150:] + 60.0]),  # a gap
+               np.concatenate([even[:-1], even[-1:] + 1.0]),  # the last difference off (the ends disagree)
+               np.where(np.arange(300) == 7, even + 5.0, even),  # one tick off (the ends agree)
+               even[::-1], 1.7e9 + np.arange(300) * 0.5]
+    for ts in refused:
+        assert _evenly(ts, 1.7e9 - 60.0, 60.0) is None
+        assert sample_ticks(ts, 1.7e9 - 60.0, 60.0) == rule(ts.tolist(), 1.7e9 - 60.0, 60.0)
+    for every, last in ((0.0, 0.0), (math.nan, 0.0), (math.inf, 0.0), (60.0, math.nan), (-1.0, 0.0)):
+        assert _evenly(even, last, every) is None
+        assert sample_ticks(even, last, every) == rule(even.tolist(), last, every)
 
 
 def _strftime(ts: float) -> str:
