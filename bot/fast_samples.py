@@ -289,11 +289,11 @@ class SampleBlock:
         times = self.times[:count].tolist()
         equity, trading = self.equity, self.trading
         if type(equity) is float:
-            portfolio.equity_history.extend((ts, equity) for ts in times)
+            portfolio.curve.owe(times, equity)
             top = equity
         else:
             values = equity[:count].tolist()
-            portfolio.equity_history.extend(zip(times, values))
+            portfolio.curve.owe(times, values)
             top = max(values) if self.finite else float(equity[:count].max())  # (max of floats: nan aside, the same)
         portfolio.peak_equity = max(portfolio.peak_equity, top)
         if trading is not equity:

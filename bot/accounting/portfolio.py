@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Callable, Iterable
 
+from bot.accounting.equity_curve import EquityCurve
 from bot.models import PORTFOLIO_QUOTE, PositionView, Snapshot, Trade, split_symbol, trade_fee_usdt
 from bot.ledger_entries import LedgerEntry
 from bot.accounting.entries import Transit, apply_entry
@@ -68,7 +69,7 @@ class PortfolioTracker:
         self.flows: dict[tuple[str, str], dict[str, float]] = {}
         self.last_seq = 0
         self.last_tick = -1
-        self.equity_history: deque[tuple[float, float]] = deque(maxlen=equity_history_points)
+        self.curve = EquityCurve(equity_history_points)  # the recent samples: equity_history
         self.equity_sample_seconds = equity_sample_seconds
         self.initial_marks: dict[str, float] = {}
         self.peak_equity = 0.0
@@ -81,6 +82,11 @@ class PortfolioTracker:
         self._draft: tuple | None = None
 
     # ----- marks and equity -------------------------------------------------------------
+    @property
+    def equity_history(self) -> deque[tuple[float, float]]:
+        """The recent equity samples, (ts, equity) oldest first (bot/accounting/equity_curve.py)."""
+        return self.curve.points()
+
     def mark(self, snapshot: Snapshot) -> bool:
         """Take the snapshot's prices as marks; returns True when an equity sample was taken."""
         self._snapshot = snapshot
