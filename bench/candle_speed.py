@@ -30,6 +30,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -42,8 +43,8 @@ from tests.candle_files import walk  # noqa: E402
 from bot.config_strategies import MomentumConfig  # noqa: E402
 from tests.test_textbook_backtest import FAST, FEE, QTY, RSI_PERIOD, SLOW, VOL_PERIOD, textbook_config  # noqa: E402
 
-# (fast, slow) of each (b) run: momentum's defaults, then the textbook test's short periods.
 WARM_BARS = 2_000  # each side's warm-up run (imports, first-call costs) before the timed one
+# (fast, slow) of each (b) run: momentum's defaults, then the textbook test's short periods.
 DEFAULT_PERIODS = (MomentumConfig.model_fields["fast"].default, MomentumConfig.model_fields["slow"].default)
 SHORT_PERIODS = (FAST, SLOW)
 
@@ -119,8 +120,6 @@ def backtesting_py_run(ts: np.ndarray, values: np.ndarray, periods: tuple[int, i
 
         stats = Backtest(frame, EmaCross, cash=1_000_000, commission=FEE, finalize_trades=False).run()
         return time.perf_counter() - started, len(stats._trades)
-
-    import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # (prices above its cash, a trade open at the end: both expected here)

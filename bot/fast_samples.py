@@ -67,16 +67,7 @@ def _evenly(ts: np.ndarray, last: float, every: float) -> list[int] | None:
         return None
     if ts.item(n - 1) - first != step * (n - 1) or not bool((ts[1:] - ts[:-1] == step).all()):
         return None
-    # The rule's predicate ts[j] - last >= every is false, then true, along j (rounding never reverses it).
-    if first - last >= every:
-        j = 0
-    else:
-        guess = (last + every - first) / step
-        j = min(n, max(0, int(guess) if guess < n else n))
-        while j > 0 and first + (j - 1) * step - last >= every:
-            j -= 1
-        while j < n and not first + j * step - last >= every:
-            j += 1
+    j = 0 if first - last >= every else _next_sample(ts, 0, last, every)
     k = max(1, math.ceil(every / step))
     while k > 1 and (k - 1) * step >= every:
         k -= 1
