@@ -62,7 +62,8 @@ from bot.fast_samples import SampleBlock, sample_ticks
 from bot.lookahead import Lookahead, MarketAhead
 
 BLOCK_TICKS = 4096  # the most ticks looked ahead at once
-FIRST_BLOCK_TICKS = 256  # the first look after a stepped tick (64 bars); doubled while whole blocks are quiet
+FIRST_BLOCK_TICKS = 256  # the first look after a stepped tick, unless the source sets lookahead_first; doubled
+# while whole blocks are quiet
 MAX_PAUSE = 15  # the most ticks stepped without looking after looks that found nothing quiet
 HOLD_SAMPLES = 4096  # equity samples held in memory and written together (EquityLog.hold)
 HOLD_ACTIVITY = 512  # activity lines the same way (ActivityLog.hold)
@@ -125,7 +126,8 @@ class FastForward:
     def __init__(self, engine):
         self.engine = engine
         self.skipped = 0  # ticks advanced in bulk (the rest were stepped)
-        self._block = FIRST_BLOCK_TICKS
+        self._first = int(getattr(engine.source, "lookahead_first", FIRST_BLOCK_TICKS))
+        self._block = self._first
         # The last stretch ended before its lookahead did: on a tick a strategy may act on (or a sample
         # near the kill switch). Looking again would find that at once, so that tick is stepped directly.
         self._step_next = False
@@ -167,7 +169,7 @@ class FastForward:
                     advanced = self.advance(room)
                 # A quiet block: look further next time; a stretch that ended on a maybe: look near again.
                 most = getattr(engine.source, "lookahead_max", BLOCK_TICKS)
-                self._block = min(most, self._block * 2) if self._whole and advanced == room else FIRST_BLOCK_TICKS
+                self._block = min(most, self._block * 2) if self._whole and advanced == room else self._first
             if advanced == 0:
                 engine.tick()  # (its CandleArchive.note takes what the stretches before it owe)
                 advanced = 1

@@ -62,6 +62,10 @@ class CandleMarket(MarketSource, CandleHistory):
 
     kind = "candles"
     tick_seconds = 60.0 / TICKS_PER_BAR  # market seconds per tick: a real-time run paces by market.speed
+    # FastForward's first look after an acted-on tick (ticks). A candle lookahead's cost is mostly per
+    # look, not per tick: 256 bars ahead took 4 % fewer instructions than 64 on a 12/26 momentum
+    # backtest, 1.3 % at 5/13 (callgrind, 40,000 bars); 512 bars was dearer again.
+    lookahead_first = 256 * TICKS_PER_BAR
 
     def __init__(self, settings: CandlesConfig, exchanges: tuple[str, ...] | None = None,
                  symbols: tuple[str, ...] | None = None):
