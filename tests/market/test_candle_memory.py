@@ -45,10 +45,10 @@ def _peak_bytes(folder) -> int:
 
 
 def test_memory_is_flat_in_the_length_of_the_data(tmp_path):
-    bars = 2 * HISTORY_BARS  # both runs reach the window's full size (history and batches ahead)
+    bars = 2 * (HISTORY_BARS + BATCH_ROWS)  # both runs reach the window's full size (history and batches ahead)
     write_walk(tmp_path / "warm", bars=100)
     write_walk(tmp_path / "short", bars=bars)
-    write_walk(tmp_path / "long", bars=8 * bars)
+    write_walk(tmp_path / "long", bars=4 * bars)
     _run(parse_config({"market": {"source": "candles"}, "candles": {"data_dir": str(tmp_path / "warm")}}))  # imports
     short, long = _peak_bytes(tmp_path / "short"), _peak_bytes(tmp_path / "long")
     # Holding the whole file costs ~230 bytes a bar here (+65 MB for the long one); the window does not grow.
