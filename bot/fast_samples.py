@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from bot.accounting.equity_log import EQUITY_SCHEMA_VERSION, name_text
+from bot.float_text import float_texts
 from bot.models import PORTFOLIO_QUOTE, split_symbol
 from bot.timestamps import HOURS_MINUTES, iso_utc, minute_run
 
@@ -265,7 +266,7 @@ class SampleBlock:
                 template.append("%s")
                 text = texts.get(id(column))
                 if text is None:
-                    text = texts[id(column)] = list(map(_repr, listed[id(column)]))
+                    text = texts[id(column)] = float_texts(listed[id(column)])
                 varying.append(text)
         template.append(leads[-1])
         line = "".join(template)
