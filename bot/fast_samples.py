@@ -13,6 +13,7 @@ are formatted from the arrays (SampleBlock.lines), the text equity_log.equity_li
 from __future__ import annotations
 
 import math
+from itertools import repeat
 
 import numpy as np
 
@@ -248,31 +249,28 @@ class SampleBlock:
         self.finite = finite
         if not finite:
             return None
-        # One template per block: a column that does not move is written into it, the others are %s.
+        # Each line is the join of the same parts: texts that do not move over the block (a column that
+        # does not move is written into them) and, between them, the lists that do, a value per line.
         times = self.times[:count].tolist()
         run = minute_run(times)
         if run is None:
-            template, varying = [_HEAD, '%s","equity":'], [[iso_utc(t) for t in times]]
+            parts = [_HEAD, [iso_utc(t) for t in times], '","equity":']
         else:  # whole minutes in one day: only "HH:MM:" moves, a slice of a table
             day, minute, tail = run
-            template, varying = [_HEAD, day, '%s', tail, '","equity":'], [HOURS_MINUTES[minute:minute + count]]
+            parts = [_HEAD + day, HOURS_MINUTES[minute:minute + count], tail + '","equity":']
         texts = {}  # each array's floats as json writes them, once (trading is often equity itself)
         leads = (*_LEADS, *_strategy_leads(tuple(strategies)))
         for lead, column in zip(leads, columns):
-            template.append(lead)
             if type(column) is float:
-                template.append(_repr(column))
+                parts[-1] += lead + _repr(column)
             else:
-                template.append("%s")
                 text = texts.get(id(column))
                 if text is None:
                     text = texts[id(column)] = float_texts(listed[id(column)])
-                varying.append(text)
-        template.append(leads[-1])
-        line = "".join(template)
-        if len(varying) == 1:
-            return [line % t for t in varying[0]]
-        return [line % row for row in zip(*varying)]
+                parts += (parts.pop() + lead, text, "")
+        parts[-1] += leads[-1]
+        # One C-level pass over the block: no format string parsed per line.
+        return list(map("".join, zip(*[repeat(part, count) if type(part) is str else part for part in parts])))
 
     def apply(self, portfolio, drawdown, start_tick: int, count: int) -> None:
         """The tracker's and the meter's state after the first `count` samples: curve, peaks, marks."""
@@ -309,11 +307,11 @@ _STRATEGY_LEADS: dict[tuple, tuple] = {}
 
 
 def _strategy_leads(names: tuple) -> tuple:
-    """What precedes each strategy's figure in an equity line, '%' doubled, then the line's end (kept: the
-    same few names recur)."""
+    """What precedes each strategy's figure in an equity line, then the line's end (kept: the same few
+    names recur)."""
     leads = _STRATEGY_LEADS.get(names)
     if leads is None:
-        texts = [("," if k else ',"strategies":{') + name_text(name).replace("%", "%%") + ":"
+        texts = [("," if k else ',"strategies":{') + name_text(name) + ":"
                  for k, name in enumerate(names)]
         leads = _STRATEGY_LEADS[names] = (*texts, "}}" if names else ',"strategies":{}}')
     return leads
