@@ -89,8 +89,9 @@ class DataFlowManager:
         self.state_path = Path(data_dir) / STATE_FILE
         self._state_encoder = StateEncoder()
         self.fsync = fsync
-        # False in a fast-forwarded backtest (bot/fast_forward.py): the state file is then a periodic
-        # checkpoint, and the ledger, written first as ever, is what the books are rebuilt from.
+        # False in a fast-forwarded backtest or replay (bot/fast_forward.py): the state file is then a
+        # periodic checkpoint, and the ledger, written first as ever, is what the books are rebuilt from.
+        # The books' own entries (transfers, borrow fees, margin calls) follow it too (write_state_after).
         self.state_after_trades = True
         self.activity = activity
         self.state_extra = state_extra or (lambda: {})
@@ -335,6 +336,12 @@ class DataFlowManager:
             **self.portfolio.to_state(raw_curve),
             **self.state_extra(),
         }
+
+    def write_state_after(self) -> None:
+        """write_state after ledger lines the books recorded, unless the state file is a periodic checkpoint
+        (state_after_trades off: a fast-forwarded run, whose checkpoint and close write it)."""
+        if self.state_after_trades:
+            self.write_state()
 
     def write_state(self) -> None:
         """Replace portfolio_state.json atomically with the current books (StorageError: old file kept)."""

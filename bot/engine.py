@@ -158,7 +158,7 @@ class BotEngine(EngineControls):
         self.data_flow.on_outcome = self.manager.settle  # orders in flight are counted when they land
         if saved and isinstance(saved.get("engine"), dict):
             self.drawdown.restore(saved["engine"].get("trading_peak_equity"))
-        self.books = BooksKeeper(self.config, self.ledger, tracker, self.data_flow.write_state,
+        self.books = BooksKeeper(self.config, self.ledger, tracker, self.data_flow.write_state_after,
                                  self.data_flow.process_signal, self.notices.books)
         if saved and isinstance(saved.get("engine", {}).get("enabled"), dict):
             for name, enabled in saved["engine"]["enabled"].items():

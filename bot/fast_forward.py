@@ -33,8 +33,8 @@ What a skipped stretch does in bulk, effect by effect of BotEngine.tick():
   and taken as arrays at the archive's next read or once 1,024 are owed (take_closed), made
   Candles only when the archive is read;
 - the tick and version counters, the health window (ticks_succeeded), the wall-clock state write;
-- the state file: not replaced after every trade during the run (on a long backtest that was most
-  of a fill's cost), only every few wall seconds and at close; the ledger is written first as
+- the state file: not replaced after every trade, transfer or borrow bill during the run (on a long
+  backtest that was most of a fill's cost), only every few wall seconds and at close; the ledger is written first as
   ever, and a restart rebuilds the books from it (bot/accounting/recovery.py) and resumes after
   its last trade;
 - strategy state kept on a schedule: Strategy.skipped(lookahead, count, view) (stat_arb's spread

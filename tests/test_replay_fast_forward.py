@@ -89,3 +89,30 @@ def test_no_screen_calls_quiet_a_tick_its_strategy_signals_on(busy_recording, tm
     # The screens are not trivially "never quiet", and signals did happen under them.
     assert all(count > TICKS for count in checked.values()), checked
     assert {name for name, _ in signalled} >= {"arbitrage", "momentum", "news", "stat_arb"}, signalled
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_books_entries_replace_the_state_file_only_when_trades_do(busy_recording, tmp_path, monkeypatch, fast):
+    """Stepped, every tick with ledger lines (a trade, a transfer sent or landed, a borrow fee) replaces
+    portfolio_state.json; fast-forwarded, the file is a checkpoint (every STATE_WRITE_SECONDS of wall
+    time, here never, and at close) for the books' entries as for trades: the ledger has them all."""
+    import bot.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "STATE_WRITE_SECONDS", 1e12)
+    engine = replay_engine(busy_recording, tmp_path / ("fast" if fast else "stepped"), BUSY, fast=fast)
+    engine._last_state_write = 1e12  # no checkpoint during the run
+    writes = []
+    write = engine.data_flow.write_state
+    monkeypatch.setattr(engine.data_flow, "write_state", lambda: (writes.append(engine.last_snapshot.tick), write())[1])
+    try:
+        engine.run_fast(None)
+        entries = [json.loads(line) for line in engine.ledger.path.read_text().splitlines()]
+        assert any(e.get("entry") == "transfer_out" for e in entries)
+        assert any(e.get("entry") == "borrow_fee" for e in entries)
+        if fast:
+            assert writes == []
+        else:
+            books_ticks = {e["tick"] for e in entries if "entry" in e} - {e["tick"] for e in entries if "entry" not in e}
+            assert books_ticks and set(writes) >= books_ticks, "a tick with the books' lines left the state as it was"
+    finally:
+        engine.close()
