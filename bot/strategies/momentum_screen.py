@@ -36,6 +36,12 @@ def trend_maybe(closes: np.ndarray, ends: np.ndarray, fast: int, slow: int, wind
     return maybe, fast_now - slow_now < tol
 
 
+def _renewed(memo: tuple | None, closes: np.ndarray) -> bool:
+    """True when a memo was made (or noted, without a chunk) for another closes array than this one: the
+    source renews its arrays, and a chunk made now would likely be dropped at the next look."""
+    return memo is not None and memo[0] is not closes
+
+
 def _immutable(array: np.ndarray) -> bool:
     """True when array and every array it is a view of are read-only: its values stay what they are
     (read-only is the promise bot/market/candle_window.py's arrays make; a view of writable memory can change)."""
@@ -55,7 +61,8 @@ class MomentumScreen:
         self._window = window  # closes a decision reads (MomentumStrategy.warmup_candles)
         self._horizon_factor = horizon_factor  # sqrt(slow): 1-minute volatility to the slow EMA's horizon
         # (exchange, symbol) -> (closes, entry maybe, held maybe, lo, top): the trend masks over the ends
-        # lo..top-1 of one read-only closes array (first_trend_tick).
+        # lo..top-1 of one read-only closes array (first_trend_tick); masks None: the array was new at the
+        # last look and answered without a chunk (_renewed).
         self._screens: dict[tuple[str, str], tuple] = {}
         # (exchange, symbol) -> (closes, volatility at each end, lo, top): the stop / take-profit screen's
         # memo of the 1-minute volatility, the same way (first_level_tick).
@@ -72,7 +79,7 @@ class MomentumScreen:
         """
         closes, closed = ahead.closes, ahead.closed
         screen = self._screens.get(key)
-        if screen is not None and screen[0] is closes:
+        if screen is not None and screen[0] is closes and screen[1] is not None:
             maybe = screen[2 if held else 1].take(closed, mode="clip")
             maybe &= new_candle
             hit = int(maybe.argmax())
@@ -94,11 +101,16 @@ class MomentumScreen:
         of ends from the lowest on when closes is read-only and the ends lie in it; else computed."""
         p = self._params
         lo, hi = int(ends.min()), int(ends.max())
-        if lo < 0 or hi > closes.shape[0] or not _immutable(closes):  # no memo: the plain path's answer
+        screen = self._screens.get(key)
+        if lo < 0 or hi > closes.shape[0] or not _immutable(closes) or _renewed(screen, closes):
+            # No memo, or closes is another array than at the last look (a replay makes one per look, a
+            # backtest one per batch read): the plain path's answer for these ends alone. A chunk is made
+            # when a look sees the same array again (_renewed keeps the array for that).
+            if lo >= 0 and hi <= closes.shape[0] and screen is not None:
+                self._screens[key] = (closes, None, None, 0, 0)
             entry, below = trend_maybe(closes, ends, p.fast, p.slow, self._window)
             return entry | below if held else entry
-        screen = self._screens.get(key)
-        if screen is None or screen[0] is not closes or lo < screen[3] or hi >= screen[4]:
+        if screen is None or screen[1] is None or lo < screen[3] or hi >= screen[4]:
             top = min(closes.shape[0] + 1, max(hi + 1, lo + SCREEN_CHUNK))
             entry, below = trend_maybe(closes, np.arange(lo, top), p.fast, p.slow, self._window)
             masks = []
@@ -123,15 +135,18 @@ class MomentumScreen:
         if not closed.shape[0]:
             return 0
         memo = self._level_memo.get(key)
-        if memo is not None and memo[0] is closes:
+        if memo is not None and memo[0] is closes and memo[1] is not None:
             hit = self._first_level_hit(memo[1].take(closed, mode="clip"), ahead.bid, avg_cost)
             if hit == closed.shape[0] or memo[2] <= int(closed[hit]) < memo[3]:
                 return hit
         lo, hi = int(closed.min()), int(closed.max())
-        if lo < 0 or hi > closes.shape[0] or not _immutable(closes):  # no memo: the plain path's answer
+        if lo < 0 or hi > closes.shape[0] or not _immutable(closes) or _renewed(memo, closes):
+            # No memo, or another closes array than at the last look: these ends alone (_trend_maybe's way).
+            if lo >= 0 and hi <= closes.shape[0] and memo is not None:
+                self._level_memo[key] = (closes, None, 0, 0)
             volatility = rolling_log_volatility(closes, closed, self._params.volatility_period)
         else:
-            if memo is None or memo[0] is not closes or lo < memo[2] or hi >= memo[3]:
+            if memo is None or memo[1] is None or lo < memo[2] or hi >= memo[3]:
                 top = min(closes.shape[0] + 1, max(hi + 1, lo + SCREEN_CHUNK))
                 every = np.full(top + 1, np.nan)
                 every[lo:top] = rolling_log_volatility(closes, np.arange(lo, top), self._params.volatility_period)

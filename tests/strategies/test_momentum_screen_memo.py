@@ -148,3 +148,23 @@ def test_level_memo_answers_every_look_as_the_plain_path(chunk, monkeypatch):
         bar += int(rng.integers(1, 20)) if rng.random() < 0.97 else -int(rng.integers(0, min(bar, 200) + 1))
     assert cuts == {True, False} and answers > 300
     assert strategy._screen._level_memo[KEY][0] is closes, "the looks went through the memo"
+
+
+def test_arrays_renewed_at_every_look_are_answered_without_a_chunk():
+    """A replay hands each look a new closes array: each look is answered for its own ends (the plain
+    path's answer), no chunk is made for an array no later look sees; one seen twice gets its chunk."""
+    strategy = _stops_strategy()
+    rng = np.random.default_rng(12)
+    base = _walk(3000, seed=13)
+    for k, bar in enumerate(range(1000, 2500, 50)):
+        closes = _frozen(base[:bar + 60])  # a new array each look, as a replay's history view
+        view = _Held(float(closes[bar - 1]))
+        look = _look(closes, bar, 10) if k % 2 else _stops_look(closes, bar, 10, 0, rng)  # one look an array
+        assert strategy.quiet_ticks(look, view) == _stops_strategy().quiet_ticks(look, view), bar
+        if k:  # (the trend screen reads only the looks with candle ticks: every other one)
+            assert strategy._screen._level_memo[KEY][1] is None
+            assert k < 3 or strategy._screen._screens[KEY][1] is None
+    for start in (2500, 2510):  # the same array twice: the second look makes and uses the chunk
+        look = _stops_look(closes, start - 400, 10, 0, rng)
+        assert strategy.quiet_ticks(look, view) == _stops_strategy().quiet_ticks(look, view)
+    assert strategy._screen._level_memo[KEY][0] is closes and strategy._screen._level_memo[KEY][1] is not None
