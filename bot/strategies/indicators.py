@@ -161,12 +161,16 @@ def rolling_log_volatility(closes: np.ndarray, ends: np.ndarray, period: int) ->
     ok = ends >= period + 1
     if not ok.any():
         return out
-    lo, hi = int(ends[ok].min()) - period - 1, int(ends[ok].max())
+    good = ends[ok]
+    lo, hi = int(good.min()) - period - 1, int(good.max())
     with np.errstate(invalid="ignore", divide="ignore"):
         returns = np.diff(np.log(np.asarray(closes[lo:hi], dtype=float)))
-    windows = np.lib.stride_tricks.sliding_window_view(returns, period)  # [j] covers returns[j:j+period]
-    stds = windows.std(axis=1, ddof=1)
-    out[ok] = stds[ends[ok] - period - 1 - lo]
+    # Each end's window of returns, picked (a screen asks for a few ends at a time: numpy's
+    # sliding_window_view and std cost more in their Python wrappers than in the arithmetic); the
+    # deviation from the mean, squared, summed and divided as std(ddof=1) does.
+    windows = returns[(good - period - 1 - lo)[:, None] + np.arange(period)]
+    deviation = windows - (windows.sum(axis=1) / period)[:, None]
+    out[ok] = np.sqrt((deviation * deviation).sum(axis=1) / (period - 1))
     return out
 
 
