@@ -34,9 +34,9 @@ What a skipped stretch does in bulk, effect by effect of BotEngine.tick():
   Candles only when the archive is read;
 - the tick and version counters, the health window (ticks_succeeded), the wall-clock state write;
 - the state file: not replaced after every trade, transfer or borrow bill during the run (on a long
-  backtest that was most of a fill's cost), only every few wall seconds and at close; the ledger is written first as
-  ever, and a restart rebuilds the books from it (bot/accounting/recovery.py) and resumes after
-  its last trade;
+  backtest that was most of a fill's cost), only every few wall seconds and at close; the ledger is
+  written first as ever, and a restart rebuilds the books from it (bot/accounting/recovery.py) and
+  resumes after its last trade;
 - strategy state kept on a schedule: Strategy.skipped(lookahead, count, view) (stat_arb's spread
   statistics at each candle, news's minute checks); momentum's volatility memo and shown levels
   are recomputed on the next tick that reads them (its quiet_ticks says why that is exact);
@@ -62,8 +62,9 @@ from bot.fast_samples import SampleBlock, sample_ticks
 from bot.lookahead import Lookahead, MarketAhead
 
 BLOCK_TICKS = 4096  # the most ticks looked ahead at once
-FIRST_BLOCK_TICKS = 256  # the first look after a stepped tick, unless the source sets lookahead_first; doubled
-# while whole blocks are quiet
+# The first look after a stepped tick (a source may set its own: lookahead_first); doubled while whole
+# blocks are quiet.
+FIRST_BLOCK_TICKS = 256
 MAX_PAUSE = 15  # the most ticks stepped without looking after looks that found nothing quiet
 HOLD_SAMPLES = 4096  # equity samples held in memory and written together (EquityLog.hold)
 HOLD_ACTIVITY = 512  # activity lines the same way (ActivityLog.hold)

@@ -29,8 +29,9 @@ PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
 COLUMNS = ("ts",) + PRICE_COLUMNS
 _UNITS_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 _TIMEFRAME = re.compile(r"^([1-9][0-9]*)([mhdw])$")
-BATCH_ROWS = 32_768  # rows CandleReader decodes at a time: a candle backtest reads its window a batch at a time, each
-# read copying the history it keeps (two weeks of bars); 8,192 took 2 % more instructions (40,000 bars)
+# Rows CandleReader decodes at a time. A candle backtest's window reads a batch at a time, each read
+# copying the history it keeps (two weeks of bars): 8,192 took 2 % more instructions (40,000 bars).
+BATCH_ROWS = 32_768
 ROW_GROUP_ROWS = 65_536  # rows per Parquet row group written (a reader starting mid-file skips whole groups)
 READ_BUFFER_BYTES = 1 << 20  # pages are read through a buffer this size, not a whole column chunk at once
 

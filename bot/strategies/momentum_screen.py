@@ -106,7 +106,7 @@ class MomentumScreen:
             # No memo, or closes is another array than at the last look (a replay makes one per look, a
             # backtest one per batch read): the plain path's answer for these ends alone. A chunk is made
             # when a look sees the same array again (_renewed keeps the array for that).
-            if lo >= 0 and hi <= closes.shape[0] and screen is not None:
+            if _renewed(screen, closes):
                 self._screens[key] = (closes, None, None, 0, 0)
             entry, below = trend_maybe(closes, ends, p.fast, p.slow, self._window)
             return entry | below if held else entry
@@ -142,7 +142,7 @@ class MomentumScreen:
         lo, hi = int(closed.min()), int(closed.max())
         if lo < 0 or hi > closes.shape[0] or not _immutable(closes) or _renewed(memo, closes):
             # No memo, or another closes array than at the last look: these ends alone (_trend_maybe's way).
-            if lo >= 0 and hi <= closes.shape[0] and memo is not None:
+            if _renewed(memo, closes):
                 self._level_memo[key] = (closes, None, 0, 0)
             volatility = rolling_log_volatility(closes, closed, self._params.volatility_period)
         else:
